@@ -1,0 +1,126 @@
+"""The card model: the one definition of what a card file may contain.
+
+Everything that reads or writes cards goes through these structs: the loader decodes YAML into them, the
+validator checks YAML against their fields and constraints, `schema()` turns them into the JSON Schema that
+editors use, and moderator edits build them. Structs are frozen and slotted (``gc=False``) so that 100k loaded
+cards stay small and can be shared between the search, citation and random indexes without copying.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+import msgspec
+
+#: A card must fit in a Discord embed description.
+MAX_TEXT = 4096
+#: Card and collection ids: lowercase slugs, so they are safe in file names, custom ids and URLs.
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"
+SCHEMA_ID = "https://factdeck.invalid/card-file.schema.json"
+
+Slug = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=ID_PATTERN,
+        description="Lowercase letters, digits and hyphens; starts with a letter or digit; at most 80.",
+        examples=["therapeutic-alliance-01"],
+    ),
+]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+Topic = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="A topic a reader searches by.")]
+CardText = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_TEXT,
+        description="The fact itself, verbatim. At most 4,096 characters so that it fits a Discord embed.",
+    ),
+]
+Year = Annotated[int, msgspec.Meta(ge=1, le=9999)]
+
+
+class _Base(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True, omit_defaults=True):
+    """Shared struct options: immutable, untracked by the GC, strict about keys, compact when written."""
+
+
+class Source(_Base, kw_only=True):
+    """Where a card comes from: the article and source type as the page gives them, plus optional detail."""
+
+    article: NonEmpty | None = None
+    type: NonEmpty | None = None
+    authors: tuple[NonEmpty, ...] = ()
+    year: Year | None = None
+    title: NonEmpty | None = None
+    container: NonEmpty | None = None
+    pages: NonEmpty | None = None
+    doi: NonEmpty | None = None
+    url: NonEmpty | None = None
+
+    @property
+    def has_structured_fields(self) -> bool:
+        """True when the source carries enough detail for a formatted reference."""
+        return bool(self.authors or self.title or self.container or self.doi)
+
+
+EMPTY_SOURCE = Source()
+
+
+class Card(_Base, kw_only=True):
+    """One fact, with the topics it is found by, its source and the references it cites."""
+
+    id: Slug
+    text: CardText
+    topics: tuple[Topic, ...] = ()
+    source: Source = EMPTY_SOURCE
+    citations: tuple[NonEmpty, ...] = ()
+    added_by: NonEmpty | None = None
+    added_at: dt.datetime | None = None
+
+
+class Collection(_Base, kw_only=True):
+    """A curated collection: its title, description and curator, as the curator's page presents them."""
+
+    id: Slug
+    title: NonEmpty
+    description: Annotated[str, msgspec.Meta(max_length=4096)] = ""
+    curator: NonEmpty
+    topics: tuple[Topic, ...] = ()
+    url: NonEmpty | None = None
+    license: NonEmpty | None = None
+
+
+class CardFile(_Base, kw_only=True):
+    """One YAML file in ``cards/``: a collection and its cards."""
+
+    collection: Collection
+    cards: tuple[Card, ...] = ()
+
+
+#: The order keys are written in, as documented in docs/cards.md.
+FILE_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(CardFile))
+COLLECTION_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(Collection))
+CARD_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(Card))
+SOURCE_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(Source))
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of a card file, generated from the structs above."""
+    body = msgspec.json.schema(CardFile)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "Factdeck card file",
+        **body,
+    }
+
+
+def schema_text() -> str:
+    """The schema as written to ``cards/card-file.schema.json``."""
+    return json.dumps(schema(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def card_to_builtins(card: Card) -> dict[str, Any]:
+    """A card as plain data (dicts, lists, strings), in the documented key order, without empty fields."""
+    return msgspec.to_builtins(card)

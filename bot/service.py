@@ -1,0 +1,391 @@
+"""The card service: what every surface (Discord, the CLI, the console) asks for cards.
+
+It holds one immutable snapshot: the library plus its search, citation and random-pick indexes. A reload or a
+moderator's write builds a whole new snapshot and swaps the reference in one assignment, so a search that is
+running sees the old library or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import logging
+import random as _random
+import threading
+from collections import OrderedDict
+from collections.abc import Collection as SizedContainer
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from bot.citations import CitationIndex, Reference
+from bot.library import Library, LoadCache, load_library
+from bot.model import Card, Collection
+from bot.search import SearchDoc, SearchIndex, SearchPage, Vocabulary
+from bot.sources import render_source
+from bot.validate import Problem
+
+log = logging.getLogger(__name__)
+
+Style = Literal["plain", "apa", "mla", "bibtex"]
+STYLES: tuple[Style, ...] = ("plain", "apa", "mla", "bibtex")
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    """A card with what a reader sees beside it: its collection and the references it cites."""
+
+    card: Card
+    collection: Collection
+    references: tuple[Reference, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """A random card, and whether the reader had already seen every card that could be picked."""
+
+    view: CardView | None
+    exhausted: bool = False
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A page of search hits with their cards."""
+
+    page: SearchPage
+    views: tuple[CardView, ...]
+
+    @property
+    def message(self) -> str | None:
+        """Why there is nothing to show, when there is nothing."""
+        if self.page.message:
+            return self.page.message
+        if not self.page.total:
+            return f"No card matches “{self.page.query}”. Try fewer or other words, or /fact help."
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CiteHit:
+    """A card that cites a reference, with the reference as that card writes it."""
+
+    view: CardView
+    written: str
+    reference: Reference
+
+
+@dataclass(frozen=True, slots=True)
+class CiteResult:
+    """Every card citing a work, or a message saying why there is none."""
+
+    query: str
+    hits: tuple[CiteHit, ...]
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionSummary:
+    """A collection as its page presents it."""
+
+    collection: Collection
+    cards: int
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadReport:
+    """What a reload changed."""
+
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    broken: tuple[Path, ...]
+    problems: tuple[Problem, ...]
+    cards: int
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+class _Picker:
+    """Uniform random picks over pools of card ids, with pools per topic and collection built once."""
+
+    def __init__(self, library: Library) -> None:
+        self.all: tuple[str, ...] = tuple(library.cards)
+        by_topic: dict[str, list[str]] = {}
+        by_collection: dict[str, list[str]] = {}
+        for card_id, card in library.cards.items():
+            for topic in {_fold(t) for t in card.topics}:
+                by_topic.setdefault(topic, []).append(card_id)
+            by_collection.setdefault(library.card_collection[card_id], []).append(card_id)
+        self.by_topic = {k: tuple(v) for k, v in by_topic.items()}
+        self.by_collection = {k: tuple(v) for k, v in by_collection.items()}
+        self._both: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def pool(self, topic: str | None, collection: str | None) -> tuple[str, ...]:
+        if topic is None and collection is None:
+            return self.all
+        if collection is None:
+            return self.by_topic.get(_fold(topic or ""), ())
+        if topic is None:
+            return self.by_collection.get(collection, ())
+        key = (_fold(topic), collection)
+        with self._lock:
+            if key in self._both:
+                self._both.move_to_end(key)
+                return self._both[key]
+        members = set(self.by_collection.get(collection, ()))
+        both = tuple(c for c in self.by_topic.get(key[0], ()) if c in members)
+        with self._lock:
+            self._both[key] = both
+            while len(self._both) > 256:
+                self._both.popitem(last=False)
+        return both
+
+    @staticmethod
+    def pick(pool: Sequence[str], rng: _random.Random, avoid: SizedContainer[str]) -> tuple[str, bool]:
+        """A uniform pick from ``pool``, preferring ids not in ``avoid``; True when every id was avoided.
+
+        Up to 16 draws find an unseen card in O(1) while most are unseen; after that, a walk over the pool in a
+        random order visits each id once, which stays cheap until nearly all are seen.
+        """
+        if not avoid:
+            return pool[rng.randrange(len(pool))], False
+        for _ in range(16):
+            candidate = pool[rng.randrange(len(pool))]
+            if candidate not in avoid:
+                return candidate, False
+        size = len(pool)
+        start, step = rng.randrange(size), _coprime_step(size, rng)
+        for offset in range(size):
+            candidate = pool[(start + offset * step) % size]
+            if candidate not in avoid:
+                return candidate, False
+        return pool[rng.randrange(size)], True
+
+
+def _coprime_step(size: int, rng: _random.Random) -> int:
+    from math import gcd
+
+    if size <= 2:
+        return 1
+    while True:
+        step = rng.randrange(1, size)
+        if gcd(step, size) == 1:
+            return step
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    library: Library
+    search: SearchIndex
+    citations: CitationIndex
+    topics: Vocabulary
+    collection_names: Vocabulary
+    picker: _Picker = field(repr=False)
+
+
+def _build_snapshot(library: Library, index_dir: Path | None) -> _Snapshot:
+    search = None
+    directory = index_dir / library.digest if index_dir is not None else None
+    if directory is not None and directory.exists():
+        search = SearchIndex.open(directory)
+    if search is None:
+        docs = (
+            SearchDoc.of(card, library.collections[library.card_collection[card_id]])
+            for card_id, card in library.cards.items()
+        )
+        search = SearchIndex.build(docs, directory=directory)
+        if index_dir is not None:
+            _prune(index_dir, keep=library.digest)
+    citations = CitationIndex.build((c.id, c.text, c.citations) for c in library.cards.values())
+    topic_weights: dict[str, int] = {}
+    for card in library.cards.values():
+        for topic in card.topics:
+            topic_weights[topic] = topic_weights.get(topic, 0) + 1
+    names = {f"{c.title} ({c.id})": len(library.cards_of(c.id)) for c in library.collections.values()}
+    return _Snapshot(library, search, citations, Vocabulary(topic_weights), Vocabulary(names), _Picker(library))
+
+
+def _prune(index_dir: Path, keep: str) -> None:
+    import shutil
+
+    for child in index_dir.iterdir():
+        if child.is_dir() and child.name != keep and not child.name.startswith("."):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+class CardService:
+    """Random picks, search, citations and sources over the current library."""
+
+    def __init__(
+        self,
+        library: Library,
+        *,
+        cache_dir: Path | None = None,
+        rng: _random.Random | None = None,
+    ) -> None:
+        self.cache_dir = cache_dir
+        self._cache = LoadCache(cache_dir) if cache_dir is not None else None
+        self._index_dir = cache_dir / "search" if cache_dir is not None else None
+        self._rng = rng or _random.Random()
+        self._snapshot = _build_snapshot(library, self._index_dir)
+        self._reload_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, cards_dir: Path, *, cache_dir: Path | None = None, rng: _random.Random | None = None) -> CardService:
+        """Load a card folder (through the cache, when one is given) and index it."""
+        cache = LoadCache(cache_dir) if cache_dir is not None else None
+        return cls(load_library(cards_dir, cache=cache), cache_dir=cache_dir, rng=rng)
+
+    # ------------------------------------------------------------------------------------- the library
+    @property
+    def library(self) -> Library:
+        """The library being served right now."""
+        return self._snapshot.library
+
+    def reload(self) -> ReloadReport:
+        """Re-read the card folder; broken files keep their last good version. Thread-safe."""
+        with self._reload_lock:
+            old = self._snapshot.library
+            new = load_library(old.root, cache=self._cache, previous=old)
+            self.swap(new)
+        return diff(old, new)
+
+    def swap(self, library: Library) -> None:
+        """Serve a new library (after a reload or a moderator's write)."""
+        self._snapshot = _build_snapshot(library, self._index_dir)
+
+    def view(self, card_id: str) -> CardView | None:
+        """One card with its collection and references, or None for an unknown id."""
+        return self._view(self._snapshot, card_id)
+
+    @staticmethod
+    def _view(snap: _Snapshot, card_id: str) -> CardView | None:
+        card = snap.library.cards.get(card_id)
+        if card is None:
+            return None
+        collection = snap.library.collections[snap.library.card_collection[card_id]]
+        return CardView(card, collection, tuple(snap.citations.references_of(card_id)))
+
+    show = view
+
+    # ------------------------------------------------------------------------------------------ reading
+    def random(
+        self,
+        *,
+        topic: str | None = None,
+        collection: str | None = None,
+        avoid: SizedContainer[str] = (),
+    ) -> Pick:
+        """A uniform random card, optionally filtered, preferring cards not in ``avoid`` (already seen)."""
+        snap = self._snapshot
+        pool = snap.picker.pool(topic, collection)
+        if not pool:
+            return Pick(None, message=self._no_pool_message(snap, topic, collection))
+        card_id, exhausted = snap.picker.pick(pool, self._rng, avoid)
+        return Pick(self._view(snap, card_id), exhausted)
+
+    @staticmethod
+    def _no_pool_message(snap: _Snapshot, topic: str | None, collection: str | None) -> str:
+        if collection is not None and collection not in snap.library.collections:
+            return f"There is no collection “{collection}”. /fact collections lists them."
+        if topic is not None and _fold(topic) not in snap.picker.by_topic:
+            close = snap.topics.complete(topic, limit=3)
+            hint = f" Did you mean {', '.join(f'“{t}”' for t in close)}?" if close else ""
+            return f"No card has the topic “{topic}”.{hint}"
+        return "No card matches both that topic and that collection."
+
+    def search(
+        self,
+        query: str,
+        *,
+        topic: str | None = None,
+        collection: str | None = None,
+        limit: int = 5,
+        offset: int = 0,
+    ) -> SearchResult:
+        """Ranked search over text, topics, article and collection titles."""
+        snap = self._snapshot
+        page = snap.search.search(query, topic=topic, collection=collection, limit=limit, offset=offset)
+        views = tuple(v for v in (self._view(snap, hit.card_id) for hit in page.hits) if v is not None)
+        return SearchResult(page, views)
+
+    def cite(self, query: str) -> CiteResult:
+        """Every card that cites a work matching ``query``, with the reference as each card writes it."""
+        snap = self._snapshot
+        if not query.strip():
+            return CiteResult(query, (), "Type a reference, e.g. “Horvath & Symonds 1991”, or an author.")
+        hits = []
+        for hit in snap.citations.lookup(query):
+            view = self._view(snap, hit.card_id)
+            if view is not None:
+                hits.append(CiteHit(view, hit.reference.written, hit.reference))
+        if not hits:
+            return CiteResult(query, (), f"No card cites “{query.strip()[:200]}”.")
+        return CiteResult(query, tuple(hits))
+
+    def source(self, card_id: str, style: Style = "plain") -> str | None:
+        """Where a card comes from, formatted in a citation style; None for an unknown card."""
+        card = self._snapshot.library.cards.get(card_id)
+        if card is None:
+            return None
+        return render_source(card.source, style, key=card.id)
+
+    # ------------------------------------------------------------------------------------ autocomplete
+    def topics(self, prefix: str = "", limit: int = 25) -> list[str]:
+        """Topics for autocomplete, best first."""
+        return self._snapshot.topics.complete(prefix, limit)
+
+    def references(self, prefix: str = "", limit: int = 25) -> list[tuple[str, int]]:
+        """Known references for autocomplete, most cited first: (display, number of citing cards)."""
+        return self._snapshot.citations.complete(prefix, limit)
+
+    def card_choices(self, prefix: str = "", limit: int = 25) -> list[tuple[str, str]]:
+        """Cards for autocomplete: (card id, a short label), best match first."""
+        snap = self._snapshot
+        prefix = prefix.strip()
+        if not prefix:
+            return [(cid, _short(card.text)) for cid, card in list(snap.library.cards.items())[:limit]]
+        exact = snap.library.cards.get(prefix)
+        found = snap.search.suggest(prefix, limit=limit)
+        if exact is not None:
+            found = [(prefix, _short(exact.text)), *[f for f in found if f[0] != prefix]][:limit]
+        return found
+
+    def collection_choices(self, prefix: str = "", limit: int = 25) -> list[tuple[str, str]]:
+        """Collections for autocomplete: (collection id, "Title (id)")."""
+        names = self._snapshot.collection_names.complete(prefix, limit)
+        return [(name.rsplit("(", 1)[1].rstrip(")"), name) for name in names]
+
+    def collections(self) -> list[CollectionSummary]:
+        """Every collection with its number of cards and most used topics."""
+        lib = self._snapshot.library
+        out = []
+        for collection in lib.collections.values():
+            cards = lib.cards_of(collection.id)
+            counts: dict[str, int] = {}
+            for card in cards:
+                for topic in card.topics:
+                    counts[topic] = counts.get(topic, 0) + 1
+            top = tuple(sorted(counts, key=lambda t: (-counts[t], t))[:8])
+            out.append(CollectionSummary(collection, len(cards), collection.topics or top))
+        return out
+
+
+def _short(text: str, limit: int = 90) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def diff(old: Library, new: Library) -> ReloadReport:
+    """What changed between two libraries, card by card."""
+    before, after = old.cards, new.cards
+    added = tuple(sorted(k for k in after if k not in before))
+    removed = tuple(sorted(k for k in before if k not in after))
+    changed = tuple(sorted(k for k in after if k in before and after[k] != before[k]))
+    return ReloadReport(added, changed, removed, new.broken, new.problems, len(after))
