@@ -139,7 +139,7 @@ def _describe(path: tuple[str | int, ...]) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out or "the file"
+    return out
 
 
 _TYPE_WORDS = {
@@ -182,15 +182,19 @@ def _friendly(name: str, message: str, value: Any) -> str:
 class _Walker:
     """Checks a node tree against a struct type, collecting every problem."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, root_name: str = "the file") -> None:
         self.path = path
+        self.root_name = root_name
         self.problems: list[Problem] = []
+
+    def describe(self, where: tuple[str | int, ...]) -> str:
+        return _describe(where) if where else self.root_name
 
     def error(self, node: yaml.Node | None, message: str) -> None:
         self.problems.append(_problem(self.path, node.start_mark if node else None, message))
 
     def struct(self, node: yaml.Node, tp: type[msgspec.Struct], where: tuple[str | int, ...]) -> None:
-        name = _describe(where)
+        name = self.describe(where)
         if not isinstance(node, yaml.MappingNode):
             self.error(node, f"{name} should be a mapping of keys to values, not {_KIND[type(node)]}")
             return
@@ -226,7 +230,7 @@ class _Walker:
         args = typing.get_args(inner)
         if origin is tuple and len(args) == 2 and args[1] is Ellipsis and _is_struct(_unwrap(args[0])[0]):
             if not isinstance(node, yaml.SequenceNode):
-                self.error(node, f"{_describe(where)} should be a list, not {_KIND[type(node)]}")
+                self.error(node, f"{self.describe(where)} should be a list, not {_KIND[type(node)]}")
                 return
             for index, item in enumerate(node.value):
                 self.value(item, args[0], (*where, index))
@@ -255,7 +259,7 @@ class _Walker:
                         inner_value = inner_value[step]
                     except (KeyError, IndexError, TypeError):
                         break
-            self.error(inner_node, _friendly(_describe(inner_where), message, inner_value))
+            self.error(inner_node, _friendly(self.describe(inner_where), message, inner_value))
 
 
 def _child(node: yaml.Node, step: str | int) -> yaml.Node | None:
@@ -380,7 +384,7 @@ def _within_file(card_file: CardFile, path: str, text: str) -> Iterator[Problem]
 def validate_card(data: dict[str, Any], path: str = "<card>") -> tuple[Card | None, list[Problem]]:
     """Validate one card given as plain data (a moderator's edit), with the same rules as a file's cards."""
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-    walker = _Walker(path)
+    walker = _Walker(path, "the card")
     root = yamlio.compose(text)
     if root is None:
         return None, [Problem(path, 1, 1, "the card is empty")]

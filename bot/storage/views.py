@@ -1,0 +1,385 @@
+"""The view log: every card shown is a view, recorded without blocking and written in batches.
+
+:meth:`ViewLog.record` is a plain function that appends to an in-memory buffer, so the interaction path never
+waits for the disk. A background task (:meth:`ViewLog.start`) writes the buffer in one transaction at least every
+``flush_interval`` seconds, and as soon as it holds ``max_batch`` views. :meth:`ViewLog.close` stops the task and
+writes everything left, so a clean shutdown loses nothing and a ``SIGKILL`` loses at most one interval. A failed
+write puts the batch back at the front of the buffer and is retried with back-off; nothing is dropped unless the
+buffer outgrows ``max_buffer`` (then the oldest views go, with an error logged).
+
+Queries count the buffered views too, so a card's footer is right the moment after it was recorded. In every
+query ``guild_id=None`` means "all guilds and DMs", not "DMs only".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from .db import MAX_SNOWFLAKE, Database
+
+__all__ = ["Stats", "View", "ViewLog"]
+
+log = logging.getLogger(__name__)
+
+_DAY_MS = 86_400_000
+#: (card_id, guild_id, channel_id, user_id, command, at_ms): the column order of ``_INSERT``.
+_Row = tuple[str, int | None, int | None, int | None, str, int]
+_INSERT = "INSERT INTO views (card_id, guild_id, channel_id, user_id, command, at_ms) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def check_snowflake(name: str, value: object, *, optional: bool = True) -> None:
+    """Raise unless ``value`` is an int that fits SQLite's INTEGER (or ``None`` when ``optional``)."""
+    if value is None and optional:
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int{' or None' if optional else ''}, not {type(value).__name__}")
+    if not 0 <= value <= MAX_SNOWFLAKE:
+        raise ValueError(f"{name}={value} does not fit a signed 64-bit INTEGER")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class View:
+    """One card shown to someone. ``guild_id`` is ``None`` in DMs; a naive ``at`` is taken to be UTC.
+
+    Validated on construction (at the call site), so a bad value can never poison a batch later.
+    """
+
+    card_id: str
+    guild_id: int | None
+    channel_id: int | None
+    user_id: int | None
+    command: str
+    at: dt.datetime = dataclasses.field(default_factory=_utcnow)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.card_id, str) or not self.card_id:
+            raise TypeError("card_id must be a non-empty str")
+        if not isinstance(self.command, str):
+            raise TypeError("command must be a str")
+        check_snowflake("guild_id", self.guild_id)
+        check_snowflake("channel_id", self.channel_id)
+        check_snowflake("user_id", self.user_id)
+        if not isinstance(self.at, dt.datetime):
+            raise TypeError("at must be a datetime")
+        if self.at.tzinfo is None:
+            object.__setattr__(self, "at", self.at.replace(tzinfo=dt.UTC))
+        elif self.at.utcoffset() != dt.timedelta(0):
+            object.__setattr__(self, "at", self.at.astimezone(dt.UTC))
+
+    def as_row(self) -> _Row:
+        """The row stored in ``views`` (``at`` as Unix milliseconds)."""
+        at_ms = (self.at - _EPOCH) // _ONE_MS
+        return (self.card_id, self.guild_id, self.channel_id, self.user_id, self.command, at_ms)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ONE_MS = dt.timedelta(milliseconds=1)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Stats:
+    """View figures for one guild or overall.
+
+    ``top_cards`` is ``[(card_id, views)]`` by views descending, then card id; ``by_day`` is
+    ``[(date, views)]`` for the last ``days`` UTC days, oldest first, today last, zero days included.
+    """
+
+    total_views: int
+    top_cards: list[tuple[str, int]]
+    by_command: dict[str, int]
+    by_day: list[tuple[dt.date, int]]
+
+
+def _guild_clause(guild_id: int | None, params: list[Any]) -> str:
+    if guild_id is None:
+        return ""
+    params.append(guild_id)
+    return " AND guild_id = ?"
+
+
+class ViewLog:
+    """Buffered, batched, never-blocking view recording plus the queries the cogs need."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        flush_interval: float = 1.0,
+        max_batch: int = 500,
+        max_buffer: int | None = 250_000,
+        max_backoff: float = 30.0,
+    ) -> None:
+        if flush_interval <= 0 or max_batch < 1:
+            raise ValueError("flush_interval must be > 0 and max_batch >= 1")
+        self._db = db
+        self.flush_interval = flush_interval
+        self.max_batch = max_batch
+        self.max_buffer = max_buffer
+        self.max_backoff = max(max_backoff, flush_interval)
+        self._buffer: list[_Row] = []
+        self._flush_lock = asyncio.Lock()
+        self._writing: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._closed = False
+        #: Views written to the database by this instance.
+        self.written = 0
+        #: Views lost: recorded after close(), or pushed out of a full buffer.
+        self.dropped = 0
+
+    # -- recording -------------------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Views recorded but not yet written."""
+        return len(self._buffer)
+
+    def record(self, view: View) -> None:
+        """Append ``view`` to the buffer. Never blocks, never awaits, never touches the database."""
+        if self._closed:
+            self.dropped += 1
+            log.warning("view of %r recorded after the view log was closed; dropped", view.card_id)
+            return
+        self._buffer.append(view.as_row())
+        if len(self._buffer) >= self.max_batch:
+            self._wake.set()
+            self._trim()
+
+    def _trim(self) -> None:
+        if self.max_buffer is None:
+            return
+        excess = len(self._buffer) - self.max_buffer
+        if excess > 0:
+            del self._buffer[:excess]
+            self.dropped += excess
+            log.error("view buffer is full (%d); dropped the %d oldest views", self.max_buffer, excess)
+
+    # -- flushing --------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background flusher (needs a running event loop). Calling it again does nothing."""
+        if self._closed:
+            raise RuntimeError("the view log is closed")
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="factdeck-view-flusher")
+
+    async def flush(self) -> int:
+        """Write every buffered view in one transaction; return how many. Raises if the write fails.
+
+        On failure the batch is back in the buffer (in order) before the exception reaches the caller. The write
+        is shielded: cancelling ``flush()`` does not cancel a write that may already have committed.
+        """
+        async with self._flush_lock:
+            await self._settle()
+            if not self._buffer:
+                return 0
+            batch, self._buffer = self._buffer, []
+            writing = asyncio.ensure_future(self._write(batch))
+            writing.add_done_callback(_retrieve)
+            self._writing = writing
+            await asyncio.shield(writing)
+            return len(batch)
+
+    async def _write(self, batch: list[_Row]) -> None:
+        try:
+            await self._db.executemany(_INSERT, batch)
+        except BaseException:
+            self._buffer[:0] = batch
+            self._trim()
+            raise
+        self.written += len(batch)
+
+    async def _settle(self) -> None:
+        """Wait for a write left running by a cancelled flush(), so the buffer and the table agree."""
+        writing = self._writing
+        if writing is not None and not writing.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(writing)
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            delay = min(self.flush_interval * 2**failures, self.max_backoff)
+            # While failing, a full batch does not cut the back-off short; only close() does.
+            event = self._wake if failures == 0 else self._stop
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout=delay)
+            if self._stop.is_set():
+                break
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                failures += 1
+                log.error(
+                    "writing views failed (attempt %d); %d views kept for retry",
+                    failures,
+                    len(self._buffer),
+                    exc_info=True,
+                )
+            else:
+                if failures:
+                    log.info("writing views works again after %d failed attempts", failures)
+                failures = 0
+
+    async def close(self, *, attempts: int = 3) -> None:
+        """Stop the flusher and write everything left. Idempotent.
+
+        The final write is tried ``attempts`` times; if it still fails the error is logged with the number of
+        views lost and re-raised (the view log is closed either way).
+        """
+        if self._closed:
+            return
+        self._stop.set()
+        self._wake.set()
+        try:
+            task = self._task
+            if task is not None and not task.done():
+                await asyncio.wait({task})  # unlike awaiting it, never cancels the flusher
+            for attempt in range(1, attempts + 1):
+                try:
+                    while self._buffer:
+                        await self.flush()
+                    break
+                except Exception:
+                    if attempt == attempts:
+                        log.error("could not write the last %d views on close; lost", len(self._buffer))
+                        raise
+                    log.warning("writing views on close failed (attempt %d); retrying", attempt, exc_info=True)
+                    await asyncio.sleep(0.1 * attempt)
+        finally:
+            self._closed = True
+
+    # -- queries ---------------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _consistent(self) -> AsyncIterator[None]:
+        # Holding the flush lock, every view is either in the table or in the buffer, never both or neither.
+        # Read the table first, then the buffer: views recorded meanwhile are only in the buffer.
+        async with self._flush_lock:
+            await self._settle()
+            yield
+
+    def _buffered(self, guild_id: int | None = None) -> list[_Row]:
+        if guild_id is None:
+            return list(self._buffer)
+        return [row for row in self._buffer if row[1] == guild_id]
+
+    async def count(self, card_id: str, guild_id: int | None = None) -> int:
+        """How many times ``card_id`` was shown (in ``guild_id``, or anywhere), including buffered views."""
+        params: list[Any] = [card_id]
+        sql = "SELECT COUNT(*) FROM views WHERE card_id = ?" + _guild_clause(guild_id, params)
+        async with self._consistent():
+            stored = await self._db.fetchval(sql, params)
+            return int(stored) + sum(1 for row in self._buffered(guild_id) if row[0] == card_id)
+
+    async def counts(self, card_ids: Iterable[str], guild_id: int | None = None) -> dict[str, int]:
+        """``{card_id: views}`` for each of ``card_ids`` (0 when never shown), including buffered views."""
+        wanted = list(dict.fromkeys(card_ids))
+        if not wanted:
+            return {}
+        result = dict.fromkeys(wanted, 0)
+        params: list[Any] = [json.dumps(wanted)]
+        sql = (
+            "SELECT card_id, COUNT(*) FROM views WHERE card_id IN (SELECT value FROM json_each(?))"
+            + _guild_clause(guild_id, params)
+            + " GROUP BY card_id"
+        )
+        async with self._consistent():
+            for card_id, n in await self._db.fetchall(sql, params):
+                result[card_id] += n
+            for row in self._buffered(guild_id):
+                if row[0] in result:
+                    result[row[0]] += 1
+        return result
+
+    async def _by_card(self, guild_id: int | None) -> collections.Counter[str]:
+        params: list[Any] = []
+        sql = "SELECT card_id, COUNT(*) FROM views WHERE 1" + _guild_clause(guild_id, params) + " GROUP BY card_id"
+        counter: collections.Counter[str] = collections.Counter()
+        for card_id, n in await self._db.fetchall(sql, params):
+            counter[card_id] = n
+        return counter
+
+    async def views_by_card(self, guild_id: int | None = None) -> dict[str, int]:
+        """``{card_id: views}`` for every card ever shown (in ``guild_id``, or anywhere)."""
+        async with self._consistent():
+            counter = await self._by_card(guild_id)
+            counter.update(row[0] for row in self._buffered(guild_id))
+        return dict(counter)
+
+    async def stats(
+        self, guild_id: int | None = None, top: int = 10, *, days: int = 7, now: dt.datetime | None = None
+    ) -> Stats:
+        """Totals, the ``top`` cards, views per command and per UTC day for the last ``days`` days.
+
+        Group cards by collection with :meth:`views_by_card`; only the caller knows card -> collection.
+        """
+        today = (now or _utcnow()).astimezone(dt.UTC).date()
+        first_day = today - dt.timedelta(days=days - 1)
+        since_ms = (dt.datetime.combine(first_day, dt.time(), dt.UTC) - _EPOCH) // _ONE_MS
+        cmd_params: list[Any] = []
+        cmd_sql = "SELECT command, COUNT(*) FROM views WHERE 1" + _guild_clause(guild_id, cmd_params)
+        day_params: list[Any] = [since_ms]
+        day_sql = "SELECT at_ms / 86400000, COUNT(*) FROM views WHERE at_ms >= ?" + _guild_clause(guild_id, day_params)
+        async with self._consistent():
+            by_card = await self._by_card(guild_id)
+            by_command: collections.Counter[str] = collections.Counter(
+                {cmd: n for cmd, n in await self._db.fetchall(cmd_sql + " GROUP BY command", cmd_params)}
+            )
+            by_day_num: collections.Counter[int] = collections.Counter(
+                {day: n for day, n in await self._db.fetchall(day_sql + " GROUP BY 1", day_params)}
+            )
+            for card_id, _g, _c, _u, command, at_ms in self._buffered(guild_id):
+                by_card[card_id] += 1
+                by_command[command] += 1
+                if at_ms >= since_ms:
+                    by_day_num[at_ms // _DAY_MS] += 1
+        epoch_day = dt.date(1970, 1, 1)
+        by_day = [
+            (day, by_day_num.get((day - epoch_day).days, 0))
+            for day in (first_day + dt.timedelta(days=i) for i in range(days))
+        ]
+        ranked = sorted(by_card.items(), key=lambda item: (-item[1], item[0]))
+        return Stats(
+            total_views=sum(by_card.values()),
+            top_cards=ranked[: max(top, 0)],
+            by_command=dict(sorted(by_command.items(), key=lambda item: (-item[1], item[0]))),
+            by_day=by_day,
+        )
+
+    async def seen_by_user(self, user_id: int, guild_id: int | None = None) -> set[str]:
+        """Card ids ``user_id`` has been shown (in ``guild_id``, or anywhere)."""
+        params: list[Any] = [user_id]
+        sql = "SELECT DISTINCT card_id FROM views WHERE user_id = ?" + _guild_clause(guild_id, params)
+        async with self._consistent():
+            seen = {row[0] for row in await self._db.fetchall(sql, params)}
+            seen.update(row[0] for row in self._buffered(guild_id) if row[3] == user_id)
+        return seen
+
+    async def seen_in_guild(self, guild_id: int) -> set[str]:
+        """Card ids shown anywhere in ``guild_id``."""
+        async with self._consistent():
+            rows = await self._db.fetchall("SELECT DISTINCT card_id FROM views WHERE guild_id = ?", (guild_id,))
+            seen = {row[0] for row in rows}
+            seen.update(row[0] for row in self._buffered(guild_id))
+        return seen
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    # Mark a shielded write's exception as retrieved; flush() or the flusher reports it.
+    if not future.cancelled():
+        future.exception()
