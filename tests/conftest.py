@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fakediscord.pytest_plugin"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CARDS = ROOT / "cards"
 SEED_PAGE = Path(__file__).resolve().parent / "fixtures" / "therapeutic-alliance.txt"

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from .audit import ACTIONS, Action, AuditEntry, AuditLog
+from .daily import DailyStore
 from .db import MAX_SNOWFLAKE, Database, Migration, MigrationError, load_migrations
 from .meta import Meta
 from .views import Stats, View, ViewLog
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 
 
 class Storage:
-    """Owns the :class:`Database` and the repositories built on it: ``db``, ``meta``, ``views``, ``audit``.
+    """Owns the :class:`Database` and the repositories built on it: ``db``, ``meta``, ``views``, ``audit``, ``daily``.
 
     Create it with :meth:`open`; :meth:`close` writes the buffered views, then closes the database (idempotent).
     """
@@ -66,6 +67,7 @@ class Storage:
         self.meta = Meta(db)
         self.views = ViewLog(db, flush_interval=flush_interval, max_batch=max_batch, max_buffer=max_buffer)
         self.audit = AuditLog(db)
+        self.daily = DailyStore(db)
         self._closed = False
 
     @classmethod
