@@ -19,6 +19,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,17 +150,20 @@ class LoadCache:
     def put(self, digest: str, encoded_entry: bytes) -> None:
         """Store a file's result, encoded as MessagePack."""
         try:
-            atomic_write_bytes(self.directory / f"{digest}.msgpack", encoded_entry)
+            atomic_write_bytes(self.directory / f"{digest}.msgpack", encoded_entry, durable=False)
         except OSError as exc:
             log.warning("could not write the load cache in %s: %s", self.directory, exc)
 
     def save_index(self, records: Mapping[str, _StatRecord]) -> None:
         """Record the files of this load, and forget entries no file refers to any more."""
-        merged = {**self._load_index(), **records}
+        current = self._load_index()
+        merged = {**current, **records}
         merged = {path: rec for path, rec in merged.items() if Path(path).exists()}
+        if merged == current:
+            return
         self._index = merged
         try:
-            atomic_write_bytes(self._index_path, _ENCODER.encode(merged))
+            atomic_write_bytes(self._index_path, _ENCODER.encode(merged), durable=False)
             live = {rec.digest for rec in merged.values()}
             for entry in self.directory.glob("*.msgpack"):
                 if entry.name != self._index_path.name and entry.stem not in live:
@@ -229,17 +233,21 @@ def _parse_many(paths: list[Path], sizes: dict[Path, int], workers: int | None) 
     """(path, digest, encoded entry) for each file, in worker processes when that pays."""
     total = sum(sizes.values())
     count = workers if workers is not None else min(os.cpu_count() or 1, len(paths))
+    done: set[Path] = set()
     if count > 1 and len(paths) > 1 and total >= PARALLEL_BYTES:
         largest_first = sorted(paths, key=lambda p: -sizes[p])
-        with _pool(count) as pool:
-            for path, (digest, encoded) in zip(
-                largest_first, pool.map(_parse_in_worker, map(str, largest_first)), strict=True
-            ):
-                yield path, digest, encoded
-        return
+        try:
+            with _pool(count) as pool:
+                results = pool.map(_parse_in_worker, map(str, largest_first))
+                for path, (digest, encoded) in zip(largest_first, results, strict=True):
+                    done.add(path)
+                    yield path, digest, encoded
+        except (BrokenProcessPool, OSError) as exc:  # no worker processes here: parse in this one
+            log.warning("parsing in worker processes failed (%s); parsing in this process instead", exc)
     for path in paths:
-        digest, encoded = _parse_in_worker(str(path))
-        yield path, digest, encoded
+        if path not in done:
+            digest, encoded = _parse_in_worker(str(path))
+            yield path, digest, encoded
 
 
 def _problems_of(path: Path, entry: _Entry) -> list[Problem]:
@@ -290,7 +298,7 @@ def load_library(
                 stats[str(path)] = _StatRecord(stat.st_size, stat.st_mtime_ns, digest)
         if cache is not None and stats:
             cache.save_index(stats)
-        return _assemble(root, files, entries, previous)
+        return _assemble(root, files, entries, previous, cache)
 
 
 def _read_text(path: Path) -> Callable[[], str]:
@@ -298,7 +306,11 @@ def _read_text(path: Path) -> Callable[[], str]:
 
 
 def _assemble(
-    root: Path, files: list[Path], entries: dict[Path, tuple[str, _Entry]], previous: Library | None
+    root: Path,
+    files: list[Path],
+    entries: dict[Path, tuple[str, _Entry]],
+    previous: Library | None,
+    cache: LoadCache | None = None,
 ) -> Library:
     problems: list[Problem] = []
     good: list[LoadedFile] = []
@@ -313,7 +325,7 @@ def _assemble(
             broken.append(path)
         else:
             good.append(LoadedFile(path, digest, entry.card_file, tuple(p for p in found if not p.is_error)))
-    clashes = cross_file((str(f.path), f.card_file, _read_text(f.path)) for f in good)
+    clashes = _cross_file_cached(good, cache)
     for path_text, found in clashes.items():
         problems.extend(found)
         if any(p.is_error for p in found):
@@ -328,6 +340,35 @@ def _assemble(
                 problems.append(Problem(str(path), 1, 1, message, "warning"))
     served.sort(key=lambda f: f.path)
     return _index(root, served, problems, broken)
+
+
+_CLASHES = msgspec.msgpack.Decoder(dict[str, list[tuple[str, int, int, str, str]]])
+
+
+def _cross_file_cached(good: list[LoadedFile], cache: LoadCache | None) -> dict[str, list[Problem]]:
+    """Problems between files; for an unchanged set of files, read back from the cache instead of recomputed."""
+    if cache is None:
+        return cross_file((str(f.path), f.card_file, _read_text(f.path)) for f in good)
+    key = hashlib.blake2b(digest_size=16)
+    for loaded in good:
+        key.update(f"{loaded.path}\0{loaded.digest}\0".encode())
+    entry = cache.directory / f"cross-{key.hexdigest()}.bin"
+    try:
+        raw = _CLASHES.decode(entry.read_bytes())
+        return {path: [Problem(*p) for p in found] for path, found in raw.items()}  # type: ignore[arg-type]
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        pass
+    clashes = cross_file((str(f.path), f.card_file, _read_text(f.path)) for f in good)
+    encoded = {
+        path: [(p.path, p.line, p.column, p.message, p.severity) for p in found] for path, found in clashes.items()
+    }
+    for stale in cache.directory.glob("cross-*.bin"):
+        stale.unlink(missing_ok=True)
+    try:
+        atomic_write_bytes(entry, _ENCODER.encode(encoded), durable=False)
+    except OSError as exc:
+        log.warning("could not write the load cache in %s: %s", cache.directory, exc)
+    return clashes
 
 
 def _index(root: Path, served: list[LoadedFile], problems: list[Problem], broken: list[Path]) -> Library:

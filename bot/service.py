@@ -318,11 +318,15 @@ class CardService:
         snap = self._snapshot
         if not query.strip():
             return CiteResult(query, (), "Type a reference, e.g. “Horvath & Symonds 1991”, or an author.")
-        hits = []
+        by_card: dict[str, list[Reference]] = {}
         for hit in snap.citations.lookup(query):
-            view = self._view(snap, hit.card_id)
+            by_card.setdefault(hit.card_id, []).append(hit.reference)
+        hits = []
+        for card_id, references in by_card.items():  # one hit per card, with every matching work it cites
+            view = self._view(snap, card_id)
             if view is not None:
-                hits.append(CiteHit(view, hit.reference.written, hit.reference))
+                written = "; ".join(dict.fromkeys(r.written for r in references))
+                hits.append(CiteHit(view, written, references[0]))
         if not hits:
             return CiteResult(query, (), f"No card cites “{query.strip()[:200]}”.")
         return CiteResult(query, tuple(hits))

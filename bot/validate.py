@@ -403,7 +403,7 @@ def cross_file(files: Iterable[tuple[str, CardFile, Callable[[], str]]]) -> dict
 
     ``files`` are (path, card file, a function giving its text) in load order, the text being read only to
     locate a problem; the first file to use an id keeps it, and each
-    later use is an error in the later file. A text seen twice is a warning on the later card.
+    later use is an error in the later file. A text seen twice (exactly) is a warning on the later card.
     """
     problems: dict[str, list[Problem]] = {}
     collections: dict[str, str] = {}
@@ -423,8 +423,7 @@ def cross_file(files: Iterable[tuple[str, CardFile, Callable[[], str]]]) -> dict
             holder = card_ids.setdefault(card.id, path)
             if holder != path:
                 add(("cards", index, "id"), f"duplicate card id '{card.id}': {holder} has it too")
-            key = " ".join(card.text.split()).casefold()
-            first = texts.setdefault(key, (path, card.id))
+            first = texts.setdefault(card.text, (path, card.id))
             if first[1] != card.id:
                 add(("cards", index, "text"), f"this text is also card '{first[1]}' in {first[0]}", "warning")
     return {path: found for path, found in problems.items() if found}

@@ -24,7 +24,9 @@ def make_file(folder: Path, collection_id: str, count: int, *, start: int = 0) -
         )
         for n in range(start, start + count)
     )
-    card_file = CardFile(collection=Collection(id=collection_id, title=collection_id.title(), curator="Ada"), cards=cards)
+    card_file = CardFile(
+        collection=Collection(id=collection_id, title=collection_id.title(), curator="Ada"), cards=cards
+    )
     path = folder / f"{collection_id}.yml"
     path.write_text(yamlio.dump(card_file), encoding="utf-8")
     return path
