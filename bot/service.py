@@ -8,6 +8,7 @@ running sees the old library or the new one, never a mix.
 from __future__ import annotations
 
 import logging
+import pickle
 import random as _random
 import threading
 from collections import OrderedDict
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.citations import CitationIndex, Reference
+from bot.files import atomic_write_bytes
 from bot.library import Library, LoadCache, load_library
 from bot.model import Card, Collection
 from bot.search import SearchDoc, SearchIndex, SearchPage, Vocabulary
@@ -200,13 +202,35 @@ def _build_snapshot(library: Library, index_dir: Path | None) -> _Snapshot:
         search = SearchIndex.build(docs, directory=directory)
         if index_dir is not None:
             _prune(index_dir, keep=library.digest)
-    citations = CitationIndex.build((c.id, c.text, c.citations) for c in library.cards.values())
+    citations = _citation_index(library, index_dir)
     topic_weights: dict[str, int] = {}
     for card in library.cards.values():
         for topic in card.topics:
             topic_weights[topic] = topic_weights.get(topic, 0) + 1
     names = {f"{c.title} ({c.id})": len(library.cards_of(c.id)) for c in library.collections.values()}
     return _Snapshot(library, search, citations, Vocabulary(topic_weights), Vocabulary(names), _Picker(library))
+
+
+def _citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
+    """The citation index, read back from the cache for an unchanged library (extraction is the slow part)."""
+    cached = index_dir / f"citations-{library.digest}.pickle" if index_dir is not None else None
+    if cached is not None:
+        try:
+            with cached.open("rb") as handle:
+                index = pickle.load(handle)  # noqa: S301 - our own cache folder, written below
+            if isinstance(index, CitationIndex):
+                return index
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            pass
+    index = CitationIndex.build((c.id, c.text, c.citations) for c in library.cards.values())
+    if cached is not None:
+        try:
+            for stale in cached.parent.glob("citations-*.pickle"):
+                stale.unlink(missing_ok=True)
+            atomic_write_bytes(cached, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+        except OSError as exc:
+            log.warning("could not cache the citation index in %s: %s", cached.parent, exc)
+    return index
 
 
 def _prune(index_dir: Path, keep: str) -> None:

@@ -137,11 +137,14 @@ def test_reload_swaps_the_whole_library_and_reports_changes(cards_copy: Path) ->
     assert any(p.is_error for p in report.problems)
 
 
-def test_a_warm_start_reuses_the_search_index(tmp_path: Path, cards_copy: Path, monkeypatch) -> None:
+def test_a_warm_start_reuses_the_search_and_citation_indexes(tmp_path: Path, cards_copy: Path, monkeypatch) -> None:
     CardService.load(cards_copy, cache_dir=tmp_path / "cache")
     built: list[int] = []
     real = service_module.SearchIndex.build
     monkeypatch.setattr(service_module.SearchIndex, "build", lambda *a, **k: built.append(1) or real(*a, **k))
+    real_cite = service_module.CitationIndex.build
+    monkeypatch.setattr(service_module.CitationIndex, "build", lambda *a, **k: built.append(2) or real_cite(*a, **k))
     warm = CardService.load(cards_copy, cache_dir=tmp_path / "cache")
     assert built == []
+    assert len(warm.cite("Horvath & Symonds 1991").hits) == 3
     assert warm.search("couple therapy", limit=1).page.total == 3
