@@ -161,7 +161,7 @@ def _friendly(name: str, message: str, value: Any) -> str:
     """Turn msgspec's terse messages into ones a curator can act on."""
     if isinstance(value, str):
         if "length <=" in message:
-            limit = message.rsplit("<=", 1)[1].strip(" `")
+            limit = re.search(r"<= (\d+)", message).group(1)  # type: ignore[union-attr]
             extra = " so that it fits a Discord embed" if name.endswith("text") else ""
             return f"{name} is {len(value):,} characters; at most {int(limit):,} are allowed{extra}"
         if "length >=" in message:

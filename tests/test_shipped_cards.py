@@ -62,7 +62,15 @@ def test_shipped_json_schema_is_generated_from_the_model() -> None:
     assert card["properties"]["text"]["maxLength"] == model.MAX_TEXT
     assert set(card["properties"]) == {"id", "text", "topics", "source", "citations", "added_by", "added_at"}
     assert set(schema["$defs"]["Source"]["properties"]) == {
-        "article", "type", "authors", "year", "title", "container", "pages", "doi", "url",
+        "article",
+        "type",
+        "authors",
+        "year",
+        "title",
+        "container",
+        "pages",
+        "doi",
+        "url",
     }
 
 

@@ -83,7 +83,9 @@ def test_wrong_type_for_a_mapping_and_a_list() -> None:
 
 
 def test_missing_and_empty_text() -> None:
-    problems = check(GOOD.replace("    text: The alliance predicts outcome (Horvath & Symonds, 1991).\n", "    text: '   '\n"))
+    problems = check(
+        GOOD.replace("    text: The alliance predicts outcome (Horvath & Symonds, 1991).\n", "    text: '   '\n")
+    )
     assert [(p.line, p.column, p.message) for p in problems] == [(7, 11, "text is empty")]
 
 

@@ -1,0 +1,247 @@
+"""The bot: :class:`FactdeckBot`, its cogs, and :func:`run` / :func:`main` that start it as in production.
+
+Cog convention
+--------------
+:data:`COGS` lists ``"module:attribute"`` strings. Each attribute is a callable that takes the bot and returns a
+:class:`discord.ext.commands.Cog` (or an awaitable of one); a cog class whose ``__init__(self, bot)`` takes the
+bot qualifies as it is. The cog reads its dependencies from the bot's public attributes: ``bot.settings``
+(:class:`bot.settings.Settings`), ``bot.service`` (:class:`bot.service.CardService`) and ``bot.storage``
+(:class:`bot.storage.Storage`). ``setup_hook`` adds every listed cog whose module exists; a missing module is
+skipped (debug log), a module that fails to import or a factory that raises is logged with its traceback and
+skipped, except the required ones (:data:`REQUIRED_COGS`), which stop the start. Background loops start in
+``cog_load`` and stop in ``cog_unload``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import logging
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from bot.discord.errors import NO_MENTIONS, FactdeckTree
+from bot.discord.sync import SyncResult, sync_commands
+from bot.discord.ui import ReadMore
+from bot.service import CardService
+from bot.settings import Settings
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+__all__ = ["COGS", "REQUIRED_COGS", "CogFactory", "FactdeckBot", "intents", "main", "run"]
+
+CogFactory = Callable[["FactdeckBot"], commands.Cog | Awaitable[commands.Cog]]
+
+#: Every cog, as "module:attribute" (the attribute may be dotted); each is called with the bot.
+COGS: tuple[str, ...] = (
+    "bot.discord.cogs.facts:FactsCog.from_bot",
+    "bot.discord.cogs.cards:CardsCog",
+    "bot.discord.cogs.daily:DailyCog",
+)
+#: Cogs the bot cannot run without.
+REQUIRED_COGS: frozenset[str] = frozenset({"bot.discord.cogs.facts:FactsCog.from_bot"})
+#: How often the health file is touched while connected (seconds).
+HEALTH_EVERY = 30.0
+
+
+def intents() -> discord.Intents:
+    """The minimum: guild events (for the guild and channel cache). No privileged intents."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    return wanted
+
+
+def _resolve(spec: str | CogFactory) -> tuple[str, CogFactory | None]:
+    """Import ``module:attribute``; None when the module does not exist."""
+    if not isinstance(spec, str):
+        return getattr(spec, "__qualname__", repr(spec)), spec
+    module_name, _, attribute = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name) and spec not in REQUIRED_COGS:
+            return spec, None
+        raise
+    target: Any = module
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return spec, target
+
+
+class FactdeckBot(commands.Bot):
+    """The Factdeck bot. Settings, the card service and storage come in through the constructor."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        service: CardService,
+        storage: Storage,
+        *,
+        cogs: Sequence[str | CogFactory] = COGS,
+        sync_on_start: bool = True,
+        **options: Any,
+    ) -> None:
+        options.setdefault("guild_ready_timeout", settings.guild_ready_timeout)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            allowed_mentions=NO_MENTIONS,
+            tree_cls=FactdeckTree,
+            help_command=None,
+            max_messages=None,
+            **options,
+        )
+        self.settings = settings
+        self.service = service
+        self.storage = storage
+        self.cog_specs = tuple(cogs)
+        self.sync_on_start = sync_on_start
+        self.last_sync: list[SyncResult] = []
+        self.ready_count = 0
+        self._health_task: asyncio.Task[None] | None = None
+
+    async def setup_hook(self) -> None:
+        """Add the dynamic items and cogs, then sync the commands if they changed."""
+        self.add_dynamic_items(ReadMore)
+        for spec in self.cog_specs:
+            await self._add_cog(spec)
+        if self.sync_on_start:
+            await self.sync_commands()
+        if self.settings.health_file is not None:
+            self._health_task = asyncio.create_task(self._health(self.settings.health_file), name="factdeck-health")
+
+    async def _add_cog(self, spec: str | CogFactory) -> None:
+        required = spec in REQUIRED_COGS
+        try:
+            name, factory = _resolve(spec)
+            if factory is None:
+                log.debug("cog %s is not installed; skipping it", name)
+                return
+            cog = factory(self)
+            if inspect.isawaitable(cog):
+                cog = await cog
+            await self.add_cog(cog)
+        except Exception:
+            if required:
+                raise
+            log.exception("could not add cog %s; the bot runs without it", spec)
+            return
+        log.info("added cog %s", type(cog).__name__)
+
+    async def sync_commands(self, *, force: bool = False) -> list[SyncResult]:
+        """Sync the command tree where its hash changed (every target with ``force``)."""
+        assert self.application_id is not None, "log in before syncing"
+        self.last_sync = await sync_commands(
+            self.tree,
+            self.storage.meta,
+            application_id=self.application_id,
+            dev_guilds=self.settings.dev_guilds,
+            force=force,
+        )
+        return self.last_sync
+
+    async def on_ready(self) -> None:
+        """Log who we are; a reconnect lands here again and changes nothing else."""
+        self.ready_count += 1
+        user = self.user
+        log.info(
+            "ready as %s (%s) in %d servers%s",
+            user,
+            user.id if user else "?",
+            len(self.guilds),
+            "" if self.ready_count == 1 else f" (ready #{self.ready_count})",
+        )
+
+    async def _health(self, path: Path) -> None:
+        """Touch ``path`` while connected, so a container health check can tell a live bot from a stuck one."""
+        await self.wait_until_ready()
+        while not self.is_closed():
+            if self.is_ready() and self.ws is not None:
+                await asyncio.to_thread(path.write_text, f"{time.time():.0f}\n")
+            await asyncio.sleep(HEALTH_EVERY)
+
+    async def close(self) -> None:
+        """Stop background work and disconnect (the caller closes storage afterwards)."""
+        if self._health_task is not None:
+            self._health_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health_task
+            self._health_task = None
+        await super().close()
+
+
+async def load_service(settings: Settings) -> CardService:
+    """Load and index the cards off the event loop."""
+    service = await asyncio.to_thread(CardService.load, settings.cards_dir, cache_dir=settings.effective_cache_dir)
+    for problem in service.library.errors:
+        log.error("%s", problem)
+    log.info("serving %d cards from %s", len(service.library.cards), settings.cards_dir)
+    return service
+
+
+async def run(
+    settings: Settings,
+    *,
+    service: CardService | None = None,
+    install_signals: bool = True,
+    started: Callable[[FactdeckBot], object] | None = None,
+    **bot_options: Any,
+) -> None:
+    """Open the card service and storage, start the bot, and shut down cleanly on SIGINT/SIGTERM:
+    close the bot first, then storage (which writes every buffered view). ``started`` gets the bot."""
+    if not settings.token:
+        raise ValueError("no Discord token configured")
+    service = service if service is not None else await load_service(settings)
+    settings.database.parent.mkdir(parents=True, exist_ok=True)
+    async with Storage.open(settings.database, flush_interval=settings.view_flush_interval) as storage:
+        bot = FactdeckBot(settings, service, storage, **bot_options)
+        loop = asyncio.get_running_loop()
+        handled: list[signal.Signals] = []
+        if install_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, _stop, bot, sig)
+                    handled.append(sig)
+                except (NotImplementedError, RuntimeError):  # pragma: no cover - not on the main thread / Windows
+                    pass
+        try:
+            async with bot:
+                if started is not None:
+                    started(bot)
+                await bot.start(settings.token)
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+        log.info("bot closed; writing the last views")
+    log.info("storage closed; goodbye")
+
+
+def _stop(bot: FactdeckBot, sig: signal.Signals) -> None:
+    log.info("received %s; shutting down", sig.name)
+    bot.loop.create_task(bot.close(), name="factdeck-shutdown")
+
+
+def main(settings: Settings) -> int:
+    """Run the bot until it is stopped; set up logging first. Returns the process exit code."""
+    discord.utils.setup_logging(level=logging.getLevelName(settings.log_level), root=True)
+    try:
+        asyncio.run(run(settings))
+    except discord.LoginFailure:
+        print(
+            "Discord rejected the token. Check DISCORD_TOKEN (Developer Portal > your app > Bot > Reset Token).",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

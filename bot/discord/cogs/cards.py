@@ -1,0 +1,600 @@
+"""``/cards``: moderators curate the card files from Discord, with an audit trail.
+
+Thin on purpose: each command parses the interaction, calls :class:`bot.curation.Curator` (which validates, writes
+the YAML files atomically and serves the result) and renders what came back. Every command needs Manage Messages
+or a moderator role, checked twice (``default_permissions`` on the group for Discord, :func:`moderator_only` on our
+side); buttons and modals check again when pressed or submitted, and only the moderator who opened them may use
+them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.curation import (
+    MAX_IMPORT_BYTES,
+    CardChange,
+    CardInput,
+    CurationError,
+    Curator,
+    ImportPlan,
+    Moderator,
+    ValidationFailed,
+    describe_problems,
+)
+from bot.discord.checks import NOT_MODERATOR, is_moderator, moderator_only
+from bot.discord.embeds import DESCRIPTION_MAX, FIELD_VALUE_MAX, card_embed, clip, safe
+from bot.discord.errors import report_error
+from bot.validate import Problem
+
+if TYPE_CHECKING:
+    from bot.service import CardService, ReloadReport
+    from bot.storage import AuditEntry
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CardModal", "CardsCog", "ConfirmView", "setup"]
+
+NO_MENTIONS = discord.AllowedMentions.none()
+#: A Discord text input holds at most this many characters.
+INPUT_MAX = 4000
+#: How long a confirmation or a form stays usable.
+CONFIRM_TIMEOUT = 600.0
+MODAL_TIMEOUT = 900.0
+NOT_YOURS = "Only the moderator who started this can use it."
+OK_COLOR = discord.Color.green()
+WARN_COLOR = discord.Color.orange()
+ERROR_COLOR = discord.Color.red()
+
+
+def moderator_of(interaction: discord.Interaction[Any]) -> Moderator:
+    """Who is asking, for the card's ``added_by`` and the audit log."""
+    user = interaction.user
+    return Moderator(name=user.name, id=user.id, guild_id=interaction.guild_id)
+
+
+async def _send(interaction: discord.Interaction[Any], *, ephemeral: bool = True, **kwargs: Any) -> None:
+    """Reply, or follow up when the interaction was already answered (deferred)."""
+    kwargs.setdefault("allowed_mentions", NO_MENTIONS)
+    if interaction.response.is_done():
+        await interaction.followup.send(ephemeral=ephemeral, **kwargs)
+    else:
+        await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
+
+
+def problems_embed(title: str, problems: Sequence[Problem], *, with_place: bool = True) -> tuple[discord.Embed, bool]:
+    """Every problem, one a line (``file:line:col: message``) in a code block, as many as fit; and whether some
+    did not fit."""
+    lines = [str(p) if with_place else f"{'warning: ' if not p.is_error else ''}{p.message}" for p in problems]
+    body, cut = _fit_lines(lines, DESCRIPTION_MAX - 40)
+    embed = discord.Embed(title=clip(title, 256)[0], color=ERROR_COLOR, description=body)
+    return embed, cut
+
+
+def _fit_lines(lines: Sequence[str], limit: int) -> tuple[str, bool]:
+    out: list[str] = []
+    used = 8  # the code fences
+    for number, line in enumerate(lines):
+        text = clip(line.replace("`", "\u02cb"), 400)[0]
+        more = f"… and {len(lines) - number} more (see the attached file)"
+        if used + len(text) + 1 > limit - len(more):
+            return "```\n" + "\n".join(out) + "\n```" + more, True
+        out.append(text)
+        used += len(text) + 1
+    return ("```\n" + "\n".join(out) + "\n```") if out else "-", False
+
+
+def _ids(ids: Sequence[str], limit: int = FIELD_VALUE_MAX) -> str:
+    if not ids:
+        return "none"
+    return clip(", ".join(f"`{i}`" for i in ids), limit)[0]
+
+
+def _report_file(name: str, problems: Sequence[Problem]) -> discord.File:
+    text = "\n".join(str(p) for p in problems) + "\n"
+    return discord.File(io.BytesIO(text.encode("utf-8")), filename=name)
+
+
+# --------------------------------------------------------------------------------------------- the form
+class CardModal(discord.ui.Modal):
+    """The add/edit form. Re-checks, when submitted, that the submitter is the moderator who opened it."""
+
+    def __init__(
+        self,
+        cog: CardsCog,
+        *,
+        owner_id: int,
+        collection_id: str | None = None,
+        card_id: str | None = None,
+        initial: CardInput | None = None,
+    ) -> None:
+        title = f"Edit {card_id}" if card_id else "Add a card"
+        super().__init__(title=clip(title, 45)[0], timeout=MODAL_TIMEOUT)
+        self.cog = cog
+        self.owner_id = owner_id
+        self.collection_id = collection_id
+        self.card_id = card_id
+        init = initial or CardInput("")
+        self.text = discord.ui.TextInput(
+            label="Text", style=discord.TextStyle.paragraph, max_length=INPUT_MAX, default=init.text or None
+        )
+        self.topics = discord.ui.TextInput(
+            label="Topics (comma-separated)",
+            style=discord.TextStyle.paragraph,
+            required=False,
+            max_length=INPUT_MAX,
+            default=", ".join(init.topics) or None,
+        )
+        self.article = discord.ui.TextInput(
+            label="Article", required=False, max_length=1000, default=init.article or None
+        )
+        self.source_type = discord.ui.TextInput(
+            label="Source type",
+            required=False,
+            max_length=1000,
+            default=init.source_type or None,
+            placeholder="e.g. Offline Book/Journal",
+        )
+        self.references = discord.ui.TextInput(
+            label="References (semicolon-separated)",
+            style=discord.TextStyle.paragraph,
+            required=False,
+            max_length=INPUT_MAX,
+            default=clip("; ".join(init.citations), INPUT_MAX)[0] or None,
+        )
+        for item in (self.text, self.topics, self.article, self.source_type, self.references):
+            self.add_item(item)
+
+    def form(self) -> CardInput:
+        """What was typed."""
+        return CardInput.from_form(
+            self.text.value, self.topics.value, self.article.value, self.source_type.value, self.references.value
+        )
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        """Only the moderator who opened the form, and only while still a moderator, may submit it."""
+        if interaction.user.id != self.owner_id or not is_moderator(interaction):
+            message = NOT_MODERATOR if not is_moderator(interaction) else NOT_YOURS
+            await _send(interaction, content=message)
+            return False
+        return True
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        """Add or edit the card, then show it."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if self.card_id is None:
+            await self.cog.finish_add(interaction, self.collection_id, self.form())
+        else:
+            await self.cog.finish_edit(interaction, self.card_id, self.form())
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
+        """Log it; tell the moderator briefly."""
+        await report_error(interaction, error)
+
+
+# ------------------------------------------------------------------------------------------- confirming
+class ConfirmView(discord.ui.View):
+    """Confirm / Cancel for the moderator who asked; everyone else is refused when they press."""
+
+    def __init__(self, *, owner_id: int, confirm_label: str, action: Any) -> None:
+        super().__init__(timeout=CONFIRM_TIMEOUT)
+        self.owner_id = owner_id
+        self.action = action
+        self.message: discord.Message | discord.InteractionMessage | None = None
+        self.done = False
+        self.confirm.label = confirm_label
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        """Checked again at each press: the moderator who asked, still a moderator."""
+        if not is_moderator(interaction):
+            await _send(interaction, content=NOT_MODERATOR)
+            return False
+        if interaction.user.id != self.owner_id:
+            await _send(interaction, content=NOT_YOURS)
+            return False
+        return True
+
+    def _disable(self) -> None:
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+
+    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
+        """Do it (once), and show the outcome in place of the question."""
+        if self.done:
+            await _send(interaction, content="This was already answered.")
+            return
+        self.done = True
+        self._disable()
+        self.stop()
+        await interaction.response.defer()
+        embed = await self.action(interaction)
+        await interaction.edit_original_response(embed=embed, view=self)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]) -> None:
+        """Change nothing."""
+        self.done = True
+        self._disable()
+        self.stop()
+        embed = discord.Embed(description="Cancelled: nothing was changed.", color=discord.Color.light_grey())
+        await interaction.response.edit_message(embed=embed, view=self)
+
+    async def on_timeout(self) -> None:
+        """Disable the buttons, so nobody presses a dead one."""
+        self._disable()
+        if self.message is not None:
+            try:
+                await self.message.edit(view=self)
+            except discord.HTTPException as exc:
+                log.info("could not disable an expired confirmation: %s", exc)
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        """Log it; tell the moderator briefly."""
+        await report_error(interaction, error)
+
+
+# -------------------------------------------------------------------------------------------------- cog
+class CardsCog(commands.Cog):
+    """Moderators' commands for the cards: add, edit, remove, import, export, reload and history."""
+
+    cards = app_commands.Group(
+        name="cards",
+        description="Curate the fact cards (moderators)",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_messages=True),
+    )
+
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+        service: CardService = getattr(bot, "service", None) or bot.cards
+        storage = getattr(bot, "storage", None)
+        curator = getattr(bot, "curator", None)
+        self.curator: Curator = curator or Curator(
+            service, service.library.root, audit=storage.audit if storage is not None else None
+        )
+
+    @property
+    def service(self) -> CardService:
+        """The card service being served."""
+        return self.curator.service
+
+    # ----------------------------------------------------------------------------------- autocomplete
+    async def _card_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=clip(f"{cid} · {label}", 100)[0], value=cid)
+            for cid, label in self.service.card_choices(current, limit=25)
+        ][:25]
+
+    async def _collection_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=clip(name, 100)[0], value=cid)
+            for cid, name in self.service.collection_choices(current, limit=25)
+        ][:25]
+
+    # ------------------------------------------------------------------------------------------ views
+    async def _views(self, card_id: str, guild_id: int | None) -> int | None:
+        storage = getattr(self.bot, "storage", None)
+        if storage is None:
+            return None
+        return await storage.views.count(card_id, guild_id)
+
+    async def _card_reply(self, interaction: discord.Interaction[Any], change: CardChange, headline: str) -> None:
+        view = self.service.view(change.card_id)
+        embeds: list[discord.Embed] = []
+        if view is not None:
+            embeds.append(card_embed(view, views=await self._views(change.card_id, interaction.guild_id)).embed)
+        notes = [f"{headline}", f"-# written to `{change.display_path}`"]
+        notes += [f"-# warning: {safe(p.message)}" for p in change.warnings]
+        await _send(interaction, content=clip("\n".join(notes), 2000)[0], embeds=embeds)
+
+    async def _refusal(self, interaction: discord.Interaction[Any], error: CurationError) -> None:
+        if isinstance(error, ValidationFailed) and error.problems:
+            embed, _ = problems_embed(error.message, error.problems, with_place=False)
+            await _send(interaction, embed=embed)
+        else:
+            await _send(interaction, content=clip(error.message, 2000)[0])
+
+    # -------------------------------------------------------------------------------------------- add
+    @cards.command(name="add", description="Add a card (opens a form)")
+    @app_commands.describe(collection="The collection to add it to (the only one if there is just one)")
+    @app_commands.autocomplete(collection=_collection_choices)
+    @moderator_only()
+    async def add(self, interaction: discord.Interaction[Any], collection: str | None = None) -> None:
+        """Open the form for a new card."""
+        library = self.service.library
+        if collection is not None and collection not in library.collections:
+            await _send(interaction, content=f"There is no collection `{safe(collection, 100)}`.")
+            return
+        if collection is None and len(library.collections) != 1:
+            await _send(interaction, content="Choose the collection to add the card to.")
+            return
+        await interaction.response.send_modal(CardModal(self, owner_id=interaction.user.id, collection_id=collection))
+
+    async def finish_add(self, interaction: discord.Interaction[Any], collection: str | None, form: CardInput) -> None:
+        """Write the new card (called by the form) and show it with its id."""
+        try:
+            change = await self.curator.add_card(collection, form, moderator_of(interaction))
+        except CurationError as error:
+            await self._refusal(interaction, error)
+            return
+        await self._card_reply(interaction, change, f"Added card `{change.card_id}`; it is live now.")
+
+    # ------------------------------------------------------------------------------------------- edit
+    @cards.command(name="edit", description="Edit a card (opens a form filled in with it)")
+    @app_commands.describe(card="The card's id")
+    @app_commands.autocomplete(card=_card_choices)
+    @moderator_only()
+    async def edit(self, interaction: discord.Interaction[Any], card: str) -> None:
+        """Open the form, filled in with the card."""
+        found = self.service.library.cards.get(card)
+        if found is None:
+            await _send(interaction, content=f"There is no card `{safe(card, 100)}`.")
+            return
+        if len(found.text) > INPUT_MAX:
+            await _send(
+                interaction,
+                content=f"Card `{card}` is longer than a Discord form holds ({INPUT_MAX:,} characters): edit it in "
+                "its file, or with /cards export and /cards import.",
+            )
+            return
+        modal = CardModal(self, owner_id=interaction.user.id, card_id=card, initial=CardInput.of(found))
+        await interaction.response.send_modal(modal)
+
+    async def finish_edit(self, interaction: discord.Interaction[Any], card_id: str, form: CardInput) -> None:
+        """Write the edited card (called by the form) and show it."""
+        try:
+            change = await self.curator.edit_card(card_id, form, moderator_of(interaction))
+        except CurationError as error:
+            await self._refusal(interaction, error)
+            return
+        headline = f"Updated card `{card_id}`." if change.changed else f"Nothing changed in card `{card_id}`."
+        await self._card_reply(interaction, change, headline)
+
+    # ----------------------------------------------------------------------------------------- remove
+    @cards.command(name="remove", description="Remove a card (asks to confirm)")
+    @app_commands.describe(card="The card's id")
+    @app_commands.autocomplete(card=_card_choices)
+    @moderator_only()
+    async def remove(self, interaction: discord.Interaction[Any], card: str) -> None:
+        """Show the card and ask to confirm its removal."""
+        view = self.service.view(card)
+        if view is None:
+            await _send(interaction, content=f"There is no card `{safe(card, 100)}`.")
+            return
+
+        async def do_remove(pressed: discord.Interaction[Any]) -> discord.Embed:
+            try:
+                change = await self.curator.remove_card(card, moderator_of(pressed))
+            except CurationError as error:
+                return discord.Embed(description=clip(error.message, DESCRIPTION_MAX)[0], color=ERROR_COLOR)
+            return discord.Embed(
+                description=f"Removed card `{card}` from `{change.display_path}`; its view history is kept.",
+                color=OK_COLOR,
+            )
+
+        confirm = ConfirmView(owner_id=interaction.user.id, confirm_label="Remove", action=do_remove)
+        shown = card_embed(view, views=await self._views(card, interaction.guild_id)).embed
+        await interaction.response.send_message(
+            content=f"Remove card `{card}`? Readers will no longer find it.",
+            embed=shown,
+            view=confirm,
+            allowed_mentions=NO_MENTIONS,
+        )
+        confirm.message = await interaction.original_response()
+
+    # ----------------------------------------------------------------------------------------- import
+    @cards.command(name="import", description="Import a YAML card file, a CSV file or a curator's page")
+    @app_commands.describe(
+        file="A .yml card file, a .csv file (text, topics, article, source) or a page in the seed format",
+        collection="The collection it goes into (CSV: defaults to the file name; YAML: must match the file)",
+        dry_run="Only check it and show what would change",
+    )
+    @app_commands.autocomplete(collection=_collection_choices)
+    @moderator_only()
+    async def import_(
+        self,
+        interaction: discord.Interaction[Any],
+        file: discord.Attachment,
+        collection: str | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        """Validate the file in full, then show every error, or a preview with Confirm / Cancel."""
+        if file.size > MAX_IMPORT_BYTES:
+            await _send(
+                interaction, content=f"{safe(file.filename, 100)} is too large: at most {MAX_IMPORT_BYTES:,} bytes."
+            )
+            return
+        await interaction.response.defer(thinking=True)
+        raw = await file.read()
+        plan = await self.curator.import_file(file.filename, raw, collection_id=collection)
+        if not plan.ok:
+            embed, cut = problems_embed(
+                f"{file.filename}: {len(plan.errors)} error{'s' if len(plan.errors) != 1 else ''}; nothing was changed",
+                plan.errors,
+            )
+            files = [_report_file(f"{file.filename}.errors.txt", plan.errors)] if cut else []
+            await interaction.followup.send(embed=embed, files=files, allowed_mentions=NO_MENTIONS)
+            return
+        embed = self._preview_embed(plan, dry_run=dry_run)
+        if dry_run or not plan.has_changes:
+            await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)
+            return
+
+        async def do_import(pressed: discord.Interaction[Any]) -> discord.Embed:
+            try:
+                applied = await self.curator.apply_import(plan, moderator_of(pressed))
+            except CurationError as error:
+                return discord.Embed(description=clip(error.message, DESCRIPTION_MAX)[0], color=ERROR_COLOR)
+            done = self._preview_embed(applied.plan, dry_run=False)
+            done.title = clip(f"Imported {plan.filename} into {plan.display_path}", 256)[0]
+            done.color = OK_COLOR
+            done.set_footer(text="Live now.")
+            return done
+
+        confirm = ConfirmView(owner_id=interaction.user.id, confirm_label="Confirm", action=do_import)
+        message = await interaction.followup.send(embed=embed, view=confirm, allowed_mentions=NO_MENTIONS, wait=True)
+        confirm.message = message
+
+    @staticmethod
+    def _preview_embed(plan: ImportPlan, *, dry_run: bool) -> discord.Embed:
+        verb = "would change" if not dry_run else "would change (dry run)"
+        title = f"{plan.filename} → {plan.display_path}: {verb}"
+        if not plan.has_changes:
+            title = f"{plan.filename} → {plan.display_path}: nothing to change"
+        embed = discord.Embed(title=clip(title, 256)[0], color=WARN_COLOR)
+        if plan.new_collection:
+            embed.description = f"A new collection `{plan.collection_id}`."
+        embed.add_field(name=f"Added ({len(plan.added)})", value=_ids(plan.added), inline=False)
+        embed.add_field(name=f"Changed ({len(plan.changed)})", value=_ids(plan.changed), inline=False)
+        embed.add_field(name=f"Removed ({len(plan.removed)})", value=_ids(plan.removed), inline=False)
+        if plan.warnings:
+            lines = describe_problems(plan.warnings, limit=8)
+            embed.add_field(name=f"Warnings ({len(plan.warnings)})", value=clip(safe("\n".join(lines)), 1000)[0])
+        footer = f"{plan.unchanged} unchanged."
+        footer += " Nothing was changed." if dry_run else " Nothing changes until you confirm."
+        embed.set_footer(text=footer)
+        return embed
+
+    # ----------------------------------------------------------------------------------------- export
+    @cards.command(name="export", description="Download a collection as a YAML card file")
+    @app_commands.describe(collection="The collection (all of them when left empty, up to 10)")
+    @app_commands.autocomplete(collection=_collection_choices)
+    @moderator_only()
+    async def export(self, interaction: discord.Interaction[Any], collection: str | None = None) -> None:
+        """Attach the collection's card file, as served."""
+        library = self.service.library
+        wanted = [collection] if collection is not None else sorted(library.collections)
+        if len(wanted) > 10:
+            await _send(interaction, content="There are more than 10 collections: pick one.")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        files: list[discord.File] = []
+        total = 0
+        try:
+            for collection_id in wanted:
+                exported = await self.curator.export_collection(collection_id)
+                total += exported.cards
+                files.append(discord.File(io.BytesIO(exported.text.encode("utf-8")), filename=exported.filename))
+        except CurationError as error:
+            await self._refusal(interaction, error)
+            return
+        names = ", ".join(f"`{c}`" for c in wanted)
+        await interaction.followup.send(
+            content=f"{names}: {total} card{'s' if total != 1 else ''}. Edit and bring back with /cards import.",
+            files=files,
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    # ----------------------------------------------------------------------------------------- reload
+    @cards.command(name="reload", description="Re-read the card files from disk")
+    @moderator_only()
+    async def reload(self, interaction: discord.Interaction[Any]) -> None:
+        """Re-read cards/ and summarise what changed; broken files keep their last good version."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        report = await self.curator.reload(moderator_of(interaction))
+        embeds = [self._reload_embed(report)]
+        errors = [
+            dataclasses.replace(p, path=self.curator.display(Path(p.path))) for p in report.problems if p.is_error
+        ]
+        files: list[discord.File] = []
+        if errors:
+            embed, cut = problems_embed(f"Errors in {len(report.broken)} file(s)", errors)
+            embeds.append(embed)
+            if cut:
+                files.append(_report_file("reload-errors.txt", errors))
+        await interaction.followup.send(embeds=embeds, files=files, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    def _reload_embed(self, report: ReloadReport) -> discord.Embed:
+        color = ERROR_COLOR if report.broken else OK_COLOR
+        embed = discord.Embed(title=f"Reloaded: {report.cards} cards live", color=color)
+        embed.add_field(name=f"Added ({len(report.added)})", value=_ids(report.added), inline=False)
+        embed.add_field(name=f"Changed ({len(report.changed)})", value=_ids(report.changed), inline=False)
+        embed.add_field(name=f"Removed ({len(report.removed)})", value=_ids(report.removed), inline=False)
+        broken = [self.curator.display(p) for p in report.broken]
+        value = "\n".join(f"`{b}`" for b in broken) + "\n-# a broken file keeps its last good version live"
+        embed.add_field(name=f"Broken files ({len(broken)})", value=clip(value, 1000)[0] if broken else "none")
+        return embed
+
+    # ---------------------------------------------------------------------------------------- history
+    @cards.command(name="history", description="Who changed a card, when, and what")
+    @app_commands.describe(card="The card's id (removed cards too)")
+    @app_commands.autocomplete(card=_card_choices)
+    @moderator_only()
+    async def history(self, interaction: discord.Interaction[Any], card: str) -> None:
+        """The card's changes, newest first, each with what it was before and after."""
+        storage = getattr(self.bot, "storage", None)
+        if storage is None:
+            await _send(interaction, content="The audit log is not available.")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        entries = await storage.audit.history(card, limit=10)
+        if not entries:
+            await interaction.followup.send(
+                content=f"No recorded changes to `{safe(card, 100)}`.", ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        await interaction.followup.send(
+            embed=history_embed(card, entries), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value) or "(none)"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items()) or "(none)"
+    return str(value)
+
+
+def change_lines(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """What changed between two card dicts, one line per field: ``field: before → after``."""
+    if before is None and after is None:
+        return []
+    if before is None:
+        return ["created: " + clip(_value((after or {}).get("text")), 200)[0]]
+    if after is None:
+        return ["removed; it was: " + clip(_value(before.get("text")), 200)[0]]
+    out = []
+    for key in dict.fromkeys([*before, *after]):
+        if before.get(key) != after.get(key):
+            out.append(f"{key}: {clip(_value(before.get(key)), 150)[0]} → {clip(_value(after.get(key)), 150)[0]}")
+    return out or ["no change"]
+
+
+def history_embed(card_id: str, entries: Sequence[AuditEntry]) -> discord.Embed:
+    """The audit entries of a card as an embed: when, who, what, before and after."""
+    embed = discord.Embed(title=clip(f"History of {card_id}", 256)[0], color=discord.Color.blurple())
+    for entry in entries[:10]:
+        who = entry.moderator_name or "unknown"
+        stamp = discord.utils.format_dt(entry.at, "f")
+        name = clip(f"{entry.action} by {who}", 256)[0]
+        lines = [stamp, *(safe(line) for line in change_lines(entry.before, entry.after))]
+        if entry.detail and entry.action in ("import", "reload"):
+            lines.append(f"-# {safe(entry.detail, 200)}")
+        embed.add_field(name=safe(name, 256), value=clip("\n".join(lines), 1000)[0], inline=False)
+    return embed
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Load as an extension: ``await bot.load_extension("bot.discord.cogs.cards")``."""
+    await bot.add_cog(CardsCog(bot))

@@ -1,0 +1,318 @@
+"""The embeds every Discord surface shows: one builder per kind of reply, all within Discord's limits.
+
+A card embed carries the fact (description), the collection title and curator (author line), the article and
+source type, the references the card cites, its topics, and a footer with the card id and its views in this
+server. What does not fit is cut at a word boundary and :attr:`CardRender.truncated` is set, so the caller can
+offer "Read more" (:func:`full_card_messages` lays the whole card out over as many messages as it needs).
+
+Text from users (queries) is escaped with :func:`safe`; card text is escaped too, so it shows verbatim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import discord
+
+from bot.render import highlight
+from bot.search import Hit
+from bot.service import CardView, CiteHit, CollectionSummary
+
+__all__ = [
+    "CARD_COLOR",
+    "CardRender",
+    "card_embed",
+    "cite_page_embed",
+    "clip",
+    "collections_embed",
+    "full_card_messages",
+    "help_embed",
+    "notice",
+    "safe",
+    "search_page_embed",
+    "source_embed",
+    "stats_embed",
+]
+
+CARD_COLOR = discord.Color.from_rgb(88, 101, 242)
+NOTICE_COLOR = discord.Color.light_grey()
+#: Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+TITLE_MAX, DESCRIPTION_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX = 256, 4096, 256, 1024
+FOOTER_MAX, AUTHOR_MAX, FIELDS_MAX, EMBED_TOTAL_MAX = 2048, 256, 25, 6000
+#: A card in a channel shows at most this much of its text; "Read more" shows the rest.
+CARD_TEXT_MAX = 1800
+ELLIPSIS = "…"
+
+
+def safe(text: str, limit: int | None = None) -> str:
+    """User text made inert: markdown escaped, ``@everyone``/``@here`` broken, optionally clipped."""
+    out = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    return clip(out, limit)[0] if limit is not None else out
+
+
+def clip(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` cut to at most ``limit`` characters at a word boundary (with "…"); and whether it was cut."""
+    if len(text) <= limit:
+        return text, False
+    room = max(limit - len(ELLIPSIS), 0)
+    cut = text[:room]
+    space = cut.rfind(" ")
+    if space > room // 2:
+        cut = cut[:space]
+    cut = cut.rstrip()
+    while cut.endswith("\\"):  # never leave half an escape behind
+        cut = cut[:-1]
+    return cut + ELLIPSIS, True
+
+
+def _size(embed: discord.Embed) -> int:
+    return len(embed)
+
+
+def notice(text: str, *, title: str | None = None) -> discord.Embed:
+    """A short message as an embed (service messages, empty results)."""
+    return discord.Embed(title=title, description=clip(text, DESCRIPTION_MAX)[0], color=NOTICE_COLOR)
+
+
+# ------------------------------------------------------------------------------------------------- cards
+@dataclass(frozen=True, slots=True)
+class CardRender:
+    """A card embed and whether anything in it was cut (then offer the full card)."""
+
+    embed: discord.Embed
+    truncated: bool
+
+
+def _author(view: CardView) -> str:
+    return clip(f"{view.collection.title} · curated by {view.collection.curator}", AUTHOR_MAX)[0]
+
+
+def _footer(view: CardView, views: int | None) -> str:
+    footer = f"card {view.card.id}"
+    if views is not None:
+        footer += f" · {views} view{'s' if views != 1 else ''} in this server"
+    return footer
+
+
+def _references(view: CardView) -> str:
+    return "; ".join(safe(r.display()) for r in view.references)
+
+
+def card_embed(view: CardView, *, views: int | None = None, text_max: int = CARD_TEXT_MAX) -> CardRender:
+    """One card as an embed; long text and long reference lists are cut at a word boundary."""
+    card, source = view.card, view.card.source
+    truncated = False
+    embed = discord.Embed(color=CARD_COLOR)
+    embed.set_author(name=_author(view))
+    if source.article:
+        embed.add_field(name="Article", value=clip(safe(source.article), FIELD_VALUE_MAX)[0], inline=True)
+    if source.type:
+        embed.add_field(name="Source type", value=clip(safe(source.type), FIELD_VALUE_MAX)[0], inline=True)
+    if view.references:
+        refs, cut = clip(_references(view), FIELD_VALUE_MAX)
+        truncated |= cut
+        embed.add_field(name="Cites", value=refs, inline=False)
+    if card.topics:
+        topics, cut = clip(", ".join(safe(t) for t in card.topics), FIELD_VALUE_MAX)
+        truncated |= cut
+        embed.add_field(name="Topics", value=topics, inline=False)
+    embed.set_footer(text=_footer(view, views))
+    budget = min(text_max, DESCRIPTION_MAX, EMBED_TOTAL_MAX - _size(embed) - 16)
+    text, cut = clip(safe(card.text), budget)
+    embed.description = text
+    return CardRender(embed, truncated or cut)
+
+
+def _chunks(text: str, limit: int) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters, split at word boundaries."""
+    pieces: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind(" ", 0, limit)
+        if cut <= limit // 2:
+            cut = limit
+        while text[:cut].endswith("\\"):
+            cut -= 1
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def full_card_messages(view: CardView, *, views: int | None = None) -> list[list[discord.Embed]]:
+    """The whole card, nothing cut: embeds grouped into messages that each stay within 6,000 characters."""
+    card, source = view.card, view.card.source
+    embeds: list[discord.Embed] = []
+    for number, piece in enumerate(_chunks(safe(card.text), DESCRIPTION_MAX)):
+        embed = discord.Embed(description=piece, color=CARD_COLOR)
+        if number == 0:
+            embed.set_author(name=_author(view))
+        embeds.append(embed)
+    details = discord.Embed(color=CARD_COLOR, title="About this card")
+    if source.article:
+        for piece in _chunks(safe(source.article), FIELD_VALUE_MAX):
+            details.add_field(name="Article", value=piece, inline=False)
+    if source.type:
+        details.add_field(name="Source type", value=clip(safe(source.type), FIELD_VALUE_MAX)[0], inline=False)
+    for piece in _chunks(_references(view), FIELD_VALUE_MAX):
+        details.add_field(name="Cites", value=piece, inline=False)
+    for piece in _chunks(", ".join(safe(t) for t in card.topics), FIELD_VALUE_MAX):
+        details.add_field(name="Topics", value=piece, inline=False)
+    details.set_footer(text=_footer(view, views))
+    while len(details.fields) > FIELDS_MAX:  # split an enormous detail list over several embeds
+        rest = discord.Embed(color=CARD_COLOR)
+        for field in details.fields[FIELDS_MAX:]:
+            rest.add_field(name=field.name, value=field.value, inline=False)
+        for _ in range(len(details.fields) - FIELDS_MAX):
+            details.remove_field(FIELDS_MAX)
+        embeds.append(details)
+        details = rest
+    embeds.append(details)
+    messages: list[list[discord.Embed]] = [[]]
+    used = 0
+    for embed in embeds:
+        size = _size(embed)
+        if messages[-1] and (used + size > EMBED_TOTAL_MAX or len(messages[-1]) == 10):
+            messages.append([])
+            used = 0
+        messages[-1].append(embed)
+        used += size
+    return messages
+
+
+# ----------------------------------------------------------------------------------------------- results
+def _hit_text(hit: Hit) -> str:
+    """A snippet with its highlights in bold, everything else escaped."""
+    marker_start, marker_end = "\x00", "\x01"
+    marked = highlight(hit, start=marker_start, end=marker_end)
+    return safe(marked).replace(marker_start, "**").replace(marker_end, "**")
+
+
+def search_page_embed(
+    hits: Sequence[Hit],
+    views: Sequence[CardView],
+    *,
+    total: int,
+    offset: int,
+    query: str,
+    counts: dict[str, int],
+    note: str | None = None,
+) -> discord.Embed:
+    """One page of search results: each hit with its collection, snippet and views."""
+    shown = f"{offset + 1}–{offset + len(hits)}" if hits else "0"
+    title = clip(f"{total} card{'s' if total != 1 else ''} match “{query}”", TITLE_MAX)[0]
+    embed = discord.Embed(title=safe(title, TITLE_MAX), color=CARD_COLOR)
+    if note:
+        embed.description = safe(note, 1000)
+    for number, (hit, view) in enumerate(zip(hits, views, strict=False), offset + 1):
+        name = clip(f"{number}. {view.collection.title} · {view.card.id}", FIELD_NAME_MAX)[0]
+        n = counts.get(view.card.id, 0)
+        value = clip(_hit_text(hit), FIELD_VALUE_MAX - 40)[0] + f"\n-# {n} view{'s' if n != 1 else ''}"
+        embed.add_field(name=safe(name, FIELD_NAME_MAX), value=value, inline=False)
+    embed.set_footer(text=f"Showing {shown} of {total} · pick a card below to open it")
+    return embed
+
+
+def cite_page_embed(
+    hits: Sequence[CiteHit], *, total: int, offset: int, query: str, counts: dict[str, int]
+) -> discord.Embed:
+    """One page of the cards citing a reference, with the reference as each card writes it."""
+    title = f"{total} card{'s' if total != 1 else ''} cite “{query.strip()}”"
+    embed = discord.Embed(title=safe(title, TITLE_MAX), color=CARD_COLOR)
+    for number, hit in enumerate(hits, offset + 1):
+        card = hit.view.card
+        name = clip(f"{number}. {hit.view.collection.title} · {card.id}", FIELD_NAME_MAX)[0]
+        n = counts.get(card.id, 0)
+        written = clip(safe(hit.written), 300)[0]
+        value = f"cites it as “{written}”\n" + clip(safe(card.text), 500)[0] + f"\n-# {n} view{'s' if n != 1 else ''}"
+        embed.add_field(name=safe(name, FIELD_NAME_MAX), value=clip(value, FIELD_VALUE_MAX)[0], inline=False)
+    shown = f"{offset + 1}–{offset + len(hits)}"
+    embed.set_footer(text=f"Showing {shown} of {total} · pick a card below to open it")
+    return embed
+
+
+# ------------------------------------------------------------------------------------------------- other
+def source_embed(view: CardView, style: str, text: str) -> discord.Embed:
+    """Where a card comes from, in a citation style (BibTeX in a code block)."""
+    if style == "bibtex":
+        body = "```bibtex\n" + text.replace("```", "`\u200b``")[: DESCRIPTION_MAX - 20] + "\n```"
+    else:
+        body = clip(safe(text), DESCRIPTION_MAX)[0]
+    embed = discord.Embed(
+        title=clip(f"Source of {view.card.id} ({style})", TITLE_MAX)[0], description=body, color=CARD_COLOR
+    )
+    embed.set_author(name=_author(view))
+    return embed
+
+
+def stats_embed(
+    *, guild_name: str, total: int, top: Iterable[tuple[str, int, str]], per_collection: Iterable[tuple[str, int]]
+) -> discord.Embed:
+    """Views in a server: the total, the most viewed cards ``(id, views, label)``, and views per collection."""
+    embed = discord.Embed(title=clip(f"Card views in {guild_name}", TITLE_MAX)[0], color=CARD_COLOR)
+    embed.description = f"**{total}** card view{'s' if total != 1 else ''} in this server."
+    top_lines = [f"`{cid}` · {n} · {clip(safe(label), 80)[0]}" for cid, n, label in top]
+    if top_lines:
+        embed.add_field(name="Most viewed cards", value=clip("\n".join(top_lines), FIELD_VALUE_MAX)[0], inline=False)
+    coll_lines = [f"{safe(title)}: {n}" for title, n in per_collection]
+    if coll_lines:
+        embed.add_field(
+            name="Views per collection", value=clip("\n".join(coll_lines), FIELD_VALUE_MAX)[0], inline=False
+        )
+    if not total:
+        embed.add_field(name="Nothing yet", value="Try /fact random to see the first card.", inline=False)
+    return embed
+
+
+def collections_embed(
+    summaries: Sequence[CollectionSummary], views: dict[str, int], *, offset: int, total: int
+) -> discord.Embed:
+    """A page of collections, each as its page presents it: title, curator, description, cards, views."""
+    embed = discord.Embed(title=f"{total} collection{'s' if total != 1 else ''}", color=CARD_COLOR)
+    for summary in summaries:
+        c = summary.collection
+        head = f"curated by {safe(c.curator)} · {summary.cards} cards · {views.get(c.id, 0)} views in this server"
+        parts = [head]
+        if c.description:
+            parts.append(clip(safe(" ".join(c.description.split())), 600)[0])
+        if summary.topics:
+            parts.append("Topics: " + clip(", ".join(safe(t) for t in summary.topics), 200)[0])
+        if c.url:
+            parts.append(clip(c.url, 200)[0])
+        parts.append(f"-# id `{c.id}`")
+        embed.add_field(
+            name=clip(safe(c.title), FIELD_NAME_MAX)[0], value=clip("\n".join(parts), 1000)[0], inline=False
+        )
+    if total > len(summaries):
+        embed.set_footer(text=f"Showing {offset + 1}–{offset + len(summaries)} of {total}")
+    return embed
+
+
+#: (usage, example, what it does) for /fact help.
+HELP: tuple[tuple[str, str, str], ...] = (
+    ("/fact random [topic] [collection]", "/fact random topic:empathy", "a card you have not seen here yet"),
+    ("/fact search query [topic] [collection]", "/fact search query:working alliance", "search the cards"),
+    ("/fact cite reference", "/fact cite reference:Horvath & Symonds 1991", "the cards that cite a work"),
+    ("/fact show card", "/fact show card:therapeutic-alliance-001", "one card by its id"),
+    ("/fact source card [style]", "/fact source card:therapeutic-alliance-001 style:apa", "where a card comes from"),
+    ("/fact stats", "/fact stats", "the most viewed cards in this server"),
+    ("/fact collections", "/fact collections", "the curated collections"),
+    ("/fact help", "/fact help", "this help"),
+)
+
+
+def help_embed(*, cards: int, collections: Sequence[CollectionSummary]) -> discord.Embed:
+    """Each command with an example, and where the cards come from."""
+    embed = discord.Embed(title="Factdeck: curated fact cards", color=CARD_COLOR)
+    embed.description = "\n".join(f"**{usage}**: {what}\n-# e.g. `{example}`" for usage, example, what in HELP)
+    curators = sorted({s.collection.curator for s in collections})
+    origin = (
+        f"{cards} cards in {len(collections)} curated collection{'s' if len(collections) != 1 else ''}"
+        f" (curated by {', '.join(safe(c) for c in curators[:10])}{', …' if len(curators) > 10 else ''}). "
+        "Each card quotes a published article and names its source type and the works it cites; "
+        "/fact collections lists the collections and /fact source formats a card's source."
+    )
+    embed.add_field(name="Where the cards come from", value=clip(origin, FIELD_VALUE_MAX)[0], inline=False)
+    embed.set_footer(text="Options with suggestions: start typing and pick one.")
+    return embed

@@ -1,0 +1,1 @@
+"""End-to-end tests: the bot as in production, against the fake Discord."""
