@@ -217,7 +217,7 @@ def _citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
     if cached is not None:
         try:
             with cached.open("rb") as handle:
-                index = pickle.load(handle)  # noqa: S301 - our own cache folder, written below
+                index = pickle.load(handle)  # our own cache folder, written below
             if isinstance(index, CitationIndex):
                 return index
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
