@@ -615,24 +615,21 @@ class CitationIndex:
 
     @classmethod
     def build(cls, cards: Iterable[tuple[str, str, Sequence[str]]]) -> CitationIndex:
-        """Index ``(card_id, text, explicit_citations)`` triples.
+        """Index ``(card_id, text, explicit_citations)`` triples (see :func:`card_references`)."""
+        return cls.from_references((card_id, card_references(text, explicit)) for card_id, text, explicit in cards)
 
-        References come from the card text (:func:`extract`) and from the explicit
-        citation strings, parsed with the same parser (one string may hold several
-        references, e.g. ``Bordin, 1979, 1994``); explicit strings that do not parse are
-        kept as opaque references matched by folded text.  A card id given twice has its
-        references merged.
+    @classmethod
+    def from_references(cls, cards: Iterable[tuple[str, Sequence[Reference]]]) -> CitationIndex:
+        """Index references already extracted per card, e.g. read back from a cache.
+
+        A card id given twice has its references merged.
         """
         index = cls()
         entries = index._entries
         by_card = index._by_card
         by_first = index._by_first
         by_surname = index._by_surname
-        for order, (card_id, text, explicit) in enumerate(cards):
-            found = extract(text)
-            if explicit and not isinstance(explicit, str):
-                for s in explicit:
-                    found.extend(_explicit_refs(s))
+        for order, (card_id, found) in enumerate(cards):
             refs = by_card.get(card_id)
             if refs is None:
                 refs = by_card[card_id] = []
@@ -819,6 +816,19 @@ class CitationIndex:
         if self._all_ranked is None:
             self._all_ranked = sorted(self._entries, key=self._rank_of.__getitem__)
         return self._all_ranked
+
+
+def card_references(text: str, explicit: Sequence[str] = ()) -> list[Reference]:
+    """Every reference a card cites: those in its text (:func:`extract`) and its explicit citation strings.
+
+    Explicit strings are parsed with the same parser (one string may hold several references, e.g.
+    ``Bordin, 1979, 1994``); those that do not parse are kept as opaque references matched by folded text.
+    """
+    found = extract(text)
+    if explicit and not isinstance(explicit, str):
+        for item in explicit:
+            found.extend(_explicit_refs(item))
+    return found
 
 
 def _explicit_refs(s: object) -> list[Reference]:

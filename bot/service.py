@@ -8,19 +8,21 @@ running sees the old library or the new one, never a mix.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import random as _random
 import threading
 from collections import OrderedDict
 from collections.abc import Collection as SizedContainer
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from bot.citations import CitationIndex, Reference
+from bot.citations import CitationIndex, Reference, card_references
 from bot.files import atomic_write_bytes
-from bot.library import Library, LoadCache, load_library
+from bot.library import Library, LoadCache, LoadedFile, _pool, load_library
 from bot.model import Card, Collection
 from bot.search import SearchDoc, SearchIndex, SearchPage, Vocabulary
 from bot.sources import render_source
@@ -211,8 +213,57 @@ def _build_snapshot(library: Library, index_dir: Path | None) -> _Snapshot:
     return _Snapshot(library, search, citations, Vocabulary(topic_weights), Vocabulary(names), _Picker(library))
 
 
+def _extract(cards: Sequence[tuple[str, str, tuple[str, ...]]]) -> list[tuple[str, list[Reference]]]:
+    return [(card_id, card_references(text, explicit)) for card_id, text, explicit in cards]
+
+
+#: Extract references in worker processes when at least this many cards have none cached.
+PARALLEL_CARDS = 20_000
+
+
+def _file_references(library: Library, refs_dir: Path | None) -> list[list[tuple[str, list[Reference]]]]:
+    """Each served file's references, per card: read back from the cache by file digest, or extracted.
+
+    Extraction is regular-expression work over every card's text, so it is done once per file content, in
+    worker processes when there is a lot of it; a moderator's edit re-extracts the one file it changed.
+    """
+    found: dict[str, list[tuple[str, list[Reference]]]] = {}
+    missing: list[LoadedFile] = []
+    for loaded in library.files:
+        try:
+            if refs_dir is None:
+                raise FileNotFoundError
+            with (refs_dir / f"{loaded.digest}.pickle").open("rb") as handle:
+                found[loaded.digest] = pickle.load(handle)  # our own cache folder, written below
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            missing.append(loaded)
+    jobs = [[(c.id, c.text, c.citations) for c in f.card_file.cards] for f in missing]
+    if sum(map(len, jobs)) >= PARALLEL_CARDS and len(jobs) > 1:
+        try:
+            with _pool(min(os.cpu_count() or 1, len(jobs))) as pool:
+                results = list(pool.map(_extract, jobs))
+        except (BrokenProcessPool, OSError) as exc:
+            log.warning("extracting references in worker processes failed (%s); extracting here", exc)
+            results = [_extract(job) for job in jobs]
+    else:
+        results = [_extract(job) for job in jobs]
+    for loaded, refs in zip(missing, results, strict=True):
+        found[loaded.digest] = refs
+        if refs_dir is not None:
+            try:
+                atomic_write_bytes(refs_dir / f"{loaded.digest}.pickle", pickle.dumps(refs, 5), durable=False)
+            except OSError as exc:
+                log.warning("could not cache references in %s: %s", refs_dir, exc)
+    if refs_dir is not None and missing:
+        live = {f"{f.digest}.pickle" for f in library.files}
+        for stale in refs_dir.glob("*.pickle"):
+            if stale.name not in live:
+                stale.unlink(missing_ok=True)
+    return [found[f.digest] for f in library.files]
+
+
 def _citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
-    """The citation index, read back from the cache for an unchanged library (extraction is the slow part)."""
+    """The citation index: read back whole for an unchanged library, else built from per-file references."""
     cached = index_dir / f"citations-{library.digest}.pickle" if index_dir is not None else None
     if cached is not None:
         try:
@@ -222,7 +273,11 @@ def _citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
                 return index
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             pass
-    index = CitationIndex.build((c.id, c.text, c.citations) for c in library.cards.values())
+    per_file = _file_references(library, index_dir / "references" if index_dir is not None else None)
+    served = library.cards
+    index = CitationIndex.from_references(
+        (card_id, refs) for refs in per_file for card_id, refs in refs if card_id in served
+    )
     if cached is not None:
         try:
             for stale in cached.parent.glob("citations-*.pickle"):

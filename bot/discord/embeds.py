@@ -296,6 +296,7 @@ HELP: tuple[tuple[str, str, str], ...] = (
     ("/fact cite reference", "/fact cite reference:Horvath & Symonds 1991", "the cards that cite a work"),
     ("/fact show card", "/fact show card:therapeutic-alliance-001", "one card by its id"),
     ("/fact source card [style]", "/fact source card:therapeutic-alliance-001 style:apa", "where a card comes from"),
+    ("/fact today", "/fact today", "today's daily fact card in this server"),
     ("/fact stats", "/fact stats", "the most viewed cards in this server"),
     ("/fact collections", "/fact collections", "the curated collections"),
     ("/fact help", "/fact help", "this help"),
@@ -314,5 +315,11 @@ def help_embed(*, cards: int, collections: Sequence[CollectionSummary]) -> disco
         "/fact collections lists the collections and /fact source formats a card's source."
     )
     embed.add_field(name="Where the cards come from", value=clip(origin, FIELD_VALUE_MAX)[0], inline=False)
+    embed.add_field(
+        name="For moderators",
+        value="`/cards` adds, edits, removes, imports, exports and reloads cards; "
+        "`/daily` posts one fact a day in a channel, in the server's time zone.",
+        inline=False,
+    )
     embed.set_footer(text="Options with suggestions: start typing and pick one.")
     return embed

@@ -395,3 +395,48 @@ async def test_a_forbidden_post_shows_in_status_and_off_stops_posting(w: World) 
         assert w.facts.posts == []
         assert "were not on" in (await w.daily("off")).text
     w.fake.assert_no_errors(allow=(50013,))
+
+
+async def test_an_iteration_that_raises_is_logged_and_the_loop_goes_on(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with w.running():
+        await w.set()
+        cog = w.cog
+        cog.error_pause = 0.01
+        real = cog.engine.run_due
+        calls = 0
+
+        async def flaky() -> Any:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise RuntimeError("database is having a bad day")
+            return await real()
+
+        monkeypatch.setattr(cog.engine, "run_due", flaky)
+        await w.tick(DUE)
+        post = await w.facts.wait_for_message(posts_only=True)
+        assert calls >= 2
+        assert cog.running
+        assert any("run_due failed" in line for line in w.bot_errors())
+        assert card_of(post)
+    w.fake.assert_no_errors()
+
+
+async def test_two_bots_on_one_database_post_once(w: World) -> None:
+    """Two processes by mistake (an old one not yet stopped during a deploy): the database claim decides."""
+    async with w.running():
+        await w.set()
+        first = w.cog
+        async with w.running():
+            second = w.cog
+            assert second is not first
+            w.clock.set(DUE)
+            first.wake()
+            second.wake()
+            await w.facts.wait_for_message(posts_only=True)
+            await w.fake.wait_for(lambda: (first.last_run or START) >= DUE and (second.last_run or START) >= DUE)
+            await w.tick(DUE + dt.timedelta(minutes=1))
+            assert len(w.facts.posts) == 1
+    w.fake.assert_no_errors()

@@ -226,6 +226,9 @@ class DailyCog(commands.Cog):
         self.last_run: dt.datetime | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        #: Set while ``run_due`` is not running, so :meth:`stop` can let a post in flight finish and be recorded.
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._today_group: app_commands.Group | None = None
         self._today_command = self._make_today_command()
 
@@ -247,10 +250,16 @@ class DailyCog(commands.Cog):
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="factdeck-daily")
 
-    async def stop(self) -> None:
-        """Cancel the posting loop and wait for it to end."""
+    async def stop(self, *, grace: float = 5.0) -> None:
+        """Stop the posting loop: let a ``run_due`` in progress finish (up to ``grace`` seconds), then cancel.
+
+        A post cut short between claim and record leaves its day unconfirmed, which the engine never resends
+        (at most once), so the day would go without a post; the grace period avoids that on an ordinary shutdown.
+        """
         task, self._task = self._task, None
         if task is not None and not task.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout=grace)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -270,6 +279,7 @@ class DailyCog(commands.Cog):
         while True:
             self._wake.clear()
             started = self.clock()
+            self._idle.clear()
             try:
                 self.last_results = await self.engine.run_due()
                 self.last_run = started
@@ -277,6 +287,8 @@ class DailyCog(commands.Cog):
             except Exception:
                 log.exception("daily posting loop: run_due failed; trying again in %g s", self.error_pause)
                 pause = self.error_pause
+            finally:
+                self._idle.set()
             self.iterations += 1
             try:
                 await self._wait(pause)
