@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import heapq
 import re
-import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +50,8 @@ from itertools import islice
 from typing import Literal
 
 from rapidfuzz import fuzz, process
+
+from bot.text import fold
 
 __all__ = [
     "CitationHit",
@@ -65,65 +66,6 @@ __all__ = [
 _MAX_QUERY_LEN = 400
 _MAX_RANGE = 50
 _ET_AL_KEY = " et al."
-
-# --------------------------------------------------------------------------- folding
-
-_FOLD_TABLE = str.maketrans(
-    {
-        "ø": "o",
-        "Ø": "O",
-        "æ": "ae",
-        "Æ": "AE",
-        "œ": "oe",
-        "Œ": "OE",
-        "ß": "ss",
-        "ẞ": "SS",
-        "đ": "d",
-        "Đ": "D",
-        "ð": "d",
-        "Ð": "D",
-        "þ": "th",
-        "Þ": "TH",
-        "ł": "l",
-        "Ł": "L",
-        "ı": "i",
-        "ħ": "h",
-        "Ħ": "H",
-        "ŀ": "l",
-        "Ŀ": "L",
-        "ĸ": "k",
-        "ŉ": "n",
-        "ſ": "s",
-        "’": "'",
-        "‘": "'",
-        "ʼ": "'",
-        "`": "'",
-        "‐": "-",
-        "‑": "-",
-        "‒": "-",
-        "–": "-",
-        "—": "-",
-        "−": "-",
-    }
-)
-
-
-@lru_cache(maxsize=65536)
-def fold(s: str) -> str:
-    """Accent-fold and casefold ``s`` for matching.
-
-    NFKD-decomposes, drops combining marks, maps letters that do not decompose
-    (``ø``->``o``, ``æ``->``ae``, ``ß``->``ss``, ``ł``->``l``, ``þ``->``th``...) and typographic
-    quotes/dashes to ASCII, then casefolds: ``fold("Rønnestad") == "ronnestad"``.
-    """
-    if not isinstance(s, str):
-        return ""
-    if s.isascii():
-        return s.lower()
-    s = unicodedata.normalize("NFKD", s.translate(_FOLD_TABLE))
-    s = "".join(c for c in s if not unicodedata.combining(c))
-    return s.translate(_FOLD_TABLE).casefold()
-
 
 _NAME_JUNK = re.compile(r"[.'\"]+")
 _NAME_SPACE = re.compile(r"[\s\-]+")

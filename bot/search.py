@@ -49,6 +49,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.model import Card, Collection
+from bot.text import fold
 
 __all__ = [
     "MAX_QUERY_CHARS",
@@ -192,43 +193,6 @@ _FORMAT_RE = re.compile(r"[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u
 # What tantivy's simple tokenizer calls a word: a run of alphanumeric characters.
 _WORD_RE = re.compile(r"[^\W_]+")
 _SPACE_RE = re.compile(r"\s+")
-
-_FOLD_TABLE = str.maketrans(
-    {
-        "ø": "o",
-        "Ø": "O",
-        "æ": "ae",
-        "Æ": "AE",
-        "œ": "oe",
-        "Œ": "OE",
-        "ß": "ss",
-        "ẞ": "SS",
-        "ł": "l",
-        "Ł": "L",
-        "đ": "d",
-        "Đ": "D",
-        "ð": "d",
-        "Ð": "D",
-        "þ": "th",
-        "Þ": "TH",
-        "ı": "i",
-        "ħ": "h",
-        "Ħ": "H",
-        "ŀ": "l",
-        "Ŀ": "L",
-        "ŋ": "n",
-        "Ŋ": "N",
-        "ĸ": "k",
-    }
-)
-
-
-def fold(text: str) -> str:
-    """Lower-case ``text`` and strip accents the way the index does ("Rønnestad" -> "ronnestad")."""
-    if text.isascii():
-        return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD_TABLE))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def _clean(query: str) -> str:

@@ -1,0 +1,124 @@
+"""Finding facts at 10k and 100k cards: search, autocomplete, citation lookup and random picks, each beside a
+baseline measured in the same run (a naive linear scan for search; the bare YAML parse for index builds).
+
+Run: .venv/bin/python benchmarks/bench_search.py [SIZES ...]
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_search_index import _percentiles, _time_calls, naive_search, query_sets  # noqa: E402
+from benchmarks.synth import write_library  # noqa: E402
+from bot.citations import CitationIndex  # noqa: E402
+from bot.library import load_library  # noqa: E402
+from bot.search import SearchDoc, SearchIndex  # noqa: E402
+from bot.service import CardService, _citation_index  # noqa: E402
+
+
+def _pair(samples: list[int]) -> str:
+    p50, p99 = _percentiles(samples)
+    return f"{p50:.2f} / {p99:.2f} ms"
+
+
+def _micro(samples: list[int]) -> str:
+    p50, p99 = _percentiles(samples)
+    return f"{p50 * 1000:.1f} / {p99 * 1000:.1f} µs"
+
+
+def measure(cards: int) -> dict[str, str]:
+    rows: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="factdeck-bench-") as tmp:
+        folder = Path(tmp) / "cards"
+        write_library(folder, cards, max(10, cards // 1000))
+        started = time.perf_counter()
+        for path in sorted(folder.glob("*.yml")):
+            yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)  # the baseline
+        parse_s = time.perf_counter() - started
+        library = load_library(folder)
+        docs = [SearchDoc.of(c, library.collections[library.card_collection[i]]) for i, c in library.cards.items()]
+        started = time.perf_counter()
+        SearchIndex.build(docs)
+        search_build_s = time.perf_counter() - started
+        started = time.perf_counter()
+        CitationIndex.build((c.id, c.text, c.citations) for c in library.cards.values())
+        cite_serial_s = time.perf_counter() - started
+        started = time.perf_counter()
+        _citation_index(library, Path(tmp) / "index")
+        cite_cold_s = time.perf_counter() - started
+        started = time.perf_counter()
+        service = CardService(library, cache_dir=Path(tmp) / "cache")
+        snapshot_cold_s = time.perf_counter() - started
+        started = time.perf_counter()
+        service = CardService(library, cache_dir=Path(tmp) / "cache")
+        snapshot_warm_s = time.perf_counter() - started
+
+        rows["baseline: bare CSafeLoader parse"] = f"{parse_s:.2f} s"
+        rows["search index build"] = f"{search_build_s:.2f} s ({100 * search_build_s / parse_s:.0f}% of parse)"
+        rows["citation index, one process"] = f"{cite_serial_s:.2f} s"
+        rows["citation index, cold (workers)"] = f"{cite_cold_s:.2f} s ({100 * cite_cold_s / parse_s:.0f}% of parse)"
+        rows["all indexes, cold / warm start"] = f"{snapshot_cold_s:.2f} s / {snapshot_warm_s:.3f} s"
+
+        sets = query_sets(docs)
+        everything: list[int] = []
+        for kind, queries in sets.items():
+            samples = _time_calls(lambda q: service.search(q, limit=5), queries)
+            everything += samples
+            rows[f"search {kind} p50/p99"] = _pair(samples)
+        rows["search, all kinds p50/p99 (target p99 < 5)"] = _pair(everything)
+        sample = [q for queries in sets.values() for q in queries[:6]]
+        naive = _time_calls(lambda q: naive_search(docs, q), sample)
+        indexed = _time_calls(lambda q: service.search(q, limit=5), sample, rounds=5)
+        rows["baseline: naive scan p50/p99"] = _pair(naive)
+        rows["speed-up over naive, p50 / p99 (>= 100x)"] = (
+            f"{_percentiles(naive)[0] / _percentiles(indexed)[0]:.0f}x / "
+            f"{_percentiles(naive)[1] / _percentiles(indexed)[1]:.0f}x"
+        )
+
+        rng = random.Random(3)
+        topics = sorted({t for c in library.cards.values() for t in c.topics})
+        topic_prefixes = [t[: rng.randint(1, 6)] for t in rng.choices(topics, k=300)]
+        typo_topics = [t[:3] + t[4:] if len(t) > 5 else t for t in rng.choices(topics, k=100)]
+        rows["autocomplete topics p50/p99 (target p99 < 5)"] = _pair(
+            _time_calls(service.topics, topic_prefixes + typo_topics)
+        )
+        displays = [d for d, _ in service.references("", limit=25)] + [d for d, _ in service.references("h", 25)]
+        authors = [d.split()[0] for d in displays]
+        ref_prefixes = [a[: rng.randint(2, len(a))] for a in rng.choices(authors, k=300)]
+        rows["autocomplete references p50/p99"] = _pair(_time_calls(service.references, ref_prefixes))
+        rows["autocomplete cards p50/p99"] = _pair(_time_calls(service.card_choices, sets["prefix"]))
+        cite_queries = rng.choices(displays, k=200) + rng.choices(authors, k=100)
+        rows["citation lookup p50/p99"] = _pair(_time_calls(service.cite, cite_queries))
+
+        ids = list(library.cards)
+        seen = set(rng.sample(ids, len(ids) // 2))
+        by_topic = rng.choices(topics, k=2000)
+        rows["random pick p50/p99"] = _micro(_time_calls(lambda _: service.random(), [""] * 2000))
+        rows["random pick, by topic"] = _micro(_time_calls(lambda t: service.random(topic=t), by_topic))
+        rows["random pick, half seen avoided"] = _micro(_time_calls(lambda _: service.random(avoid=seen), [""] * 2000))
+        rows["baseline: random by scanning for unseen"] = _micro(
+            _time_calls(lambda _: rng.choice([i for i in ids if i not in seen]), [""] * 50)
+        )
+    return rows
+
+
+def main(sizes: list[int]) -> None:
+    results = [measure(n) for n in sizes]
+    width = max(len(k) for k in results[0])
+    print(f"{'':{width}}  " + "  ".join(f"{n:>26,} cards" for n in sizes))
+    for key in results[0]:
+        print(f"{key:{width}}  " + "  ".join(f"{r[key]:>32}" for r in results))
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [10_000, 100_000])
