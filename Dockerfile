@@ -8,6 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     FACTDECK_CONFIG=/app/config.yml \
+    FACTDECK_CARDS_DIR=/app/cards \
     FACTDECK_DATABASE=/data/factdeck.db \
     FACTDECK_CACHE_DIR=/data/cache \
     FACTDECK_HEALTH_FILE=/tmp/factdeck-health
@@ -21,7 +22,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install --no-cache-dir -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# Then the code, the shipped cards and the example settings (mount your own config.yml or cards/ over them).
+# Then the code, the shipped cards (moderators write to them, so the bot's user owns them) and the example
+# settings; mount your own config.yml or cards/ over them.
 COPY README.md ./
 COPY bot ./bot
 COPY cards ./cards
@@ -29,7 +31,7 @@ COPY config.example.yml ./config.yml
 RUN pip install --no-cache-dir --no-deps . \
     && useradd --create-home --uid 10001 factdeck \
     && mkdir -p /data \
-    && chown 10001:10001 /data
+    && chown -R 10001:10001 /data /app/cards
 
 USER 10001:10001
 VOLUME ["/data"]

@@ -13,19 +13,18 @@ from typing import Any
 from bot import render
 from bot.importers import guess_format, import_text
 from bot.library import discover, parse_bytes
+from bot.settings import SHIPPED_CARDS
 from bot.validate import Problem, cross_file
 from bot.yamlio import dump
 
-SHIPPED_CARDS = Path(__file__).resolve().parent.parent / "cards"
-
 
 def default_cards_dir() -> Path:
-    """The shipped cards folder, or FACTDECK_CARDS when set."""
-    return Path(os.environ.get("FACTDECK_CARDS") or SHIPPED_CARDS)
+    """The shipped cards folder, or FACTDECK_CARDS_DIR (or FACTDECK_CARDS) when set, as for ``factdeck run``."""
+    return Path(os.environ.get("FACTDECK_CARDS_DIR") or os.environ.get("FACTDECK_CARDS") or SHIPPED_CARDS)
 
 
 def _cache_dir(cards: Path) -> Path:
-    return Path(os.environ.get("FACTDECK_CACHE") or cards / ".factdeck-cache")
+    return Path(os.environ.get("FACTDECK_CACHE_DIR") or os.environ.get("FACTDECK_CACHE") or cards / ".factdeck-cache")
 
 
 def _print_json(data: Any) -> None:
