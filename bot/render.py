@@ -6,6 +6,7 @@ source type, the references it cites, and the card id.
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 from typing import TYPE_CHECKING, Any
@@ -80,6 +81,15 @@ def highlight(hit: Hit, *, start: str, end: str) -> str:
     return "".join(out)
 
 
+def _emphasise(wrapped: str, hit: Hit, start: str, end: str) -> str:
+    """Mark a hit's matched words in text that was wrapped first (escape codes would upset the wrapping)."""
+    words = sorted({hit.snippet[lo:hi] for lo, hi in hit.highlights if hi > lo}, key=len, reverse=True)
+    if not words:
+        return wrapped
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\b")
+    return pattern.sub(lambda m: f"{start}{m.group(1)}{end}", wrapped)
+
+
 def search_text(result: SearchResult, *, color: bool = False) -> str:
     """A page of search results for a terminal."""
     if result.message:
@@ -89,9 +99,8 @@ def search_text(result: SearchResult, *, color: bool = False) -> str:
     shown = f"{page.offset + 1}–{page.offset + len(page.hits)}"
     lines = [f"{page.total} card{'s' if page.total != 1 else ''} match “{page.query}” (showing {shown})", ""]
     for number, (hit, view) in enumerate(zip(page.hits, result.views, strict=False), page.offset + 1):
-        snippet = highlight(hit, start=bold, end=reset) if color else hit.snippet
         lines.append(f"{number}. [{view.card.id}] {view.collection.title}")
-        lines.append(_wrap(snippet, "   "))
+        lines.append(_emphasise(_wrap(hit.snippet, "   "), hit, bold, reset) if color else _wrap(hit.snippet, "   "))
         lines.append("")
     return "\n".join(lines).rstrip()
 
