@@ -512,3 +512,45 @@ def test_sigkill_loses_at_most_one_interval(tmp_path):
     path = tmp_path / "data" / "bot.db"
     assert _count(path, "SELECT COUNT(*) FROM views WHERE card_id != 'late'") == n
     assert _count(path, "SELECT COUNT(*) FROM views WHERE card_id = 'late'") > 0  # kept flushing meanwhile
+
+
+async def test_guild_tallies_follow_records_flushes_and_trims(tmp_path):
+    async with Storage.open(tmp_path / "bot.db", flush_interval=60, max_batch=3, max_buffer=3) as storage:
+        views = storage.views
+        views.record(_v("a", user=1))
+        assert await views.count("a", guild_id=1) == 1  # loads the tally
+        assert await views.seen_by_user(1, guild_id=1) == {"a"}
+        views.record(_v("a", user=2))
+        views.record(_v("b", user=1))
+        assert await views.counts(["a", "b", "c"], guild_id=1) == {"a": 2, "b": 1, "c": 0}
+        assert await views.seen_by_user(1, guild_id=1) == {"a", "b"}
+        await views.flush()
+        assert await views.count("a", guild_id=1) == 2
+        for card in ("c", "d", "e", "f"):  # the buffer holds 3: the oldest is dropped
+            views.record(_v(card, user=1))
+        assert views.dropped == 1
+        assert await views.counts(["a", "b", "c", "f"], guild_id=1) == {"a": 2, "b": 1, "c": 0, "f": 1}
+        assert await views.seen_by_user(1, guild_id=1) == {"a", "b", "d", "e", "f"}
+
+
+async def test_guild_tallies_notice_another_writer(tmp_path):
+    path = tmp_path / "bot.db"
+    async with Storage.open(path, flush_interval=0.05) as storage:
+        storage.views.record(_v("a"))
+        assert await storage.views.count("a", guild_id=1) == 1
+        assert await storage.views.seen_by_user(7, guild_id=1) == {"a"}
+        await asyncio.sleep(0.2)  # the flusher has written the view and noted the data version
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute(
+                "INSERT INTO views (card_id, guild_id, channel_id, user_id, command, at_ms)"
+                " VALUES ('b', 1, 1, 7, 'x', 0)"
+            )
+        finally:
+            other.close()
+        for _ in range(40):
+            if await storage.views.count("b", guild_id=1) == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert await storage.views.count("b", guild_id=1) == 1
+        assert await storage.views.seen_by_user(7, guild_id=1) == {"a", "b"}

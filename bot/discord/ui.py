@@ -103,6 +103,9 @@ class ResultsView(discord.ui.View):
         self.not_owner = not_owner
         self.number = 0
         self.message: discord.InteractionMessage | discord.Message | None = None
+        #: Instead of ``message``: the interaction whose original response carries this view. Lighter to keep for
+        #: the whole timeout than the parsed message (its embeds and components); edited the same way.
+        self.original: discord.Interaction[Any] | None = None
         self.prev = _Nav("Previous", -1, "factdeck:results:prev")
         self.next = _Nav("Next", +1, "factdeck:results:next")
         self.menu = _Open()
@@ -160,11 +163,13 @@ class ResultsView(discord.ui.View):
         for item in self.children:
             if isinstance(item, discord.ui.Button | discord.ui.Select):
                 item.disabled = True
-        if self.message is not None:
-            try:
+        try:
+            if self.message is not None:
                 await self.message.edit(view=self)
-            except discord.HTTPException as exc:
-                log.info("could not disable the components of a timed-out result list: %s", exc)
+            elif self.original is not None:
+                await self.original.edit_original_response(view=self)
+        except discord.HTTPException as exc:
+            log.info("could not disable the components of a timed-out result list: %s", exc)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
         """Log the traceback; tell the user briefly."""

@@ -9,6 +9,14 @@ buffer outgrows ``max_buffer`` (then the oldest views go, with an error logged).
 
 Queries count the buffered views too, so a card's footer is right the moment after it was recorded. In every
 query ``guild_id=None`` means "all guilds and DMs", not "DMs only".
+
+The per-guild queries on the interaction path (:meth:`ViewLog.count`, :meth:`ViewLog.counts` and
+:meth:`ViewLog.seen_by_user` with a ``guild_id``) are answered from memory: the first query for a guild (or a
+user in a guild) loads its totals from the table plus the buffer, and :meth:`ViewLog.record` keeps them current,
+so later queries cost no SQL round trip. This ViewLog is the only writer of ``views`` in this process; a commit by
+another connection (another process) is noticed by the flusher through ``PRAGMA data_version`` within one
+``flush_interval`` and drops the tallies, as does a full buffer dropping views. The tallies are bounded (least
+recently used guilds and users are forgotten and reloaded on demand).
 """
 
 from __future__ import annotations
@@ -120,6 +128,8 @@ class ViewLog:
         max_batch: int = 500,
         max_buffer: int | None = 250_000,
         max_backoff: float = 30.0,
+        max_tallied_guilds: int = 1024,
+        max_tallied_users: int = 20_000,
     ) -> None:
         if flush_interval <= 0 or max_batch < 1:
             raise ValueError("flush_interval must be > 0 and max_batch >= 1")
@@ -139,6 +149,14 @@ class ViewLog:
         self.written = 0
         #: Views lost: recorded after close(), or pushed out of a full buffer.
         self.dropped = 0
+        # In-memory tallies (table + buffer), kept current by record(): views per card in a guild, and the cards
+        # a user has seen in a guild. Least recently used first; _generation changes whenever they are dropped.
+        self.max_tallied_guilds = max_tallied_guilds
+        self.max_tallied_users = max_tallied_users
+        self._guild_counts: collections.OrderedDict[int, collections.Counter[str]] = collections.OrderedDict()
+        self._user_seen: collections.OrderedDict[tuple[int, int], set[str]] = collections.OrderedDict()
+        self._generation = 0
+        self._data_version: int | None = None
 
     # -- recording -------------------------------------------------------------------------------------
 
@@ -153,7 +171,17 @@ class ViewLog:
             self.dropped += 1
             log.warning("view of %r recorded after the view log was closed; dropped", view.card_id)
             return
-        self._buffer.append(view.as_row())
+        row = view.as_row()
+        self._buffer.append(row)
+        guild_id = row[1]
+        if guild_id is not None:
+            counts = self._guild_counts.get(guild_id)
+            if counts is not None:
+                counts[row[0]] += 1
+            if row[3] is not None:
+                seen = self._user_seen.get((row[3], guild_id))
+                if seen is not None:
+                    seen.add(row[0])
         if len(self._buffer) >= self.max_batch:
             self._wake.set()
             self._trim()
@@ -165,7 +193,21 @@ class ViewLog:
         if excess > 0:
             del self._buffer[:excess]
             self.dropped += excess
+            self._forget_tallies()
             log.error("view buffer is full (%d); dropped the %d oldest views", self.max_buffer, excess)
+
+    def _forget_tallies(self) -> None:
+        """Drop the in-memory tallies (they no longer match the table plus the buffer); reloaded on demand."""
+        self._guild_counts.clear()
+        self._user_seen.clear()
+        self._generation += 1
+
+    async def _check_other_writers(self) -> None:
+        """Drop the tallies if another connection committed to the database since the last check."""
+        version = await self._db.fetchval("PRAGMA data_version")
+        if self._data_version is not None and version != self._data_version:
+            self._forget_tallies()
+        self._data_version = version
 
     # -- flushing --------------------------------------------------------------------------------------
 
@@ -234,6 +276,11 @@ class ViewLog:
                 if failures:
                     log.info("writing views works again after %d failed attempts", failures)
                 failures = 0
+                try:
+                    await self._check_other_writers()
+                except Exception:
+                    self._forget_tallies()
+                    log.warning("could not check the database for other writers", exc_info=True)
 
     async def close(self, *, attempts: int = 3) -> None:
         """Stop the flusher and write everything left. Idempotent.
@@ -278,8 +325,56 @@ class ViewLog:
             return list(self._buffer)
         return [row for row in self._buffer if row[1] == guild_id]
 
+    async def _guild_tally(self, guild_id: int) -> collections.Counter[str]:
+        """Views per card in ``guild_id`` (table + buffer), from memory after the first call."""
+        counts = self._guild_counts.get(guild_id)
+        if counts is not None:
+            self._guild_counts.move_to_end(guild_id)
+            return counts
+        generation = self._generation
+        async with self._consistent():
+            counts = self._guild_counts.get(guild_id)  # loaded while this call waited for the lock
+            if counts is not None:
+                return counts
+            rows = await self._db.fetchall(
+                "SELECT card_id, COUNT(*) FROM views WHERE guild_id = ? GROUP BY card_id", (guild_id,)
+            )
+            counts = collections.Counter({card_id: n for card_id, n in rows})
+            # No await from here on: views recorded from now on update the installed tally.
+            counts.update(row[0] for row in self._buffer if row[1] == guild_id)
+            if generation == self._generation:
+                self._guild_counts[guild_id] = counts
+                while len(self._guild_counts) > self.max_tallied_guilds:
+                    self._guild_counts.popitem(last=False)
+        return counts
+
+    async def _user_tally(self, user_id: int, guild_id: int) -> set[str]:
+        """Cards ``user_id`` has seen in ``guild_id`` (table + buffer), from memory after the first call."""
+        key = (user_id, guild_id)
+        seen = self._user_seen.get(key)
+        if seen is not None:
+            self._user_seen.move_to_end(key)
+            return seen
+        generation = self._generation
+        async with self._consistent():
+            seen = self._user_seen.get(key)
+            if seen is not None:
+                return seen
+            rows = await self._db.fetchall(
+                "SELECT DISTINCT card_id FROM views WHERE user_id = ? AND guild_id = ?", (user_id, guild_id)
+            )
+            seen = {row[0] for row in rows}
+            seen.update(row[0] for row in self._buffer if row[3] == user_id and row[1] == guild_id)
+            if generation == self._generation:
+                self._user_seen[key] = seen
+                while len(self._user_seen) > self.max_tallied_users:
+                    self._user_seen.popitem(last=False)
+        return seen
+
     async def count(self, card_id: str, guild_id: int | None = None) -> int:
         """How many times ``card_id`` was shown (in ``guild_id``, or anywhere), including buffered views."""
+        if guild_id is not None:
+            return (await self._guild_tally(guild_id))[card_id]
         params: list[Any] = [card_id]
         sql = "SELECT COUNT(*) FROM views WHERE card_id = ?" + _guild_clause(guild_id, params)
         async with self._consistent():
@@ -291,6 +386,9 @@ class ViewLog:
         wanted = list(dict.fromkeys(card_ids))
         if not wanted:
             return {}
+        if guild_id is not None:
+            counts = await self._guild_tally(guild_id)
+            return {card_id: counts[card_id] for card_id in wanted}
         result = dict.fromkeys(wanted, 0)
         params: list[Any] = [json.dumps(wanted)]
         sql = (
@@ -363,6 +461,8 @@ class ViewLog:
 
     async def seen_by_user(self, user_id: int, guild_id: int | None = None) -> set[str]:
         """Card ids ``user_id`` has been shown (in ``guild_id``, or anywhere)."""
+        if guild_id is not None:
+            return set(await self._user_tally(user_id, guild_id))
         params: list[Any] = [user_id]
         sql = "SELECT DISTINCT card_id FROM views WHERE user_id = ?" + _guild_clause(guild_id, params)
         async with self._consistent():

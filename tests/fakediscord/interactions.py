@@ -74,6 +74,8 @@ class FakeResponse:
     raw: dict[str, Any]
     message: FakeMessage | None = None
     modal: FakeModal | None = None
+    #: ``loop.time()`` when the fake received the callback request (same clock as ``FakeInteraction.created_at``).
+    received_at: float | None = None
 
     @property
     def content(self) -> str:

@@ -201,6 +201,9 @@ class FakeDiscord:
         self.requests: list[str] = []
         self.bot_errors: list[str] = []
         self.bot_task: asyncio.Task[Any] | None = None
+        #: Called with the interaction each time the bot's acknowledgement is accepted (e.g. to time it without
+        #: polling ``wait_response``).
+        self.response_hooks: list[Callable[[FakeInteraction], None]] = []
         self.identify_count = 0
         self.resume_count = 0
         self.failed_resume_count = 0
@@ -1139,6 +1142,7 @@ class FakeDiscord:
 
     # ================================================================== REST: interactions
     async def _callback(self, req: _Req) -> web.Response:
+        received_at = asyncio.get_running_loop().time()
         it = self._interactions_by_id.get(int(req.params["interaction_id"]))
         if it is None or it.token != req.params["token"]:
             return self._error(req, 404, 10062, "Unknown interaction", rule="no such interaction id/token")
@@ -1185,7 +1189,7 @@ class FakeDiscord:
                 it,
             )
         data = body.get("data") or {}
-        response = FakeResponse(type=rtype, data=data, raw=body)
+        response = FakeResponse(type=rtype, data=data, raw=body, received_at=received_at)
         if rtype == ResponseType.CHANNEL_MESSAGE:
             if (bad := self._check_new_message(req, data, it)) is not None:
                 return bad
@@ -1233,6 +1237,8 @@ class FakeDiscord:
             )
         it.response = response
         self._notify()
+        for hook in self.response_hooks:
+            hook(it)
         if not req.with_response:
             return _no_content()
         orig = it.original

@@ -205,8 +205,8 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         callback = await interaction.response.send_message(
             embed=page.embed, view=pager, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
         )
-        resource = callback.resource
-        pager.message = resource if isinstance(resource, discord.InteractionMessage) else None
+        # Keep the interaction, not the parsed message, for the timeout edit: same request, far less memory held.
+        pager.original = interaction if isinstance(callback.resource, discord.InteractionMessage) else None
 
     # ----------------------------------------------------------------------------------------- commands
     @app_commands.command(name="random", description="A random card you have not seen in this server yet")
