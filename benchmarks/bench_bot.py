@@ -1,6 +1,6 @@
 """Slash interactions per second and response latency through the real discord.py stack and the fake Discord.
 
-The bot runs as in production, in its own process (``benchmarks/bot_process.py``: ``factdeck run --config`` with
+The bot runs as in production, in its own process (``tests/fakediscord/process.py``: ``factdeck run --config`` with
 only discord.py's URLs pointed at the fake), over 10,000 generated cards (fixed seed), with cooldowns off. The fake
 Discord and the load generator share this process, so on a 2-core machine each side has a core, as a deployment
 with Discord elsewhere would. Latency is taken from the fake's own clock: from the moment it dispatches
@@ -144,7 +144,8 @@ async def _wait_until_serving(world: World, alive: Callable[[], bool], limit: fl
 async def bot_in_own_process(world: World, config: Path, log_path: Path) -> AsyncIterator[None]:
     """``factdeck run`` in a child process, pointed at ``world.fake``; SIGTERM (a clean shutdown) on exit."""
     env = {**os.environ, "DISCORD_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "benchmarks.bot_process", "--base-url", world.fake.base_url, "--config", str(config)]
+    launcher = "tests.fakediscord.process"
+    cmd = [sys.executable, "-m", launcher, "--base-url", world.fake.base_url, "--config", str(config)]
     with log_path.open("wb") as log_file:
         proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         try:

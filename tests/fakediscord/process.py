@@ -3,9 +3,10 @@
 Only the three URLs discord.py talks to change (REST ``Route.BASE``, the gateway ``DEFAULT_GATEWAY`` and the CDN
 ``Asset.BASE``, as ``tests/fakediscord/harness.py`` ``patch_discord`` does); everything else is the shipped entry
 point: settings from the config file and ``DISCORD_TOKEN``, logging set up by ``bot.discord.app.main``, SIGTERM
-for a clean shutdown that writes every buffered view. ``benchmarks/bench_bot.py`` starts it in its own process.
+for a clean shutdown that writes every buffered view.
+``benchmarks/bench_bot.py`` and ``tests/e2e/test_process.py`` start it in its own process.
 
-    DISCORD_TOKEN=test-token python -m benchmarks.bot_process --base-url http://127.0.0.1:PORT --config config.yml
+    DISCORD_TOKEN=test-token python -m tests.fakediscord.process --base-url http://127.0.0.1:PORT --config config.yml
 """
 
 from __future__ import annotations
