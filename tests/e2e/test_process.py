@@ -102,3 +102,37 @@ async def test_sigkill_loses_at_most_one_flush_interval(fake_discord: FakeDiscor
             process.kill()
             await process.wait()
     assert _views(tmp_path / "data" / "factdeck.db") == 20
+
+
+async def _factdeck_sync(fake: FakeDiscord, tmp_path: Path, token: str) -> tuple[int, str]:
+    config = tmp_path / "config.yml"
+    config.write_text(CONFIG.format(flush=1.0), encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "tests.fakediscord.process", "--base-url", fake.base_url, "--config", str(config), "--command", "sync"),
+        cwd=ROOT,
+        env={**os.environ, "DISCORD_TOKEN": token, "PYTHONPATH": str(ROOT)},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode or 0, out.decode()
+
+
+async def test_factdeck_sync_forces_a_sync_even_when_nothing_changed(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    fake = fake_discord
+    fake.add_guild("Study group").add_channel("general")
+    process = await _start(fake, tmp_path, flush=1.0)  # a first start syncs the commands once
+    process.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(process.wait(), timeout=20)
+    assert fake.sync_count() == 1
+    code, out = await _factdeck_sync(fake, tmp_path, "test-token")
+    assert code == 0, out
+    assert "synced 3 commands to global" in out
+    assert fake.sync_count() == 2
+    assert sorted(fake.command_names()) == ["cards", "daily", "fact"]
+    code, out = await _factdeck_sync(fake, tmp_path, "wrong-token")
+    assert code == 1
+    assert "Discord rejected the token" in out
+    assert fake.sync_count() == 2

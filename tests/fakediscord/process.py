@@ -31,13 +31,14 @@ def patch_urls(base_url: str) -> None:
 
 
 def main() -> int:
-    """Patch the URLs, then run ``factdeck run --config CONFIG``."""
+    """Patch the URLs, then run ``factdeck run --config CONFIG`` (or ``sync``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", required=True, help="the fake's base URL, http://127.0.0.1:PORT")
     parser.add_argument("--config", required=True, help="the bot's config.yml")
+    parser.add_argument("--command", default="run", choices=["run", "sync"], help="the factdeck command (run)")
     args = parser.parse_args()
     patch_urls(args.base_url)
-    return factdeck(["run", "--config", args.config])
+    return factdeck([args.command, "--config", args.config])
 
 
 if __name__ == "__main__":
