@@ -42,8 +42,8 @@ from __future__ import annotations
 
 import heapq
 import re
-from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
@@ -127,6 +127,49 @@ class Reference:
         if self.kind == "opaque":
             return " ".join(self.written.split())
         return f"{_join_authors(self.authors, self.et_al)} ({self.year})"
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Pickle as the field values and the key, restored without ``__init__`` or ``dataclasses.fields()``.
+
+        The dataclass default (``__getstate__``/``__setstate__``) walks ``fields()`` for every object, which
+        made reading back a 100k-card citation index take seconds. Pickles written the old way still load.
+        """
+        return _restore_reference, (
+            self.kind,
+            self.authors,
+            self.et_al,
+            self.year,
+            self.number,
+            self.written,
+            self._key,
+        )
+
+
+def _restore_reference(
+    kind: str,
+    authors: tuple[str, ...],
+    et_al: bool,
+    year: str | None,
+    number: int | None,
+    written: str,
+    key: str,
+) -> Reference:
+    """Rebuild a pickled :class:`Reference` by setting its slots directly (it is frozen: no ``setattr``)."""
+    ref = object.__new__(Reference)
+    s_kind, s_authors, s_et_al, s_year, s_number, s_written, s_key = _REFERENCE_SLOTS
+    s_kind(ref, kind)
+    s_authors(ref, authors)
+    s_et_al(ref, et_al)
+    s_year(ref, year)
+    s_number(ref, number)
+    s_written(ref, written)
+    s_key(ref, key)
+    return ref
+
+
+_REFERENCE_SLOTS = tuple(
+    getattr(Reference, name).__set__ for name in ("kind", "authors", "et_al", "year", "number", "written", "_key")
+)
 
 
 def _join_authors(authors: Sequence[str], et_al: bool) -> str:
@@ -491,6 +534,12 @@ def _authors_match(ref_folded: tuple[str, ...], ref_et_al: bool, q_folded: tuple
 # distinct citing cards, and the id of the last citing card seen.
 _REF, _FOLDED, _HITS, _CARDS, _LAST = range(5)
 
+#: Card orders are spaced this far apart, so that :meth:`CitationIndex.updated` can place new
+#: cards between existing ones (about 32 times at the same spot before it renumbers).
+_ORDER_GAP = 1 << 32
+#: Bump when the pickled layout of :class:`CitationIndex` changes: older pickles are refused.
+_PICKLE_FORMAT = 2
+
 
 def _folded_authors(key: str) -> tuple[str, ...]:
     names = key[: key.rfind("|")]
@@ -535,6 +584,7 @@ class CitationIndex:
         "_numbered",
         "_opaque",
         "_opaque_sorted",
+        "_order",
         "_prefix_cache",
         "_rank_of",
         "_surnames",
@@ -554,6 +604,21 @@ class CitationIndex:
         self._fuzzy_cache: dict[int, list[str]] = {}
         self._all_ranked: list[str] | None = None
         self._rank_of: dict[str, tuple[int, str]] = {}
+        self._order: dict[str, int] = {}
+
+    def __getstate__(self) -> tuple[int, dict[str, object]]:
+        """Pickled state: a format number and the slots, without the lazily filled caches."""
+        state = {name: getattr(self, name) for name in self.__slots__}
+        state["_prefix_cache"] = {}
+        state["_fuzzy_cache"] = {}
+        return _PICKLE_FORMAT, state
+
+    def __setstate__(self, state: tuple[int, dict[str, object]]) -> None:
+        """Restore :meth:`__getstate__`; a pickle of another format raises ValueError (rebuild it)."""
+        if not isinstance(state, tuple) or len(state) != 2 or state[0] != _PICKLE_FORMAT:
+            raise ValueError("a citation index pickled by another version")
+        for name in self.__slots__:
+            setattr(self, name, state[1][name])
 
     @classmethod
     def build(cls, cards: Iterable[tuple[str, str, Sequence[str]]]) -> CitationIndex:
@@ -571,10 +636,13 @@ class CitationIndex:
         by_card = index._by_card
         by_first = index._by_first
         by_surname = index._by_surname
-        for order, (card_id, found) in enumerate(cards):
+        orders = index._order
+        for n, (card_id, found) in enumerate(cards, 1):
+            order = n * _ORDER_GAP
             refs = by_card.get(card_id)
             if refs is None:
                 refs = by_card[card_id] = []
+                orders[card_id] = order
                 if not found:
                     continue
                 seen = set()
@@ -604,7 +672,7 @@ class CitationIndex:
         # Rank for autocomplete: most cited first, then by key (numbers in numeric order).
         rank_of = index._rank_of
         for key, entry in entries.items():
-            rank_of[key] = (-entry[_CARDS], f"#{int(key[1:]):05d}" if key[0] == "#" else key)
+            rank_of[key] = _rank(key, entry[_CARDS])
         for keys in by_surname.values():
             if len(keys) > 1:
                 keys.sort(key=rank_of.__getitem__)
@@ -615,6 +683,226 @@ class CitationIndex:
     def __len__(self) -> int:
         """Number of distinct references."""
         return len(self._entries)
+
+    # ------------------------------------------------------------------ incremental updates
+
+    def updated(
+        self, changes: Mapping[str, Sequence[Reference] | None], order: Iterable[str] | None = None
+    ) -> CitationIndex:
+        """A new index with some cards' references replaced; this index is not changed and stays usable.
+
+        ``changes`` maps a card id to its references now (as :func:`card_references` gives them; a new card or
+        a changed one) or to None (a removed card). ``order`` is every card id of the new library, in library
+        order: it places new cards among the others so that hits keep coming in card order. Without it, new
+        cards come after all others. Lookups and completions of the result are the same as those of an index
+        built from scratch over the new library.
+
+        Only the entries and lists that change are copied; the top-level dicts are shallow-copied. When the
+        kept cards are not in the same relative order as before, or there is no room to place a new card
+        between its neighbours, the index is rebuilt from the references it holds (no re-extraction).
+        """
+        if not changes:
+            return self
+        if order is not None and not isinstance(order, Sequence):
+            order = list(order)
+        placed = self._place(changes, order)
+        if placed is None:
+            return self._rebuilt(changes, order)
+        return self._apply(changes, placed)
+
+    def _place(
+        self, changes: Mapping[str, Sequence[Reference] | None], order: Iterable[str] | None
+    ) -> dict[str, int] | None:
+        """The card order of every changed card still present; None when they cannot be placed."""
+        old = self._order
+        placed: dict[str, int] = {}
+        if order is None:
+            last = max(old.values(), default=0)
+            for card_id, refs in changes.items():
+                if refs is None:
+                    continue
+                if card_id in old:
+                    placed[card_id] = old[card_id]
+                else:
+                    last += _ORDER_GAP
+                    placed[card_id] = last
+            return placed
+        prev = 0
+        pending: list[str] = []
+        kept = 0
+        for card_id in order:
+            if card_id in changes:
+                if changes[card_id] is None:
+                    raise ValueError(f"card {card_id!r} is removed but listed in the new order")
+                pending.append(card_id)
+                continue
+            at = old.get(card_id)
+            if at is None:
+                raise ValueError(f"card {card_id!r} is neither indexed nor among the changes")
+            if at <= prev:
+                return None
+            if pending:
+                step = (at - prev) // (len(pending) + 1)
+                if step < 1:
+                    return None
+                for i, pending_id in enumerate(pending, 1):
+                    placed[pending_id] = prev + i * step
+                pending.clear()
+            prev = at
+            kept += 1
+        for i, pending_id in enumerate(pending, 1):
+            placed[pending_id] = prev + i * _ORDER_GAP
+        if kept != len(old) - sum(1 for card_id in changes if card_id in old):
+            raise ValueError("the new order leaves out indexed cards that are not among the changes")
+        missing = [card_id for card_id, refs in changes.items() if refs is not None and card_id not in placed]
+        if missing:
+            raise ValueError(f"changed cards missing from the new order: {missing[:5]}")
+        return placed
+
+    def _rebuilt(self, changes: Mapping[str, Sequence[Reference] | None], order: Iterable[str] | None) -> CitationIndex:
+        """The new index built from scratch, reusing the references this one holds for unchanged cards."""
+        if order is None:
+            order = [*(c for c in self._order if c not in changes), *(c for c in changes if c not in self._order)]
+        by_card = self._by_card
+        return CitationIndex.from_references(
+            (card_id, by_card[card_id] if card_id not in changes else changes[card_id] or ())
+            for card_id in order
+            if card_id in changes or card_id in by_card
+        )
+
+    def _apply(self, changes: Mapping[str, Sequence[Reference] | None], placed: dict[str, int]) -> CitationIndex:
+        """Copy-on-write update: copies of the top-level dicts, new lists only where something changed."""
+        new = CitationIndex.__new__(CitationIndex)
+        entries = new._entries = dict(self._entries)
+        by_card = new._by_card = dict(self._by_card)
+        orders = new._order = dict(self._order)
+        rank_of = new._rank_of = dict(self._rank_of)
+        by_surname = new._by_surname = dict(self._by_surname)
+        by_first = new._by_first = dict(self._by_first)
+        opaque = new._opaque = dict(self._opaque)
+        touched = set(changes)
+        # Per key: cards that stop citing it, and rows that start.
+        losing: dict[str, int] = {}
+        rows: dict[str, list[tuple[int, int, str, Reference]]] = {}
+        for card_id, found in changes.items():
+            for ref in self._by_card.get(card_id, ()):
+                losing[ref._key] = losing.get(ref._key, 0) + 1
+            if found is None:
+                by_card.pop(card_id, None)
+                orders.pop(card_id, None)
+                continue
+            at = placed[card_id]
+            refs: list[Reference] = []
+            seen: set[str] = set()
+            for ref in found:
+                if ref._key not in seen:
+                    seen.add(ref._key)
+                    rows.setdefault(ref._key, []).append((at, len(refs), card_id, ref))
+                    refs.append(ref)
+            by_card[card_id] = refs
+            orders[card_id] = at
+        created: list[str] = []
+        dropped: list[str] = []
+        for key in losing.keys() | rows.keys():
+            entry = self._entries.get(key)
+            hits = [row for row in entry[_HITS] if row[2] not in touched] if entry is not None else []
+            added = rows.get(key, ())
+            if added:
+                hits.extend(added)
+                hits.sort()
+            if not hits:
+                del entries[key]
+                del rank_of[key]
+                dropped.append(key)
+                continue
+            cards = (entry[_CARDS] if entry is not None else 0) - losing.get(key, 0) + len(added)
+            first = hits[0][3]
+            folded = (
+                entry[_FOLDED] if entry is not None else (_folded_authors(key) if first.kind == "author-year" else ())
+            )
+            entries[key] = [first, folded, hits, cards, hits[-1][2]]
+            rank_of[key] = _rank(key, cards)
+            if entry is None:
+                created.append(key)
+        # Secondary structures: only the lists that hold a changed key are rebuilt.
+        changed_keys = losing.keys() | rows.keys()
+        names: dict[str, list[str]] = {}  # name -> keys created with it
+        firsts: dict[str, list[str]] = {}  # first author -> keys created with it
+        for key in changed_keys:
+            entry = entries.get(key) or self._entries[key]
+            folded = entry[_FOLDED]
+            if folded:
+                is_new = key in entries and key not in self._entries
+                new_first = firsts.setdefault(folded[0], [])
+                if is_new:
+                    new_first.append(key)
+                for name in dict.fromkeys(folded):
+                    new_names = names.setdefault(name, [])
+                    if is_new:
+                        new_names.append(key)
+        gone = set(dropped)
+        surnames = self._surnames
+        for name, fresh in names.items():
+            keys = [k for k in by_surname.get(name, ()) if k not in gone]
+            keys.extend(fresh)
+            if keys:
+                keys.sort(key=rank_of.__getitem__)
+                if name not in by_surname:
+                    surnames = surnames if surnames is not self._surnames else list(surnames)
+                    insort(surnames, name)
+                by_surname[name] = keys
+            elif name in by_surname:
+                del by_surname[name]
+                surnames = surnames if surnames is not self._surnames else list(surnames)
+                del surnames[bisect_left(surnames, name)]
+        for name, fresh in firsts.items():
+            keys = [k for k in by_first.get(name, ()) if k not in gone]
+            keys.extend(fresh)
+            if keys:
+                # In order of first citation, as a build adds them.
+                keys.sort(key=lambda k: entries[k][_HITS][0][:2])
+                by_first[name] = keys
+            else:
+                by_first.pop(name, None)
+        new._surnames = surnames
+        opaque_sorted = self._opaque_sorted
+        numbered = self._numbered
+        for key in dropped:
+            if key[0] == "=":
+                del opaque[key[1:]]
+                opaque_sorted = opaque_sorted if opaque_sorted is not self._opaque_sorted else list(opaque_sorted)
+                del opaque_sorted[bisect_left(opaque_sorted, key[1:])]
+            elif key[0] == "#":
+                numbered = numbered if numbered is not self._numbered else list(numbered)
+                del numbered[bisect_left(numbered, int(key[1:]), key=_number_of)]
+        for key in created:
+            if key[0] == "=":
+                opaque[key[1:]] = key
+                opaque_sorted = opaque_sorted if opaque_sorted is not self._opaque_sorted else list(opaque_sorted)
+                insort(opaque_sorted, key[1:])
+            elif key[0] == "#":
+                numbered = numbered if numbered is not self._numbered else list(numbered)
+                insort(numbered, key, key=_number_of)
+        new._opaque_sorted = opaque_sorted
+        new._numbered = numbered
+        # Caches: displays of keys whose canonical reference may have changed go; prefix results all go.
+        display = new._display = dict(self._display)
+        for key in changed_keys:
+            display.pop(key, None)
+        new._prefix_cache = {}
+        new._fuzzy_cache = self._fuzzy_cache if surnames is self._surnames else {}
+        new._all_ranked = None
+        if self._all_ranked is not None:
+            ranked = list(self._all_ranked)
+            old_rank = self._rank_of.__getitem__
+            for key in changed_keys:
+                if key in self._rank_of:
+                    del ranked[bisect_left(ranked, old_rank(key), key=old_rank)]
+            for key in changed_keys:
+                if key in rank_of:
+                    insort(ranked, key, key=rank_of.__getitem__)
+            new._all_ranked = ranked
+        return new
 
     def references_of(self, card_id: str) -> list[Reference]:
         """References of one card, text first then explicit, de-duplicated; ``[]`` if unknown."""
@@ -758,6 +1046,15 @@ class CitationIndex:
         if self._all_ranked is None:
             self._all_ranked = sorted(self._entries, key=self._rank_of.__getitem__)
         return self._all_ranked
+
+
+def _rank(key: str, cards: int) -> tuple[int, str]:
+    """Autocomplete rank of a key: most cited first, then by key (numbers in numeric order)."""
+    return (-cards, f"#{int(key[1:]):05d}" if key[0] == "#" else key)
+
+
+def _number_of(key: str) -> int:
+    return int(key[1:])
 
 
 def card_references(text: str, explicit: Sequence[str] = ()) -> list[Reference]:

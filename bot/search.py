@@ -1,8 +1,20 @@
 """Ranked topic search over cards, backed by tantivy.
 
 The module is pure: no Discord, no I/O except the index directory passed to :meth:`SearchIndex.build` and
-:meth:`SearchIndex.open`. An index is immutable once built; the service swaps whole indexes on reload, so a
-:class:`SearchIndex` can be shared between threads without locks.
+:meth:`SearchIndex.open`. A :class:`SearchIndex` object is immutable: it answers from one tantivy searcher for
+its whole life, so it can be shared between threads without locks. :meth:`SearchIndex.updated` derives a new
+object for a few changed cards (deletes and adds on the same tantivy index, then a new searcher); the old
+object keeps answering from its own searcher, so a search sees the old cards or the new ones, never a mix.
+
+A persisted index lives in one directory per *lineage* (a full build and the updates derived from it). The
+small JSON file next to tantivy's records the library digest the committed index reflects; it is rewritten
+atomically after each commit, and marked as reflecting nothing just before, so a crash in between leaves an
+index that :meth:`SearchIndex.open` refuses (and the service rebuilds), never one that claims the wrong cards.
+
+Deleted documents stay in tantivy's segments until merged and still count in its BM25 statistics (document
+frequencies, average field lengths), so after updates that delete, scores drift slightly from a fresh build's;
+the service rebuilds from scratch once too many deleted documents accumulate. Where the count of a term
+decides *how* a word is searched (typo tolerance, completions, corrections), live documents are counted.
 
 User text never reaches tantivy's query parser. A query is cleaned (control and format characters removed,
 capped at :data:`MAX_QUERY_CHARS` characters and :data:`MAX_QUERY_TERMS` words), tokenized with the same
@@ -38,7 +50,9 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import unicodedata
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +72,7 @@ __all__ = [
     "SearchDoc",
     "SearchIndex",
     "SearchPage",
+    "StaleIndexError",
     "Vocabulary",
     "fold",
 ]
@@ -103,6 +118,8 @@ _PREFIX_WEIGHT = 0.4
 _CORRECTION_WEIGHT = 0.6
 _FUZZY_MAX_DF = 3
 _WRITER_HEAP_PER_THREAD = 200_000_000
+#: Writer memory for an incremental update (a few documents; tantivy needs at least 15 MB per thread).
+_UPDATE_HEAP = 50_000_000
 _SHOULD = tantivy.Occur.Should
 
 _STOPWORDS = frozenset(
@@ -455,17 +472,99 @@ def _label(text: str) -> str:
 # The index
 
 
+class StaleIndexError(RuntimeError):
+    """:meth:`SearchIndex.updated` was called on an index that is not the latest of its lineage."""
+
+
+class _Lineage:
+    """What the :class:`SearchIndex` objects derived from one tantivy index share: its writer's lock, which
+    of them is the latest, and the directory it is persisted in (None in RAM)."""
+
+    __slots__ = ("directory", "head", "id", "lock")
+
+    def __init__(self, directory: Path | None, lineage_id: str | None = None) -> None:
+        self.directory = directory
+        self.id = lineage_id or uuid.uuid4().hex
+        self.lock = threading.Lock()
+        self.head: SearchIndex | None = None  # None once an update failed half-way: no more updates
+
+
+def _doc_json(doc: SearchDoc, encode: object = msgspec.json.Encoder().encode) -> str:
+    fields: dict[str, object] = {
+        "card_id": doc.card_id,
+        "text": doc.text,
+        "collection_title": doc.collection_title,
+        "collection_id": doc.collection_id,
+    }
+    if doc.topics:
+        fields["topics"] = doc.topics
+        fields["topic_key"] = [_topic_key(t) for t in doc.topics]
+    if doc.article:
+        fields["article"] = doc.article
+    return encode(fields).decode()  # type: ignore[operator]
+
+
+def _write_meta(directory: Path, meta: dict[str, object]) -> None:
+    """Replace the index's meta file atomically (write a temporary file, then rename it over)."""
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{_META_FILE}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(meta))
+        os.replace(tmp, directory / _META_FILE)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _read_meta(directory: Path) -> dict[str, object] | None:
+    try:
+        meta = json.loads((directory / _META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
 class SearchIndex:
     """An immutable, thread-safe full-text index of cards."""
 
-    __slots__ = ("_count", "_index", "_schema", "_searcher")
+    __slots__ = ("_count", "_deleted", "_digest", "_index", "_lineage", "_live", "_schema", "_searcher")
 
-    def __init__(self, index: tantivy.Index, schema: tantivy.Schema) -> None:
+    def __init__(
+        self,
+        index: tantivy.Index,
+        schema: tantivy.Schema,
+        *,
+        lineage: _Lineage | None = None,
+        deleted: int = 0,
+        digest: str | None = None,
+    ) -> None:
         """Wrap an index that is complete (use :meth:`build` or :meth:`open`)."""
         self._index = index
         self._schema = schema
         self._searcher = index.searcher()
         self._count = self._searcher.num_docs
+        self._deleted = deleted
+        self._digest = digest
+        self._lineage = lineage if lineage is not None else _Lineage(None)
+        self._live = tantivy.Query.all_query() if deleted else None
+        if self._lineage.head is None and lineage is None:
+            self._lineage.head = self
+
+    @property
+    def deleted(self) -> int:
+        """Documents deleted by :meth:`updated` since the index was built (they still weigh in BM25 scores)."""
+        return self._deleted
+
+    @property
+    def digest(self) -> str | None:
+        """The library digest this index was built or updated for, when one was given."""
+        return self._digest
+
+    @property
+    def directory(self) -> Path | None:
+        """Where the index is persisted; None for an index in RAM."""
+        return self._lineage.directory
 
     # -- building ----------------------------------------------------------------------------------------
 
@@ -474,12 +573,14 @@ class SearchIndex:
         index.register_tokenizer(_STEM, _STEM_ANALYZER)
 
     @classmethod
-    def build(cls, docs: Iterable[SearchDoc], *, directory: Path | None = None) -> SearchIndex:
+    def build(
+        cls, docs: Iterable[SearchDoc], *, directory: Path | None = None, digest: str | None = None
+    ) -> SearchIndex:
         """Index ``docs``: in RAM when ``directory`` is None, else persisted there for :meth:`open`.
 
         A persisted index is written to a temporary sibling directory and moved into place when complete,
         replacing an earlier index in ``directory``. A non-empty ``directory`` that does not hold a search
-        index is left alone (ValueError).
+        index is left alone (ValueError). ``digest`` (the library's) is recorded for :meth:`open` to check.
         """
         schema = _schema()
         target: Path | None = None
@@ -497,27 +598,16 @@ class SearchIndex:
         try:
             threads = _writer_threads()
             writer = index.writer(heap_size=_WRITER_HEAP_PER_THREAD * threads, num_threads=threads)
-            add, encode = writer.add_json, msgspec.json.Encoder().encode
+            add = writer.add_json
             count = 0
             for doc in docs:
-                fields: dict[str, object] = {
-                    "card_id": doc.card_id,
-                    "text": doc.text,
-                    "collection_title": doc.collection_title,
-                    "collection_id": doc.collection_id,
-                }
-                if doc.topics:
-                    fields["topics"] = doc.topics
-                    fields["topic_key"] = [_topic_key(t) for t in doc.topics]
-                if doc.article:
-                    fields["article"] = doc.article
-                add(encode(fields).decode())
+                add(_doc_json(doc))
                 count += 1
             writer.commit()
             writer.wait_merging_threads()
+            lineage = _Lineage(target)
             if target is not None and staging is not None:
-                meta = {"format": INDEX_FORMAT, "docs": count, "tantivy": tantivy.__version__}
-                (staging / _META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+                _write_meta(staging, _meta(count, 0, digest, lineage.id))
                 _swap(staging, target)
                 staging = None
                 index = tantivy.Index.open(str(target))
@@ -527,15 +617,23 @@ class SearchIndex:
                 shutil.rmtree(staging, ignore_errors=True)
         index.config_reader(reload_policy="Manual")
         index.reload()
-        return cls(index, schema)
+        built = cls(index, schema, lineage=lineage, digest=digest)
+        lineage.head = built
+        return built
 
     @classmethod
-    def open(cls, directory: Path) -> SearchIndex | None:
-        """Reopen an index persisted by :meth:`build`; None when it is missing, incompatible or corrupt."""
+    def open(cls, directory: Path, *, digest: str | None = None) -> SearchIndex | None:
+        """Reopen an index persisted by :meth:`build` (and maybe :meth:`updated` since).
+
+        None when it is missing, incompatible or corrupt, or when ``digest`` is given and the index does not
+        record that it reflects that library digest (also while an update is half done).
+        """
         path = Path(directory)
         try:
             meta = json.loads((path / _META_FILE).read_text(encoding="utf-8"))
             if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
+                return None
+            if digest is not None and meta.get("digest") != digest:
                 return None
             if not tantivy.Index.exists(str(path)) or not tantivy.Index.is_compatible(str(path)):
                 return None
@@ -543,7 +641,16 @@ class SearchIndex:
             cls._register(index)
             index.config_reader(reload_policy="Manual")
             index.reload()
-            opened = cls(index, _schema())
+            deleted = meta.get("deleted", 0)
+            lineage = _Lineage(path, str(meta.get("lineage") or "") or None)
+            opened = cls(
+                index,
+                _schema(),
+                lineage=lineage,
+                deleted=deleted if isinstance(deleted, int) and deleted >= 0 else 0,
+                digest=meta.get("digest") if isinstance(meta.get("digest"), str) else None,
+            )
+            lineage.head = opened
             if opened._count != meta.get("docs"):
                 return None
             # Probe every field the searches use: a schema mismatch raises here, not in a search.
@@ -553,9 +660,94 @@ class SearchIndex:
         except Exception:  # noqa: BLE001 - any failure to read the index means "rebuild it"
             return None
 
+    @classmethod
+    def find(cls, parent: Path, digest: str) -> SearchIndex | None:
+        """Reopen the index persisted in a folder of ``parent`` that reflects library ``digest``, if any.
+
+        The folder named ``digest`` is tried first (an index built for it), then the others (an index updated
+        to it since it was built for another library).
+        """
+        parent = Path(parent)
+        first = parent / digest
+        found = cls.open(first, digest=digest) if first.is_dir() else None
+        if found is not None:
+            return found
+        try:
+            children = sorted(p for p in parent.iterdir() if p.is_dir() and p != first and not p.name.startswith("."))
+        except OSError:
+            return None
+        for child in children:
+            meta = _read_meta(child)
+            if meta is not None and meta.get("digest") == digest:
+                found = cls.open(child, digest=digest)
+                if found is not None:
+                    return found
+        return None
+
+    # -- updating ----------------------------------------------------------------------------------------
+
+    def updated(self, remove: Iterable[str], add: Iterable[SearchDoc], *, digest: str | None = None) -> SearchIndex:
+        """A new index object without the cards ``remove`` and with ``add``; this one keeps answering as before.
+
+        Give a changed card's id in ``remove`` and its new document in ``add``. The same tantivy index is
+        updated (one commit), so only the latest index of a lineage can be updated: StaleIndexError otherwise,
+        and after an update that failed half-way. A persisted index records ``digest`` as the library it now
+        reflects; it is marked as reflecting none while the commit is in progress.
+        """
+        lineage = self._lineage
+        remove = list(dict.fromkeys(remove))
+        docs = list(add)
+        with lineage.lock:
+            if lineage.head is not self:
+                raise StaleIndexError("this search index is not the latest of its lineage")
+            directory = lineage.directory
+            if directory is not None:
+                meta = _read_meta(directory)
+                if meta is None or meta.get("lineage") != lineage.id or meta.get("digest") != self._digest:
+                    lineage.head = None
+                    raise StaleIndexError(f"{directory} no longer holds this index")
+            lineage.head = None  # until this update is complete
+            if not remove and not docs:
+                updated = SearchIndex(self._index, self._schema, lineage=lineage, deleted=self._deleted, digest=digest)
+            else:
+                if directory is not None:  # from here until the new meta is written, it reflects no library
+                    _write_meta(directory, _meta(-1, self._deleted, None, lineage.id))
+                writer = self._index.writer(heap_size=_UPDATE_HEAP, num_threads=1)
+                for card_id in remove:
+                    writer.delete_documents_by_term("card_id", card_id)
+                for doc in docs:
+                    writer.add_json(_doc_json(doc))
+                writer.commit()
+                writer.wait_merging_threads()
+                self._index.reload()
+                count = self._index.searcher().num_docs
+                deleted = self._deleted + self._count + len(docs) - count
+                updated = SearchIndex(self._index, self._schema, lineage=lineage, deleted=deleted, digest=digest)
+            if directory is not None:
+                _write_meta(directory, _meta(updated._count, updated._deleted, digest, lineage.id))
+            lineage.head = updated
+            return updated
+
     def __len__(self) -> int:
         """Number of cards indexed."""
         return self._count
+
+    def _df(self, term: str) -> int:
+        """Number of live cards with ``term`` in their text (tantivy's count includes deleted ones)."""
+        if self._live is None:
+            return self._searcher.doc_freq("text", term)
+        query = tantivy.Query.term_query(self._schema, "text", term, index_option="basic")
+        return int(self._searcher.search(query, 1, count=True).count or 0)
+
+    def _prefixed(self, prefix: str, limit: int | None = None) -> list[tuple[str, int]]:
+        """Index stems starting with ``prefix`` and their card counts, most used first (live cards only)."""
+        if self._live is None:
+            if limit is None:
+                return self._searcher.terms_with_prefix("text", prefix)
+            return self._searcher.terms_with_prefix("text", prefix, limit=limit)
+        if limit is None:
+            return self._searcher.terms_with_prefix("text", prefix, filter_query=self._live)
+        return self._searcher.terms_with_prefix("text", prefix, filter_query=self._live, limit=limit)
 
     # -- planning ----------------------------------------------------------------------------------------
 
@@ -564,11 +756,11 @@ class SearchIndex:
         words = parsed.words
         required = [w for w in words if not w.stopword] or list(words)
         last = words[-1] if parsed.prefix is not None else None
-        df = self._searcher.doc_freq
+        df = self._df
         rare = max(_FUZZY_MAX_DF, self._count // 5000)
         plans = []
         for word in required:
-            known = df("text", word.stem)
+            known = df(word.stem)
             completions = self._completions(word, known) if word is last else ()
             # Typo tolerance for words that are missing or rare (a common word is no typo) and for an
             # unfinished last word that no indexed word starts with.
@@ -579,7 +771,7 @@ class SearchIndex:
                 corrections = self._corrections(word.stem, fuzzy, prefix=as_prefix)
             plans.append(_Plan(word, True, known, fuzzy, as_prefix, corrections, completions))
         if last is not None and last not in required:  # a stopword being typed: "the" may become "theory"
-            completions = self._completions(last, df("text", last.stem))
+            completions = self._completions(last, df(last.stem))
             if completions:
                 plans.append(_Plan(last, False, 0, 0, False, (), completions))
         return plans
@@ -590,7 +782,7 @@ class SearchIndex:
         if len(word) < 3:
             return ()
         head = word[: 2 if len(word) < 7 else 3]
-        found = self._searcher.terms_with_prefix("text", head)
+        found = self._prefixed(head)
         if not found:
             return ()
         best: dict[int, int] = {}  # index in found -> distance
@@ -612,12 +804,12 @@ class SearchIndex:
         if known * 20 > self._count:
             return ()
         prefix = word.folded
-        found = [t for t, _ in self._searcher.terms_with_prefix("text", prefix, limit=MAX_PREFIX_TERMS)]
+        found = [t for t, _ in self._prefixed(prefix, limit=MAX_PREFIX_TERMS)]
         # The typed prefix may run past the stem of the word it begins ("engagem" -> "engag").
         if len(prefix) >= 5:
-            df = self._searcher.doc_freq
+            df = self._df
             for k in range(len(prefix) - 1, max(3, len(prefix) - 4), -1):
-                if df("text", prefix[:k]):
+                if df(prefix[:k]):
                     found.append(prefix[:k])
                     break
         return tuple(t for t in found if t != word.stem)
@@ -758,6 +950,17 @@ class SearchIndex:
         return out
 
 
+def _meta(docs: int, deleted: int, digest: str | None, lineage: str) -> dict[str, object]:
+    return {
+        "format": INDEX_FORMAT,
+        "docs": docs,
+        "deleted": deleted,
+        "digest": digest,
+        "lineage": lineage,
+        "tantivy": tantivy.__version__,
+    }
+
+
 def _writer_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
@@ -798,6 +1001,17 @@ class Vocabulary:
     def __len__(self) -> int:
         """Number of items."""
         return len(self._ranked)
+
+    def updated(self, deltas: Mapping[str, int]) -> Vocabulary:
+        """A new vocabulary with the weights changed by ``deltas``; items left at zero or below are dropped."""
+        items = dict(self._items)
+        for item, delta in deltas.items():
+            weight = items.get(item, 0) + delta
+            if weight > 0:
+                items[item] = weight
+            else:
+                items.pop(item, None)
+        return Vocabulary(items)
 
     def complete(self, prefix: str, limit: int = 25) -> list[str]:
         """Items for ``prefix``, best first, at most ``limit``.

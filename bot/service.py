@@ -12,17 +12,19 @@ import os
 import pickle
 import random as _random
 import threading
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Collection as SizedContainer
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from pathlib import Path
 from typing import Literal
 
 from bot.citations import CitationIndex, Reference, card_references
 from bot.files import atomic_write_bytes
-from bot.library import Library, LoadCache, LoadedFile, _pool, load_library
+from bot.library import Library, LoadCache, LoadedFile, _gc_paused, _pool, load_library
 from bot.model import Card, Collection
 from bot.search import SearchDoc, SearchIndex, SearchPage, Vocabulary
 from bot.sources import render_source
@@ -128,6 +130,50 @@ class _Picker:
         self._both: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
         self._lock = threading.Lock()
 
+    @classmethod
+    def derive(cls, old: _Picker, before: Library, library: Library, touched: set[str]) -> _Picker:
+        """The picker of ``library``, from ``old`` (``before``'s) when only the cards ``touched`` changed.
+
+        Same pools, in the same order, as ``_Picker(library)``, provided the other cards kept their order; only
+        the pools of the touched cards' topics and collections are rebuilt.
+        """
+        new = cls.__new__(cls)
+        new.all = tuple(library.cards)
+        new._both = OrderedDict()
+        new._lock = threading.Lock()
+        topics: dict[str, list[str]] = {}
+        collections: dict[str, list[str]] = {}
+        for lib in (before, library):
+            for card_id in touched:
+                card = lib.cards.get(card_id)
+                if card is not None:
+                    for topic in {_fold(t) for t in card.topics}:
+                        topics.setdefault(topic, [])
+                    collections.setdefault(lib.card_collection[card_id], [])
+        for card_id in touched:
+            card = library.cards.get(card_id)
+            if card is not None:
+                for topic in {_fold(t) for t in card.topics}:
+                    topics[topic].append(card_id)
+                collections[library.card_collection[card_id]].append(card_id)
+        position: dict[str, int] = {}
+        new.by_topic = dict(old.by_topic)
+        new.by_collection = dict(old.by_collection)
+        for pools, affected in ((new.by_topic, topics), (new.by_collection, collections)):
+            for key, fresh in affected.items():
+                members = [c for c in pools.get(key, ()) if c not in touched]
+                if fresh:
+                    if not position:
+                        position = {card_id: i for i, card_id in enumerate(new.all)}
+                    rank = position.__getitem__
+                    for card_id in sorted(fresh, key=rank):
+                        members.insert(bisect_left(members, rank(card_id), key=rank), card_id)
+                if members:
+                    pools[key] = tuple(members)
+                else:
+                    pools.pop(key, None)
+        return new
+
     def pool(self, topic: str | None, collection: str | None) -> tuple[str, ...]:
         if topic is None and collection is None:
             return self.all
@@ -192,16 +238,14 @@ class _Snapshot:
 
 
 def _build_snapshot(library: Library, index_dir: Path | None) -> _Snapshot:
-    search = None
-    directory = index_dir / library.digest if index_dir is not None else None
-    if directory is not None and directory.exists():
-        search = SearchIndex.open(directory)
+    search = SearchIndex.find(index_dir, library.digest) if index_dir is not None else None
     if search is None:
+        directory = index_dir / library.digest if index_dir is not None else None
         docs = (
             SearchDoc.of(card, library.collections[library.card_collection[card_id]])
             for card_id, card in library.cards.items()
         )
-        search = SearchIndex.build(docs, directory=directory)
+        search = SearchIndex.build(docs, directory=directory, digest=library.digest)
         if index_dir is not None:
             _prune(index_dir, keep=library.digest)
     citations = _citation_index(library, index_dir)
@@ -211,6 +255,108 @@ def _build_snapshot(library: Library, index_dir: Path | None) -> _Snapshot:
             topic_weights[topic] = topic_weights.get(topic, 0) + 1
     names = {f"{c.title} ({c.id})": len(library.cards_of(c.id)) for c in library.collections.values()}
     return _Snapshot(library, search, citations, Vocabulary(topic_weights), Vocabulary(names), _Picker(library))
+
+
+#: Most cards a swap updates the indexes in place for; beyond that, they are rebuilt from scratch.
+INCREMENTAL_CARDS = 2_000
+#: Rebuild the search index once deleted documents (which still weigh in BM25 statistics) would pass this share.
+MAX_DELETED_SHARE = 0.05
+
+
+def _same_order(before: Iterable[str], after: Iterable[str], touched: set[str]) -> bool:
+    """Whether the cards not ``touched`` come in the same order in both."""
+    kept_before = (k for k in before if k not in touched)
+    kept_after = (k for k in after if k not in touched)
+    return all(a == b for a, b in zip_longest(kept_before, kept_after))
+
+
+def _derive_snapshot(old: _Snapshot, library: Library, index_dir: Path | None) -> _Snapshot | None:
+    """The snapshot of ``library`` derived from ``old`` by updating its indexes; None when a full build is due.
+
+    Cards are compared by id: added, removed, changed, and those whose collection changed id or title (their
+    search documents hold the collection's). ``old`` keeps answering as before.
+    """
+    before = old.library
+    if before.root != library.root:
+        return None
+    b_cards, a_cards = before.cards, library.cards
+    b_coll, a_coll = before.card_collection, library.card_collection
+    renamed: set[str] = set()
+    for cid, col in library.collections.items():
+        prev_col = before.collections.get(cid)
+        if prev_col is not None and prev_col.title != col.title:
+            renamed.add(cid)
+    added = [k for k in a_cards if k not in b_cards]
+    removed = [k for k in b_cards if k not in a_cards]
+    if len(added) + len(removed) > INCREMENTAL_CARDS:
+        return None
+    changed: list[str] = []
+    moved: list[str] = []  # same card, other collection (or its title changed)
+    for card_id, card in a_cards.items():
+        prev = b_cards.get(card_id)
+        if prev is None:
+            continue
+        if prev is not card and prev != card:
+            changed.append(card_id)
+        elif a_coll[card_id] != b_coll[card_id] or a_coll[card_id] in renamed:
+            moved.append(card_id)
+    stale = [*removed, *changed, *moved]
+    if len(added) + len(stale) > INCREMENTAL_CARDS:
+        return None
+    if old.search.deleted + len(stale) > len(a_cards) * MAX_DELETED_SHARE:
+        return None
+    touched = {*added, *stale}
+    if not _same_order(b_cards, a_cards, touched):
+        return None
+    docs = [SearchDoc.of(a_cards[k], library.collections[a_coll[k]]) for k in (*added, *changed, *moved)]
+    try:
+        search = old.search.updated(stale, docs, digest=library.digest)
+    except Exception as exc:  # noqa: BLE001 - any failure means "rebuild the index instead"
+        log.warning("could not update the search index in place (%s); rebuilding it", exc)
+        return None
+    cited: dict[str, list[Reference] | None] = dict.fromkeys(removed)
+    for card_id in (*added, *changed):
+        card, prev = a_cards[card_id], b_cards.get(card_id)
+        if prev is None or prev.text != card.text or tuple(prev.citations) != tuple(card.citations):
+            cited[card_id] = card_references(card.text, card.citations)
+    citations = old.citations.updated(cited, list(a_cards))
+    deltas: dict[str, int] = {}
+    for card_id in (*removed, *changed):
+        for topic in b_cards[card_id].topics:
+            deltas[topic] = deltas.get(topic, 0) - 1
+    for card_id in (*added, *changed):
+        for topic in a_cards[card_id].topics:
+            deltas[topic] = deltas.get(topic, 0) + 1
+    names = {f"{c.title} ({c.id})": len(library.cards_of(c.id)) for c in library.collections.values()}
+    picker = _Picker.derive(old.picker, before, library, touched)
+    if index_dir is not None:
+        _cache_new_files(before, library, citations, index_dir / "references")
+    return _Snapshot(library, search, citations, old.topics.updated(deltas), Vocabulary(names), picker)
+
+
+def _cache_new_files(before: Library, library: Library, citations: CitationIndex, refs_dir: Path) -> None:
+    """Per-file reference caches for the files an update brought (the next cold load then reads, not extracts).
+
+    The whole-index citation pickle is not written here (it is large); the next start builds the index from
+    the per-file caches and writes it then.
+    """
+    known = {f.digest for f in before.files}
+    for loaded in library.files:
+        if loaded.digest in known or (refs_dir / f"{loaded.digest}.pickle").exists():
+            continue
+        served = library.card_collection
+        own = loaded.card_file.collection.id
+        refs = [
+            (
+                c.id,
+                citations.references_of(c.id) if served.get(c.id) == own else card_references(c.text, c.citations),
+            )
+            for c in loaded.card_file.cards
+        ]
+        try:
+            atomic_write_bytes(refs_dir / f"{loaded.digest}.pickle", pickle.dumps(refs, 5), durable=False)
+        except OSError as exc:
+            log.warning("could not cache references in %s: %s", refs_dir, exc)
 
 
 def _extract(cards: Sequence[tuple[str, str, tuple[str, ...]]]) -> list[tuple[str, list[Reference]]]:
@@ -233,7 +379,7 @@ def _file_references(library: Library, refs_dir: Path | None) -> list[list[tuple
         try:
             if refs_dir is None:
                 raise FileNotFoundError
-            with (refs_dir / f"{loaded.digest}.pickle").open("rb") as handle:
+            with (refs_dir / f"{loaded.digest}.pickle").open("rb") as handle, _gc_paused():
                 found[loaded.digest] = pickle.load(handle)  # our own cache folder, written below
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             missing.append(loaded)
@@ -267,11 +413,13 @@ def _citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
     cached = index_dir / f"citations-{library.digest}.pickle" if index_dir is not None else None
     if cached is not None:
         try:
-            with cached.open("rb") as handle:
+            # Paused: unpickling allocates ~1M container objects that are never cyclic garbage, and collections
+            # triggered along the way took most of the time (2.5 s -> 0.7 s at 100k cards).
+            with cached.open("rb") as handle, _gc_paused():
                 index = pickle.load(handle)  # our own cache folder, written below
             if isinstance(index, CitationIndex):
                 return index
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
             pass
     per_file = _file_references(library, index_dir / "references" if index_dir is not None else None)
     served = library.cards
@@ -292,7 +440,8 @@ def _prune(index_dir: Path, keep: str) -> None:
     import shutil
 
     for child in index_dir.iterdir():
-        if child.is_dir() and child.name != keep and not child.name.startswith("."):
+        # "references" holds the per-file reference caches, not a search index.
+        if child.is_dir() and child.name not in (keep, "references") and not child.name.startswith("."):
             shutil.rmtree(child, ignore_errors=True)
 
 
@@ -334,8 +483,15 @@ class CardService:
         return diff(old, new)
 
     def swap(self, library: Library) -> None:
-        """Serve a new library (after a reload or a moderator's write)."""
-        self._snapshot = _build_snapshot(library, self._index_dir)
+        """Serve a new library (after a reload or a moderator's write).
+
+        When few cards changed, the new snapshot's indexes are derived from the current ones (see
+        :func:`_derive_snapshot`); otherwise they are built anew. Either way the current snapshot keeps answering
+        unchanged until the new one replaces it in one assignment.
+        """
+        old = self._snapshot
+        derived = None if old.library is library else _derive_snapshot(old, library, self._index_dir)
+        self._snapshot = derived if derived is not None else _build_snapshot(library, self._index_dir)
 
     def view(self, card_id: str) -> CardView | None:
         """One card with its collection and references, or None for an unknown id."""
