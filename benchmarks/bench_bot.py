@@ -131,9 +131,10 @@ async def _wait_until_serving(world: World, alive: Callable[[], bool], limit: fl
         if loop.time() > deadline:
             raise TimeoutError("the bot did not sync its commands")
         await asyncio.sleep(0.05)
+    await fake.wait_until_connected(timeout=max(1.0, deadline - loop.time()))
     while True:
-        it = await fake.slash(world.guild, world.chan, world.users[0], "fact random")
         with contextlib.suppress(AssertionError):
+            it = await fake.slash(world.guild, world.chan, world.users[0], "fact random")
             await it.wait_response(timeout=2)
             return
         if not alive() or loop.time() > deadline:

@@ -1,31 +1,72 @@
-"""Message components: paged results (Previous / Next / open a card) and the "Read more" button.
+"""Message components: paged result lists (Previous / Next / open a card) and the "Read more" button.
 
-:class:`ResultsView` pages any :class:`PageSource`; only the person who asked may page, anyone may open a card
-(it comes back to them ephemerally, and counts as a view). When the view times out it edits its message to
-disable the components. :class:`ReadMore` is a dynamic item (its custom id carries the card id), so it keeps
-working after a restart and needs no timeout.
+A result list (``/fact search``, ``/fact cite``, ``/fact collections``) keeps no :class:`discord.ui.View` and no
+timer while it is on screen. Its state is one small tuple (:class:`ListState`) in a bounded store
+(:class:`ResultLists`, held by the facts cog), under a short key that the buttons' custom ids carry
+(``factdeck:results:<kind><key>:next``). The buttons and the "Open a card…" menu are
+:class:`discord.ui.DynamicItem` s registered once with the client: a click is routed by its custom id, looks the
+state up (the cog's :meth:`ListHandler.turn_page`), and answers with a freshly rendered page. A list that expired,
+was evicted, or belongs to an earlier run of the bot answers "This list has expired". Only the person who asked
+may page; anyone may open a card (it comes back to them ephemerally, and counts as a view). The cog's sweeper
+disables the components of lists whose time ran out (:func:`list_components` with no page).
+
+:class:`ReadMore` is a dynamic item too (its custom id carries the card id), so it works across restarts.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
-from collections.abc import Awaitable, Callable
+import secrets
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import discord
 
 from bot.discord.embeds import clip
+from bot.discord.errors import report_error
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CardOption", "Page", "PageSource", "ReadMore", "ResultsView", "card_view"]
+__all__ = [
+    "KINDS",
+    "LIST_CAP",
+    "NOT_YOURS",
+    "CardOption",
+    "ListHandler",
+    "ListState",
+    "OpenCardMenu",
+    "Page",
+    "PageButton",
+    "PageSource",
+    "ReadMore",
+    "ResultLists",
+    "card_view",
+    "disabled_copy",
+    "expired_text",
+    "list_components",
+]
 
 NOT_YOURS = "Only the person who searched can page; run /fact search yourself."
+#: The command behind each kind of list, by the letter its custom ids carry.
+KINDS: dict[str, str] = {"s": "search", "c": "cite", "l": "collections"}
+#: How many result lists are kept at most; adding one more forgets (and retires) the oldest.
+LIST_CAP = 50_000
+#: Prefix of every result-list custom id (the same as before lists became dynamic, so old menus keep working).
+PREFIX = "factdeck:results:"
+OPEN_ID = PREFIX + "open"
+
+
+def expired_text(kind: str | None) -> str:
+    """What a click on a list that is no longer kept says (``kind``: a letter of :data:`KINDS`)."""
+    return f"This list has expired; run /fact {KINDS.get(kind or 's', 'search')} again."
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,128 +97,269 @@ class PageSource(Protocol):
         ...
 
 
-OpenCard = Callable[[discord.Interaction, str], Awaitable[None]]
+# --------------------------------------------------------------------------------------------- the store
+class ListState(NamedTuple):
+    """One result list on screen: only strings, numbers and None.
+
+    ``token`` is the interaction token whose ``@original`` response is the list's message (the command's, or
+    the latest page turn's, which is fresher); with the application id it is all the sweeper needs to edit it.
+    """
+
+    kind: str
+    owner_id: int
+    guild_id: int | None
+    query: str
+    topic: str | None
+    collection: str | None
+    page: int
+    paged: bool
+    menu: bool
+    created: float
+    expires: float
+    token: str
 
 
-class _Nav(discord.ui.Button["ResultsView"]):
-    def __init__(self, label: str, step: int, custom_id: str) -> None:
-        super().__init__(label=label, style=discord.ButtonStyle.secondary, custom_id=custom_id)
-        self.step = step
+class ResultLists:
+    """A bounded store of :class:`ListState` by key, oldest (soonest to expire) first.
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        assert self.view is not None
-        await self.view.turn(interaction, self.step)
+    Keys are short (``[0-9a-z]``): a random prefix per store, so keys from an earlier run of the bot never match,
+    and a counter. At most ``cap`` lists are kept; adding one more evicts the oldest. Evicted and expired lists
+    are handed out once by :meth:`due` (the cog's sweeper disables their components).
 
+    Each list is kept as a plain tuple of atoms (a :class:`ListState` is made on the way out): the garbage
+    collector stops tracking such tuples, so even a full store adds nothing to a collection's work.
+    """
 
-class _Open(discord.ui.Select["ResultsView"]):
-    def __init__(self) -> None:
-        super().__init__(
-            placeholder="Open a card…",
-            min_values=1,
-            max_values=1,
-            custom_id="factdeck:results:open",
-            options=[discord.SelectOption(label="-", value="-")],
-        )
+    def __init__(self, *, ttl: float, cap: int = LIST_CAP, clock: Callable[[], float] = time.monotonic) -> None:
+        if cap < 1:
+            raise ValueError("cap must be at least 1")
+        self.ttl = ttl
+        self.cap = cap
+        self.clock = clock
+        self._lists: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
+        self._retired: deque[tuple[str, tuple[Any, ...]]] = deque(maxlen=cap)
+        self._prefix = _base36(secrets.randbits(40))
+        self._counter = itertools.count(1)
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        assert self.view is not None
-        await self.view.open(interaction, self.values[0])
+    def __len__(self) -> int:
+        return len(self._lists)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._lists
 
-class ResultsView(discord.ui.View):
-    """Previous / Next buttons and an "Open a card" menu over a :class:`PageSource`."""
-
-    def __init__(
+    def add(
         self,
-        source: PageSource,
+        kind: str,
         *,
         owner_id: int,
-        open_card: OpenCard | None,
-        timeout: float,
-        not_owner: str = NOT_YOURS,
-    ) -> None:
-        super().__init__(timeout=timeout)
-        self.source = source
-        self.owner_id = owner_id
-        self.open_card = open_card
-        self.not_owner = not_owner
-        self.number = 0
-        self.message: discord.InteractionMessage | discord.Message | None = None
-        #: Instead of ``message``: the interaction whose original response carries this view. Lighter to keep for
-        #: the whole timeout than the parsed message (its embeds and components); edited the same way.
-        self.original: discord.Interaction[Any] | None = None
-        self.prev = _Nav("Previous", -1, "factdeck:results:prev")
-        self.next = _Nav("Next", +1, "factdeck:results:next")
-        self.menu = _Open()
-        self.add_item(self.prev)
-        self.add_item(self.next)
+        guild_id: int | None,
+        token: str,
+        paged: bool,
+        menu: bool,
+        query: str = "",
+        topic: str | None = None,
+        collection: str | None = None,
+    ) -> str:
+        """Keep a new list (on page 0) and return its key."""
+        now = self.clock()
+        key = self._prefix + _base36(next(self._counter))
+        self._lists[key] = (
+            kind,
+            owner_id,
+            guild_id,
+            query,
+            topic,
+            collection,
+            0,
+            paged,
+            menu,
+            now,
+            now + self.ttl,
+            token,
+        )
+        while len(self._lists) > self.cap:
+            self._retired.append(self._lists.popitem(last=False))
+        return key
 
-    def show(self, page: Page) -> None:
-        """Set the components for ``page``."""
-        self.prev.disabled = not page.has_prev
-        self.next.disabled = not page.has_next
-        if self.menu in self.children:
-            self.remove_item(self.menu)
-        if page.options and self.open_card is not None:
-            self.menu.options = [
-                discord.SelectOption(
-                    label=clip(o.label, 100)[0],
-                    value=o.card_id,
-                    description=clip(o.description, 100)[0] or None,
-                )
-                for o in page.options[:25]
-            ]
-            self.add_item(self.menu)
+    def get(self, key: str | None) -> ListState | None:
+        """The live list under ``key``; None when it was never kept here, was evicted, or has expired."""
+        row = self._lists.get(key) if key is not None else None
+        if row is None or row[_EXPIRES] <= self.clock():
+            return None
+        return ListState._make(row)
 
-    @property
-    def pages(self) -> bool:
-        """Whether there is more than one page (else the buttons are left out)."""
-        return not (self.prev.disabled and self.next.disabled)
+    def turned(self, key: str, state: ListState, *, page: int, menu: bool, token: str) -> ListState:
+        """Record that the list under ``key`` now shows ``page`` (edited through ``token``); its time restarts."""
+        now = self.clock()
+        state = state._replace(page=page, menu=menu, token=token, expires=now + self.ttl)
+        if key in self._lists:
+            self._lists[key] = tuple(state)
+            self._lists.move_to_end(key)
+        return state
 
-    async def first(self) -> Page:
-        """Render page 0 and set the components for it."""
-        page = await self.source.page(0)
-        self.show(page)
-        if not self.pages:
-            self.remove_item(self.prev)
-            self.remove_item(self.next)
-        return page
+    def discard(self, key: str | None) -> None:
+        """Forget the list under ``key`` (if kept) without retiring it."""
+        if key is not None:
+            self._lists.pop(key, None)
 
-    async def turn(self, interaction: discord.Interaction, step: int) -> None:
-        """Move ``step`` pages (owner only)."""
-        if interaction.user.id != self.owner_id:
-            await interaction.response.send_message(self.not_owner, ephemeral=True)
-            return
-        page = await self.source.page(max(self.number + step, 0))
-        self.number = max(self.number + step, 0)
-        self.show(page)
-        await interaction.response.edit_message(embed=page.embed, view=self)
+    def due(self) -> list[tuple[str, ListState]]:
+        """Forget every expired list and return them (key and state), after every list evicted since the last
+        call. Each list is handed out once."""
+        now = self.clock()
+        out = [(key, ListState._make(row)) for key, row in self._retired]
+        self._retired.clear()
+        lists = self._lists
+        while lists:
+            key, row = next(iter(lists.items()))
+            if row[_EXPIRES] > now:
+                break
+            del lists[key]
+            out.append((key, ListState._make(row)))
+        return out
 
-    async def open(self, interaction: discord.Interaction, card_id: str) -> None:
-        """Open a card from the menu (anyone may; the card comes back to them alone)."""
-        if self.open_card is not None:
-            await self.open_card(interaction, card_id)
 
-    async def on_timeout(self) -> None:
-        """Disable every component on the message, so nobody clicks a dead button."""
-        for item in self.children:
-            if isinstance(item, discord.ui.Button | discord.ui.Select):
-                item.disabled = True
+_EXPIRES = ListState._fields.index("expires")
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if not n:
+            return out
+
+
+# ----------------------------------------------------------------------------------------- the components
+class ListHandler(Protocol):
+    """What the list components call (the facts cog)."""
+
+    async def turn_page(self, interaction: discord.Interaction, kind: str | None, key: str | None, step: int) -> None:
+        """Move the list ``kind``/``key`` on the clicked message ``step`` pages."""
+        ...
+
+    async def open_card(self, interaction: discord.Interaction, card_id: str) -> None:
+        """Show ``card_id`` to whoever picked it."""
+        ...
+
+
+def _handler(interaction: discord.Interaction) -> ListHandler | None:
+    client: FactdeckBot = interaction.client  # type: ignore[assignment]
+    return client.get_cog("FactsCog")  # type: ignore[return-value]
+
+
+async def _unavailable(interaction: discord.Interaction) -> None:
+    await interaction.response.send_message("Cards are not available right now.", ephemeral=True)
+
+
+class PageButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"factdeck:results:(?:(?P<kind>[scl])(?P<key>[0-9a-z]{1,40}):)?(?P<step>prev|next)",
+):
+    """Previous or Next on a result list. The custom id carries the list's kind and key (ids without them are
+    from before lists were kept this way: they answer "expired")."""
+
+    def __init__(self, kind: str | None, key: str | None, step: str, *, disabled: bool = False) -> None:
+        custom_id = f"{PREFIX}{kind}{key}:{step}" if kind and key else f"{PREFIX}{step}"
+        super().__init__(
+            discord.ui.Button(
+                label="Previous" if step == "prev" else "Next",
+                style=discord.ButtonStyle.secondary,
+                custom_id=custom_id,
+                disabled=disabled,
+            )
+        )
+        self.kind, self.key, self.step = kind, key, step
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str], /
+    ) -> PageButton:
+        """Rebuild the button from its custom id."""
+        return cls(match["kind"], match["key"], match["step"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Turn the page (the handler checks the list is still kept and whose it is)."""
+        handler = _handler(interaction)
         try:
-            if self.message is not None:
-                await self.message.edit(view=self)
-            elif self.original is not None:
-                await self.original.edit_original_response(view=self)
-        except discord.HTTPException as exc:
-            log.info("could not disable the components of a timed-out result list: %s", exc)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
-        """Log the traceback; tell the user briefly."""
-        from bot.discord.app import report_error
-
-        await report_error(interaction, error)
+            if handler is None:
+                await _unavailable(interaction)
+                return
+            await handler.turn_page(interaction, self.kind, self.key, -1 if self.step == "prev" else +1)
+        except Exception as exc:  # noqa: BLE001 - report_error logs it with its traceback
+            await report_error(interaction, exc)
 
 
+class OpenCardMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"factdeck:results:open"):
+    """The "Open a card…" menu: the value is the card id, so it needs no stored state (anyone may use it)."""
+
+    def __init__(self, options: tuple[CardOption, ...] = (), *, disabled: bool = False) -> None:
+        choices = [
+            discord.SelectOption(
+                label=clip(o.label, 100)[0], value=o.card_id, description=clip(o.description, 100)[0] or None
+            )
+            for o in options[:25]
+        ] or [discord.SelectOption(label="-", value="-")]
+        super().__init__(
+            discord.ui.Select(
+                placeholder="Open a card…",
+                min_values=1,
+                max_values=1,
+                custom_id=OPEN_ID,
+                options=choices,
+                disabled=disabled,
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Select[Any], match: re.Match[str], /
+    ) -> OpenCardMenu:
+        """Rebuild the menu (the picked value arrives with the interaction)."""
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Open the picked card for whoever picked it."""
+        handler = _handler(interaction)
+        try:
+            if handler is None:
+                await _unavailable(interaction)
+                return
+            await handler.open_card(interaction, self.item.values[0])
+        except Exception as exc:  # noqa: BLE001 - report_error logs it with its traceback
+            await report_error(interaction, exc)
+
+
+def list_components(kind: str, key: str, page: Page | None, *, paged: bool, menu: bool) -> discord.ui.View:
+    """The components of a result list showing ``page``; every one disabled when ``page`` is None (expired).
+
+    The view is finished before it is returned, so discord.py does not keep it: the dynamic items route clicks.
+    """
+    view = discord.ui.View(timeout=None)
+    if paged:
+        view.add_item(PageButton(kind, key, "prev", disabled=page is None or not page.has_prev))
+        view.add_item(PageButton(kind, key, "next", disabled=page is None or not page.has_next))
+    if page is None:
+        if menu:
+            view.add_item(OpenCardMenu(disabled=True))
+    elif menu and page.options:
+        view.add_item(OpenCardMenu(page.options))
+    view.stop()
+    return view
+
+
+def disabled_copy(message: discord.Message) -> discord.ui.View:
+    """``message``'s components, every button and menu disabled (a finished view: not kept)."""
+    view = discord.ui.View.from_message(message, timeout=None)
+    for item in view.walk_children():
+        if isinstance(item, discord.ui.Button | discord.ui.Select):
+            item.disabled = True
+    view.stop()
+    return view
+
+
+# -------------------------------------------------------------------------------------------- read more
 class ReadMore(
     discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"factdeck:more:(?P<card>[a-z0-9][a-z0-9-]{0,79})"
 ):

@@ -53,7 +53,8 @@ async def _start(fake: FakeDiscord, tmp_path: Path, flush: float) -> asyncio.sub
         stdout=asyncio.subprocess.DEVNULL,
         stderr=(tmp_path / "bot.log").open("wb"),  # a file, so a chatty log can never fill a pipe and stall the bot
     )
-    await fake.wait_for(lambda: fake.identify_count >= 1 and fake.command_names(), timeout=30, what="the bot")
+    await fake.wait_for(lambda: bool(fake.command_names()), timeout=30, what="the bot to sync its commands")
+    await fake.wait_until_connected(timeout=30)
     return process
 
 

@@ -2,10 +2,17 @@
 
 Commands are thin: they read the interaction, call :class:`bot.service.CardService` and the view log, and render
 with :mod:`bot.discord.embeds`. Every card shown is recorded as a view (without waiting for the disk).
+
+Result lists (search, cite, collections) keep no view object: their state is a small tuple in
+:class:`bot.discord.ui.ResultLists` (``self.lists``), the buttons are dynamic items that call
+:meth:`FactsCog.turn_page`, and one sweeper task (started in ``cog_load``, stopped in ``cog_unload``) disables
+the components of the lists whose time ran out, through each list's interaction webhook.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
@@ -16,7 +23,19 @@ from discord.ext import commands
 
 from bot.discord import embeds
 from bot.discord.errors import NO_MENTIONS, reply
-from bot.discord.ui import CardOption, Page, ResultsView, card_view
+from bot.discord.ui import (
+    NOT_YOURS,
+    CardOption,
+    ListState,
+    OpenCardMenu,
+    Page,
+    PageButton,
+    ResultLists,
+    card_view,
+    disabled_copy,
+    expired_text,
+    list_components,
+)
 from bot.service import CardService, CardView, CiteHit, SearchResult
 from bot.settings import Settings
 from bot.storage import Storage, View
@@ -26,11 +45,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PAGE_SIZE", "FactsCog"]
+__all__ = ["PAGE_SIZE", "SWEEP_EVERY", "FactsCog"]
 
 PAGE_SIZE = 5
 COLLECTIONS_PER_PAGE = 5
 CHOICE_MAX = 100
+#: The sweeper's longest pause between two looks for expired result lists (seconds; shorter for short timeouts).
+SWEEP_EVERY = 5.0
+#: How many expired lists the sweeper edits at once.
+SWEEP_BATCH = 50
+#: The kinds of result list (the letters their custom ids carry, see :data:`bot.discord.ui.KINDS`).
+SEARCH, CITE, COLLECTIONS = "s", "c", "l"
 
 
 def _cooldown(command: str) -> Callable[[discord.Interaction], app_commands.Cooldown | None]:
@@ -56,16 +81,24 @@ def _short(text: str, limit: int) -> str:
 
 class _SearchPages:
     def __init__(
-        self, cog: FactsCog, first: SearchResult, *, topic: str | None, collection: str | None, guild_id: int | None
+        self,
+        cog: FactsCog,
+        query: str,
+        *,
+        topic: str | None,
+        collection: str | None,
+        guild_id: int | None,
+        first: SearchResult | None = None,
     ) -> None:
-        self.cog, self.first, self.topic, self.collection, self.guild_id = cog, first, topic, collection, guild_id
+        self.cog, self.query, self.first = cog, query, first
+        self.topic, self.collection, self.guild_id = topic, collection, guild_id
 
     async def page(self, number: int) -> Page:
         result = (
             self.first
-            if number == 0
+            if number == 0 and self.first is not None
             else self.cog.service.search(
-                self.first.page.query,
+                self.query,
                 topic=self.topic,
                 collection=self.collection,
                 limit=PAGE_SIZE,
@@ -121,16 +154,45 @@ class _CollectionPages:
 class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated fact cards: random, search, cite"):
     """The reader's commands. Dependencies come in through the constructor."""
 
-    def __init__(self, service: CardService, storage: Storage, settings: Settings) -> None:
+    def __init__(
+        self,
+        service: CardService,
+        storage: Storage,
+        settings: Settings,
+        *,
+        client: discord.Client | None = None,
+        lists: ResultLists | None = None,
+    ) -> None:
+        """``client`` routes the list components to this cog and edits expired lists (without it lists are kept
+        but nothing is registered or swept); ``lists`` defaults to a store with ``settings.results_timeout``."""
         self.service = service
         self.storage = storage
         self.settings = settings
+        self.client = client
+        self.lists = lists if lists is not None else ResultLists(ttl=settings.results_timeout)
+        self._sweeper: asyncio.Task[None] | None = None
         super().__init__()
 
     @classmethod
     def from_bot(cls, bot: FactdeckBot) -> FactsCog:
         """The cog factory used by :data:`bot.discord.app.COGS`."""
-        return cls(bot.service, bot.storage, bot.settings)
+        return cls(bot.service, bot.storage, bot.settings, client=bot)
+
+    async def cog_load(self) -> None:
+        """Route the result-list components here and start the sweeper."""
+        if self.client is not None:
+            self.client.add_dynamic_items(PageButton, OpenCardMenu)
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="factdeck-result-lists")
+
+    async def cog_unload(self) -> None:
+        """Stop the sweeper and stop routing the result-list components (a click then does nothing)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        if self.client is not None:
+            self.client.remove_dynamic_items(PageButton, OpenCardMenu)
 
     # ------------------------------------------------------------------------------------------ helpers
     def _record(self, interaction: discord.Interaction, card_id: str, command: str) -> None:
@@ -183,30 +245,115 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
             return
         await self.show_card(interaction, view, "open", ephemeral=True)
 
+    # ------------------------------------------------------------------------------------- result lists
     async def _send_pages(
         self,
         interaction: discord.Interaction,
+        kind: str,
         source: _SearchPages | _CitePages | _CollectionPages,
         *,
-        pick: bool = True,
+        query: str = "",
+        topic: str | None = None,
+        collection: str | None = None,
         ephemeral: bool = False,
     ) -> None:
-        pager = ResultsView(
-            source,
-            owner_id=interaction.user.id,
-            open_card=self.open_card if pick else None,
-            timeout=self.settings.results_timeout,
-        )
-        page = await pager.first()
-        if not pager.children:
+        """Reply with page 0 of ``source``; keep the list's state when it has components."""
+        page = await source.page(0)
+        paged = page.has_prev or page.has_next
+        pick = kind != COLLECTIONS
+        menu = pick and bool(page.options)
+        if not paged and not menu:
             await interaction.response.send_message(embed=page.embed, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
-            pager.stop()
             return
-        callback = await interaction.response.send_message(
-            embed=page.embed, view=pager, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
+        key = self.lists.add(
+            kind,
+            owner_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            token=interaction.token,
+            paged=paged,
+            menu=menu,
+            query=query,
+            topic=topic,
+            collection=collection,
         )
-        # Keep the interaction, not the parsed message, for the timeout edit: same request, far less memory held.
-        pager.original = interaction if isinstance(callback.resource, discord.InteractionMessage) else None
+        try:
+            await interaction.response.send_message(
+                embed=page.embed,
+                view=list_components(kind, key, page, paged=paged, menu=pick),
+                ephemeral=ephemeral,
+                allowed_mentions=NO_MENTIONS,
+            )
+        except BaseException:
+            self.lists.discard(key)
+            raise
+
+    async def _source(self, state: ListState) -> _SearchPages | _CitePages | _CollectionPages:
+        """The pages of a kept list, searched again (cheap) for the page asked for."""
+        if state.kind == CITE:
+            hits = self.service.cite(state.query).hits
+            return _CitePages(self, state.query, hits, state.guild_id)
+        if state.kind == COLLECTIONS:
+            return _CollectionPages(self, await self._collection_views(state.guild_id))
+        return _SearchPages(self, state.query, topic=state.topic, collection=state.collection, guild_id=state.guild_id)
+
+    async def turn_page(self, interaction: discord.Interaction, kind: str | None, key: str | None, step: int) -> None:
+        """Previous / Next on a result list: only its owner may page; a list no longer kept says it expired."""
+        state = self.lists.get(key)
+        if state is None:
+            self.lists.discard(key)
+            await self._expired(interaction, kind)
+            return
+        assert key is not None
+        if interaction.user.id != state.owner_id:
+            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+            return
+        number = max(state.page + step, 0)
+        page = await (await self._source(state)).page(number)
+        pick = state.kind != COLLECTIONS
+        await interaction.response.edit_message(
+            embed=page.embed, view=list_components(state.kind, key, page, paged=state.paged, menu=pick)
+        )
+        # The click's token edits the same message and is fresher than the command's: the sweeper uses it.
+        self.lists.turned(key, state, page=number, menu=pick and bool(page.options), token=interaction.token)
+
+    async def _expired(self, interaction: discord.Interaction, kind: str | None) -> None:
+        """Disable the clicked list's components (the click's own response edits it) and say it expired."""
+        if interaction.message is not None:
+            try:
+                await interaction.response.edit_message(view=disabled_copy(interaction.message))
+            except discord.HTTPException as exc:
+                log.info("could not disable the components of an expired result list: %s", exc)
+        await reply(interaction, expired_text(kind))
+
+    async def _sweep_forever(self) -> None:
+        every = min(SWEEP_EVERY, max(self.lists.ttl / 4, 0.05))
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("could not sweep the expired result lists")
+
+    async def sweep(self) -> int:
+        """Forget every expired (or evicted) result list and disable its components; return how many."""
+        due = self.lists.due()
+        client = self.client
+        if client is None or client.application_id is None or client.is_closed():
+            return len(due)
+        for start in range(0, len(due), SWEEP_BATCH):
+            await asyncio.gather(
+                *(self._disable(client, client.application_id, key, s) for key, s in due[start : start + SWEEP_BATCH])
+            )
+        return len(due)
+
+    @staticmethod
+    async def _disable(client: discord.Client, application_id: int, key: str, state: ListState) -> None:
+        webhook = discord.Webhook.partial(application_id, state.token, client=client)
+        view = list_components(state.kind, key, None, paged=state.paged, menu=state.menu)
+        try:
+            await webhook.edit_message("@original", view=view)  # type: ignore[arg-type]  # the route takes it
+        except discord.HTTPException as exc:
+            log.info("could not disable the components of an expired result list: %s", exc)
 
     # ----------------------------------------------------------------------------------------- commands
     @app_commands.command(name="random", description="A random card you have not seen in this server yet")
@@ -245,9 +392,10 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         if not result.page.hits:
             await reply(interaction, embeds.safe(result.message or f"No card matches “{query}”."))
             return
-        await self._send_pages(
-            interaction, _SearchPages(self, result, topic=topic, collection=collection, guild_id=interaction.guild_id)
+        source = _SearchPages(
+            self, query, topic=topic, collection=collection, guild_id=interaction.guild_id, first=result
         )
+        await self._send_pages(interaction, SEARCH, source, query=query, topic=topic, collection=collection)
 
     @app_commands.command(name="cite", description="The cards that cite a work, e.g. Horvath & Symonds 1991")
     @app_commands.describe(reference="An author, author and year, or a reference number")
@@ -258,7 +406,8 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         if not result.hits:
             await reply(interaction, embeds.safe(result.message or f"No card cites “{reference}”."))
             return
-        await self._send_pages(interaction, _CitePages(self, reference, result.hits, interaction.guild_id))
+        source = _CitePages(self, reference, result.hits, interaction.guild_id)
+        await self._send_pages(interaction, CITE, source, query=reference)
 
     @app_commands.command(name="show", description="Show one card by its id")
     @app_commands.describe(card="The card id (start typing for suggestions)")
@@ -316,13 +465,18 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     @app_commands.command(name="collections", description="The curated collections, with their cards and views")
     async def collections(self, interaction: discord.Interaction) -> None:
         """/fact collections."""
-        by_card = await self.storage.views.views_by_card(interaction.guild_id) if interaction.guild_id else {}
+        views = await self._collection_views(interaction.guild_id)
+        await self._send_pages(interaction, COLLECTIONS, _CollectionPages(self, views))
+
+    async def _collection_views(self, guild_id: int | None) -> dict[str, int]:
+        """Views in ``guild_id`` per collection id (none outside a server)."""
+        by_card = await self.storage.views.views_by_card(guild_id) if guild_id else {}
         views: dict[str, int] = {}
         for card_id, n in by_card.items():
             collection_id = self.service.library.card_collection.get(card_id)
             if collection_id is not None:
                 views[collection_id] = views.get(collection_id, 0) + n
-        await self._send_pages(interaction, _CollectionPages(self, views), pick=False)
+        return views
 
     @app_commands.command(name="help", description="What each /fact command does, with examples")
     async def help(self, interaction: discord.Interaction) -> None:
