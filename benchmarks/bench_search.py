@@ -21,9 +21,10 @@ if str(ROOT) not in sys.path:
 from benchmarks.bench_search_index import _percentiles, _time_calls, naive_search, query_sets  # noqa: E402
 from benchmarks.synth import write_library  # noqa: E402
 from bot.citations import CitationIndex  # noqa: E402
+from bot.indexes import citation_index  # noqa: E402
 from bot.library import load_library  # noqa: E402
 from bot.search import SearchDoc, SearchIndex  # noqa: E402
-from bot.service import CardService, _citation_index  # noqa: E402
+from bot.service import CardService  # noqa: E402
 
 
 def _pair(samples: list[int]) -> str:
@@ -54,7 +55,7 @@ def measure(cards: int) -> dict[str, str]:
         CitationIndex.build((c.id, c.text, c.citations) for c in library.cards.values())
         cite_serial_s = time.perf_counter() - started
         started = time.perf_counter()
-        _citation_index(library, Path(tmp) / "index")
+        citation_index(library, Path(tmp) / "index")
         cite_cold_s = time.perf_counter() - started
         started = time.perf_counter()
         service = CardService(library, cache_dir=Path(tmp) / "cache")

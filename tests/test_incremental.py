@@ -16,8 +16,8 @@ import msgspec
 import pytest
 
 from benchmarks.synth import card_text, write_library
+from bot import indexes as indexes_module
 from bot import search as search_module
-from bot import service as service_module
 from bot import yamlio
 from bot.citations import CitationIndex, Reference, card_references, extract
 from bot.library import Library, replace_file
@@ -150,8 +150,8 @@ NEW_CARD = Card(
 def no_rebuilds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records full builds of the search and citation indexes made through the service."""
     built: list[str] = []
-    real_build = service_module.SearchIndex.build.__func__  # type: ignore[attr-defined]
-    real_from = service_module.CitationIndex.from_references.__func__  # type: ignore[attr-defined]
+    real_build = indexes_module.SearchIndex.build.__func__  # type: ignore[attr-defined]
+    real_from = indexes_module.CitationIndex.from_references.__func__  # type: ignore[attr-defined]
 
     def build(cls: type, *args: object, **kwargs: object) -> SearchIndex:
         built.append("search")
@@ -161,8 +161,8 @@ def no_rebuilds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         built.append("citations")
         return real_from(cls, *args, **kwargs)
 
-    monkeypatch.setattr(service_module.SearchIndex, "build", classmethod(build))
-    monkeypatch.setattr(service_module.CitationIndex, "from_references", classmethod(from_references))
+    monkeypatch.setattr(indexes_module.SearchIndex, "build", classmethod(build))
+    monkeypatch.setattr(indexes_module.CitationIndex, "from_references", classmethod(from_references))
     return built
 
 
@@ -326,7 +326,7 @@ def test_a_failed_update_falls_back_to_a_full_build(
     lib = rewrite(svc.library, "bench-0001", msgspec.structs.replace(bench, cards=(*bench.cards, NEW_CARD)))
     with monkeypatch.context() as m:
         m.setattr(search_module, "_write_meta", real)  # the full build may write its meta
-        m.setattr(service_module.SearchIndex, "updated", lambda *a, **k: crash(cache, {"digest": "x"}))
+        m.setattr(indexes_module.SearchIndex, "updated", lambda *a, **k: crash(cache, {"digest": "x"}))
         svc.swap(lib)
     assert svc.search("zyzzyva").page.total == 1
     assert_same(svc, lib)

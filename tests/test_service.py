@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import service as service_module
+from bot import indexes as indexes_module
 from bot.service import CardService
 from tests.conftest import SHIPPED_CARDS
 
@@ -140,10 +140,10 @@ def test_reload_swaps_the_whole_library_and_reports_changes(cards_copy: Path) ->
 def test_a_warm_start_reuses_the_search_and_citation_indexes(tmp_path: Path, cards_copy: Path, monkeypatch) -> None:
     CardService.load(cards_copy, cache_dir=tmp_path / "cache")
     built: list[int] = []
-    real = service_module.SearchIndex.build
-    monkeypatch.setattr(service_module.SearchIndex, "build", lambda *a, **k: built.append(1) or real(*a, **k))
-    real_cite = service_module.CitationIndex.build
-    monkeypatch.setattr(service_module.CitationIndex, "build", lambda *a, **k: built.append(2) or real_cite(*a, **k))
+    real = indexes_module.SearchIndex.build
+    monkeypatch.setattr(indexes_module.SearchIndex, "build", lambda *a, **k: built.append(1) or real(*a, **k))
+    real_cite = indexes_module.CitationIndex.build
+    monkeypatch.setattr(indexes_module.CitationIndex, "build", lambda *a, **k: built.append(2) or real_cite(*a, **k))
     warm = CardService.load(cards_copy, cache_dir=tmp_path / "cache")
     assert built == []
     assert len(warm.cite("Horvath & Symonds 1991").hits) == 3
