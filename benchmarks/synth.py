@@ -137,6 +137,22 @@ _AUTHORS = [
 _TOPICS = [f"{a} {b}" for a, b in zip(_WORDS[::2], _WORDS[1::2], strict=False)]
 
 
+def _surnames(count: int = 3000, seed: int = 11) -> list[str]:
+    """Real names first (most cited), then invented ones: a Zipf-like pool, as a field's literature has."""
+    rng = random.Random(seed)
+    onsets = ["b", "br", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "st", "t", "v", "w", "z"]
+    vowels, codas = ["a", "e", "i", "o", "u", "ei", "ou"], ["n", "r", "s", "t", "l", "m"]
+    names = dict.fromkeys(_AUTHORS)
+    while len(names) < count:
+        parts = [rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas) for _ in range(rng.randint(1, 3))]
+        names["".join(parts).capitalize()] = None
+    return list(names)
+
+
+_SURNAMES = _surnames()
+_SURNAME_WEIGHTS = [1 / (rank + 1) for rank in range(len(_SURNAMES))]
+
+
 def _sentence(rng: random.Random) -> str:
     words = rng.choices(_WORDS, weights=[1 / (i + 1) for i in range(len(_WORDS))], k=rng.randint(12, 22))
     words[0] = words[0].capitalize()
@@ -144,7 +160,7 @@ def _sentence(rng: random.Random) -> str:
 
 
 def _citation(rng: random.Random) -> str:
-    authors = rng.sample(_AUTHORS, rng.randint(1, 3))
+    authors = list(dict.fromkeys(rng.choices(_SURNAMES, _SURNAME_WEIGHTS, k=rng.randint(1, 3))))
     year = rng.randint(1950, 2020)
     if len(authors) == 1:
         return f"({authors[0]}, {year})"

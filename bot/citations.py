@@ -920,8 +920,13 @@ class CitationIndex:
             return []
         if len(folded) == 1 and not q.et_al:
             candidates = self._by_surname.get(folded[0], ())
+            if not q.years:  # an author alone: every work with that surname among its authors, as indexed
+                return list(candidates)
         else:
             candidates = self._by_first.get(folded[0], ())
+        if q.years:  # a cheap first pass on the year the key ends with ("names|1991a") before the full checks
+            wanted = {y[:4] for y in q.years}
+            candidates = [k for k in candidates if k[k.rfind("|") + 1 : k.rfind("|") + 5] in wanted]
         keys = []
         for key in candidates:
             entry = self._entries[key]

@@ -11,9 +11,10 @@ import logging
 import random as _random
 import threading
 from collections.abc import Collection as SizedContainer
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 
 from bot.citations import Reference
 from bot.indexes import Snapshot, build_snapshot, derive_snapshot, fold_topic
@@ -73,12 +74,57 @@ class CiteHit:
     reference: Reference
 
 
+class CiteHits(Sequence[CiteHit]):
+    """The cards citing a work, in library order; each hit's card is looked up only when it is read.
+
+    An author cited by thousands of cards costs one lookup, and a page of five hits five card views.
+    """
+
+    __slots__ = ("_found", "_snapshot")
+
+    def __init__(self, snapshot: Snapshot | None, found: Sequence[tuple[str, Sequence[Reference]]]) -> None:
+        self._snapshot = snapshot
+        self._found = found
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def _hit(self, index: int) -> CiteHit:
+        card_id, references = self._found[index]
+        view = CardService._view(self._snapshot, card_id)  # type: ignore[arg-type]
+        assert view is not None  # the ids come from the same snapshot's citation index
+        written = "; ".join(dict.fromkeys(r.written for r in references))
+        return CiteHit(view, written, references[0])
+
+    @overload
+    def __getitem__(self, index: int) -> CiteHit: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[CiteHit, ...]: ...
+    def __getitem__(self, index: int | slice) -> CiteHit | tuple[CiteHit, ...]:
+        if isinstance(index, slice):
+            return tuple(self._hit(i) for i in range(*index.indices(len(self._found))))
+        return self._hit(index if index >= 0 else len(self._found) + index)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"CiteHits({len(self)} cards)"
+
+
+NO_HITS = CiteHits(None, ())
+
+
 @dataclass(frozen=True, slots=True)
 class CiteResult:
     """Every card citing a work, or a message saying why there is none."""
 
     query: str
-    hits: tuple[CiteHit, ...]
+    hits: CiteHits
     message: str | None = None
 
 
@@ -210,19 +256,14 @@ class CardService:
         """Every card that cites a work matching ``query``, with the reference as each card writes it."""
         snap = self._snapshot
         if not query.strip():
-            return CiteResult(query, (), "Type a reference, e.g. “Horvath & Symonds 1991”, or an author.")
+            return CiteResult(query, NO_HITS, "Type a reference, e.g. “Horvath & Symonds 1991”, or an author.")
         by_card: dict[str, list[Reference]] = {}
-        for hit in snap.citations.lookup(query):
-            by_card.setdefault(hit.card_id, []).append(hit.reference)
-        hits = []
-        for card_id, references in by_card.items():  # one hit per card, with every matching work it cites
-            view = self._view(snap, card_id)
-            if view is not None:
-                written = "; ".join(dict.fromkeys(r.written for r in references))
-                hits.append(CiteHit(view, written, references[0]))
-        if not hits:
-            return CiteResult(query, (), f"No card cites “{query.strip()[:200]}”.")
-        return CiteResult(query, tuple(hits))
+        for hit in snap.citations.lookup(query):  # one hit per card, with every matching work it cites
+            if hit.card_id in snap.library.cards:
+                by_card.setdefault(hit.card_id, []).append(hit.reference)
+        if not by_card:
+            return CiteResult(query, NO_HITS, f"No card cites “{query.strip()[:200]}”.")
+        return CiteResult(query, CiteHits(snap, list(by_card.items())))
 
     def source(self, card_id: str, style: Style = "plain") -> str | None:
         """Where a card comes from, formatted in a citation style; None for an unknown card."""
