@@ -2,13 +2,12 @@
 
 Cog convention
 --------------
-:data:`COGS` lists ``"module:attribute"`` strings. Each attribute is a callable that takes the bot and returns a
-:class:`discord.ext.commands.Cog` (or an awaitable of one); a cog class whose ``__init__(self, bot)`` takes the
-bot qualifies as it is. The cog reads its dependencies from the bot's public attributes: ``bot.settings``
-(:class:`bot.settings.Settings`), ``bot.service`` (:class:`bot.service.CardService`) and ``bot.storage``
-(:class:`bot.storage.Storage`). ``setup_hook`` adds every listed cog whose module exists; a missing module is
-skipped (debug log), a module that fails to import or a factory that raises is logged with its traceback and
-skipped, except the required ones (:data:`REQUIRED_COGS`), which stop the start. Background loops start in
+:data:`COGS` lists cog factories: callables that take the bot and return a :class:`discord.ext.commands.Cog` (or
+an awaitable of one); a cog class whose ``__init__(self, bot)`` takes the bot qualifies as it is. The cog reads its
+dependencies from the bot's public attributes: ``bot.settings`` (:class:`bot.settings.Settings`), ``bot.service``
+(:class:`bot.service.CardService`) and ``bot.storage`` (:class:`bot.storage.Storage`). ``setup_hook`` adds them in
+order (the daily cog adds ``/fact today`` to the facts cog's group, so it comes after it); a cog that fails to load
+stops the start rather than leaving a server without its moderation or daily posts. Background loops start in
 ``cog_load`` and stop in ``cog_unload``.
 """
 
@@ -17,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import importlib
 import inspect
 import logging
 import signal
@@ -30,6 +28,9 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot.discord.cogs.cards import CardsCog
+from bot.discord.cogs.daily import DailyCog
+from bot.discord.cogs.facts import FactsCog
 from bot.discord.errors import NO_MENTIONS, FactdeckTree
 from bot.discord.sync import SyncResult, sync_commands
 from bot.discord.ui import ReadMore
@@ -39,18 +40,12 @@ from bot.storage import Storage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["COGS", "REQUIRED_COGS", "CogFactory", "FactdeckBot", "intents", "main", "run"]
+__all__ = ["COGS", "CogFactory", "FactdeckBot", "intents", "main", "run"]
 
 CogFactory = Callable[["FactdeckBot"], commands.Cog | Awaitable[commands.Cog]]
 
-#: Every cog, as "module:attribute" (the attribute may be dotted); each is called with the bot.
-COGS: tuple[str, ...] = (
-    "bot.discord.cogs.facts:FactsCog.from_bot",
-    "bot.discord.cogs.cards:CardsCog",
-    "bot.discord.cogs.daily:DailyCog",
-)
-#: Cogs the bot cannot run without.
-REQUIRED_COGS: frozenset[str] = frozenset({"bot.discord.cogs.facts:FactsCog.from_bot"})
+#: Every cog, in the order they are added.
+COGS: tuple[CogFactory, ...] = (FactsCog.from_bot, CardsCog, DailyCog)
 #: How often the health file is touched while connected (seconds).
 HEALTH_EVERY = 30.0
 
@@ -62,23 +57,6 @@ def intents() -> discord.Intents:
     return wanted
 
 
-def _resolve(spec: str | CogFactory) -> tuple[str, CogFactory | None]:
-    """Import ``module:attribute``; None when the module does not exist."""
-    if not isinstance(spec, str):
-        return getattr(spec, "__qualname__", repr(spec)), spec
-    module_name, _, attribute = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module_name.startswith(exc.name) and spec not in REQUIRED_COGS:
-            return spec, None
-        raise
-    target: Any = module
-    for part in attribute.split("."):
-        target = getattr(target, part)
-    return spec, target
-
-
 class FactdeckBot(commands.Bot):
     """The Factdeck bot. Settings, the card service and storage come in through the constructor."""
 
@@ -88,7 +66,7 @@ class FactdeckBot(commands.Bot):
         service: CardService,
         storage: Storage,
         *,
-        cogs: Sequence[str | CogFactory] = COGS,
+        cogs: Sequence[CogFactory] = COGS,
         sync_on_start: bool = True,
         **options: Any,
     ) -> None:
@@ -105,7 +83,7 @@ class FactdeckBot(commands.Bot):
         self.settings = settings
         self.service = service
         self.storage = storage
-        self.cog_specs = tuple(cogs)
+        self.cog_factories = tuple(cogs)
         self.sync_on_start = sync_on_start
         self.last_sync: list[SyncResult] = []
         self.ready_count = 0
@@ -114,30 +92,16 @@ class FactdeckBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Add the dynamic items and cogs, then sync the commands if they changed."""
         self.add_dynamic_items(ReadMore)
-        for spec in self.cog_specs:
-            await self._add_cog(spec)
-        if self.sync_on_start:
-            await self.sync_commands()
-        if self.settings.health_file is not None:
-            self._health_task = asyncio.create_task(self._health(self.settings.health_file), name="factdeck-health")
-
-    async def _add_cog(self, spec: str | CogFactory) -> None:
-        required = spec in REQUIRED_COGS
-        try:
-            name, factory = _resolve(spec)
-            if factory is None:
-                log.debug("cog %s is not installed; skipping it", name)
-                return
+        for factory in self.cog_factories:
             cog = factory(self)
             if inspect.isawaitable(cog):
                 cog = await cog
             await self.add_cog(cog)
-        except Exception:
-            if required:
-                raise
-            log.exception("could not add cog %s; the bot runs without it", spec)
-            return
-        log.info("added cog %s", type(cog).__name__)
+            log.info("added cog %s", type(cog).__name__)
+        if self.sync_on_start:
+            await self.sync_commands()
+        if self.settings.health_file is not None:
+            self._health_task = asyncio.create_task(self._health(self.settings.health_file), name="factdeck-health")
 
     async def sync_commands(self, *, force: bool = False) -> list[SyncResult]:
         """Sync the command tree where its hash changed (every target with ``force``)."""

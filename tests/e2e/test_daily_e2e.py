@@ -90,8 +90,7 @@ class World:
     async def running(self) -> AsyncIterator[FactdeckBot]:
         """Start the bot as in production (``run()``) with the test clock; stop it (like SIGTERM) on exit."""
         cogs = tuple(
-            functools.partial(DailyCog, clock=self.clock) if spec == "bot.discord.cogs.daily:DailyCog" else spec
-            for spec in COGS
+            functools.partial(DailyCog, clock=self.clock) if factory is DailyCog else factory for factory in COGS
         )
         async with start_bot(self.fake, self.config, cogs=cogs) as (_settings, bot, _task):
             self.bot = bot

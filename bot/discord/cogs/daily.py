@@ -11,7 +11,7 @@ process on the same database cannot post twice, because the engine claims each d
 
 ``/fact today`` belongs to the ``/fact`` group of :class:`bot.discord.cogs.facts.FactsCog`: this cog adds a
 ``today`` subcommand to that group in ``cog_load`` (the group is found in the command tree, so the facts cog
-must be added first, as :data:`bot.discord.app.COGS` does) and removes it again in ``cog_unload``.
+must be added first, as :data:`bot.discord.app.COGS` orders them) and removes it again in ``cog_unload``.
 """
 
 from __future__ import annotations
