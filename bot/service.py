@@ -257,13 +257,10 @@ class CardService:
         snap = self._snapshot
         if not query.strip():
             return CiteResult(query, NO_HITS, "Type a reference, e.g. “Horvath & Symonds 1991”, or an author.")
-        by_card: dict[str, list[Reference]] = {}
-        for hit in snap.citations.lookup(query):  # one hit per card, with every matching work it cites
-            if hit.card_id in snap.library.cards:
-                by_card.setdefault(hit.card_id, []).append(hit.reference)
-        if not by_card:
+        found = snap.citations.cards_citing(query)  # one entry per card, with every matching work it cites
+        if not found:
             return CiteResult(query, NO_HITS, f"No card cites “{query.strip()[:200]}”.")
-        return CiteResult(query, CiteHits(snap, list(by_card.items())))
+        return CiteResult(query, CiteHits(snap, found))
 
     def source(self, card_id: str, style: Style = "plain") -> str | None:
         """Where a card comes from, formatted in a citation style; None for an unknown card."""

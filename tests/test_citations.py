@@ -632,3 +632,14 @@ def benchmark(n: int) -> None:
 
 if __name__ == "__main__":
     benchmark(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+
+
+@pytest.mark.parametrize(
+    "query", ["Horvath", "Horvath & Symonds 1991", "Martin, Garske & Davis 2000", "(7, 8)", "Simpson", "Freud"]
+)
+def test_cards_citing_groups_lookup_by_card_in_order(query: str) -> None:
+    index = seed_index()
+    grouped: dict[str, list[Reference]] = {}
+    for hit in index.lookup(query):
+        grouped.setdefault(hit.card_id, []).append(hit.reference)
+    assert index.cards_citing(query) == list(grouped.items())
