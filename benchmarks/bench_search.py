@@ -7,11 +7,13 @@ Run: .venv/bin/python benchmarks/bench_search.py [SIZES ...]
 from __future__ import annotations
 
 import random
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import msgspec
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,10 +21,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_search_index import _percentiles, _time_calls, naive_search, query_sets  # noqa: E402
-from benchmarks.synth import write_library  # noqa: E402
+from benchmarks.synth import card_text, write_library  # noqa: E402
+from bot import yamlio  # noqa: E402
 from bot.citations import CitationIndex  # noqa: E402
-from bot.indexes import citation_index  # noqa: E402
-from bot.library import load_library  # noqa: E402
+from bot.indexes import build_snapshot, citation_index  # noqa: E402
+from bot.library import load_library, replace_file  # noqa: E402
 from bot.search import SearchDoc, SearchIndex  # noqa: E402
 from bot.service import CardService  # noqa: E402
 
@@ -98,8 +101,32 @@ def measure(cards: int) -> dict[str, str]:
         ref_prefixes = [a[: rng.randint(2, len(a))] for a in rng.choices(authors, k=300)]
         rows["autocomplete references p50/p99"] = _pair(_time_calls(service.references, ref_prefixes))
         rows["autocomplete cards p50/p99"] = _pair(_time_calls(service.card_choices, sets["prefix"]))
-        cite_queries = rng.choices(displays, k=200) + rng.choices(authors, k=100)
-        rows["citation lookup p50/p99"] = _pair(_time_calls(service.cite, cite_queries))
+        sampled = [service.view(i) for i in rng.sample(list(library.cards), 400)]
+        cited = [r.display() for v in sampled if v is not None for r in v.references][:300]
+        rows["citation lookup, a cited work p50/p99"] = _pair(_time_calls(service.cite, cited))
+        most = _time_calls(service.cite, rng.choices(displays, k=100) + rng.choices(authors, k=100))
+        rows["citation lookup, most-cited works/authors"] = _pair(most)
+        hits = max(len(service.cite(a).hits) for a in authors[:5])
+        rows["  (cards citing the most-cited author)"] = f"{hits:,}"
+
+        # A moderator's one-card add: the indexes updated in place, against rebuilding them all (same run).
+        loaded = library.files[len(library.files) // 2]
+        cards_before = loaded.card_file.cards
+        adds = []
+        for n in range(5):
+            added = msgspec.structs.replace(cards_before[0], id=f"{cards_before[0].id}-m{n}", text=card_text(rng))
+            grown = msgspec.structs.replace(loaded.card_file, cards=(*loaded.card_file.cards, added))
+            raw = yamlio.dump(grown).encode()
+            started = time.perf_counter()
+            new_library = replace_file(service.library, loaded.path, grown, raw)
+            service.swap(new_library)
+            adds.append(time.perf_counter() - started)
+            loaded = new_library.file_of(loaded.card_file.collection.id) or loaded
+        started = time.perf_counter()
+        build_snapshot(service.library, None)
+        full = time.perf_counter() - started
+        rows["moderator adds a card: replace + swap"] = f"{statistics.median(adds):.2f} s (median of 5)"
+        rows["baseline: rebuilding every index"] = f"{full:.2f} s"
 
         ids = list(library.cards)
         seen = set(rng.sample(ids, len(ids) // 2))
