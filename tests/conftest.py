@@ -20,3 +20,9 @@ def cards_copy(tmp_path: Path) -> Path:
     target = tmp_path / "cards"
     shutil.copytree(SHIPPED_CARDS, target, ignore=shutil.ignore_patterns(".*"))
     return target
+
+
+@pytest.fixture
+def cli_cache_outside_repo(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI commands cache parsed cards beside the card folder by default; tests of the CLI keep the checkout clean."""
+    monkeypatch.setenv("FACTDECK_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "factdeck-cache"))

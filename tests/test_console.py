@@ -14,6 +14,8 @@ from bot.console import Console, run_console
 from bot.service import CardService
 from tests.conftest import SHIPPED_CARDS
 
+pytestmark = pytest.mark.usefixtures("cli_cache_outside_repo")
+
 
 @pytest.fixture(scope="module")
 def service() -> CardService:

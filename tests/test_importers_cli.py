@@ -14,6 +14,8 @@ from bot.importers import parse_csv, parse_seed_page
 from bot.library import load_library
 from tests.conftest import ROOT, SEED_PAGE, SHIPPED_CARDS
 
+pytestmark = pytest.mark.usefixtures("cli_cache_outside_repo")
+
 
 def test_importing_the_seed_page_yields_the_shipped_cards() -> None:
     result = parse_seed_page(SEED_PAGE.read_text(encoding="utf-8"), str(SEED_PAGE))
