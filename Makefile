@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_load.py
-	$(BIN)/python benchmarks/bench_search.py
-	$(BIN)/python benchmarks/bench_bot.py
+	$(BIN)/python -m benchmarks.bench_load
+	$(BIN)/python -m benchmarks.bench_search
+	$(BIN)/python -m benchmarks.bench_bot
+	$(BIN)/python -m benchmarks.bench_views
