@@ -345,7 +345,7 @@ def citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
     per_file = _file_references(library, index_dir / "references" if index_dir is not None else None)
     served = library.cards
     index = CitationIndex.from_references(
-        (card_id, refs) for refs in per_file for card_id, refs in refs if card_id in served
+        (card_id, refs) for file_refs in per_file for card_id, refs in file_refs if card_id in served
     )
     if cached is not None:
         try:

@@ -121,6 +121,6 @@ def schema_text() -> str:
     return json.dumps(schema(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def card_to_builtins(card: Card) -> dict[str, Any]:
-    """A card as plain data (dicts, lists, strings), in the documented key order, without empty fields."""
-    return msgspec.to_builtins(card)
+def to_builtins(struct: Card | Collection | Source) -> dict[str, Any]:
+    """A card (or collection, or source) as plain data: dicts, lists and strings, without empty fields."""
+    return msgspec.to_builtins(struct)

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from bot.model import CARD_KEYS, COLLECTION_KEYS, FILE_KEYS, SOURCE_KEYS, CardFile, card_to_builtins
+from bot.model import CARD_KEYS, COLLECTION_KEYS, FILE_KEYS, SOURCE_KEYS, CardFile, to_builtins
 
 try:  # PyYAML built against libyaml: several times faster.
     _BaseLoader: type = yaml.CSafeLoader
@@ -113,10 +113,10 @@ def _ordered(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 def card_file_builtins(card_file: CardFile) -> dict[str, Any]:
     """A card file as plain data in the documented key order."""
-    collection = _ordered(card_to_builtins(card_file.collection), COLLECTION_KEYS)
+    collection = _ordered(to_builtins(card_file.collection), COLLECTION_KEYS)
     cards = []
     for card in card_file.cards:
-        data = _ordered(card_to_builtins(card), CARD_KEYS)
+        data = _ordered(to_builtins(card), CARD_KEYS)
         if "source" in data:
             data["source"] = _ordered(data["source"], SOURCE_KEYS)
         if "added_at" in data:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -124,7 +124,7 @@ class _SearchPages:
 
 
 class _CitePages:
-    def __init__(self, cog: FactsCog, query: str, hits: tuple[CiteHit, ...], guild_id: int | None) -> None:
+    def __init__(self, cog: FactsCog, query: str, hits: Sequence[CiteHit], guild_id: int | None) -> None:
         self.cog, self.query, self.hits, self.guild_id = cog, query, hits, guild_id
 
     async def page(self, number: int) -> Page:
