@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -12,9 +13,8 @@ from typing import Any
 
 from bot import render
 from bot.importers import guess_format, import_text
-from bot.library import discover, parse_bytes
+from bot.library import discover, load_library
 from bot.settings import SHIPPED_CARDS
-from bot.validate import Problem, cross_file
 from bot.yamlio import dump
 
 
@@ -47,7 +47,7 @@ def _service(args: argparse.Namespace) -> Any:
 
 # ------------------------------------------------------------------------------------------------ check
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate files or folders; print every problem; exit 1 on any error."""
+    """Validate files or folders with the loader's own checks; print every problem; exit 1 on any error."""
     targets = [Path(p) for p in args.paths] or [args.cards]
     files: list[Path] = []
     for target in targets:
@@ -55,29 +55,35 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"{target}: no such file or folder", file=sys.stderr)
             return 2
         files.extend(discover(target) if target.is_dir() else [target])
-    problems: list[Problem] = []
-    good = []
-    collections = cards = 0
-    for path in files:
-        result = parse_bytes(path.read_bytes(), str(path))
-        problems.extend(result.problems)
-        if result.ok and result.card_file is not None:
-            good.append((str(path), result.card_file, lambda p=path: p.read_text(encoding="utf-8")))
-            collections += 1
-            cards += len(result.card_file.cards)
-    for found in cross_file(good).values():
-        problems.extend(found)
-    problems.sort(key=lambda p: (p.path, p.line, p.column))
-    for problem in problems:
-        print(problem)
+    library = load_library(Path.cwd(), paths=files)
+    shown = {str(path.resolve()): str(path) for path in files}  # report paths as the user wrote them
+    problems = [dataclasses.replace(p, path=shown.get(p.path, p.path)) for p in library.problems]
     errors = sum(p.is_error for p in problems)
     warnings = len(problems) - errors
-    print(
+    collections, cards = len(library.collections), len(library.cards)
+    summary = (
         f"{len(files)} file{'s' if len(files) != 1 else ''}, {collections} collection{'s' if collections != 1 else ''},"
         f" {cards} card{'s' if cards != 1 else ''}: {errors} error{'s' if errors != 1 else ''},"
-        f" {warnings} warning{'s' if warnings != 1 else ''}",
-        file=sys.stderr if args.json else sys.stdout,
+        f" {warnings} warning{'s' if warnings != 1 else ''}"
     )
+    if args.json:
+        _print_json(
+            {
+                "files": len(files),
+                "collections": collections,
+                "cards": cards,
+                "errors": errors,
+                "warnings": warnings,
+                "problems": [
+                    {"path": p.path, "line": p.line, "column": p.column, "severity": p.severity, "message": p.message}
+                    for p in problems
+                ],
+            }
+        )
+    else:
+        for problem in problems:
+            print(problem)
+        print(summary)
     return 1 if errors else 0
 
 
@@ -299,17 +305,11 @@ def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] =
     return parser
 
 
-def _bot_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
-    try:
-        from bot.app_cli import add_bot_commands
-    except ImportError:  # pragma: no cover - the Discord side is optional for card tools
-        return []
-    return [add_bot_commands]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``factdeck`` command."""
-    parser = build_parser(_bot_commands())
+    from bot.app_cli import add_bot_commands  # the bot's commands, imported only when the CLI runs
+
+    parser = build_parser([add_bot_commands])
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -362,7 +362,8 @@ class Curator:
             atomic_write_text(path, text)
         except OSError as exc:
             raise CurationError(f"could not write {self.display(path)}: {exc.strerror or exc}") from exc
-        return replace_file(library, path, card_file, text.encode("utf-8"))
+        warnings = [p for p in problems if not p.is_error]  # validated just above: no second parse
+        return replace_file(library, path, card_file, text.encode("utf-8"), warnings)
 
     def _serve(self, library: Library) -> None:
         self.service.swap(library)

@@ -12,6 +12,7 @@ version live, so a curator's typo never takes cards away from readers.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import logging
@@ -73,23 +74,15 @@ class Library:
         """Problems worth fixing that did not stop a file from loading."""
         return tuple(p for p in self.problems if not p.is_error)
 
-    def cards_of(self, collection_id: str) -> tuple[Card, ...]:
-        """The cards of one collection, in file order (empty for an unknown id)."""
-        path = self.collection_file.get(collection_id)
-        for loaded in self.files:
-            if loaded.path == path:
-                return loaded.card_file.cards
-        return ()
-
     def file_of(self, collection_id: str) -> LoadedFile | None:
         """The loaded file that holds a collection."""
         path = self.collection_file.get(collection_id)
         return next((f for f in self.files if f.path == path), None)
 
-    def collection_of(self, card_id: str) -> Collection | None:
-        """The collection a card belongs to."""
-        collection_id = self.card_collection.get(card_id)
-        return self.collections.get(collection_id) if collection_id else None
+    def cards_of(self, collection_id: str) -> tuple[Card, ...]:
+        """The cards of one collection, in file order (empty for an unknown id)."""
+        loaded = self.file_of(collection_id)
+        return loaded.card_file.cards if loaded is not None else ()
 
 
 # -------------------------------------------------------------------------------------------- the cache
@@ -403,12 +396,20 @@ def _index(root: Path, served: list[LoadedFile], problems: list[Problem], broken
     )
 
 
-def replace_file(library: Library, path: Path, card_file: CardFile, raw: bytes) -> Library:
-    """A new library with one file's content replaced (after a moderator's write), without re-reading others."""
+def replace_file(
+    library: Library, path: Path, card_file: CardFile, raw: bytes, warnings: Iterable[Problem] | None = None
+) -> Library:
+    """A new library with one file's content replaced (after a moderator's write), without re-reading others.
+
+    ``warnings`` are the file's warnings when the caller has just validated ``raw`` (the writer always has);
+    without them the file is validated again to find them.
+    """
     path = path.resolve()
-    warnings = tuple(p for p in validate_text(raw.decode("utf-8"), str(path)).problems if not p.is_error)
-    loaded = LoadedFile(path, file_digest(raw), card_file, warnings)
+    if warnings is None:
+        warnings = (p for p in validate_text(raw.decode("utf-8"), str(path)).problems if not p.is_error)
+    kept = tuple(p if p.path == str(path) else dataclasses.replace(p, path=str(path)) for p in warnings)
+    loaded = LoadedFile(path, file_digest(raw), card_file, kept)
     served = [f for f in library.files if f.path != path] + [loaded]
     served.sort(key=lambda f: f.path)
-    problems = [p for p in library.problems if p.path != str(path)] + list(warnings)
+    problems = [p for p in library.problems if p.path != str(path)] + list(kept)
     return _index(library.root, served, problems, [b for b in library.broken if b != path])

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Collection as SizedContainer
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Literal, overload
 
@@ -159,12 +160,12 @@ class CardService:
         cache_dir: Path | None = None,
         rng: _random.Random | None = None,
     ) -> None:
-        self.cache_dir = cache_dir
         self._cache = LoadCache(cache_dir) if cache_dir is not None else None
         self._index_dir = cache_dir / "search" if cache_dir is not None else None
         self._rng = rng or _random.Random()
         self._snapshot = build_snapshot(library, self._index_dir)
         self._reload_lock = threading.Lock()
+        self._summaries: tuple[Library, list[CollectionSummary]] | None = None
 
     @classmethod
     def load(cls, cards_dir: Path, *, cache_dir: Path | None = None, rng: _random.Random | None = None) -> CardService:
@@ -201,6 +202,9 @@ class CardService:
         """One card with its collection and references, or None for an unknown id."""
         return self._view(self._snapshot, card_id)
 
+    #: ``show(id)``, the name the surfaces' commands use.
+    show = view
+
     @staticmethod
     def _view(snap: Snapshot, card_id: str) -> CardView | None:
         card = snap.library.cards.get(card_id)
@@ -208,8 +212,6 @@ class CardService:
             return None
         collection = snap.library.collections[snap.library.card_collection[card_id]]
         return CardView(card, collection, tuple(snap.citations.references_of(card_id)))
-
-    show = view
 
     # ------------------------------------------------------------------------------------------ reading
     def random(
@@ -283,7 +285,7 @@ class CardService:
         snap = self._snapshot
         prefix = prefix.strip()
         if not prefix:
-            return [(cid, _short(card.text)) for cid, card in list(snap.library.cards.items())[:limit]]
+            return [(cid, _short(card.text)) for cid, card in islice(snap.library.cards.items(), limit)]
         exact = snap.library.cards.get(prefix)
         found = snap.search.suggest(prefix, limit=limit)
         if exact is not None:
@@ -296,8 +298,11 @@ class CardService:
         return [(name.rsplit("(", 1)[1].rstrip(")"), name) for name in names]
 
     def collections(self) -> list[CollectionSummary]:
-        """Every collection with its number of cards and most used topics."""
+        """Every collection with its number of cards and most used topics (computed once per library)."""
         lib = self._snapshot.library
+        cached = self._summaries
+        if cached is not None and cached[0] is lib:
+            return list(cached[1])
         out = []
         for collection in lib.collections.values():
             cards = lib.cards_of(collection.id)
@@ -307,7 +312,8 @@ class CardService:
                     counts[topic] = counts.get(topic, 0) + 1
             top = tuple(sorted(counts, key=lambda t: (-counts[t], t))[:8])
             out.append(CollectionSummary(collection, len(cards), collection.topics or top))
-        return out
+        self._summaries = (lib, out)
+        return list(out)
 
 
 def _short(text: str, limit: int = 90) -> str:

@@ -69,7 +69,7 @@ class _Located(Exception):
         self.message = message
 
 
-def _check_duplicate_keys(loader: yaml.BaseConstructor, node: yaml.MappingNode) -> None:
+def _check_duplicate_keys(node: yaml.MappingNode) -> None:
     """PyYAML silently keeps the last of two equal keys; a curator needs to hear about the first."""
     seen: set[Any] = set()
     for key_node, _ in node.value:
@@ -83,7 +83,7 @@ class _StrictLoader(yamlio.CardLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         mapping = super().construct_mapping(node, deep=deep)
         if len(mapping) != len(node.value):
-            _check_duplicate_keys(self, node)
+            _check_duplicate_keys(node)
         return mapping
 
 

@@ -133,3 +133,16 @@ def test_python_dash_m_bot_works_like_the_console_script(argv: list[str], tmp_pa
     assert done.returncode == 0, done.stderr
     assert "therapeutic-alliance" in done.stdout or "10 cards" in done.stdout
     assert ROOT.exists()
+
+
+def test_check_json_lists_every_problem_across_files(tmp_path: Path, capsys) -> None:
+    good = (SHIPPED_CARDS / "therapeutic-alliance.yml").read_text(encoding="utf-8")
+    (tmp_path / "a.yml").write_text(good, encoding="utf-8")
+    (tmp_path / "b.yml").write_text(good.replace("title: Therapeutic Alliance", "title: Copy"), encoding="utf-8")
+    code, out, _ = run_cli(capsys, "check", str(tmp_path), "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert (report["files"], report["collections"], report["cards"]) == (2, 1, 10)
+    messages = {(Path(p["path"]).name, p["line"], p["message"]) for p in report["problems"]}
+    assert ("b.yml", 3, f"duplicate collection id 'therapeutic-alliance': {tmp_path / 'a.yml'} has it too") in messages
+    assert report["errors"] == 11  # the collection id and each of the ten card ids
