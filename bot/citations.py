@@ -40,6 +40,7 @@ numbered references.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import re
 from bisect import bisect_left, insort
@@ -47,11 +48,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
+from pathlib import Path
 from typing import Literal
 
 from rapidfuzz import fuzz, process
 
+from bot import text as _text_module
 from bot.text import fold
+
+#: Changes whenever the extraction code changes (this module or the folding it uses), so references cached by an
+#: older version are never reused: a fixed pattern takes effect without the card files changing.
+EXTRACTION_VERSION = hashlib.blake2b(
+    Path(__file__).read_bytes() + Path(_text_module.__file__).read_bytes(), digest_size=6
+).hexdigest()
 
 __all__ = [
     "CitationHit",

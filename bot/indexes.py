@@ -23,16 +23,13 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 
-from bot.citations import CitationIndex, Reference, card_references
+from bot.citations import EXTRACTION_VERSION, CitationIndex, Reference, card_references
 from bot.files import atomic_write_bytes
 from bot.library import Library, LoadedFile, _gc_paused, _pool
 from bot.search import SearchDoc, SearchIndex, Vocabulary
+from bot.text import topic_key
 
 log = logging.getLogger(__name__)
-
-
-def fold_topic(text: str) -> str:
-    return " ".join(text.casefold().split())
 
 
 class Picker:
@@ -43,7 +40,7 @@ class Picker:
         by_topic: dict[str, list[str]] = {}
         by_collection: dict[str, list[str]] = {}
         for card_id, card in library.cards.items():
-            for topic in {fold_topic(t) for t in card.topics}:
+            for topic in {topic_key(t) for t in card.topics}:
                 by_topic.setdefault(topic, []).append(card_id)
             by_collection.setdefault(library.card_collection[card_id], []).append(card_id)
         self.by_topic = {k: tuple(v) for k, v in by_topic.items()}
@@ -68,13 +65,13 @@ class Picker:
             for card_id in touched:
                 card = lib.cards.get(card_id)
                 if card is not None:
-                    for topic in {fold_topic(t) for t in card.topics}:
+                    for topic in {topic_key(t) for t in card.topics}:
                         topics.setdefault(topic, [])
                     collections.setdefault(lib.card_collection[card_id], [])
         for card_id in touched:
             card = library.cards.get(card_id)
             if card is not None:
-                for topic in {fold_topic(t) for t in card.topics}:
+                for topic in {topic_key(t) for t in card.topics}:
                     topics[topic].append(card_id)
                 collections[library.card_collection[card_id]].append(card_id)
         position: dict[str, int] = {}
@@ -99,10 +96,10 @@ class Picker:
         if topic is None and collection is None:
             return self.all
         if collection is None:
-            return self.by_topic.get(fold_topic(topic or ""), ())
+            return self.by_topic.get(topic_key(topic or ""), ())
         if topic is None:
             return self.by_collection.get(collection, ())
-        key = (fold_topic(topic), collection)
+        key = (topic_key(topic), collection)
         with self._lock:
             if key in self._both:
                 self._both.move_to_end(key)
@@ -174,8 +171,15 @@ def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
     for card in library.cards.values():
         for topic in card.topics:
             topic_weights[topic] = topic_weights.get(topic, 0) + 1
-    names = {f"{c.title} ({c.id})": len(library.cards_of(c.id)) for c in library.collections.values()}
-    return Snapshot(library, search, citations, Vocabulary(topic_weights), Vocabulary(names), Picker(library))
+    picker = Picker(library)
+    return Snapshot(library, search, citations, Vocabulary(topic_weights), _collection_names(library, picker), picker)
+
+
+def _collection_names(library: Library, picker: Picker) -> Vocabulary:
+    """Collections for autocomplete as "Title (id)", weighted by their number of served cards."""
+    return Vocabulary(
+        {f"{c.title} ({c.id})": len(picker.by_collection.get(c.id, ())) for c in library.collections.values()}
+    )
 
 
 #: Most cards a swap updates the indexes in place for; beyond that, they are rebuilt from scratch.
@@ -229,12 +233,6 @@ def derive_snapshot(old: Snapshot, library: Library, index_dir: Path | None) -> 
     touched = {*added, *stale}
     if not _same_order(b_cards, a_cards, touched):
         return None
-    docs = [SearchDoc.of(a_cards[k], library.collections[a_coll[k]]) for k in (*added, *changed, *moved)]
-    try:
-        search = old.search.updated(stale, docs, digest=library.digest)
-    except Exception as exc:  # noqa: BLE001 - any failure means "rebuild the index instead"
-        log.warning("could not update the search index in place (%s); rebuilding it", exc)
-        return None
     cited: dict[str, list[Reference] | None] = dict.fromkeys(removed)
     for card_id in (*added, *changed):
         card, prev = a_cards[card_id], b_cards.get(card_id)
@@ -248,11 +246,27 @@ def derive_snapshot(old: Snapshot, library: Library, index_dir: Path | None) -> 
     for card_id in (*added, *changed):
         for topic in a_cards[card_id].topics:
             deltas[topic] = deltas.get(topic, 0) + 1
-    names = {f"{c.title} ({c.id})": len(library.cards_of(c.id)) for c in library.collections.values()}
     picker = Picker.derive(old.picker, before, library, touched)
+    # The search index last: its update commits to the index on disk that ``old`` shares, so nothing that can
+    # still fail comes after it.
+    docs = [SearchDoc.of(a_cards[k], library.collections[a_coll[k]]) for k in (*added, *changed, *moved)]
+    try:
+        search = old.search.updated(stale, docs, digest=library.digest)
+    except Exception as exc:  # noqa: BLE001 - any failure means "rebuild the index instead"
+        log.warning("could not update the search index in place (%s); rebuilding it", exc)
+        return None
     if index_dir is not None:
-        _cache_new_files(before, library, citations, index_dir / "references")
-    return Snapshot(library, search, citations, old.topics.updated(deltas), Vocabulary(names), picker)
+        _cache_new_files(before, library, citations, index_dir / REFERENCES)
+    return Snapshot(library, search, citations, old.topics.updated(deltas), _collection_names(library, picker), picker)
+
+
+def _serves(library: Library, loaded: LoadedFile, card_id: str) -> bool:
+    """Whether ``loaded`` is the file whose version of ``card_id`` the library serves.
+
+    Not always so: a broken file's last good version is served beside a newer copy that holds the same ids.
+    """
+    collection_id = library.card_collection.get(card_id)
+    return collection_id is not None and library.collection_file.get(collection_id) == loaded.path
 
 
 def _cache_new_files(before: Library, library: Library, citations: CitationIndex, refs_dir: Path) -> None:
@@ -265,12 +279,12 @@ def _cache_new_files(before: Library, library: Library, citations: CitationIndex
     for loaded in library.files:
         if loaded.digest in known or (refs_dir / f"{loaded.digest}.pickle").exists():
             continue
-        served = library.card_collection
-        own = loaded.card_file.collection.id
         refs = [
             (
                 c.id,
-                citations.references_of(c.id) if served.get(c.id) == own else card_references(c.text, c.citations),
+                citations.references_of(c.id)
+                if _serves(library, loaded, c.id)
+                else card_references(c.text, c.citations),
             )
             for c in loaded.card_file.cards
         ]
@@ -284,6 +298,8 @@ def _extract(cards: Sequence[tuple[str, str, tuple[str, ...]]]) -> list[tuple[st
     return [(card_id, card_references(text, explicit)) for card_id, text, explicit in cards]
 
 
+#: The folder of per-file reference caches, per version of the extraction code.
+REFERENCES = f"references-{EXTRACTION_VERSION}"
 #: Extract references in worker processes when at least this many cards have none cached.
 PARALLEL_CARDS = 20_000
 
@@ -331,7 +347,7 @@ def _file_references(library: Library, refs_dir: Path | None) -> list[list[tuple
 
 def citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
     """The citation index: read back whole for an unchanged library, else built from per-file references."""
-    cached = index_dir / f"citations-{library.digest}.pickle" if index_dir is not None else None
+    cached = index_dir / f"citations-{EXTRACTION_VERSION}-{library.digest}.pickle" if index_dir is not None else None
     if cached is not None:
         try:
             # Paused: unpickling allocates ~1M container objects that are never cyclic garbage, and collections
@@ -342,10 +358,12 @@ def citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
                 return index
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
             pass
-    per_file = _file_references(library, index_dir / "references" if index_dir is not None else None)
-    served = library.cards
+    per_file = _file_references(library, index_dir / REFERENCES if index_dir is not None else None)
     index = CitationIndex.from_references(
-        (card_id, refs) for file_refs in per_file for card_id, refs in file_refs if card_id in served
+        (card_id, refs)
+        for loaded, file_refs in zip(library.files, per_file, strict=True)
+        for card_id, refs in file_refs
+        if _serves(library, loaded, card_id)
     )
     if cached is not None:
         try:
@@ -361,6 +379,6 @@ def _prune(index_dir: Path, keep: str) -> None:
     import shutil
 
     for child in index_dir.iterdir():
-        # "references" holds the per-file reference caches, not a search index.
-        if child.is_dir() and child.name not in (keep, "references") and not child.name.startswith("."):
+        # REFERENCES holds the per-file reference caches, not a search index (older versions of it go).
+        if child.is_dir() and child.name not in (keep, REFERENCES) and not child.name.startswith("."):
             shutil.rmtree(child, ignore_errors=True)

@@ -371,7 +371,7 @@ def _index(root: Path, served: list[LoadedFile], problems: list[Problem], broken
     collection_file: dict[str, Path] = {}
     for loaded in served:
         info = loaded.card_file.collection
-        if info.id in collections:  # a stale version clashing with a new file: the new file wins
+        if info.id in collections:  # a last good version beside its broken file's copy: the first by path wins
             continue
         collections[info.id] = info
         collection_file[info.id] = loaded.path

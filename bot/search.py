@@ -51,7 +51,6 @@ import re
 import shutil
 import tempfile
 import threading
-import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -63,7 +62,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.model import Card, Collection
-from bot.text import fold
+from bot.text import fold, topic_key
 
 __all__ = [
     "MAX_QUERY_CHARS",
@@ -258,10 +257,6 @@ def _schema() -> tantivy.Schema:
     b.add_text_field("topic_key", tokenizer_name="raw", index_option="basic")
     b.add_text_field("collection_id", tokenizer_name="raw", index_option="basic")
     return b.build()
-
-
-def _topic_key(topic: str) -> str:
-    return _SPACE_RE.sub(" ", unicodedata.normalize("NFC", topic)).strip().casefold()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -498,7 +493,7 @@ def _doc_json(doc: SearchDoc, encode: object = msgspec.json.Encoder().encode) ->
     }
     if doc.topics:
         fields["topics"] = doc.topics
-        fields["topic_key"] = [_topic_key(t) for t in doc.topics]
+        fields["topic_key"] = [topic_key(t) for t in doc.topics]
     if doc.article:
         fields["article"] = doc.article
     return encode(fields).decode()  # type: ignore[operator]
@@ -860,7 +855,7 @@ class SearchIndex:
         occur = Occur.Should if relaxed else Occur.Must
         clauses = [(occur if p.exact else Occur.Should, self._word_query(p)) for p in plans]
         if topic is not None:
-            key = _topic_key(topic)
+            key = topic_key(topic)
             clauses.append((Occur.Must, Q.const_score_query(Q.term_query(self._schema, "topic_key", key), 0.0)))
         if collection is not None:
             term = Q.term_query(self._schema, "collection_id", collection)

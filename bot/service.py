@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Literal, overload
 
 from bot.citations import Reference
-from bot.indexes import Snapshot, build_snapshot, derive_snapshot, fold_topic
+from bot.indexes import Snapshot, build_snapshot, derive_snapshot
 from bot.library import Library, LoadCache, load_library
 from bot.model import Card, Collection
 from bot.search import SearchPage
 from bot.sources import render_source
+from bot.text import topic_key
 from bot.validate import Problem
 
 log = logging.getLogger(__name__)
@@ -159,19 +160,20 @@ class CardService:
         *,
         cache_dir: Path | None = None,
         rng: _random.Random | None = None,
+        load_cache: LoadCache | None = None,
     ) -> None:
-        self._cache = LoadCache(cache_dir) if cache_dir is not None else None
+        self._cache = load_cache or (LoadCache(cache_dir) if cache_dir is not None else None)
         self._index_dir = cache_dir / "search" if cache_dir is not None else None
         self._rng = rng or _random.Random()
         self._snapshot = build_snapshot(library, self._index_dir)
-        self._reload_lock = threading.Lock()
+        self._swap_lock = threading.RLock()
         self._summaries: tuple[Library, list[CollectionSummary]] | None = None
 
     @classmethod
     def load(cls, cards_dir: Path, *, cache_dir: Path | None = None, rng: _random.Random | None = None) -> CardService:
         """Load a card folder (through the cache, when one is given) and index it."""
         cache = LoadCache(cache_dir) if cache_dir is not None else None
-        return cls(load_library(cards_dir, cache=cache), cache_dir=cache_dir, rng=rng)
+        return cls(load_library(cards_dir, cache=cache), cache_dir=cache_dir, rng=rng, load_cache=cache)
 
     # ------------------------------------------------------------------------------------- the library
     @property
@@ -181,28 +183,30 @@ class CardService:
 
     def reload(self) -> ReloadReport:
         """Re-read the card folder; broken files keep their last good version. Thread-safe."""
-        with self._reload_lock:
+        with self._swap_lock:
             old = self._snapshot.library
             new = load_library(old.root, cache=self._cache, previous=old)
             self.swap(new)
         return diff(old, new)
 
     def swap(self, library: Library) -> None:
-        """Serve a new library (after a reload or a moderator's write).
+        """Serve a new library (after a reload or a moderator's write). Thread-safe.
 
         When few cards changed, the new snapshot's indexes are derived from the current ones (see
         :func:`bot.indexes.derive_snapshot`); otherwise they are built anew. Either way the current snapshot keeps
-        answering unchanged until the new one replaces it in one assignment.
+        answering unchanged until the new one replaces it in one assignment; swaps run one at a time, so each
+        derives from the snapshot the last one left.
         """
-        old = self._snapshot
-        derived = None if old.library is library else derive_snapshot(old, library, self._index_dir)
-        self._snapshot = derived if derived is not None else build_snapshot(library, self._index_dir)
+        with self._swap_lock:
+            old = self._snapshot
+            derived = None if old.library is library else derive_snapshot(old, library, self._index_dir)
+            self._snapshot = derived if derived is not None else build_snapshot(library, self._index_dir)
 
     def view(self, card_id: str) -> CardView | None:
         """One card with its collection and references, or None for an unknown id."""
         return self._view(self._snapshot, card_id)
 
-    #: ``show(id)``, the name the surfaces' commands use.
+    #: The card service's documented ``show(id)``; the same as :meth:`view`.
     show = view
 
     @staticmethod
@@ -233,7 +237,7 @@ class CardService:
     def _no_pool_message(snap: Snapshot, topic: str | None, collection: str | None) -> str:
         if collection is not None and collection not in snap.library.collections:
             return f"There is no collection “{collection}”. /fact collections lists them."
-        if topic is not None and fold_topic(topic) not in snap.picker.by_topic:
+        if topic is not None and topic_key(topic) not in snap.picker.by_topic:
             close = snap.topics.complete(topic, limit=3)
             hint = f" Did you mean {', '.join(f'“{t}”' for t in close)}?" if close else ""
             return f"No card has the topic “{topic}”.{hint}"

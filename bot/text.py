@@ -36,7 +36,6 @@ _FOLD_TABLE = str.maketrans(
         "’": "'",
         "‘": "'",
         "ʼ": "'",
-        "`": "'",
         "‐": "-",
         "‑": "-",
         "‒": "-",
@@ -62,3 +61,9 @@ def fold(s: str) -> str:
     s = unicodedata.normalize("NFKD", s.translate(_FOLD_TABLE))
     s = "".join(c for c in s if not unicodedata.combining(c))
     return s.translate(_FOLD_TABLE).casefold()
+
+
+def topic_key(topic: str) -> str:
+    """How topics are compared everywhere (search filters, random pools, suggestions): NFC, case- and
+    space-insensitive, so "Couple  Therapy" and "couple therapy" are one topic."""
+    return " ".join(unicodedata.normalize("NFC", topic).casefold().split())

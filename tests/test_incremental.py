@@ -20,6 +20,7 @@ from bot import indexes as indexes_module
 from bot import search as search_module
 from bot import yamlio
 from bot.citations import CitationIndex, Reference, card_references, extract
+from bot.indexes import REFERENCES
 from bot.library import Library, replace_file
 from bot.model import Card, CardFile
 from bot.search import SearchDoc, SearchIndex, SearchPage, StaleIndexError
@@ -267,7 +268,7 @@ def test_a_warm_start_after_an_update_reopens_the_updated_index(
     report = svc.reload()
     assert report.changed == ("therapeutic-alliance-002",)
     assert no_rebuilds == []  # incremental
-    assert [p.name for p in (cache / "search").iterdir() if p.is_dir() and p.name != "references"] == [
+    assert [p.name for p in (cache / "search").iterdir() if p.is_dir() and p.name != REFERENCES] == [
         svc._snapshot.search.directory.name  # type: ignore[union-attr]
     ]
     warm = CardService.load(cards_dir, cache_dir=cache)

@@ -142,9 +142,51 @@ def test_a_warm_start_reuses_the_search_and_citation_indexes(tmp_path: Path, car
     built: list[int] = []
     real = indexes_module.SearchIndex.build
     monkeypatch.setattr(indexes_module.SearchIndex, "build", lambda *a, **k: built.append(1) or real(*a, **k))
-    real_cite = indexes_module.CitationIndex.build
-    monkeypatch.setattr(indexes_module.CitationIndex, "build", lambda *a, **k: built.append(2) or real_cite(*a, **k))
+    real_cite = indexes_module.CitationIndex.from_references.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(
+        indexes_module.CitationIndex,
+        "from_references",
+        classmethod(lambda cls, cards: built.append(2) or real_cite(cls, cards)),
+    )
+    monkeypatch.setattr(indexes_module, "card_references", lambda *a: built.append(3) or [])
+    CardService.load(cards_copy)  # without the cache both are built: the patches do see a build
+    assert sorted(set(built)) == [1, 2, 3]
+    built.clear()
     warm = CardService.load(cards_copy, cache_dir=tmp_path / "cache")
     assert built == []
     assert len(warm.cite("Horvath & Symonds 1991").hits) == 3
     assert warm.search("couple therapy", limit=1).page.total == 3
+
+
+def test_a_served_card_cites_only_what_its_served_version_says(tmp_path: Path) -> None:
+    """A broken file's last good version is served beside a newer copy of its cards: citations follow the served one."""
+    card_file = (
+        "collection: {{id: x, title: X, curator: Ada}}\ncards:\n  - id: x-1\n    text: {text}\n    topics: [t]\n"
+    )
+    (tmp_path / "a.yml").write_text(card_file.format(text="Old text (Rogers, 1951)."), "utf-8")
+    svc = CardService.load(tmp_path)
+    (tmp_path / "a.yml").write_text("collection: [broken\n", "utf-8")
+    (tmp_path / "b.yml").write_text(card_file.format(text="New text (Horvath & Symonds, 1991)."), "utf-8")
+    svc.reload()
+    assert len(svc.library.files) == 2
+    view = svc.view("x-1")
+    assert view is not None
+    assert view.card.text == "Old text (Rogers, 1951)."
+    assert [r.display() for r in view.references] == ["Rogers (1951)"]
+    assert svc.cite("Horvath & Symonds 1991").hits == ()
+    rebuilt = indexes_module.build_snapshot(svc.library, None)  # a full build, as after a large reload
+    assert [r.display() for r in rebuilt.citations.references_of("x-1")] == ["Rogers (1951)"]
+    assert rebuilt.citations.cards_citing("Horvath & Symonds 1991") == []
+
+
+def test_topics_compare_alike_in_random_picks_and_search(tmp_path: Path) -> None:
+    text = (
+        "collection: {id: x, title: X, curator: Ada}\n"
+        "cards:\n  - id: x-1\n    text: A fact.\n    topics: [Cafe\u0301 culture]\n"
+    )
+    (tmp_path / "x.yml").write_text(text, "utf-8")
+    svc = CardService.load(tmp_path)
+    assert svc.search("fact", topic="café  Culture").page.total == 1
+    pick = svc.random(topic="café  Culture")
+    assert pick.view is not None
+    assert pick.view.card.id == "x-1"
