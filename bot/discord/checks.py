@@ -15,7 +15,7 @@ from discord import app_commands
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-__all__ = ["NOT_MODERATOR", "is_moderator", "moderator_only"]
+__all__ = ["NOT_MODERATOR", "in_guild", "is_moderator", "moderator_only"]
 
 T = TypeVar("T")
 
@@ -48,8 +48,27 @@ def is_moderator(
     return any(str(role.id) in wanted or role.name.casefold() in wanted for role in member.roles)
 
 
+def in_guild() -> Callable[[T], T]:
+    """Refuse a command in direct messages, checked when it runs.
+
+    discord.py applies ``guild_only`` to top-level commands and groups only, so a subcommand that needs a server
+    (``/fact stats``, ``/fact today``) carries this check instead.
+    """
+
+    def predicate(interaction: discord.Interaction[Any]) -> bool:
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        return True
+
+    return app_commands.check(predicate)
+
+
 def moderator_only() -> Callable[[T], T]:
-    """Hide a command from non-moderators by default (Manage Messages) and check it again at run time."""
+    """Check, when the command runs, that the member is a moderator in a server.
+
+    Discord hides the moderator groups (``/cards``, ``/daily``) from members without Manage Messages through the
+    groups' ``default_permissions``; that is a default a server can change, so every subcommand checks again here.
+    """
 
     def predicate(interaction: discord.Interaction[Any]) -> bool:
         if interaction.guild is None:
@@ -58,8 +77,4 @@ def moderator_only() -> Callable[[T], T]:
             raise app_commands.CheckFailure(NOT_MODERATOR)
         return True
 
-    def decorator(func: T) -> T:
-        func = app_commands.default_permissions(manage_messages=True)(func)
-        return app_commands.check(predicate)(func)
-
-    return decorator
+    return app_commands.check(predicate)

@@ -21,7 +21,7 @@ import re
 import secrets
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -244,13 +244,17 @@ class ListHandler(Protocol):
         ...
 
 
-def _handler(interaction: discord.Interaction) -> ListHandler | None:
+async def _route(interaction: discord.Interaction, call: Callable[[Any], Awaitable[None]]) -> None:
+    """Hand a component click to the facts cog; any error is logged and answered like a command's."""
     client: FactdeckBot = interaction.client  # type: ignore[assignment]
-    return client.get_cog("FactsCog")  # type: ignore[return-value]
-
-
-async def _unavailable(interaction: discord.Interaction) -> None:
-    await interaction.response.send_message("Cards are not available right now.", ephemeral=True)
+    facts = client.get_cog("FactsCog")
+    try:
+        if facts is None:
+            await interaction.response.send_message("Cards are not available right now.", ephemeral=True)
+            return
+        await call(facts)
+    except Exception as exc:  # noqa: BLE001 - report_error logs it with its traceback
+        await report_error(interaction, exc)
 
 
 class PageButton(
@@ -281,14 +285,8 @@ class PageButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Turn the page (the handler checks the list is still kept and whose it is)."""
-        handler = _handler(interaction)
-        try:
-            if handler is None:
-                await _unavailable(interaction)
-                return
-            await handler.turn_page(interaction, self.kind, self.key, -1 if self.step == "prev" else +1)
-        except Exception as exc:  # noqa: BLE001 - report_error logs it with its traceback
-            await report_error(interaction, exc)
+        step = -1 if self.step == "prev" else +1
+        await _route(interaction, lambda facts: facts.turn_page(interaction, self.kind, self.key, step))
 
 
 class OpenCardMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"factdeck:results:open"):
@@ -321,14 +319,7 @@ class OpenCardMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"fa
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Open the picked card for whoever picked it."""
-        handler = _handler(interaction)
-        try:
-            if handler is None:
-                await _unavailable(interaction)
-                return
-            await handler.open_card(interaction, self.item.values[0])
-        except Exception as exc:  # noqa: BLE001 - report_error logs it with its traceback
-            await report_error(interaction, exc)
+        await _route(interaction, lambda facts: facts.open_card(interaction, self.item.values[0]))
 
 
 def list_components(kind: str, key: str, page: Page | None, *, paged: bool, menu: bool) -> discord.ui.View:
@@ -382,12 +373,7 @@ class ReadMore(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Send the full card, ephemerally."""
-        client: FactdeckBot = interaction.client  # type: ignore[assignment]
-        facts = client.get_cog("FactsCog")
-        if facts is None:
-            await interaction.response.send_message("Cards are not available right now.", ephemeral=True)
-            return
-        await facts.send_full_card(interaction, self.card_id)  # type: ignore[attr-defined]
+        await _route(interaction, lambda facts: facts.send_full_card(interaction, self.card_id))
 
 
 def card_view(card_id: str, *, truncated: bool) -> discord.ui.View | None:

@@ -346,3 +346,30 @@ async def test_a_result_list_disables_its_components_when_it_times_out(launch: A
 
         await r.fake.wait_for(disabled, timeout=5, what="the components to be disabled")
         r.fake.assert_no_errors()
+
+
+async def test_server_only_commands_say_so_in_direct_messages(running: Running) -> None:
+    r = running
+    for command in ("stats", "today"):
+        msg = await (await r.fake.slash(None, None, r.alice, f"fact {command}")).wait_message()
+        assert msg.ephemeral
+        assert msg.text == "That works in a server, not in direct messages."
+    shown = await (await r.fake.slash(None, None, r.alice, "fact show", card="lab-001")).wait_message()
+    assert "lab-001" in shown.text  # cards themselves can be shown anywhere
+    assert r.errors.records == []  # nothing crashed on the way
+    r.fake.assert_no_errors()
+
+
+async def test_a_failing_button_is_answered_and_logged_like_a_failing_command(running: Running, monkeypatch) -> None:
+    r = running
+    msg = await (await r.slash("show", card=LONG_CARD)).wait_message()
+
+    async def broken(interaction, card_id):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(r.bot.get_cog("FactsCog"), "send_full_card", broken)
+    reply = await (await r.fake.click(msg, "Read more", user=r.bob)).wait_message()
+    assert reply.ephemeral
+    assert reply.text == "Something went wrong on our side; it has been logged. Please try again."
+    assert [record.exc_info[1].args for record in r.errors.records] == [("disk on fire",)]
+    r.errors.records.clear()

@@ -31,7 +31,7 @@ from discord.ext import commands
 
 from bot.daily import DailyEngine, DailyError, DailyStatus, PostResult, zone_choices
 from bot.discord import embeds
-from bot.discord.checks import moderator_only
+from bot.discord.checks import in_guild, moderator_only
 from bot.discord.errors import NO_MENTIONS, reply
 from bot.discord.ui import card_view
 from bot.service import CardService
@@ -428,6 +428,7 @@ class DailyCog(commands.Cog):
 
     # ------------------------------------------------------------------------------------- /fact today
     def _make_today_command(self) -> app_commands.Command[app_commands.Group, ..., None]:
+        @in_guild()
         async def today(interaction: discord.Interaction) -> None:
             await self.fact_today(interaction)
 
@@ -446,9 +447,7 @@ class DailyCog(commands.Cog):
 
     async def fact_today(self, interaction: discord.Interaction) -> None:
         """/fact today: the server's daily card (the one the post shows, all day); counted as a view."""
-        if interaction.guild_id is None:
-            await reply(interaction, "That works in a server, not in direct messages.")
-            return
+        assert interaction.guild_id is not None  # in_guild() refused direct messages
         card_id = await self.engine.today(interaction.guild_id)
         view = self.service.view(card_id) if card_id is not None else None
         if view is None:

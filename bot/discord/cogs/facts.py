@@ -22,6 +22,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import embeds
+from bot.discord.checks import in_guild
 from bot.discord.errors import NO_MENTIONS, reply
 from bot.discord.ui import (
     NOT_YOURS,
@@ -438,10 +439,10 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         )
 
     @app_commands.command(name="stats", description="Total views and the most viewed cards in this server")
-    @app_commands.guild_only()
+    @in_guild()
     async def stats(self, interaction: discord.Interaction) -> None:
         """/fact stats."""
-        assert interaction.guild_id is not None
+        assert interaction.guild_id is not None  # in_guild() refused direct messages
         stats = await self.storage.views.stats(interaction.guild_id, top=10)
         by_card = await self.storage.views.views_by_card(interaction.guild_id)
         library = self.service.library
