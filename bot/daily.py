@@ -404,6 +404,23 @@ def classify_error(exc: BaseException) -> FailureKind:
     return FailureKind.PERMANENT
 
 
+#: How long a resend may rely on the post's nonce to be recognised (Discord keeps nonces a few minutes).
+NONCE_WINDOW = dt.timedelta(minutes=4)
+
+
+def post_nonce(post_id: int) -> str:
+    """The nonce a day's post is sent with, the same on every attempt (Discord allows up to 25 characters)."""
+    return f"fd{post_id}"
+
+
+def may_have_posted(exc: BaseException) -> bool:
+    """Whether a failed send may still have created the message: every transient error but a refused
+    connection or a rate limit, which Discord answers before doing anything."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return False
+    return not (isinstance(exc, discord.HTTPException) and getattr(exc, "status", 0) == 429)
+
+
 def describe_error(exc: BaseException, channel_id: int | None = None) -> str:
     """A one-line explanation of a poster exception, for status and logs."""
     where = f"<#{channel_id}>" if channel_id is not None else "the channel"
@@ -439,8 +456,10 @@ class ViewRecorder(Protocol):
         ...
 
 
-#: ``await poster(channel_id, card_id) -> message_id``; raises discord exceptions on failure.
-Poster = Callable[[int, str], Awaitable[int]]
+#: ``await poster(channel_id, card_id, nonce) -> message_id``; raises discord exceptions on failure. The poster
+#: sends ``nonce`` with the message, so a resend of the same day's post within Discord's nonce window returns the
+#: message that already went out instead of posting a second one.
+Poster = Callable[[int, str, str], Awaitable[int]]
 Clock = Callable[[], dt.datetime]
 ViewFactory = Callable[[str, int, int, dt.datetime], object]
 
@@ -543,6 +562,10 @@ class DailyEngine:
 
     def _now(self) -> dt.datetime:
         return _utc(self._clock())
+
+    def _since_first_try(self, attempts: int) -> dt.timedelta:
+        """How long after the first attempt the next retry would go out, ``attempts`` attempts in."""
+        return sum((self.backoff(n) for n in range(1, attempts + 1)), dt.timedelta())
 
     def backoff(self, attempts: int) -> dt.timedelta:
         """Delay before retry number ``attempts`` (1-based): base * 2**(attempts-1), capped."""
@@ -719,7 +742,7 @@ class DailyEngine:
         assert post.card_id is not None
         assert post.claim_token is not None
         try:
-            message_id = await self._poster(post.channel_id, post.card_id)
+            message_id = await self._poster(post.channel_id, post.card_id, post_nonce(post.id))
         # Any poster error is classified and recorded (never silent). BaseExceptions (cancellation,
         # SystemExit) propagate and leave the claim: it becomes 'unknown' after the lease, never resent.
         except Exception as exc:  # noqa: BLE001
@@ -749,6 +772,14 @@ class DailyEngine:
         if kind is FailureKind.TRANSIENT:
             attempts = post.attempts + 1
             retry_at = now + self.backoff(attempts)
+            if may_have_posted(exc) and self._since_first_try(attempts) > NONCE_WINDOW:
+                error = (
+                    f"Not retried after {attempts} attempt(s): Discord did not confirm the post, so it may have gone"
+                    f" out, and a resend this late could post it twice: {error}"
+                )
+                await self._store.mark_failed(post.id, post.claim_token, error, now, count=False, pause_after=None)
+                log.error("Daily post for guild %s on %s: %s", *base[::2], error)
+                return PostResult(*base, "failed", post.card_id, error=error)
             if retry_at <= post.deadline:
                 await self._store.mark_retry(post.id, post.claim_token, attempts, retry_at, error, now)
                 log.warning(

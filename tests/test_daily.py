@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import discord
 import pytest
 
@@ -87,10 +88,12 @@ class Poster:
         self.calls = 0
         self.errors: deque[BaseException] = deque()
         self.always: BaseException | None = None
+        self.nonces: list[str] = []
         self._next_id = 9000
 
-    async def __call__(self, channel_id: int, card_id: str) -> int:
+    async def __call__(self, channel_id: int, card_id: str, nonce: str) -> int:
         self.calls += 1
+        self.nonces.append(nonce)
         await asyncio.sleep(0)  # let a concurrent loop run, as a real HTTP call would
         if self.always is not None:
             raise self.always
@@ -102,6 +105,13 @@ class Poster:
 
     def cards(self) -> list[str]:
         return [card for _, card, _ in self.sent]
+
+
+def refused() -> aiohttp.ClientConnectorError:
+    """A connection Discord never accepted: nothing can have been posted."""
+    return aiohttp.ClientConnectorError(
+        SimpleNamespace(ssl=None, host="discord.com", port=443), OSError(111, "refused")
+    )
 
 
 def forbidden() -> discord.Forbidden:
@@ -598,6 +608,7 @@ async def test_transient_error_is_retried_with_backoff_and_posted_once(world: Wo
             assert results[0].card_id == first.card_id  # the same card
     assert retry_times == [dt.timedelta(seconds=s) for s in (30, 30 + 60, 30 + 60 + 120)]
     assert world.poster.calls == 4
+    assert len(set(world.poster.nonces)) == 1  # every attempt carries the day's nonce: Discord keeps one message
     assert len(world.poster.sent) == 1
     assert await views.count(first.card_id, G1) == 1
     world.clock.advance(hours=1)
@@ -605,10 +616,36 @@ async def test_transient_error_is_retried_with_backoff_and_posted_once(world: Wo
     assert (await engine.status(G1)).last_post.state == "sent"
 
 
+async def test_an_unconfirmed_post_is_not_resent_past_the_nonce_window(world: World) -> None:
+    engine, _ = await world.engine()
+    await engine.set(G1, C1, "09:00", "Europe/Berlin")
+    world.poster.always = server_error(503)  # Discord may have created the message before failing
+    world.clock.now = utc(2026, 6, 1, 7, 0)
+    results = await world.run_until(engine, utc(2026, 6, 1, 8, 0), dt.timedelta(seconds=10))
+    # Attempts at 0 s, 30 s, 1 min 30 s, 3 min 30 s; the next would come 7 min 30 s after the first, when
+    # Discord no longer recognises the nonce, so a resend could post the card twice.
+    assert [r.outcome for r in results] == ["retry"] * 3 + ["failed"]
+    assert "Not retried after 4 attempt(s): Discord did not confirm the post" in results[-1].error
+    assert world.poster.calls == 4
+    status = await engine.status(G1)
+    assert status.problems[0].state == "failed"
+    assert status.failures == 0
+
+
+async def test_a_refused_connection_is_retried_for_as_long_as_the_day_allows(world: World) -> None:
+    engine, _ = await world.engine()
+    await engine.set(G1, C1, "09:00", "Europe/Berlin")
+    world.poster.errors.extend([refused() for _ in range(5)])  # nothing reached Discord: resending is always safe
+    world.clock.now = utc(2026, 6, 1, 7, 0)
+    results = await world.run_until(engine, utc(2026, 6, 1, 9, 0), dt.timedelta(seconds=10))
+    assert [r.outcome for r in results] == ["retry"] * 5 + ["sent"]
+    assert len(world.poster.sent) == 1
+
+
 async def test_transient_errors_give_up_when_the_window_closes(world: World) -> None:
     engine, _ = await world.engine(catch_up_hours=0.1)  # 6 minutes
     await engine.set(G1, C1, "09:00", "Europe/Berlin")
-    world.poster.always = server_error(500)
+    world.poster.always = refused()  # never reached Discord, so only the catch-up window limits the retries
     world.clock.now = utc(2026, 6, 1, 7, 0)
     results = await world.run_until(engine, utc(2026, 6, 1, 8, 0), dt.timedelta(seconds=10))
     # Attempts at 0 s, 30 s, 1 min 30 s, 3 min 30 s; the next (7 min 30 s) would be past the 6 min window.
@@ -659,9 +696,9 @@ async def test_slow_send_finishing_after_lease_is_recorded_sent(world: World) ->
     release = asyncio.Event()
     original = world.poster.__call__
 
-    async def slow_poster(channel_id: int, card_id: str) -> int:
+    async def slow_poster(channel_id: int, card_id: str, nonce: str) -> int:
         await release.wait()
-        return await original(channel_id, card_id)
+        return await original(channel_id, card_id, nonce)
 
     engine._poster = slow_poster
     task = asyncio.create_task(engine.run_due())

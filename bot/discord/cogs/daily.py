@@ -310,8 +310,11 @@ class DailyCog(commands.Cog):
             raise sleeper.exception()  # type: ignore[misc]
 
     # ------------------------------------------------------------------------------------------ posting
-    async def post(self, channel_id: int, card_id: str) -> int:
+    async def post(self, channel_id: int, card_id: str, nonce: str) -> int:
         """The engine's poster: send the card to the channel, pinging nobody; return the message id.
+
+        ``nonce`` goes with the message (discord.py asks Discord to enforce it), so a retry of the same day's post
+        that Discord already received returns that message instead of posting again.
 
         Raises the discord exception (the engine records it), or :class:`DailyError` when the channel cannot
         take messages or the card is gone.
@@ -329,6 +332,7 @@ class DailyCog(commands.Cog):
         message = await channel.send(
             POST_HEADER,
             embed=render.embed,
+            nonce=nonce,
             allowed_mentions=discord.AllowedMentions.none(),
             **({"view": components} if components is not None else {}),
         )
