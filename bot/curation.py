@@ -20,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import itertools
 import logging
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import msgspec
 
@@ -266,6 +267,23 @@ def _fold(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+R = TypeVar("R")
+
+
+async def _finish_in_thread(func: Callable[..., R], *args: Any) -> R:
+    """Run a write in a worker thread and wait for it even if the caller is cancelled.
+
+    A thread cannot be stopped, so leaving early would release the write lock while the write goes on: the next
+    write would start from a library about to be replaced, and one of the two changes would be lost.
+    """
+    task = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
+
+
 class Curator:
     """Writes moderators' changes to the card files and serves the result at once.
 
@@ -340,30 +358,41 @@ class Curator:
         return f"{prefix}-{number:03d}"
 
     # -------------------------------------------------------------------------------------- writing
-    def _validate_file(self, library: Library, path: Path, card_file: CardFile, text: str) -> list[Problem]:
-        """Every problem of a file about to be written: on its own, then against the library's other files."""
+    def _validate_file(
+        self, library: Library, path: Path, card_file: CardFile, text: str
+    ) -> tuple[list[Problem], list[Problem]]:
+        """Every problem of a file about to be written: its own, then those against the library's other files."""
         shown = self.display(path)
         result = validate_text(text, shown)
-        problems = list(result.problems)
+        clashes: list[Problem] = []
         if result.ok:
             others = [(self.display(f.path), f.card_file, _text_of(f.path)) for f in library.files if f.path != path]
-            clashes = cross_file([*others, (shown, card_file, lambda: text)])
-            problems.extend(clashes.get(shown, []))
-        return problems
+            clashes = cross_file([*others, (shown, card_file, lambda: text)]).get(shown, [])
+        return list(result.problems), clashes
 
-    def _write(self, library: Library, path: Path, card_file: CardFile, text: str | None = None) -> Library:
-        """Validate, write atomically, and build the new library (in a worker thread). Does not swap it in."""
+    def _write(
+        self, library: Library, path: Path, card_file: CardFile, text: str | None = None, *, base: LoadedFile | None
+    ) -> Library:
+        """Validate, write atomically, and build the new library (in a worker thread). Does not swap it in.
+
+        ``base`` is the loaded version being changed (None for a new file). Right before the rename, the file on
+        disk must still be that version (or still absent), so a hand edit saved meanwhile is never overwritten.
+        """
         text = dump(card_file) if text is None else text
-        problems = self._validate_file(library, path, card_file, text)
-        errors = [p for p in problems if p.is_error]
+        own, clashes = self._validate_file(library, path, card_file, text)
+        errors = [p for p in (*own, *clashes) if p.is_error]
         if errors:
             raise ValidationFailed(f"{self.display(path)} would not be valid, so nothing was written", errors)
+        if base is not None:
+            self._check_fresh(base)
+        elif path.exists():
+            raise StaleFileError(f"{self.display(path)} appeared on disk meanwhile; run /cards reload and try again")
         try:
             atomic_write_text(path, text)
         except OSError as exc:
             raise CurationError(f"could not write {self.display(path)}: {exc.strerror or exc}") from exc
-        warnings = [p for p in problems if not p.is_error]  # validated just above: no second parse
-        return replace_file(library, path, card_file, text.encode("utf-8"), warnings)
+        # The file's own warnings, as a load records them: validated just above, so not parsed again.
+        return replace_file(library, path, card_file, text.encode("utf-8"), [p for p in own if not p.is_error])
 
     def _serve(self, library: Library) -> None:
         self.service.swap(library)
@@ -372,7 +401,7 @@ class Curator:
     async def add_card(self, collection_id: str | None, form: CardInput, moderator: Moderator) -> CardChange:
         """Add a card to a collection (the only one when ``collection_id`` is None) with the next free id."""
         async with self._lock:
-            change = await asyncio.to_thread(self._add, collection_id, form, moderator)
+            change = await _finish_in_thread(self._add, collection_id, form, moderator)
             await self._record_change(change, moderator)
             return change
 
@@ -385,16 +414,15 @@ class Curator:
         loaded = self._file_of(library, collection_id)
         card_id = self.next_card_id(collection_id, library)
         card = self._checked_card(_card_data(card_id, form, base=None, moderator=moderator))
-        self._check_fresh(loaded)
         card_file = msgspec.structs.replace(loaded.card_file, cards=(*loaded.card_file.cards, card))
-        new = self._write(library, loaded.path, card_file)
+        new = self._write(library, loaded.path, card_file, base=loaded)
         self._serve(new)
         return self._change("add", card_id, collection_id, loaded.path, None, card, new)
 
     async def edit_card(self, card_id: str, form: CardInput, moderator: Moderator) -> CardChange:
         """Change a card's text, topics, source and references; its id, author and date stay."""
         async with self._lock:
-            change = await asyncio.to_thread(self._edit, card_id, form, moderator)
+            change = await _finish_in_thread(self._edit, card_id, form, moderator)
             if change.changed:
                 await self._record_change(change, moderator)
             return change
@@ -406,25 +434,23 @@ class Curator:
         collection_id = library.card_collection[card_id]
         if after == before:
             return self._change("edit", card_id, collection_id, loaded.path, before, after, library)
-        self._check_fresh(loaded)
         cards = tuple(after if c.id == card_id else c for c in loaded.card_file.cards)
-        new = self._write(library, loaded.path, msgspec.structs.replace(loaded.card_file, cards=cards))
+        new = self._write(library, loaded.path, msgspec.structs.replace(loaded.card_file, cards=cards), base=loaded)
         self._serve(new)
         return self._change("edit", card_id, collection_id, loaded.path, before, after, new)
 
     async def remove_card(self, card_id: str, moderator: Moderator) -> CardChange:
         """Remove a card from its file (its view history stays in the database)."""
         async with self._lock:
-            change = await asyncio.to_thread(self._remove, card_id)
+            change = await _finish_in_thread(self._remove, card_id)
             await self._record_change(change, moderator)
             return change
 
     def _remove(self, card_id: str) -> CardChange:
         library = self.service.library
         before, loaded = self._card(library, card_id)
-        self._check_fresh(loaded)
         cards = tuple(c for c in loaded.card_file.cards if c.id != card_id)
-        new = self._write(library, loaded.path, msgspec.structs.replace(loaded.card_file, cards=cards))
+        new = self._write(library, loaded.path, msgspec.structs.replace(loaded.card_file, cards=cards), base=loaded)
         self._serve(new)
         return self._change("remove", card_id, library.card_collection[card_id], loaded.path, before, None, new)
 
@@ -561,7 +587,7 @@ class Curator:
         shown = self.display(path)
         problems = [
             dataclasses.replace(p, path=name) if p.path == shown else p
-            for p in self._validate_file(library, path, card_file, text)
+            for p in itertools.chain(*self._validate_file(library, path, card_file, text))
         ]
         old = {c.id: c for c in before}
         new = {c.id: c for c in card_file.cards}
@@ -593,7 +619,7 @@ class Curator:
         if not plan.ok or plan.path is None or plan.card_file is None or plan.text is None:
             raise ValidationFailed("this import has errors, so nothing was written", plan.errors)
         async with self._lock:
-            applied = await asyncio.to_thread(self._apply, plan)
+            applied = await _finish_in_thread(self._apply, plan)
             await self._record_import(applied, moderator)
             return applied
 
@@ -606,13 +632,7 @@ class Curator:
         current = loaded.digest if loaded is not None else None
         if current != plan.base_digest or (loaded is not None and loaded.path != path):
             raise StaleFileError(f"{plan.display_path} changed since this import was checked; run /cards import again")
-        if loaded is not None:
-            self._check_fresh(loaded)
-        elif path.exists():
-            raise StaleFileError(
-                f"{plan.display_path} appeared on disk since this import was checked; run /cards reload"
-            )
-        new = self._write(library, path, plan.card_file, plan.text)
+        new = self._write(library, path, plan.card_file, plan.text, base=loaded)
         self._serve(new)
         return ImportApplied(plan, new)
 
@@ -629,7 +649,7 @@ class Curator:
         """Re-read the cards folder; a broken file keeps its last good version live."""
         async with self._lock:
             before = self.service.library
-            report = await asyncio.to_thread(self.service.reload)
+            report = await _finish_in_thread(self.service.reload)
             if moderator is not None:
                 await self._record_reload(before, self.service.library, report, moderator)
             return report

@@ -283,6 +283,22 @@ async def test_a_file_changed_on_disk_is_not_overwritten(curator: Curator, servi
     assert change.card_id in service.library.cards
 
 
+async def test_a_hand_edit_saved_while_a_write_is_checked_is_not_overwritten(
+    curator: Curator, service: CardService, file: Path, monkeypatch
+):
+    edited_by_hand = read(file).replace("Rogers (1951)", "Carl Rogers (1951)")
+    real = Curator._validate_file
+
+    def validate_while_someone_saves(self, *args):  # the curator saves in the middle of the write
+        write(file, edited_by_hand)
+        return real(self, *args)
+
+    monkeypatch.setattr(Curator, "_validate_file", validate_while_someone_saves)
+    with pytest.raises(StaleFileError):
+        await curator.add_card(COLLECTION, FORM, MOD)
+    assert read(file) == edited_by_hand
+
+
 async def test_a_crash_mid_write_leaves_the_old_file_and_library(
     curator: Curator, service: CardService, file: Path, monkeypatch: pytest.MonkeyPatch, storage: Storage
 ) -> None:
@@ -486,3 +502,34 @@ async def test_the_digest_checked_is_the_one_loaded(service: CardService, file: 
     loaded = service.library.file_of(COLLECTION)
     assert loaded is not None
     assert loaded.digest == file_digest(raw_of(file))
+
+
+async def test_a_cancelled_write_still_finishes_before_the_next_starts(
+    curator: Curator, service: CardService, file: Path, monkeypatch
+):
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+    real = Curator._write
+
+    def slow_write(self, *args, **kwargs):
+        started.set()
+        release.wait(5)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Curator, "_write", slow_write)
+    first = asyncio.create_task(curator.add_card(COLLECTION, FORM, MOD))
+    await asyncio.to_thread(started.wait, 5)
+    first.cancel()  # e.g. the bot shutting down mid-write
+    second = asyncio.create_task(curator.add_card(COLLECTION, CardInput.from_form("Another fact."), MOD))
+    await asyncio.sleep(0.05)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    added = await second
+    texts = [c.text for c in service.library.cards_of(COLLECTION)]
+    assert FORM.text in texts  # the cancelled write landed, and the next one built on it
+    assert "Another fact." in texts
+    assert added.card_id in service.library.cards
+    assert_file_valid(file)
+    assert read(file).count("Another fact.") == 1
