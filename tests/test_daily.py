@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -776,3 +777,19 @@ async def test_wait_next_sleeps_until_due_and_wakes_on_set(world: World) -> None
     assert not waiter.done()
     await engine.set(G1, C1, "10:00", "Europe/Berlin")
     await asyncio.wait_for(waiter, timeout=2)
+
+
+async def test_the_schema_allows_one_post_per_server_and_day_whatever_the_channel(world: World) -> None:
+    engine, _ = await world.engine()
+    await engine.set(G1, C1, "09:00", "Europe/Berlin")
+    world.clock.now = utc(2026, 6, 1, 7, 0)
+    (result,) = await engine.run_due()
+    assert result.outcome == "sent"
+    db = engine._store._db
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO daily_posts (guild_id, channel_id, local_date, state, due_ms, deadline_ms, updated_ms)"
+                " VALUES (?, ?, '2026-06-01', 'claimed', 0, 0, 0)",
+                (G1, C1 + 1),
+            )
