@@ -233,6 +233,10 @@ class CardService:
         card_id, exhausted = snap.picker.pick(pool, self._rng, avoid)
         return Pick(self._view(snap, card_id), exhausted)
 
+    def pool(self, *, topic: str | None = None, collection: str | None = None) -> tuple[str, ...]:
+        """The ids random picks draw from with these filters (empty strings mean no filter), in library order."""
+        return self._snapshot.picker.pool(topic or None, collection or None)
+
     @staticmethod
     def _no_pool_message(snap: Snapshot, topic: str | None, collection: str | None) -> str:
         if collection is not None and collection not in snap.library.collections:

@@ -21,7 +21,6 @@ import contextlib
 import datetime as dt
 import logging
 import zoneinfo
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -62,48 +61,19 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _fold(text: str) -> str:
-    return " ".join(text.casefold().split())
-
-
 # ---------------------------------------------------------------------------------------------- the cards
 class ServiceCards:
     """The engine's :class:`bot.daily.CardSource` over the card service's current library.
 
-    Filters match the way ``/fact random`` does: the topic case- and space-insensitively against a card's
-    topics, the collection by id. Results are cached per library snapshot (a reload swaps the library and
-    so empties the cache).
+    The filters are those of ``/fact random`` (the same pools, kept with each library snapshot).
     """
 
-    def __init__(self, service: CardService, *, cache_size: int = 128) -> None:
+    def __init__(self, service: CardService) -> None:
         self._service = service
-        self._cache_size = cache_size
-        self._library: object | None = None
-        self._cache: OrderedDict[tuple[str | None, str | None], tuple[str, ...]] = OrderedDict()
 
     def eligible(self, topic: str | None, collection: str | None) -> Sequence[str]:
-        """Ids of the cards with ``topic`` (``None``: any) in ``collection`` (``None``: any), sorted."""
-        library = self._service.library
-        if library is not self._library:
-            self._library, self._cache = library, OrderedDict()
-        key = (_fold(topic) if topic else None, collection or None)
-        found = self._cache.get(key)
-        if found is None:
-            wanted_topic, wanted_collection = key
-            found = tuple(
-                sorted(
-                    card_id
-                    for card_id, card in library.cards.items()
-                    if (wanted_collection is None or library.card_collection.get(card_id) == wanted_collection)
-                    and (wanted_topic is None or any(_fold(t) == wanted_topic for t in card.topics))
-                )
-            )
-            self._cache[key] = found
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        return found
+        """Ids of the cards with ``topic`` (``None``: any) in ``collection`` (``None``: any)."""
+        return self._service.pool(topic=topic, collection=collection)
 
     def exists(self, card_id: str) -> bool:
         """Whether the card is still in the library."""
