@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import discord
 
-from bot.discord.embeds import clip
+from bot.discord.embeds import card_embed, clip
 from bot.discord.errors import report_error
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
+    from bot.service import CardView
 
 log = logging.getLogger(__name__)
 
@@ -374,6 +375,13 @@ class ReadMore(
     async def callback(self, interaction: discord.Interaction) -> None:
         """Send the full card, ephemerally."""
         await _route(interaction, lambda facts: facts.send_full_card(interaction, self.card_id))
+
+
+def card_message(view: CardView, *, views: int | None) -> dict[str, Any]:
+    """A card's embed and, when its text was cut, the "Read more" button: keyword arguments for any send."""
+    render = card_embed(view, views=views)
+    components = card_view(view.card.id, truncated=render.truncated)
+    return {"embed": render.embed, **({"view": components} if components is not None else {})}
 
 
 def card_view(card_id: str, *, truncated: bool) -> discord.ui.View | None:

@@ -32,9 +32,8 @@ from bot.daily import DailyEngine, DailyError, DailyStatus, PostResult, zone_cho
 from bot.discord import embeds
 from bot.discord.checks import in_guild, moderator_only
 from bot.discord.errors import NO_MENTIONS, reply
-from bot.discord.ui import card_view
+from bot.discord.ui import card_message
 from bot.service import CardService
-from bot.storage import View
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
@@ -297,14 +296,8 @@ class DailyCog(commands.Cog):
             raise DailyError(f"The card {card_id} is no longer in the deck")
         guild_id = getattr(getattr(channel, "guild", None), "id", None)
         count = await self.storage.views.count(card_id, guild_id) if guild_id is not None else None
-        render = embeds.card_embed(view, views=count)
-        components = card_view(card_id, truncated=render.truncated)
         message = await channel.send(
-            POST_HEADER,
-            embed=render.embed,
-            nonce=nonce,
-            allowed_mentions=discord.AllowedMentions.none(),
-            **({"view": components} if components is not None else {}),
+            POST_HEADER, nonce=nonce, allowed_mentions=NO_MENTIONS, **card_message(view, views=count)
         )
         return message.id
 
@@ -397,7 +390,7 @@ class DailyCog(commands.Cog):
             note = "Daily posts are off or paused; when they resume, the next one will show:"
         count = await self.storage.views.count(view.card.id, interaction.guild_id)
         await interaction.response.send_message(
-            note, embed=embeds.card_embed(view, views=count).embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+            note, ephemeral=True, allowed_mentions=NO_MENTIONS, **card_message(view, views=count)
         )
 
     # ------------------------------------------------------------------------------------- /fact today
@@ -427,17 +420,8 @@ class DailyCog(commands.Cog):
         if view is None:
             await reply(interaction, "There is no card for today: no card matches this server's daily filters.")
             return
-        self.storage.views.record(
-            View(view.card.id, interaction.guild_id, interaction.channel_id, interaction.user.id, TODAY_COMMAND)
-        )
-        count = await self.storage.views.count(view.card.id, interaction.guild_id)
-        render = embeds.card_embed(view, views=count)
-        components = card_view(view.card.id, truncated=render.truncated)
-        await interaction.response.send_message(
-            embed=render.embed,
-            allowed_mentions=NO_MENTIONS,
-            **({"view": components} if components is not None else {}),
-        )
+        facts = self.bot.get_cog("FactsCog")  # shown like any card: counted as a view, "Read more" when cut
+        await facts.show_card(interaction, view, TODAY_COMMAND)  # type: ignore[union-attr]
 
     # ------------------------------------------------------------------------------------ autocomplete
     @daily_set.autocomplete("zone")

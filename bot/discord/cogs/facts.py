@@ -32,7 +32,7 @@ from bot.discord.ui import (
     Page,
     PageButton,
     ResultLists,
-    card_view,
+    card_message,
     disabled_copy,
     expired_text,
     list_components,
@@ -217,14 +217,9 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     ) -> None:
         """Record a view of ``view`` and reply with its embed (plus "Read more" when it was cut)."""
         self._record(interaction, view.card.id, command)
-        render = embeds.card_embed(view, views=await self._views_here(interaction, view.card.id))
-        components = card_view(view.card.id, truncated=render.truncated)
+        views = await self._views_here(interaction, view.card.id)
         await interaction.response.send_message(
-            content=note,
-            embed=render.embed,
-            ephemeral=ephemeral,
-            allowed_mentions=NO_MENTIONS,
-            **({"view": components} if components is not None else {}),
+            content=note, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **card_message(view, views=views)
         )
 
     async def send_full_card(self, interaction: discord.Interaction, card_id: str) -> None:
