@@ -15,21 +15,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Literal, overload
+from typing import get_args, overload
 
 from bot.citations import Reference
 from bot.indexes import Snapshot, build_snapshot, derive_snapshot
 from bot.library import Library, LoadCache, load_library
 from bot.model import Card, Collection
 from bot.search import SearchPage
-from bot.sources import render_source
+from bot.sources import Style, render_source
 from bot.text import topic_key
 from bot.validate import Problem
 
 log = logging.getLogger(__name__)
 
-Style = Literal["plain", "apa", "mla", "bibtex"]
-STYLES: tuple[Style, ...] = ("plain", "apa", "mla", "bibtex")
+STYLES: tuple[Style, ...] = get_args(Style)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,6 @@ __all__ = [
     "collections_embed",
     "full_card_messages",
     "help_embed",
-    "notice",
     "safe",
     "search_page_embed",
     "source_embed",
@@ -36,7 +35,6 @@ __all__ = [
 ]
 
 CARD_COLOR = discord.Color.from_rgb(88, 101, 242)
-NOTICE_COLOR = discord.Color.light_grey()
 #: Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_MAX, DESCRIPTION_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX = 256, 4096, 256, 1024
 FOOTER_MAX, AUTHOR_MAX, FIELDS_MAX, EMBED_TOTAL_MAX = 2048, 256, 25, 6000
@@ -70,12 +68,6 @@ def _size(embed: discord.Embed) -> int:
     return len(embed)
 
 
-def notice(text: str, *, title: str | None = None) -> discord.Embed:
-    """A short message as an embed (service messages, empty results)."""
-    return discord.Embed(title=title, description=clip(text, DESCRIPTION_MAX)[0], color=NOTICE_COLOR)
-
-
-# ------------------------------------------------------------------------------------------------- cards
 @dataclass(frozen=True, slots=True)
 class CardRender:
     """A card embed and whether anything in it was cut (then offer the full card)."""

@@ -22,7 +22,7 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import discord
@@ -46,7 +46,6 @@ __all__ = [
     "OpenCardMenu",
     "Page",
     "PageButton",
-    "PageSource",
     "ReadMore",
     "ResultLists",
     "card_view",
@@ -87,18 +86,8 @@ class Page:
     options: tuple[CardOption, ...] = ()
     has_prev: bool = False
     has_next: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
-class PageSource(Protocol):
-    """Something that can render page ``number`` (0-based)."""
-
-    async def page(self, number: int) -> Page:
-        """Render page ``number``."""
-        ...
-
-
-# --------------------------------------------------------------------------------------------- the store
 class ListState(NamedTuple):
     """One result list on screen: only strings, numbers and None.
 
@@ -144,9 +133,6 @@ class ResultLists:
 
     def __len__(self) -> int:
         return len(self._lists)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._lists
 
     def add(
         self,

@@ -272,11 +272,6 @@ class DailyStore:
         )
         return [_post(row) for row in rows]
 
-    async def get_post(self, post_id: int) -> DailyPost | None:
-        """One ledger row by id."""
-        row = await self._db.fetchone(f"SELECT {_POST_COLUMNS} FROM daily_posts WHERE id = ?", (post_id,))
-        return None if row is None else _post(row)
-
     async def claim(
         self,
         guild_id: int,
@@ -509,16 +504,6 @@ class DailyStore:
             (guild_id, limit),
         )
         return [_post(row) for row in rows]
-
-    async def history(self, guild_id: int, limit: int = 30) -> list[DailyPost]:
-        """The guild's ledger, newest first."""
-        rows = await self._db.fetchall(
-            f"SELECT {_POST_COLUMNS} FROM daily_posts WHERE guild_id = ? ORDER BY local_date DESC, id DESC LIMIT ?",
-            (guild_id, limit),
-        )
-        return [_post(row) for row in rows]
-
-    # -- rotation --------------------------------------------------------------------------------------
 
     async def rotation_state(self, guild_id: int) -> RotationState:
         """The guild's current cycle, the cards posted in it, and the last card posted."""

@@ -166,11 +166,6 @@ class Database:
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
-    @property
-    def is_open(self) -> bool:
-        """True between a successful :meth:`open` and :meth:`close`."""
-        return self._conn is not None
-
     async def open(self) -> Self:
         """Connect, set the pragmas and apply pending migrations. Returns ``self``."""
         if self._conn is not None:

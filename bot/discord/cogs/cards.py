@@ -33,7 +33,7 @@ from bot.curation import (
 )
 from bot.discord.checks import NOT_MODERATOR, is_moderator, moderator_only
 from bot.discord.embeds import DESCRIPTION_MAX, FIELD_VALUE_MAX, card_embed, clip, safe
-from bot.discord.errors import report_error
+from bot.discord.errors import NO_MENTIONS, report_error
 from bot.validate import Problem
 
 if TYPE_CHECKING:
@@ -42,9 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CardModal", "CardsCog", "ConfirmView", "setup"]
+__all__ = ["CardModal", "CardsCog", "ConfirmView"]
 
-NO_MENTIONS = discord.AllowedMentions.none()
 #: A Discord text input holds at most this many characters.
 INPUT_MAX = 4000
 #: How long a confirmation or a form stays usable.
@@ -593,8 +592,3 @@ def history_embed(card_id: str, entries: Sequence[AuditEntry]) -> discord.Embed:
             lines.append(f"-# {safe(entry.detail, 200)}")
         embed.add_field(name=safe(name, 256), value=clip("\n".join(lines), 1000)[0], inline=False)
     return embed
-
-
-async def setup(bot: commands.Bot) -> None:
-    """Load as an extension: ``await bot.load_extension("bot.discord.cogs.cards")``."""
-    await bot.add_cog(CardsCog(bot))
