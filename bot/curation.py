@@ -24,7 +24,7 @@ import itertools
 import logging
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -347,15 +347,21 @@ class Curator:
 
     def next_card_id(self, collection_id: str, library: Library | None = None, taken: Iterable[str] = ()) -> str:
         """The next free ``<collection>-NNN`` id: one above the highest number in use, unique across the library."""
+        return next(self.new_card_ids(collection_id, library, taken))
+
+    def new_card_ids(
+        self, collection_id: str, library: Library | None = None, taken: Iterable[str] = ()
+    ) -> Iterator[str]:
+        """Free ``<collection>-NNN`` ids counting up from the highest in use (one scan, however many are drawn)."""
         library = library or self.service.library
         used = set(library.cards) | set(taken)
         prefix = collection_id[:75].rstrip("-") or "card"
         pattern = re.compile(rf"^{re.escape(prefix)}-(\d+)$")
-        highest = max((int(m.group(1)) for cid in used if (m := pattern.match(cid))), default=0)
-        number = highest + 1
-        while f"{prefix}-{number:03d}" in used:  # pragma: no cover - only if numbers were padded oddly
+        number = max((int(m.group(1)) for cid in used if (m := pattern.match(cid))), default=0)
+        while True:
             number += 1
-        return f"{prefix}-{number:03d}"
+            if f"{prefix}-{number:03d}" not in used:  # taken only if numbers were padded oddly
+                yield f"{prefix}-{number:03d}"
 
     # -------------------------------------------------------------------------------------- writing
     def _validate_file(
@@ -558,11 +564,8 @@ class Curator:
             else:
                 cards.append(card)
                 pending.append(card)
-        renamed: dict[int, str] = {}
-        for card in pending:
-            new_id = self.next_card_id(imported.collection.id, library, taken | {c.id for c in cards})
-            taken.add(new_id)
-            renamed[id(card)] = new_id
+        fresh = self.new_card_ids(imported.collection.id, library, taken | {c.id for c in cards})
+        renamed = {id(card): next(fresh) for card in pending}
         cards = [msgspec.structs.replace(c, id=renamed[id(c)]) if id(c) in renamed else c for c in cards]
         return CardFile(collection=loaded.card_file.collection, cards=tuple(cards))
 

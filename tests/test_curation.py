@@ -533,3 +533,9 @@ async def test_a_cancelled_write_still_finishes_before_the_next_starts(
     assert added.card_id in service.library.cards
     assert_file_valid(file)
     assert read(file).count("Another fact.") == 1
+
+
+def test_new_card_ids_count_up_past_every_id_in_use(curator: Curator) -> None:
+    ids = curator.new_card_ids(COLLECTION, taken={f"{COLLECTION}-012", f"{COLLECTION}-014"})
+    assert [next(ids) for _ in range(3)] == [f"{COLLECTION}-015", f"{COLLECTION}-016", f"{COLLECTION}-017"]
+    assert curator.next_card_id(COLLECTION) == f"{COLLECTION}-011"  # the shipped file ends at -010
