@@ -483,8 +483,8 @@ class Curator:
                 warnings.append(
                     Problem(shown, 1, 1, f"card '{card_id}' has no topics, so topic search cannot find it", "warning")
                 )
-            text = _fold(after.text)
-            twin = next((c.id for c in library.cards.values() if c.id != card_id and _fold(c.text) == text), None)
+            # The validator's rule (exact text): the same check as `factdeck check`, without re-reading files.
+            twin = next((c.id for c in library.cards.values() if c.text == after.text and c.id != card_id), None)
             if twin is not None:
                 warnings.append(Problem(shown, 1, 1, f"the same text is also card '{twin}'", "warning"))
         return CardChange(action, card_id, collection_id, path, shown, before, after, library, tuple(warnings))
