@@ -101,17 +101,11 @@ async def _stats(settings: Settings, guild: int | None) -> dict[str, Any]:
     async with Storage.open(settings.database) as storage:
         stats = await storage.views.stats(guild, top=10)
         by_card = await storage.views.views_by_card(guild)
-    library = service.library
-    per_collection: dict[str, int] = {}
-    for card_id, n in by_card.items():
-        collection = library.card_collection.get(card_id)
-        if collection is not None:
-            per_collection[collection] = per_collection.get(collection, 0) + n
     return {
         "guild": guild,
         "total_views": stats.total_views,
         "top_cards": [{"card": c, "views": n} for c, n in stats.top_cards],
-        "by_collection": dict(sorted(per_collection.items(), key=lambda item: -item[1])),
+        "by_collection": service.views_per_collection(by_card),
         "by_command": stats.by_command,
         "by_day": [{"date": d.isoformat(), "views": n} for d, n in stats.by_day],
     }

@@ -11,7 +11,7 @@ import logging
 import random as _random
 import threading
 from collections.abc import Collection as SizedContainer
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -277,6 +277,16 @@ class CardService:
         if card is None:
             return None
         return render_source(card.source, style, key=card.id)
+
+    def views_per_collection(self, views_by_card: Mapping[str, int]) -> dict[str, int]:
+        """Card views added up per collection id, most viewed first (cards no longer served are left out)."""
+        owner = self._snapshot.library.card_collection
+        totals: dict[str, int] = {}
+        for card_id, n in views_by_card.items():
+            collection_id = owner.get(card_id)
+            if collection_id is not None:
+                totals[collection_id] = totals.get(collection_id, 0) + n
+        return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
     # ------------------------------------------------------------------------------------ autocomplete
     def topics(self, prefix: str = "", limit: int = 25) -> list[str]:

@@ -414,6 +414,8 @@ class ViewLog:
 
     async def views_by_card(self, guild_id: int | None = None) -> dict[str, int]:
         """``{card_id: views}`` for every card ever shown (in ``guild_id``, or anywhere)."""
+        if guild_id is not None:  # kept in memory per server, as for count() and counts()
+            return {card_id: n for card_id, n in (await self._guild_tally(guild_id)).items() if n}
         async with self._consistent():
             counter = await self._by_card(guild_id)
             counter.update(row[0] for row in self._buffered(guild_id))

@@ -438,24 +438,20 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     async def stats(self, interaction: discord.Interaction) -> None:
         """/fact stats."""
         assert interaction.guild_id is not None  # in_guild() refused direct messages
-        stats = await self.storage.views.stats(interaction.guild_id, top=10)
-        by_card = await self.storage.views.views_by_card(interaction.guild_id)
+        by_card = await self.storage.views.views_by_card(interaction.guild_id)  # one tally: total, top, collections
         library = self.service.library
-        per_collection: dict[str, int] = {}
-        for card_id, n in by_card.items():
-            collection_id = library.card_collection.get(card_id)
-            if collection_id is not None:
-                per_collection[collection_id] = per_collection.get(collection_id, 0) + n
-        top = []
-        for card_id, n in stats.top_cards:
-            card = library.cards.get(card_id)
-            top.append((card_id, n, _short(card.text, 80) if card else "(no longer in the deck)"))
-        collections = sorted(
-            ((library.collections[c].title, n) for c, n in per_collection.items() if c in library.collections),
-            key=lambda item: -item[1],
-        )
+        top = [
+            (card_id, n, _short(card.text, 80) if (card := library.cards.get(card_id)) else "(no longer in the deck)")
+            for card_id, n in sorted(by_card.items(), key=lambda item: (-item[1], item[0]))[:10]
+        ]
+        collections = [
+            (library.collections[c].title, n)
+            for c, n in self.service.views_per_collection(by_card).items()
+            if c in library.collections
+        ]
         guild_name = interaction.guild.name if interaction.guild else "this server"
-        embed = embeds.stats_embed(guild_name=guild_name, total=stats.total_views, top=top, per_collection=collections)
+        total = sum(by_card.values())
+        embed = embeds.stats_embed(guild_name=guild_name, total=total, top=top, per_collection=collections)
         await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="collections", description="The curated collections, with their cards and views")
@@ -467,12 +463,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     async def _collection_views(self, guild_id: int | None) -> dict[str, int]:
         """Views in ``guild_id`` per collection id (none outside a server)."""
         by_card = await self.storage.views.views_by_card(guild_id) if guild_id else {}
-        views: dict[str, int] = {}
-        for card_id, n in by_card.items():
-            collection_id = self.service.library.card_collection.get(card_id)
-            if collection_id is not None:
-                views[collection_id] = views.get(collection_id, 0) + n
-        return views
+        return self.service.views_per_collection(by_card)
 
     @app_commands.command(name="help", description="What each /fact command does, with examples")
     async def help(self, interaction: discord.Interaction) -> None:
