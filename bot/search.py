@@ -73,6 +73,7 @@ __all__ = [
     "SearchPage",
     "StaleIndexError",
     "Vocabulary",
+    "card_label",
     "fold",
 ]
 
@@ -451,8 +452,8 @@ def _snippet(text: str, spans: list[tuple[int, int]]) -> tuple[str, tuple[tuple[
     return before + fragment + after, highlights
 
 
-def _label(text: str) -> str:
-    """The first words of ``text``, at most :data:`LABEL_CHARS` characters."""
+def card_label(text: str) -> str:
+    """The first words of a card's text, at most :data:`LABEL_CHARS` characters: how a card is named in lists."""
     flat = _SPACE_RE.sub(" ", text[: LABEL_CHARS * 2]).strip()
     if len(flat) <= LABEL_CHARS and len(text) <= LABEL_CHARS * 2:
         return flat
@@ -941,7 +942,7 @@ class SearchIndex:
         out = []
         for _score, address in result.hits[:limit]:
             doc = self._searcher.doc(address)
-            out.append((doc.get_first("card_id") or "", _label(doc.get_first("text") or "")))
+            out.append((doc.get_first("card_id") or "", card_label(doc.get_first("text") or "")))
         return out
 
 

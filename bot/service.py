@@ -21,7 +21,7 @@ from bot.citations import Reference
 from bot.indexes import Snapshot, build_snapshot, derive_snapshot
 from bot.library import Library, LoadCache, load_library
 from bot.model import Card, Collection
-from bot.search import SearchPage
+from bot.search import SearchPage, card_label
 from bot.sources import Style, render_source
 from bot.text import topic_key
 from bot.validate import Problem
@@ -302,11 +302,11 @@ class CardService:
         snap = self._snapshot
         prefix = prefix.strip()
         if not prefix:
-            return [(cid, _short(card.text)) for cid, card in islice(snap.library.cards.items(), limit)]
+            return [(cid, card_label(card.text)) for cid, card in islice(snap.library.cards.items(), limit)]
         exact = snap.library.cards.get(prefix)
         found = snap.search.suggest(prefix, limit=limit)
         if exact is not None:
-            found = [(prefix, _short(exact.text)), *[f for f in found if f[0] != prefix]][:limit]
+            found = [(prefix, card_label(exact.text)), *[f for f in found if f[0] != prefix]][:limit]
         return found
 
     def collection_choices(self, prefix: str = "", limit: int = 25) -> list[tuple[str, str]]:
@@ -331,13 +331,6 @@ class CardService:
             out.append(CollectionSummary(collection, len(cards), collection.topics or top))
         self._summaries = (lib, out)
         return list(out)
-
-
-def _short(text: str, limit: int = 90) -> str:
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    return flat[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def diff(old: Library, new: Library) -> ReloadReport:
