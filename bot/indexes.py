@@ -155,7 +155,8 @@ class Snapshot:
     picker: Picker = field(repr=False)
 
 
-def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
+def search_index(library: Library, index_dir: Path | None) -> SearchIndex:
+    """The library's search index: the persisted one for this library when there is one, else built."""
     search = SearchIndex.find(index_dir, library.digest) if index_dir is not None else None
     if search is None:
         directory = index_dir / library.digest if index_dir is not None else None
@@ -166,6 +167,11 @@ def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
         search = SearchIndex.build(docs, directory=directory, digest=library.digest)
         if index_dir is not None:
             _prune(index_dir, keep=library.digest)
+    return search
+
+
+def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
+    search = search_index(library, index_dir)
     citations = citation_index(library, index_dir)
     topic_weights: dict[str, int] = {}
     for card in library.cards.values():
@@ -228,8 +234,9 @@ def derive_snapshot(old: Snapshot, library: Library, index_dir: Path | None) -> 
     stale = [*removed, *changed, *moved]
     if len(added) + len(stale) > INCREMENTAL_CARDS:
         return None
-    if old.search.deleted + len(stale) > len(a_cards) * MAX_DELETED_SHARE:
-        return None
+    # Deleted documents still weigh in BM25 statistics until merged away: past a share, rebuild the search index
+    # (only it; the other indexes are still derived).
+    rebuild_search = old.search.deleted + len(stale) > len(a_cards) * MAX_DELETED_SHARE
     touched = {*added, *stale}
     if not _same_order(b_cards, a_cards, touched):
         return None
@@ -251,7 +258,11 @@ def derive_snapshot(old: Snapshot, library: Library, index_dir: Path | None) -> 
     # still fail comes after it.
     docs = [SearchDoc.of(a_cards[k], library.collections[a_coll[k]]) for k in (*added, *changed, *moved)]
     try:
-        search = old.search.updated(stale, docs, digest=library.digest)
+        search = (
+            search_index(library, index_dir)
+            if rebuild_search
+            else old.search.updated(stale, docs, digest=library.digest)
+        )
     except Exception as exc:  # noqa: BLE001 - any failure means "rebuild the index instead"
         log.warning("could not update the search index in place (%s); rebuilding it", exc)
         return None

@@ -403,3 +403,19 @@ def test_references_pickle_fast_and_compatibly() -> None:
     restored = pickle.loads(pickle.dumps(index, pickle.HIGHEST_PROTOCOL))
     assert restored.lookup("Horvath") == index.lookup("Horvath")
     assert restored.complete("H") == index.complete("H")
+
+
+def test_past_the_deleted_share_only_the_search_index_is_rebuilt(
+    cards_dir: Path, tmp_path: Path, no_rebuilds: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = CardService.load(cards_dir, cache_dir=tmp_path / "cache")
+    monkeypatch.setattr(indexes_module, "MAX_DELETED_SHARE", 0.0)  # any deletion passes the share
+    no_rebuilds.clear()
+    card_file = file_of(svc.library, "bench-0001")
+    edited = msgspec.structs.replace(card_file.cards[0], text=card_file.cards[0].text + " (Zyzzyva, 2024)")
+    new = rewrite(svc.library, "bench-0001", msgspec.structs.replace(card_file, cards=(edited, *card_file.cards[1:])))
+    svc.swap(new)
+    assert no_rebuilds == ["search"]  # the citation index was still updated in place
+    assert svc._snapshot.search.deleted == 0
+    assert [h.view.card.id for h in svc.cite("Zyzzyva 2024").hits] == [edited.id]
+    assert_same(svc, new)
