@@ -408,3 +408,16 @@ async def test_a_forged_modal_submit_is_refused(deck: Deck) -> None:
     assert message.text == NOT_MODERATOR
     assert await asyncio.to_thread(_read, deck.file()) == before
     assert "Vandalised" not in deck.bot.service.view(f"{COLLECTION}-001").card.text
+
+
+async def test_edit_refuses_a_card_the_form_would_cut(deck: Deck) -> None:
+    text = await asyncio.to_thread(_read, deck.file())
+    many = ", ".join(f"'Author{n} & Coauthor{n}, {1900 + n}'" for n in range(250))  # ~8,000 characters
+    edited = text.replace(f"  - id: {COLLECTION}-002\n", f"  - id: {COLLECTION}-002\n    citations: [{many}]\n", 1)
+    await asyncio.to_thread(_write, deck.file(), edited)
+    await (await deck.cards_cmd("reload")).wait_message()
+    assert len(deck.bot.service.view(f"{COLLECTION}-002").card.citations) == 250
+    reply = await (await deck.cards_cmd("edit", card=f"{COLLECTION}-002")).wait_message()
+    assert reply.ephemeral
+    assert f"Card `{COLLECTION}-002` has references longer than a Discord form holds" in reply.text
+    assert await asyncio.to_thread(_read, deck.file()) == edited  # nothing cut, nothing written

@@ -148,7 +148,7 @@ class CardModal(discord.ui.Modal):
             style=discord.TextStyle.paragraph,
             required=False,
             max_length=INPUT_MAX,
-            default=clip("; ".join(init.citations), INPUT_MAX)[0] or None,
+            default="; ".join(init.citations) or None,
         )
         for item in (self.text, self.topics, self.article, self.source_type, self.references):
             self.add_item(item)
@@ -161,11 +161,7 @@ class CardModal(discord.ui.Modal):
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """Only the moderator who opened the form, and only while still a moderator, may submit it."""
-        if interaction.user.id != self.owner_id or not is_moderator(interaction):
-            message = NOT_MODERATOR if not is_moderator(interaction) else NOT_YOURS
-            await _send(interaction, content=message)
-            return False
-        return True
+        return await _owner_and_moderator(interaction, self.owner_id)
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         """Add or edit the card, then show it."""
@@ -178,6 +174,29 @@ class CardModal(discord.ui.Modal):
     async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
         """Log it; tell the moderator briefly."""
         await report_error(interaction, error)
+
+
+async def _owner_and_moderator(interaction: discord.Interaction[Any], owner_id: int) -> bool:
+    """For forms and buttons: the moderator who started the action, still a moderator; others are told why."""
+    if not is_moderator(interaction):
+        await _send(interaction, content=NOT_MODERATOR)
+        return False
+    if interaction.user.id != owner_id:
+        await _send(interaction, content=NOT_YOURS)
+        return False
+    return True
+
+
+def _too_long_for_the_form(form: CardInput) -> str | None:
+    """The first field of a card that a Discord form cannot hold whole (the form would cut it), or None."""
+    fields = (
+        ("text", form.text, INPUT_MAX),
+        ("topics", ", ".join(form.topics), INPUT_MAX),
+        ("article", form.article or "", 1000),
+        ("source type", form.source_type or "", 1000),
+        ("references", "; ".join(form.citations), INPUT_MAX),
+    )
+    return next((name for name, value, limit in fields if len(value) > limit), None)
 
 
 # ------------------------------------------------------------------------------------------- confirming
@@ -194,13 +213,7 @@ class ConfirmView(discord.ui.View):
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """Checked again at each press: the moderator who asked, still a moderator."""
-        if not is_moderator(interaction):
-            await _send(interaction, content=NOT_MODERATOR)
-            return False
-        if interaction.user.id != self.owner_id:
-            await _send(interaction, content=NOT_YOURS)
-            return False
-        return True
+        return await _owner_and_moderator(interaction, self.owner_id)
 
     def _disable(self) -> None:
         for item in self.children:
@@ -346,14 +359,16 @@ class CardsCog(commands.Cog):
         if found is None:
             await _send(interaction, content=f"There is no card `{safe(card, 100)}`.")
             return
-        if len(found.text) > INPUT_MAX:
+        initial = CardInput.of(found)
+        too_long = _too_long_for_the_form(initial)
+        if too_long is not None:  # the form would cut it, and saving would write the cut version back
             await _send(
                 interaction,
-                content=f"Card `{card}` is longer than a Discord form holds ({INPUT_MAX:,} characters): edit it in "
-                "its file, or with /cards export and /cards import.",
+                content=f"Card `{card}` has {too_long} longer than a Discord form holds: edit it in its file, "
+                "or with /cards export and /cards import.",
             )
             return
-        modal = CardModal(self, owner_id=interaction.user.id, card_id=card, initial=CardInput.of(found))
+        modal = CardModal(self, owner_id=interaction.user.id, card_id=card, initial=initial)
         await interaction.response.send_modal(modal)
 
     async def finish_edit(self, interaction: discord.Interaction[Any], card_id: str, form: CardInput) -> None:
