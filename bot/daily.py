@@ -748,6 +748,12 @@ class DailyEngine:
         except Exception as exc:  # noqa: BLE001
             return await self._failed(post, exc)
         sent_at = self._now()
+        # The message is out: count the view first (record() never touches the database), so a ledger write
+        # that fails below cannot lose it.
+        try:
+            self._views.record(self._view_factory(post.card_id, post.guild_id, post.channel_id, sent_at))
+        except Exception:
+            log.exception("Could not record the view of daily post %s", post.id)
         if not await self._store.mark_sent(post.id, post.claim_token, int(message_id), sent_at):
             log.warning("Daily post %s was sent but its claim had been taken over; ledger not updated", post.id)
         log.info(
@@ -757,10 +763,6 @@ class DailyEngine:
             post.channel_id,
             message_id,
         )
-        try:
-            self._views.record(self._view_factory(post.card_id, post.guild_id, post.channel_id, sent_at))
-        except Exception:
-            log.exception("Could not record the view of daily post %s", post.id)
         return PostResult(post.guild_id, post.channel_id, post.local_date, "sent", post.card_id, int(message_id))
 
     async def _failed(self, post: DailyPost, exc: Exception) -> PostResult:
@@ -781,7 +783,10 @@ class DailyEngine:
                 log.error("Daily post for guild %s on %s: %s", *base[::2], error)
                 return PostResult(*base, "failed", post.card_id, error=error)
             if retry_at <= post.deadline:
-                await self._store.mark_retry(post.id, post.claim_token, attempts, retry_at, error, now)
+                if not await self._store.mark_retry(post.id, post.claim_token, attempts, retry_at, error, now):
+                    # The claim expired meanwhile (it is 'unknown' now): nothing will retry it.
+                    log.warning("Daily post %s failed after its claim expired; not retried: %s", post.id, error)
+                    return PostResult(*base, "failed", post.card_id, error=error)
                 log.warning(
                     "Daily post for guild %s on %s failed (attempt %d, transient), retrying at %s: %s",
                     *base[::2],

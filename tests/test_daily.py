@@ -793,3 +793,19 @@ async def test_the_schema_allows_one_post_per_server_and_day_whatever_the_channe
                 " VALUES (?, ?, '2026-06-01', 'claimed', 0, 0, 0)",
                 (G1, C1 + 1),
             )
+
+
+async def test_a_post_that_went_out_counts_as_a_view_even_if_the_ledger_write_fails(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, views = await world.engine()
+    await engine.set(G1, C1, "09:00", "Europe/Berlin")
+    world.clock.now = utc(2026, 6, 1, 7, 0)
+
+    async def locked(*args: object, **kwargs: object) -> bool:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(engine._store, "mark_sent", locked)
+    await engine.run_due()  # the failure is logged; the loop goes on
+    (posted,) = world.poster.cards()
+    assert await views.count(posted, G1) == 1
