@@ -690,18 +690,24 @@ class Curator:
         detail: str,
         moderator: Moderator,
     ) -> None:
-        for count, (card_id, before, after) in enumerate(pairs):
-            if count >= AUDIT_CARDS_LIMIT:
-                break
-            await self._audit(
-                action,
-                card_id=card_id,
-                collection_id=collection_of(card_id),
-                before=card_builtins(before),
-                after=card_builtins(after),
-                detail=detail,
+        if self.audit is None:
+            return
+        entries = [
+            {
+                "action": action,
+                "card_id": card_id,
+                "collection_id": collection_of(card_id),
+                "before": card_builtins(before),
+                "after": card_builtins(after),
+                "detail": detail,
                 **self._who(moderator),
-            )
+            }
+            for card_id, before, after in itertools.islice(pairs, AUDIT_CARDS_LIMIT)
+        ]
+        try:
+            await self.audit.record_many(entries)  # one transaction, not one per card
+        except (sqlite3.Error, OSError, ValueError, TypeError):
+            log.exception("could not record the cards of this %s in the audit log", action)
 
     async def _record_import(self, applied: ImportApplied, moderator: Moderator) -> None:
         plan = applied.plan

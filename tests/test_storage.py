@@ -554,3 +554,17 @@ async def test_guild_tallies_notice_another_writer(tmp_path):
             await asyncio.sleep(0.05)
         assert await storage.views.count("b", guild_id=1) == 1
         assert await storage.views.seen_by_user(7, guild_id=1) == {"a", "b"}
+
+
+async def test_audit_record_many_stores_every_row_in_one_transaction(tmp_path: Path) -> None:
+    async with Storage.open(tmp_path / "audit.db") as storage:
+        stored = await storage.audit.record_many(
+            {"action": "import", "card_id": f"c-{n}", "after": {"text": f"fact {n}"}, "moderator_id": 7}
+            for n in range(3)
+        )
+        assert stored == 3
+        (entry,) = await storage.audit.history("c-2")
+        assert (entry.action, entry.after, entry.moderator_id) == ("import", {"text": "fact 2"}, 7)
+        with pytest.raises(ValueError, match="unknown audit action"):
+            await storage.audit.record_many([{"action": "import"}, {"action": "frobnicate"}])
+        assert len(await storage.audit.recent(limit=10)) == 3  # a bad row stores none of its batch

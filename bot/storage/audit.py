@@ -8,7 +8,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, get_args
 
 from .db import Database
@@ -76,6 +76,47 @@ def _entry(row: sqlite3.Row) -> AuditEntry:
     )
 
 
+_INSERT = (
+    "INSERT INTO audit_log (at_ms, action, card_id, collection_id, guild_id, moderator_id, "
+    "moderator_name, before_json, after_json, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _row(
+    action: Action,
+    card_id: str | None = None,
+    collection_id: str | None = None,
+    guild_id: int | None = None,
+    moderator_id: int | None = None,
+    moderator_name: str | None = None,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    detail: str | None = None,
+    at: dt.datetime | None = None,
+) -> tuple[Any, ...]:
+    """One audit row's parameters, checked."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}; expected one of {sorted(ACTIONS)}")
+    check_snowflake("guild_id", guild_id)
+    check_snowflake("moderator_id", moderator_id)
+    if at is None:
+        at_ms = time.time_ns() // 1_000_000
+    else:
+        at_ms = int((at if at.tzinfo else at.replace(tzinfo=dt.UTC)).timestamp() * 1000)
+    return (
+        at_ms,
+        action,
+        card_id,
+        collection_id,
+        guild_id,
+        moderator_id,
+        moderator_name,
+        _dump(before),
+        _dump(after),
+        detail,
+    )
+
+
 class AuditLog:
     """Append-only record of moderator changes, written straight away (changes are rare and must not be lost)."""
 
@@ -97,37 +138,23 @@ class AuditLog:
         at: dt.datetime | None = None,
     ) -> int:
         """Store one change; return its id. ``before``/``after`` are stored as JSON (dates as ISO strings)."""
-        if action not in ACTIONS:
-            raise ValueError(f"unknown audit action {action!r}; expected one of {sorted(ACTIONS)}")
-        check_snowflake("guild_id", guild_id)
-        check_snowflake("moderator_id", moderator_id)
-        if at is None:
-            at_ms = time.time_ns() // 1_000_000
-        else:
-            at_ms = int((at if at.tzinfo else at.replace(tzinfo=dt.UTC)).timestamp() * 1000)
-        params = (
-            at_ms,
-            action,
-            card_id,
-            collection_id,
-            guild_id,
-            moderator_id,
-            moderator_name,
-            _dump(before),
-            _dump(after),
-            detail,
-        )
+        params = _row(action, card_id, collection_id, guild_id, moderator_id, moderator_name, before, after, detail, at)
         async with self._db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO audit_log (at_ms, action, card_id, collection_id, guild_id, moderator_id, "
-                "moderator_name, before_json, after_json, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                params,
-            )
+            cursor = await conn.execute(_INSERT, params)
             entry_id = cursor.lastrowid
             await cursor.close()
         if entry_id is None:  # pragma: no cover - SQLite always reports the rowid of an INSERT
             raise RuntimeError("SQLite did not report the audit entry id")
         return entry_id
+
+    async def record_many(self, entries: Iterable[Mapping[str, Any]]) -> int:
+        """Store many changes (each the keyword arguments of :meth:`record`, with ``action``) in one
+        transaction, as an import or reload does for every card it changes; return how many were stored."""
+        rows = [_row(**entry) for entry in entries]
+        if rows:
+            async with self._db.transaction() as conn:
+                await conn.executemany(_INSERT, rows)
+        return len(rows)
 
     async def history(self, card_id: str, limit: int = 25) -> list[AuditEntry]:
         """The changes to ``card_id``, newest first."""
