@@ -421,3 +421,21 @@ async def test_edit_refuses_a_card_the_form_would_cut(deck: Deck) -> None:
     assert reply.ephemeral
     assert f"Card `{COLLECTION}-002` has references longer than a Discord form holds" in reply.text
     assert await asyncio.to_thread(_read, deck.file()) == edited  # nothing cut, nothing written
+
+
+async def test_add_edit_and_remove_explain_what_they_cannot_find(deck: Deck) -> None:
+    assert len(deck.bot.service.library.collections) > 1
+    replies = [
+        await (await deck.cards_cmd("add")).wait_message(),
+        await (await deck.cards_cmd("add", collection="no-such-collection")).wait_message(),
+        await (await deck.cards_cmd("edit", card="no-such-card")).wait_message(),
+        await (await deck.cards_cmd("remove", card="no-such-card")).wait_message(),
+    ]
+    assert [r.text for r in replies] == [
+        "Choose the collection to add the card to.",
+        "There is no collection `no-such-collection`.",
+        "There is no card `no-such-card`.",
+        "There is no card `no-such-card`.",
+    ]
+    assert all(r.ephemeral for r in replies)
+    deck.fake.assert_no_errors()

@@ -439,3 +439,20 @@ async def test_two_bots_on_one_database_post_once(w: World) -> None:
             await w.tick(DUE + dt.timedelta(minutes=1))
             assert len(w.facts.posts) == 1
     w.fake.assert_no_errors()
+
+
+async def test_before_any_set_up_status_preview_and_today_say_what_there_is(w: World) -> None:
+    async with w.running() as bot:
+        for command in ("status", "preview"):
+            reply = await w.daily(command)
+            assert reply.ephemeral
+            assert reply.text == "No daily fact is set up here. Start one with /daily set."
+        # Without a schedule, today's card is still one card all day, for everyone.
+        first = await (await w.fake.slash(w.guild, w.general, w.bob, "fact today")).wait_message()
+        again = await (await w.fake.slash(w.guild, w.general, w.maria, "fact today")).wait_message()
+        card_id = first.embed["footer"]["text"].split()[1]
+        assert bot.service.view(card_id) is not None
+        assert again.embed["footer"]["text"].split()[1] == card_id
+        assert w.facts.posts == []
+        assert w.bot_errors() == []
+        w.fake.assert_no_errors()
