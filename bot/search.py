@@ -61,6 +61,7 @@ import tantivy
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from bot.files import atomic_write_bytes
 from bot.model import Card, Collection
 from bot.text import fold, topic_key
 
@@ -501,16 +502,8 @@ def _doc_json(doc: SearchDoc, encode: object = msgspec.json.Encoder().encode) ->
 
 
 def _write_meta(directory: Path, meta: dict[str, object]) -> None:
-    """Replace the index's meta file atomically (write a temporary file, then rename it over)."""
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{_META_FILE}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(meta))
-        os.replace(tmp, directory / _META_FILE)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Replace the index's meta file atomically; durably, since it says which library the index reflects."""
+    atomic_write_bytes(directory / _META_FILE, json.dumps(meta).encode("utf-8"))
 
 
 def _read_meta(directory: Path) -> dict[str, object] | None:
@@ -626,8 +619,8 @@ class SearchIndex:
         """
         path = Path(directory)
         try:
-            meta = json.loads((path / _META_FILE).read_text(encoding="utf-8"))
-            if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
+            meta = _read_meta(path)
+            if meta is None or meta.get("format") != INDEX_FORMAT:
                 return None
             if digest is not None and meta.get("digest") != digest:
                 return None
