@@ -439,3 +439,16 @@ async def test_add_edit_and_remove_explain_what_they_cannot_find(deck: Deck) -> 
     ]
     assert all(r.ephemeral for r in replies)
     deck.fake.assert_no_errors()
+
+
+async def test_card_and_collection_options_autocomplete(deck: Deck) -> None:
+    cards = await deck.fake.autocomplete(
+        deck.guild, deck.chan, deck.maria, "cards edit", focused="card", card=f"{COLLECTION}-00"
+    )
+    assert cards[0]["value"].startswith(f"{COLLECTION}-00")
+    assert all(len(c["name"]) <= 100 for c in cards)
+    collections = await deck.fake.autocomplete(
+        deck.guild, deck.chan, deck.maria, "cards add", focused="collection", collection="thera"
+    )
+    assert collections[0] == {"name": f"Therapeutic Alliance ({COLLECTION})", "value": COLLECTION}
+    deck.fake.assert_no_errors()

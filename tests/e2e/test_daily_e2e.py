@@ -456,3 +456,20 @@ async def test_before_any_set_up_status_preview_and_today_say_what_there_is(w: W
         assert w.facts.posts == []
         assert w.bot_errors() == []
         w.fake.assert_no_errors()
+
+
+async def test_set_autocompletes_topics(w: World) -> None:
+    async with w.running():
+        topics = await w.fake.autocomplete(
+            w.guild,
+            w.general,
+            w.maria,
+            "daily set",
+            focused="topic",
+            channel=w.facts,
+            time="10:30",
+            timezone="Europe/Berlin",
+            topic="couple",
+        )
+        assert topics[0] == {"name": "couple therapy", "value": "couple therapy"}
+        w.fake.assert_no_errors()

@@ -31,6 +31,7 @@ from bot.curation import (
     ValidationFailed,
     describe_problems,
 )
+from bot.discord import choices
 from bot.discord.checks import NOT_MODERATOR, is_moderator, moderator_only
 from bot.discord.embeds import DESCRIPTION_MAX, FIELD_VALUE_MAX, card_embed, clip, safe
 from bot.discord.errors import NO_MENTIONS, report_error
@@ -287,18 +288,12 @@ class CardsCog(commands.Cog):
     async def _card_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return [
-            app_commands.Choice(name=clip(f"{cid} · {label}", 100)[0], value=cid)
-            for cid, label in self.service.card_choices(current, limit=25)
-        ][:25]
+        return choices.cards(self.service, current)
 
     async def _collection_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return [
-            app_commands.Choice(name=clip(name, 100)[0], value=cid)
-            for cid, name in self.service.collection_choices(current, limit=25)
-        ][:25]
+        return choices.collections(self.service, current)
 
     # ------------------------------------------------------------------------------------------ views
     async def _views(self, card_id: str, guild_id: int | None) -> int | None:

@@ -29,7 +29,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.daily import DailyEngine, DailyError, DailyStatus, PostResult, zone_choices
-from bot.discord import embeds
+from bot.discord import choices, embeds
 from bot.discord.checks import in_guild, moderator_only
 from bot.discord.errors import NO_MENTIONS, reply
 from bot.discord.ui import card_message
@@ -51,7 +51,6 @@ POST_HEADER = "**Fact of the day**"
 NEEDED = ("view_channel", "send_messages", "embed_links")
 #: Seconds the loop pauses after an iteration that raised (so a broken database does not make it spin).
 ERROR_PAUSE = 30.0
-CHOICE_MAX = 100
 #: The command name views from ``/fact today`` are recorded under.
 TODAY_COMMAND = "today"
 
@@ -152,10 +151,6 @@ def status_embed(status: DailyStatus) -> discord.Embed:
             name="Days without a post", value=embeds.clip("\n".join(lines), embeds.FIELD_VALUE_MAX)[0], inline=False
         )
     return embed
-
-
-def _choice(name: str, value: str) -> app_commands.Choice[str]:
-    return app_commands.Choice(name=embeds.clip(" ".join(name.split()), CHOICE_MAX)[0] or value, value=value)
 
 
 # --------------------------------------------------------------------------------------------------- cog
@@ -427,18 +422,18 @@ class DailyCog(commands.Cog):
     @daily_set.autocomplete("zone")
     async def zone_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         """IANA zone names matching what was typed; common zones first when nothing was."""
-        return [_choice(zone, zone) for zone in zone_choices(current, limit=25)]
+        return choices.zones(zone_choices(current, limit=choices.CHOICES_MAX))
 
     @daily_set.autocomplete("topic")
     async def topic_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Topics, best match first."""
-        return [_choice(t, t[:CHOICE_MAX]) for t in self.service.topics(current, 25)[:25] if t.strip()]
+        return choices.topics(self.service, current)
 
     @daily_set.autocomplete("collection")
     async def collection_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Collections as "Title (id)"; the value is the id."""
-        return [_choice(label, cid[:CHOICE_MAX]) for cid, label in self.service.collection_choices(current, 25)[:25]]
+        return choices.collections(self.service, current)

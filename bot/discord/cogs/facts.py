@@ -21,7 +21,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord import embeds
+from bot.discord import choices, embeds
 from bot.discord.checks import in_guild
 from bot.discord.errors import NO_MENTIONS, reply
 from bot.discord.ui import (
@@ -50,7 +50,6 @@ __all__ = ["PAGE_SIZE", "SWEEP_EVERY", "FactsCog"]
 
 PAGE_SIZE = 5
 COLLECTIONS_PER_PAGE = 5
-CHOICE_MAX = 100
 #: The sweeper's longest pause between two looks for expired result lists (seconds; shorter for short timeouts).
 SWEEP_EVERY = 5.0
 #: How many expired lists the sweeper edits at once.
@@ -68,12 +67,6 @@ def _cooldown(command: str) -> Callable[[discord.Interaction], app_commands.Cool
         return app_commands.Cooldown(cooldown.rate, cooldown.per) if cooldown is not None else None
 
     return factory
-
-
-def _choice(name: str, value: str) -> app_commands.Choice[str]:
-    return app_commands.Choice(
-        name=embeds.clip(" ".join(name.split()), CHOICE_MAX)[0] or value[:CHOICE_MAX], value=value[:CHOICE_MAX]
-    )
 
 
 def _short(text: str, limit: int) -> str:
@@ -485,7 +478,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Topics, best match first."""
-        return [_choice(t, t) for t in self.service.topics(current, 25)[:25] if t.strip()]
+        return choices.topics(self.service, current)
 
     @random_card.autocomplete("collection")
     @search.autocomplete("collection")
@@ -493,21 +486,17 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Collections as "Title (id)"; the value is the id."""
-        return [_choice(label, cid) for cid, label in self.service.collection_choices(current, 25)[:25]]
+        return choices.collections(self.service, current)
 
     @cite.autocomplete("reference")
     async def reference_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Cited works, most cited first, with how many cards cite each."""
-        return [
-            _choice(f"{display} · {n} card{'s' if n != 1 else ''}", display)
-            for display, n in self.service.references(current, 25)[:25]
-            if display.strip()
-        ]
+        return choices.references(self.service, current)
 
     @show.autocomplete("card")
     @source.autocomplete("card")
     async def card_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         """Cards as "id · start of the text"; the value is the id."""
-        return [_choice(f"{cid} · {label}", cid) for cid, label in self.service.card_choices(current, 25)[:25]]
+        return choices.cards(self.service, current)
