@@ -21,12 +21,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.synth import write_library  # noqa: E402
-from bot.library import LoadCache, load_library  # noqa: E402
+from bot.cards.library import LoadCache, load_library  # noqa: E402
 
 _MEMORY_PROBE = """
 import json, sys
 from pathlib import Path
-from bot.library import load_library
+from bot.cards.library import load_library
 
 def status(key):
     for line in open("/proc/self/status"):

@@ -24,10 +24,10 @@ if str(ROOT) not in sys.path:
 from benchmarks.bench_search_index import _percentiles, _time_calls, naive_search, query_sets  # noqa: E402
 from benchmarks.synth import card_text, write_library  # noqa: E402
 from bot import yamlio  # noqa: E402
-from bot.citations import CitationIndex  # noqa: E402
-from bot.indexes import build_snapshot, citation_index  # noqa: E402
-from bot.library import load_library, replace_file  # noqa: E402
-from bot.search import SearchDoc, SearchIndex  # noqa: E402
+from bot.cards.library import load_library, replace_file  # noqa: E402
+from bot.index.citations import CitationIndex  # noqa: E402
+from bot.index.search import SearchDoc, SearchIndex  # noqa: E402
+from bot.index.snapshot import build_snapshot, citation_index  # noqa: E402
 from bot.service import CardService  # noqa: E402
 
 
@@ -107,7 +107,7 @@ def measure(cards: int) -> dict[str, str]:
         ref_prefixes = [a[: rng.randint(2, len(a))] for a in rng.choices(authors, k=300)]
         rows["autocomplete references p50/p99"] = _pair(_time_calls(service.references, ref_prefixes))
         rows["autocomplete cards p50/p99"] = _pair(_time_calls(service.card_choices, sets["prefix"]))
-        sampled = [service.view(i) for i in rng.sample(list(library.cards), 400)]
+        sampled = [service.detail(i) for i in rng.sample(list(library.cards), 400)]
         cited = [r.display() for v in sampled if v is not None for r in v.references][:300]
         rows["citation lookup, a cited work p50/p99"] = _pair(_time_calls(service.cite, cited))
         most = _time_calls(service.cite, rng.choices(displays, k=100) + rng.choices(authors, k=100))

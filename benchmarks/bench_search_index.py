@@ -1,4 +1,4 @@
-"""Benchmark of :mod:`bot.search`: index build time, search and suggest latency, and a naive baseline.
+"""Benchmark of :mod:`bot.index.search`: index build time, search and suggest latency, and a naive baseline.
 
 The project's benchmark imports :func:`synthetic_docs` and :func:`measure`; run this file to print a table
 at 10k and 100k cards::
@@ -23,7 +23,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.search import SearchDoc, SearchIndex
+from bot.index.search import SearchDoc, SearchIndex
 
 
 def _words(text: str) -> list[str]:

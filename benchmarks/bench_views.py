@@ -15,14 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.storage import Database, Storage, View
+from bot.storage import Database, Storage, ViewEvent
 
 WRITERS = 50
 _INSERT = "INSERT INTO views (card_id, guild_id, channel_id, user_id, command, at_ms) VALUES (?, ?, ?, ?, ?, ?)"
 
 
-def _view(writer: int, i: int) -> View:
-    return View(f"card-{(writer * 7919 + i) % 2000}", 10 + writer % 5, 100 + writer, 1000 + i % 300, "random")
+def _view(writer: int, i: int) -> ViewEvent:
+    return ViewEvent(f"card-{(writer * 7919 + i) % 2000}", 10 + writer % 5, 100 + writer, 1000 + i % 300, "random")
 
 
 def _shares(n: int) -> list[int]:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app_cli import NO_TOKEN
-from bot.cli import main as cli_main
+from bot.cli.bot_commands import NO_TOKEN
+from bot.cli.main import main as cli_main
 from bot.settings import SHIPPED_CARDS, Cooldown, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +128,7 @@ def test_run_without_a_token_and_without_a_terminal_explains_and_exits_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
-    monkeypatch.setattr("bot.app_cli._interactive", lambda: False)
+    monkeypatch.setattr("bot.cli.bot_commands._interactive", lambda: False)
     config = write(tmp_path, "")
     assert cli_main(["run", "--config", str(config)]) == 2
     err = capsys.readouterr().err
@@ -139,9 +139,9 @@ def test_run_without_a_token_and_without_a_terminal_explains_and_exits_2(
 
 def test_run_without_a_token_in_a_terminal_opens_the_console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
-    monkeypatch.setattr("bot.app_cli._interactive", lambda: True)
+    monkeypatch.setattr("bot.cli.bot_commands._interactive", lambda: True)
     opened = []
-    monkeypatch.setattr("bot.console.run_console", lambda service: opened.append(service) or 0)
+    monkeypatch.setattr("bot.cli.console.run_console", lambda service: opened.append(service) or 0)
     config = write(tmp_path, f"cache_dir: {tmp_path / 'cache'}\n")
     assert cli_main(["run", "--config", str(config)]) == 0
     assert opened
@@ -152,12 +152,12 @@ def test_stats_reads_the_database(tmp_path: Path, capsys: pytest.CaptureFixture[
     import asyncio
     import json
 
-    from bot.storage import Storage, View
+    from bot.storage import Storage, ViewEvent
 
     async def seed() -> None:
         async with Storage.open(tmp_path / "factdeck.db") as storage:
             for card in ("therapeutic-alliance-001", "therapeutic-alliance-001", "therapeutic-alliance-002"):
-                storage.views.record(View(card, 7, 8, 9, "show"))
+                storage.views.record(ViewEvent(card, 7, 8, 9, "show"))
 
     asyncio.run(seed())
     config = write(tmp_path, f"cache_dir: {tmp_path / 'cache'}\n")

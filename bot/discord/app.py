@@ -202,6 +202,20 @@ async def run(
     log.info("storage closed; goodbye")
 
 
+async def sync_now(settings: Settings) -> list[SyncResult] | None:
+    """Log in and sync the slash commands whether or not they changed; ``None`` when Discord rejects the token."""
+    service = await load_service(settings)
+    settings.database.parent.mkdir(parents=True, exist_ok=True)
+    async with Storage.open(settings.database, flush_interval=settings.view_flush_interval) as storage:
+        bot = FactdeckBot(settings, service, storage, sync_on_start=False)
+        async with bot:
+            try:
+                await bot.login(settings.token or "")
+            except discord.LoginFailure:
+                return None
+            return await bot.sync_commands(force=True)
+
+
 def _stop(bot: FactdeckBot, sig: signal.Signals) -> None:
     log.info("received %s; shutting down", sig.name)
     bot.loop.create_task(bot.close(), name="factdeck-shutdown")

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import discord
 
-from bot.render import highlight
-from bot.search import Hit
-from bot.service import CardView, CiteHit, CollectionSummary
+from bot.index.search import Hit, highlight
+from bot.service import CardDetail, CiteHit, CollectionSummary
 
 __all__ = [
     "CARD_COLOR",
@@ -76,40 +75,40 @@ class CardRender:
     truncated: bool
 
 
-def _author(view: CardView) -> str:
-    return clip(f"{view.collection.title} · curated by {view.collection.curator}", AUTHOR_MAX)[0]
+def _author(detail: CardDetail) -> str:
+    return clip(f"{detail.collection.title} · curated by {detail.collection.curator}", AUTHOR_MAX)[0]
 
 
-def _footer(view: CardView, views: int | None) -> str:
-    footer = f"card {view.card.id}"
+def _footer(detail: CardDetail, views: int | None) -> str:
+    footer = f"card {detail.card.id}"
     if views is not None:
         footer += f" · {views} view{'s' if views != 1 else ''} in this server"
     return footer
 
 
-def _references(view: CardView) -> str:
-    return "; ".join(safe(r.display()) for r in view.references)
+def _references(detail: CardDetail) -> str:
+    return "; ".join(safe(r.display()) for r in detail.references)
 
 
-def card_embed(view: CardView, *, views: int | None = None, text_max: int = CARD_TEXT_MAX) -> CardRender:
+def card_embed(detail: CardDetail, *, views: int | None = None, text_max: int = CARD_TEXT_MAX) -> CardRender:
     """One card as an embed; long text and long reference lists are cut at a word boundary."""
-    card, source = view.card, view.card.source
+    card, source = detail.card, detail.card.source
     truncated = False
     embed = discord.Embed(color=CARD_COLOR)
-    embed.set_author(name=_author(view))
+    embed.set_author(name=_author(detail))
     if source.article:
         embed.add_field(name="Article", value=clip(safe(source.article), FIELD_VALUE_MAX)[0], inline=True)
     if source.type:
         embed.add_field(name="Source type", value=clip(safe(source.type), FIELD_VALUE_MAX)[0], inline=True)
-    if view.references:
-        refs, cut = clip(_references(view), FIELD_VALUE_MAX)
+    if detail.references:
+        refs, cut = clip(_references(detail), FIELD_VALUE_MAX)
         truncated |= cut
         embed.add_field(name="Cites", value=refs, inline=False)
     if card.topics:
         topics, cut = clip(", ".join(safe(t) for t in card.topics), FIELD_VALUE_MAX)
         truncated |= cut
         embed.add_field(name="Topics", value=topics, inline=False)
-    embed.set_footer(text=_footer(view, views))
+    embed.set_footer(text=_footer(detail, views))
     budget = min(text_max, DESCRIPTION_MAX, EMBED_TOTAL_MAX - _size(embed) - 16)
     text, cut = clip(safe(card.text), budget)
     embed.description = text
@@ -132,14 +131,14 @@ def _chunks(text: str, limit: int) -> list[str]:
     return pieces
 
 
-def full_card_messages(view: CardView, *, views: int | None = None) -> list[list[discord.Embed]]:
+def full_card_messages(detail: CardDetail, *, views: int | None = None) -> list[list[discord.Embed]]:
     """The whole card, nothing cut: embeds grouped into messages that each stay within 6,000 characters."""
-    card, source = view.card, view.card.source
+    card, source = detail.card, detail.card.source
     embeds: list[discord.Embed] = []
     for number, piece in enumerate(_chunks(safe(card.text), DESCRIPTION_MAX)):
         embed = discord.Embed(description=piece, color=CARD_COLOR)
         if number == 0:
-            embed.set_author(name=_author(view))
+            embed.set_author(name=_author(detail))
         embeds.append(embed)
     details = discord.Embed(color=CARD_COLOR, title="About this card")
     if source.article:
@@ -147,11 +146,11 @@ def full_card_messages(view: CardView, *, views: int | None = None) -> list[list
             details.add_field(name="Article", value=piece, inline=False)
     if source.type:
         details.add_field(name="Source type", value=clip(safe(source.type), FIELD_VALUE_MAX)[0], inline=False)
-    for piece in _chunks(_references(view), FIELD_VALUE_MAX):
+    for piece in _chunks(_references(detail), FIELD_VALUE_MAX):
         details.add_field(name="Cites", value=piece, inline=False)
     for piece in _chunks(", ".join(safe(t) for t in card.topics), FIELD_VALUE_MAX):
         details.add_field(name="Topics", value=piece, inline=False)
-    details.set_footer(text=_footer(view, views))
+    details.set_footer(text=_footer(detail, views))
     while len(details.fields) > FIELDS_MAX:  # split an enormous detail list over several embeds
         rest = discord.Embed(color=CARD_COLOR)
         for field in details.fields[FIELDS_MAX:]:
@@ -183,7 +182,7 @@ def _hit_text(hit: Hit) -> str:
 
 def search_page_embed(
     hits: Sequence[Hit],
-    views: Sequence[CardView],
+    views: Sequence[CardDetail],
     *,
     total: int,
     offset: int,
@@ -213,8 +212,8 @@ def cite_page_embed(
     title = f"{total} card{'s' if total != 1 else ''} cite “{query.strip()}”"
     embed = discord.Embed(title=safe(title, TITLE_MAX), color=CARD_COLOR)
     for number, hit in enumerate(hits, offset + 1):
-        card = hit.view.card
-        name = clip(f"{number}. {hit.view.collection.title} · {card.id}", FIELD_NAME_MAX)[0]
+        card = hit.detail.card
+        name = clip(f"{number}. {hit.detail.collection.title} · {card.id}", FIELD_NAME_MAX)[0]
         n = counts.get(card.id, 0)
         written = clip(safe(hit.written), 300)[0]
         value = f"cites it as “{written}”\n" + clip(safe(card.text), 500)[0] + f"\n-# {n} view{'s' if n != 1 else ''}"
@@ -225,16 +224,16 @@ def cite_page_embed(
 
 
 # ------------------------------------------------------------------------------------------------- other
-def source_embed(view: CardView, style: str, text: str) -> discord.Embed:
+def source_embed(detail: CardDetail, style: str, text: str) -> discord.Embed:
     """Where a card comes from, in a citation style (BibTeX in a code block)."""
     if style == "bibtex":
         body = "```bibtex\n" + text.replace("```", "`\u200b``")[: DESCRIPTION_MAX - 20] + "\n```"
     else:
         body = clip(safe(text), DESCRIPTION_MAX)[0]
     embed = discord.Embed(
-        title=clip(f"Source of {view.card.id} ({style})", TITLE_MAX)[0], description=body, color=CARD_COLOR
+        title=clip(f"Source of {detail.card.id} ({style})", TITLE_MAX)[0], description=body, color=CARD_COLOR
     )
-    embed.set_author(name=_author(view))
+    embed.set_author(name=_author(detail))
     return embed
 
 

@@ -32,7 +32,7 @@ from bot.discord.errors import report_error
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
-    from bot.service import CardView
+    from bot.service import CardDetail
 
 log = logging.getLogger(__name__)
 
@@ -363,10 +363,10 @@ class ReadMore(
         await _route(interaction, lambda facts: facts.send_full_card(interaction, self.card_id))
 
 
-def card_message(view: CardView, *, views: int | None) -> dict[str, Any]:
+def card_message(detail: CardDetail, *, views: int | None) -> dict[str, Any]:
     """A card's embed and, when its text was cut, the "Read more" button: keyword arguments for any send."""
-    render = card_embed(view, views=views)
-    components = card_view(view.card.id, truncated=render.truncated)
+    render = card_embed(detail, views=views)
+    components = card_view(detail.card.id, truncated=render.truncated)
     return {"embed": render.embed, **({"view": components} if components is not None else {})}
 
 

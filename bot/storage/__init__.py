@@ -1,7 +1,7 @@
 """Factdeck's storage: one SQLite database behind a small facade the cogs hold.
 
     async with Storage.open("data/factdeck.db") as storage:
-        storage.views.record(View(card.id, guild_id, channel_id, user_id, "random"))
+        storage.views.record(ViewEvent(card.id, guild_id, channel_id, user_id, "random"))
         n = await storage.views.count(card.id, guild_id)
 
 or, for an app that opens in ``setup_hook`` and closes on shutdown::
@@ -27,7 +27,7 @@ from .audit import ACTIONS, Action, AuditEntry, AuditLog
 from .daily import DailyStore
 from .db import MAX_SNOWFLAKE, Database, Migration, MigrationError, load_migrations
 from .meta import Meta
-from .views import Stats, View, ViewLog
+from .views import Stats, ViewEvent, ViewLog
 
 __all__ = [
     "ACTIONS",
@@ -41,7 +41,7 @@ __all__ = [
     "MigrationError",
     "Stats",
     "Storage",
-    "View",
+    "ViewEvent",
     "ViewLog",
     "load_migrations",
 ]

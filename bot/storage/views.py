@@ -33,7 +33,7 @@ from typing import Any
 
 from .db import MAX_SNOWFLAKE, Database
 
-__all__ = ["Stats", "View", "ViewLog"]
+__all__ = ["Stats", "ViewEvent", "ViewLog"]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def check_snowflake(name: str, value: object, *, optional: bool = True) -> None:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class View:
+class ViewEvent:
     """One card shown to someone. ``guild_id`` is ``None`` in DMs; a naive ``at`` is taken to be UTC.
 
     Validated on construction (at the call site), so a bad value can never poison a batch later.
@@ -165,7 +165,7 @@ class ViewLog:
         """Views recorded but not yet written."""
         return len(self._buffer)
 
-    def record(self, view: View) -> None:
+    def record(self, view: ViewEvent) -> None:
         """Append ``view`` to the buffer. Never blocks, never awaits, never touches the database."""
         if self._closed:
             self.dropped += 1

@@ -20,9 +20,9 @@ import discord
 import pytest
 import pytest_asyncio
 
+from bot.cards.validate import validate_text
 from bot.discord.app import FactdeckBot
 from bot.discord.checks import NOT_MODERATOR
-from bot.validate import validate_text
 from tests.e2e.conftest import start_bot
 from tests.fakediscord import FakeChannel, FakeDiscord, FakeGuild, FakeInteraction, FakeMember, FakeMessage
 
@@ -187,12 +187,12 @@ async def test_remove_asks_then_takes_the_card_out_and_keeps_its_views(deck: Dec
     prompt = await it.wait_message()
     assert "Remove card" in prompt.text
     assert prompt.button_labels == ["Remove", "Cancel"]
-    assert deck.bot.service.view(card_id) is not None  # nothing yet
+    assert deck.bot.service.detail(card_id) is not None  # nothing yet
     click = await deck.fake.click(it, "Remove")
     done = await click.wait_message()
     assert "Removed card" in done.embed["description"]
     assert all(b.get("disabled") for b in done.buttons)
-    assert deck.bot.service.view(card_id) is None
+    assert deck.bot.service.detail(card_id) is None
     shown = await (await deck.fact("show", card=card_id)).wait_message()
     assert shown.ephemeral
     assert f"id: {card_id}\n" not in await asyncio.to_thread(_read, deck.file())
@@ -207,7 +207,7 @@ async def test_cancel_changes_nothing(deck: Deck) -> None:
     done = await (await deck.fake.click(it, "Cancel")).wait_message()
     assert "Cancelled" in done.embed["description"]
     assert await asyncio.to_thread(_read, deck.file()) == before
-    assert deck.bot.service.view(f"{COLLECTION}-001") is not None
+    assert deck.bot.service.detail(f"{COLLECTION}-001") is not None
 
 
 async def test_import_previews_and_applies_on_confirm(deck: Deck) -> None:
@@ -219,10 +219,10 @@ async def test_import_previews_and_applies_on_confirm(deck: Deck) -> None:
     assert "study-notes-001" in preview.text
     assert preview.button_labels == ["Confirm", "Cancel"]
     assert not (deck.cards / "study-notes.yml").exists()  # nothing until confirmed
-    assert deck.bot.service.view("study-notes-001") is None
+    assert deck.bot.service.detail("study-notes-001") is None
     done = await (await deck.fake.click(it, "Confirm")).wait_message()
     assert "Imported" in done.embed["title"]
-    assert deck.bot.service.view("study-notes-002") is not None
+    assert deck.bot.service.detail("study-notes-002") is not None
     search = await (await deck.fact("search", query="second imported fact")).wait_message()
     assert "study-notes-002" in search.text
 
@@ -236,7 +236,7 @@ async def test_import_dry_run_changes_nothing(deck: Deck) -> None:
     assert "dry run" in preview.embed["title"]
     assert f"{COLLECTION}-002" in preview.text
     assert not preview.buttons
-    assert "Seeking to operationalize" in deck.bot.service.view(f"{COLLECTION}-002").card.text
+    assert "Seeking to operationalize" in deck.bot.service.detail(f"{COLLECTION}-002").card.text
 
 
 async def test_import_with_errors_lists_file_line_and_column(deck: Deck) -> None:
@@ -285,7 +285,7 @@ async def test_reload_with_a_broken_file_keeps_its_cards_live(deck: Deck) -> Non
     assert str(deck.cards) not in str(message.embeds)  # no server paths in Discord
     search = await (await deck.fact("search", query="core conditions Rogers")).wait_message()
     assert f"{COLLECTION}-001" in search.text
-    assert deck.bot.service.view("extra-001") is not None
+    assert deck.bot.service.detail("extra-001") is not None
 
 
 async def test_history_shows_who_changed_what(deck: Deck) -> None:
@@ -329,7 +329,7 @@ async def test_two_adds_at_once_both_land(deck: Deck) -> None:
     messages = await asyncio.gather(*(s.wait_message() for s in submits))
     ids = {_new_id(m) for m in messages}
     assert len(ids) == 2
-    assert all(deck.bot.service.view(i) is not None for i in ids)
+    assert all(deck.bot.service.detail(i) is not None for i in ids)
     text = await asyncio.to_thread(_read, deck.file())
     assert all(f"id: {i}\n" in text for i in ids)
 
@@ -376,10 +376,10 @@ async def test_another_member_pressing_confirm_is_refused(deck: Deck) -> None:
     by_carl = await (await deck.fake.click(it, "Remove", user=deck.carl)).wait_message()  # a moderator, not the asker
     assert by_carl.ephemeral
     assert "Only the moderator who started this" in by_carl.text
-    assert deck.bot.service.view(card_id) is not None
+    assert deck.bot.service.detail(card_id) is not None
     # the asker still can
     await (await deck.fake.click(it, "Remove")).wait_message()
-    assert deck.bot.service.view(card_id) is None
+    assert deck.bot.service.detail(card_id) is None
 
 
 async def test_another_member_confirming_an_import_is_refused(deck: Deck) -> None:
@@ -407,7 +407,7 @@ async def test_a_forged_modal_submit_is_refused(deck: Deck) -> None:
     assert message.ephemeral
     assert message.text == NOT_MODERATOR
     assert await asyncio.to_thread(_read, deck.file()) == before
-    assert "Vandalised" not in deck.bot.service.view(f"{COLLECTION}-001").card.text
+    assert "Vandalised" not in deck.bot.service.detail(f"{COLLECTION}-001").card.text
 
 
 async def test_edit_refuses_a_card_the_form_would_cut(deck: Deck) -> None:
@@ -416,7 +416,7 @@ async def test_edit_refuses_a_card_the_form_would_cut(deck: Deck) -> None:
     edited = text.replace(f"  - id: {COLLECTION}-002\n", f"  - id: {COLLECTION}-002\n    citations: [{many}]\n", 1)
     await asyncio.to_thread(_write, deck.file(), edited)
     await (await deck.cards_cmd("reload")).wait_message()
-    assert len(deck.bot.service.view(f"{COLLECTION}-002").card.citations) == 250
+    assert len(deck.bot.service.detail(f"{COLLECTION}-002").card.citations) == 250
     reply = await (await deck.cards_cmd("edit", card=f"{COLLECTION}-002")).wait_message()
     assert reply.ephemeral
     assert f"Card `{COLLECTION}-002` has references longer than a Discord form holds" in reply.text

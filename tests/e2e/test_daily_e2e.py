@@ -451,7 +451,7 @@ async def test_before_any_set_up_status_preview_and_today_say_what_there_is(w: W
         first = await (await w.fake.slash(w.guild, w.general, w.bob, "fact today")).wait_message()
         again = await (await w.fake.slash(w.guild, w.general, w.maria, "fact today")).wait_message()
         card_id = first.embed["footer"]["text"].split()[1]
-        assert bot.service.view(card_id) is not None
+        assert bot.service.detail(card_id) is not None
         assert again.embed["footer"]["text"].split()[1] == card_id
         assert w.facts.posts == []
         assert w.bot_errors() == []

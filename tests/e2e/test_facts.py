@@ -107,7 +107,7 @@ async def test_long_card_is_cut_at_a_word_and_read_more_sends_the_rest(running: 
     click = await r.fake.click(msg, "Read more", user=r.bob)  # anyone may read the rest
     full = await click.wait_message()
     assert full.ephemeral
-    card_text = r.bot.service.view(LONG_CARD).card.text
+    card_text = r.bot.service.detail(LONG_CARD).card.text
     assert card_text[-60:].replace("&", "&") in full.text
     assert "Balton" in full.text
     assert "Marstone" in full.text

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.storage import View
+from bot.storage import ViewEvent
 from tests.e2e.conftest import Running
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +44,7 @@ async def test_a_clean_shutdown_loses_no_views(running: Running) -> None:
     for _ in range(20):
         await (await r.slash("random")).wait_message()
     for i in range(5000):  # a burst still in the buffer at shutdown
-        r.bot.storage.views.record(View(f"lab-{i % 12:03d}", r.guild.id, r.chan.id, 1000 + i, "random"))
+        r.bot.storage.views.record(ViewEvent(f"lab-{i % 12:03d}", r.guild.id, r.chan.id, 1000 + i, "random"))
     await r.stop()
     assert _count(r.settings.database) == 5020
     r.fake.assert_no_errors()

@@ -19,7 +19,7 @@ import discord.gateway
 import discord.http
 import yarl
 
-from bot.cli import main as factdeck
+from bot.cli.main import main as factdeck
 
 
 def patch_urls(base_url: str) -> None:

@@ -20,6 +20,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cards.validate import Problem
 from bot.curation import (
     MAX_IMPORT_BYTES,
     CardChange,
@@ -35,7 +36,6 @@ from bot.discord import choices
 from bot.discord.checks import NOT_MODERATOR, is_moderator, moderator_only
 from bot.discord.embeds import DESCRIPTION_MAX, FIELD_VALUE_MAX, card_embed, clip, safe
 from bot.discord.errors import NO_MENTIONS, report_error
-from bot.validate import Problem
 
 if TYPE_CHECKING:
     from bot.service import CardService, ReloadReport
@@ -303,10 +303,10 @@ class CardsCog(commands.Cog):
         return await storage.views.count(card_id, guild_id)
 
     async def _card_reply(self, interaction: discord.Interaction[Any], change: CardChange, headline: str) -> None:
-        view = self.service.view(change.card_id)
+        detail = self.service.detail(change.card_id)
         embeds: list[discord.Embed] = []
-        if view is not None:
-            embeds.append(card_embed(view, views=await self._views(change.card_id, interaction.guild_id)).embed)
+        if detail is not None:
+            embeds.append(card_embed(detail, views=await self._views(change.card_id, interaction.guild_id)).embed)
         notes = [f"{headline}", f"-# written to `{change.display_path}`"]
         notes += [f"-# warning: {safe(p.message)}" for p in change.warnings]
         await _send(interaction, content=clip("\n".join(notes), 2000)[0], embeds=embeds)
@@ -383,8 +383,8 @@ class CardsCog(commands.Cog):
     @moderator_only()
     async def remove(self, interaction: discord.Interaction[Any], card: str) -> None:
         """Show the card and ask to confirm its removal."""
-        view = self.service.view(card)
-        if view is None:
+        detail = self.service.detail(card)
+        if detail is None:
             await _send(interaction, content=f"There is no card `{safe(card, 100)}`.")
             return
 
@@ -399,7 +399,7 @@ class CardsCog(commands.Cog):
             )
 
         confirm = ConfirmView(owner_id=interaction.user.id, confirm_label="Remove", action=do_remove)
-        shown = card_embed(view, views=await self._views(card, interaction.guild_id)).embed
+        shown = card_embed(detail, views=await self._views(card, interaction.guild_id)).embed
         await interaction.response.send_message(
             content=f"Remove card `{card}`? Readers will no longer find it.",
             embed=shown,

@@ -286,13 +286,13 @@ class DailyCog(commands.Cog):
         channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
         if not isinstance(channel, discord.abc.Messageable):
             raise DailyError(f"<#{channel_id}> is not a channel messages can be posted in")
-        view = self.service.view(card_id)
-        if view is None:
+        detail = self.service.detail(card_id)
+        if detail is None:
             raise DailyError(f"The card {card_id} is no longer in the deck")
         guild_id = getattr(getattr(channel, "guild", None), "id", None)
         count = await self.storage.views.count(card_id, guild_id) if guild_id is not None else None
         message = await channel.send(
-            POST_HEADER, nonce=nonce, allowed_mentions=NO_MENTIONS, **card_message(view, views=count)
+            POST_HEADER, nonce=nonce, allowed_mentions=NO_MENTIONS, **card_message(detail, views=count)
         )
         return message.id
 
@@ -375,17 +375,17 @@ class DailyCog(commands.Cog):
             await reply(interaction, "No daily fact is set up here. Start one with /daily set.")
             return
         card_id = await self.engine.preview(interaction.guild_id)
-        view = self.service.view(card_id) if card_id is not None else None
-        if view is None:
+        detail = self.service.detail(card_id) if card_id is not None else None
+        if detail is None:
             await reply(interaction, "No card matches this server's daily filters. Change them with /daily set.")
             return
         if status.next_post_at is not None:
             note = f"The next daily post ({when_text(status.next_post_at, status.zone)}) will show:"
         else:
             note = "Daily posts are off or paused; when they resume, the next one will show:"
-        count = await self.storage.views.count(view.card.id, interaction.guild_id)
+        count = await self.storage.views.count(detail.card.id, interaction.guild_id)
         await interaction.response.send_message(
-            note, ephemeral=True, allowed_mentions=NO_MENTIONS, **card_message(view, views=count)
+            note, ephemeral=True, allowed_mentions=NO_MENTIONS, **card_message(detail, views=count)
         )
 
     # ------------------------------------------------------------------------------------- /fact today
@@ -411,12 +411,12 @@ class DailyCog(commands.Cog):
         """/fact today: the server's daily card (the one the post shows, all day); counted as a view."""
         assert interaction.guild_id is not None  # in_guild() refused direct messages
         card_id = await self.engine.today(interaction.guild_id)
-        view = self.service.view(card_id) if card_id is not None else None
-        if view is None:
+        detail = self.service.detail(card_id) if card_id is not None else None
+        if detail is None:
             await reply(interaction, "There is no card for today: no card matches this server's daily filters.")
             return
         facts = self.bot.get_cog("FactsCog")  # shown like any card: counted as a view, "Read more" when cut
-        await facts.show_card(interaction, view, TODAY_COMMAND)  # type: ignore[union-attr]
+        await facts.show_card(interaction, detail, TODAY_COMMAND)  # type: ignore[union-attr]
 
     # ------------------------------------------------------------------------------------ autocomplete
     @daily_set.autocomplete("zone")

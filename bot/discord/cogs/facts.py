@@ -37,9 +37,9 @@ from bot.discord.ui import (
     expired_text,
     list_components,
 )
-from bot.service import CardService, CardView, CiteHit, SearchResult
+from bot.service import CardDetail, CardService, CiteHit, SearchResult
 from bot.settings import Settings
-from bot.storage import Storage, View
+from bot.storage import Storage, ViewEvent
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
@@ -100,10 +100,10 @@ class _SearchPages:
             )
         )
         page = result.page
-        counts = await self.cog.storage.views.counts([v.card.id for v in result.views], self.guild_id)
+        counts = await self.cog.storage.views.counts([v.card.id for v in result.details], self.guild_id)
         embed = embeds.search_page_embed(
             page.hits,
-            result.views,
+            result.details,
             total=page.total,
             offset=page.offset,
             query=page.query,
@@ -112,7 +112,7 @@ class _SearchPages:
         )
         options = tuple(
             CardOption(v.card.id, f"{n}. {v.card.id}", _short(v.card.text, 100))
-            for n, v in enumerate(result.views, page.offset + 1)
+            for n, v in enumerate(result.details, page.offset + 1)
         )
         return Page(embed, options, has_prev=number > 0, has_next=page.offset + len(page.hits) < page.total)
 
@@ -124,10 +124,10 @@ class _CitePages:
     async def page(self, number: int) -> Page:
         offset = number * PAGE_SIZE
         hits = self.hits[offset : offset + PAGE_SIZE]
-        counts = await self.cog.storage.views.counts([h.view.card.id for h in hits], self.guild_id)
+        counts = await self.cog.storage.views.counts([h.detail.card.id for h in hits], self.guild_id)
         embed = embeds.cite_page_embed(hits, total=len(self.hits), offset=offset, query=self.query, counts=counts)
         options = tuple(
-            CardOption(h.view.card.id, f"{n}. {h.view.card.id}", _short(h.written, 100))
+            CardOption(h.detail.card.id, f"{n}. {h.detail.card.id}", _short(h.written, 100))
             for n, h in enumerate(hits, offset + 1)
         )
         return Page(embed, options, has_prev=number > 0, has_next=offset + len(hits) < len(self.hits))
@@ -191,7 +191,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     # ------------------------------------------------------------------------------------------ helpers
     def _record(self, interaction: discord.Interaction, card_id: str, command: str) -> None:
         self.storage.views.record(
-            View(card_id, interaction.guild_id, interaction.channel_id, interaction.user.id, command)
+            ViewEvent(card_id, interaction.guild_id, interaction.channel_id, interaction.user.id, command)
         )
 
     async def _views_here(self, interaction: discord.Interaction, card_id: str) -> int | None:
@@ -202,37 +202,37 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     async def show_card(
         self,
         interaction: discord.Interaction,
-        view: CardView,
+        detail: CardDetail,
         command: str,
         *,
         ephemeral: bool = False,
         note: str | None = None,
     ) -> None:
         """Record a view of ``view`` and reply with its embed (plus "Read more" when it was cut)."""
-        self._record(interaction, view.card.id, command)
-        views = await self._views_here(interaction, view.card.id)
+        self._record(interaction, detail.card.id, command)
+        views = await self._views_here(interaction, detail.card.id)
         await interaction.response.send_message(
-            content=note, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **card_message(view, views=views)
+            content=note, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **card_message(detail, views=views)
         )
 
     async def send_full_card(self, interaction: discord.Interaction, card_id: str) -> None:
         """The whole card, ephemerally, over as many messages as it needs ("Read more")."""
-        view = self.service.view(card_id)
-        if view is None:
+        detail = self.service.detail(card_id)
+        if detail is None:
             await reply(interaction, "That card is no longer in the deck.")
             return
-        messages = embeds.full_card_messages(view, views=await self._views_here(interaction, card_id))
+        messages = embeds.full_card_messages(detail, views=await self._views_here(interaction, card_id))
         await interaction.response.send_message(embeds=messages[0], ephemeral=True, allowed_mentions=NO_MENTIONS)
         for more in messages[1:]:
             await interaction.followup.send(embeds=more, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     async def open_card(self, interaction: discord.Interaction, card_id: str) -> None:
         """A card picked from a result list: shown to the picker alone, and counted as a view."""
-        view = self.service.view(card_id)
-        if view is None:
+        detail = self.service.detail(card_id)
+        if detail is None:
             await reply(interaction, "That card is no longer in the deck.")
             return
-        await self.show_card(interaction, view, "open", ephemeral=True)
+        await self.show_card(interaction, detail, "open", ephemeral=True)
 
     # ------------------------------------------------------------------------------------- result lists
     async def _send_pages(
@@ -354,13 +354,13 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         """/fact random."""
         seen = await self.storage.views.seen_by_user(interaction.user.id, interaction.guild_id)
         pick = self.service.random(topic=topic, collection=collection, avoid=seen)
-        if pick.view is None:
+        if pick.detail is None:
             await reply(interaction, embeds.safe(pick.message or "No card matches that."))
             return
         note = None
         if pick.exhausted:
             note = "You have seen every card that matches here, so this one is a repeat."
-        await self.show_card(interaction, pick.view, "random", note=note)
+        await self.show_card(interaction, pick.detail, "random", note=note)
 
     @app_commands.command(name="search", description="Search the cards by words, topics or article")
     @app_commands.describe(
@@ -402,11 +402,11 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     @app_commands.describe(card="The card id (start typing for suggestions)")
     async def show(self, interaction: discord.Interaction, card: app_commands.Range[str, 1, 100]) -> None:
         """/fact show."""
-        view = self.service.view(card.strip())
-        if view is None:
+        detail = self.service.detail(card.strip())
+        if detail is None:
             await reply(interaction, self._unknown_card(card))
             return
-        await self.show_card(interaction, view, "show")
+        await self.show_card(interaction, detail, "show")
 
     @app_commands.command(name="source", description="Where a card comes from, as a formatted reference")
     @app_commands.describe(card="The card id (start typing for suggestions)", style="Citation style (default plain)")
@@ -417,13 +417,13 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         style: Literal["apa", "mla", "bibtex", "plain"] = "plain",
     ) -> None:
         """/fact source."""
-        view = self.service.view(card.strip())
-        text = self.service.source(card.strip(), style) if view is not None else None
-        if view is None or text is None:
+        detail = self.service.detail(card.strip())
+        text = self.service.source(card.strip(), style) if detail is not None else None
+        if detail is None or text is None:
             await reply(interaction, self._unknown_card(card))
             return
         await interaction.response.send_message(
-            embed=embeds.source_embed(view, style, text), allowed_mentions=NO_MENTIONS
+            embed=embeds.source_embed(detail, style, text), allowed_mentions=NO_MENTIONS
         )
 
     @app_commands.command(name="stats", description="Total views and the most viewed cards in this server")

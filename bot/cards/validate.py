@@ -1,0 +1,429 @@
+"""The one validator for card files: shipped files, reloads, imports and moderator edits all go through it.
+
+It reports every problem in a file, each with the file, line and column of the YAML node at fault. It is
+driven by the structs in ``bot.cards.model`` (their fields, types and constraints), so there is no second schema to
+drift: the fast path decodes a whole file with ``msgspec.convert``; only a file that fails is walked node by
+node, which is slower but finds every error, not just the first.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+import yaml
+
+from bot.cards import yamlio
+from bot.cards.model import Card, CardFile
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    """One thing wrong with a card file, at a 1-based line and column."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.path}:{self.line}:{self.column}: {prefix}{self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        """True for problems that stop a file from loading."""
+        return self.severity == "error"
+
+
+@dataclass(slots=True)
+class FileResult:
+    """A validated file: its decoded cards when it has no errors, and every problem found."""
+
+    path: str
+    card_file: CardFile | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the file has no errors (it may have warnings)."""
+        return self.card_file is not None and not any(p.is_error for p in self.problems)
+
+
+# ----------------------------------------------------------------------------------------- YAML marks
+class _Located(Exception):
+    """An error raised while constructing, carrying the node it is about."""
+
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+def _check_duplicate_keys(node: yaml.MappingNode) -> None:
+    """PyYAML silently keeps the last of two equal keys; a curator needs to hear about the first."""
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
+        if key in seen:
+            raise _Located(key_node.start_mark, f"the key '{key}' appears twice in this mapping")
+        seen.add(key)
+
+
+class _StrictLoader(yamlio.CardLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=deep)
+        if len(mapping) != len(node.value):
+            _check_duplicate_keys(node)
+        return mapping
+
+
+def _load_strict(text: str) -> Any:
+    return yaml.load(text, Loader=_StrictLoader)
+
+
+def _problem(path: str, mark: yaml.Mark | None, message: str, severity: Severity = "error") -> Problem:
+    if mark is None:
+        return Problem(path, 1, 1, message, severity)
+    return Problem(path, mark.line + 1, mark.column + 1, message, severity)
+
+
+def _yaml_error(path: str, exc: yaml.YAMLError) -> Problem:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or "invalid YAML"
+        if isinstance(exc, yaml.constructor.ConstructorError) and "could not determine a constructor" in what:
+            tag = what.split("the tag", 1)[-1].strip(" '").replace("tag:yaml.org,2002:", "!!")
+            what = f"the tag '{tag}' is not allowed: card files hold plain text, lists and mappings"
+        context = f" ({exc.context})" if exc.context and exc.context not in what else ""
+        return _problem(path, mark, f"YAML syntax: {what}{context}")
+    return Problem(path, 1, 1, f"YAML syntax: {exc}")
+
+
+# ------------------------------------------------------------------------------------ model-driven walk
+def _unwrap(tp: Any) -> tuple[Any, bool]:
+    """Strip Annotated and Optional; say whether None is allowed."""
+    optional = False
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            optional = optional or len(args) < len(typing.get_args(tp))
+            if len(args) != 1:
+                return tp, optional
+            tp = args[0]
+        else:
+            return tp, optional
+
+
+def _is_struct(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, msgspec.Struct)
+
+
+_KIND = {yaml.MappingNode: "a mapping", yaml.SequenceNode: "a list", yaml.ScalarNode: "a single value"}
+_PATH_PART = re.compile(r"\.([A-Za-z_]\w*)|\[(\d+)\]")
+
+
+def _describe(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+_TYPE_WORDS = {
+    "str": "text",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "null": "empty",
+    "NoneType": "empty",
+    "array": "a list",
+    "list": "a list",
+    "object": "a mapping",
+    "dict": "a mapping",
+    "datetime": "a date and time (2026-11-26T09:30:00Z)",
+}
+
+
+def _friendly(name: str, message: str, value: Any) -> str:
+    """Turn msgspec's terse messages into ones a curator can act on."""
+    if isinstance(value, str):
+        if "length <=" in message:
+            limit = re.search(r"<= (\d+)", message).group(1)  # type: ignore[union-attr]
+            extra = " so that it fits a Discord embed" if name.endswith("text") else ""
+            return f"{name} is {len(value):,} characters; at most {int(limit):,} are allowed{extra}"
+        if "length >=" in message:
+            return f"{name} is empty"
+        if "matching regex" in message:
+            return (
+                f"{name} {value!r} is not a valid id: use lowercase letters, digits and hyphens, "
+                "starting with a letter or digit, at most 80 characters"
+            )
+    expected = re.match(r"Expected `([^`]+)`", message)
+    if expected:
+        wanted = " or ".join(_TYPE_WORDS.get(t.strip(), t.strip()) for t in expected.group(1).split("|"))
+        got = _TYPE_WORDS.get(type(value).__name__ if value is not None else "null", type(value).__name__)
+        return f"{name} should be {wanted}, not {got}"
+    return f"{name}: {message}"
+
+
+class _Walker:
+    """Checks a node tree against a struct type, collecting every problem."""
+
+    def __init__(self, path: str, root_name: str = "the file") -> None:
+        self.path = path
+        self.root_name = root_name
+        self.problems: list[Problem] = []
+
+    def describe(self, where: tuple[str | int, ...]) -> str:
+        return _describe(where) if where else self.root_name
+
+    def error(self, node: yaml.Node | None, message: str) -> None:
+        self.problems.append(_problem(self.path, node.start_mark if node else None, message))
+
+    def struct(self, node: yaml.Node, tp: type[msgspec.Struct], where: tuple[str | int, ...]) -> None:
+        name = self.describe(where)
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, f"{name} should be a mapping of keys to values, not {_KIND[type(node)]}")
+            return
+        fields = {f.encode_name: f for f in msgspec.structs.fields(tp)}
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                self.error(key_node, f"{name} has a key that is not text")
+                continue
+            if key in seen:
+                self.error(key_node, f"the key '{key}' appears twice in {name}")
+                continue
+            seen.add(key)
+            if key not in fields:
+                close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else f"; allowed keys: {', '.join(fields)}"
+                self.error(key_node, f"unknown key '{key}' in {name}{hint}")
+                continue
+            self.value(value_node, fields[key].type, (*where, key))
+        for key, info in fields.items():
+            if info.required and key not in seen:
+                self.error(node, f"{name} is missing the required key '{key}'")
+
+    def value(self, node: yaml.Node, tp: Any, where: tuple[str | int, ...]) -> None:
+        inner, optional = _unwrap(tp)
+        if optional and isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+            return
+        if _is_struct(inner):
+            self.struct(node, inner, where)
+            return
+        origin = typing.get_origin(inner)
+        args = typing.get_args(inner)
+        if origin is tuple and len(args) == 2 and args[1] is Ellipsis and _is_struct(_unwrap(args[0])[0]):
+            if not isinstance(node, yaml.SequenceNode):
+                self.error(node, f"{self.describe(where)} should be a list, not {_KIND[type(node)]}")
+                return
+            for index, item in enumerate(node.value):
+                self.value(item, args[0], (*where, index))
+            return
+        self.leaf(node, tp, where)
+
+    def leaf(self, node: yaml.Node, tp: Any, where: tuple[str | int, ...]) -> None:
+        try:
+            value = yamlio.construct(node)
+        except yaml.YAMLError as exc:
+            self.problems.append(_yaml_error(self.path, exc))
+            return
+        try:
+            msgspec.convert(value, tp)
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+            inner_where, inner_node, inner_value = where, node, value
+            if " - at `$" in message:
+                for attr, index in _PATH_PART.findall(message.rsplit(" - at `$", 1)[1]):
+                    step: str | int = attr or int(index)
+                    child = _child(inner_node, step)
+                    if child is None:
+                        break
+                    inner_node, inner_where = child, (*inner_where, step)
+                    try:
+                        inner_value = inner_value[step]
+                    except (KeyError, IndexError, TypeError):
+                        break
+            self.error(inner_node, _friendly(self.describe(inner_where), message, inner_value))
+
+
+def _child(node: yaml.Node, step: str | int) -> yaml.Node | None:
+    if isinstance(step, int) and isinstance(node, yaml.SequenceNode) and step < len(node.value):
+        return node.value[step]
+    if isinstance(step, str) and isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if getattr(key_node, "value", None) == step:
+                return value_node
+    return None
+
+
+def node_at(root: yaml.Node | None, where: Sequence[str | int]) -> yaml.Node | None:
+    """The node at a path like ("cards", 3, "id"), or the deepest node found on the way."""
+    node = root
+    for step in where:
+        if node is None:
+            return None
+        child = _child(node, step)
+        if child is None:
+            return node
+        node = child
+    return node
+
+
+# ---------------------------------------------------------------------------------------------- files
+def decode_text(raw: bytes, path: str) -> tuple[str | None, list[Problem]]:
+    """Decode a card file's bytes as UTF-8, or say where the first bad byte is."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        return None, [
+            Problem(path, line, column, f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8")
+        ]
+    return text.removeprefix("\ufeff"), []
+
+
+def validate_text(text: str, path: str) -> FileResult:
+    """Validate one card file's text: every error and warning that can be found within the file."""
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        return FileResult(path, None, [Problem(path, 1, 1, "the file is empty: it needs a collection and cards")])
+    alias = yamlio.find_alias(text)
+    if alias is not None:
+        message = "YAML aliases (*name) are not allowed in card files; write the value out instead"
+        return FileResult(path, None, [_problem(path, alias, message)])
+    try:
+        data = _load_strict(text)
+    except _Located as exc:
+        return FileResult(path, None, _walk(text, path) or [_problem(path, exc.mark, exc.message)])
+    except yaml.constructor.ConstructorError:
+        return FileResult(path, None, _walk(text, path))
+    except yaml.YAMLError as exc:
+        return FileResult(path, None, [_yaml_error(path, exc)])
+    try:
+        card_file = msgspec.convert(data, CardFile)
+    except msgspec.ValidationError:
+        return FileResult(path, None, _walk(text, path))
+    problems = list(_within_file(card_file, path, text))
+    return FileResult(path, None if any(p.is_error for p in problems) else card_file, problems)
+
+
+def _walk(text: str, path: str) -> list[Problem]:
+    try:
+        root = yamlio.compose(text)
+    except yaml.YAMLError as exc:
+        return [_yaml_error(path, exc)]
+    walker = _Walker(path)
+    if root is None:
+        return [Problem(path, 1, 1, "the file is empty: it needs a collection and cards")]
+    walker.struct(root, CardFile, ())
+    cards = _child(root, "cards")
+    if isinstance(cards, yaml.SequenceNode):
+        first_seen: dict[str, int] = {}
+        for index, item in enumerate(cards.value):
+            id_node = _child(item, "id")
+            if isinstance(id_node, yaml.ScalarNode):
+                if id_node.value in first_seen:
+                    message = f"duplicate card id '{id_node.value}': card {first_seen[id_node.value] + 1} has it too"
+                    walker.error(id_node, message)
+                first_seen.setdefault(id_node.value, index)
+    return sorted(walker.problems)
+
+
+class _Locator:
+    """Finds the line and column of a path in a file, composing the file at most once, and only if asked."""
+
+    def __init__(self, path: str, text: str | Callable[[], str]) -> None:
+        self.path, self.text = path, text
+        self._root: yaml.Node | None = None
+        self._composed = False
+
+    def problem(self, where: Sequence[str | int], message: str, severity: Severity = "error") -> Problem:
+        if not self._composed:
+            text = self.text if isinstance(self.text, str) else self.text()
+            self._root, self._composed = yamlio.compose(text), True
+        node = node_at(self._root, where)
+        return _problem(self.path, node.start_mark if node else None, message, severity)
+
+
+def _within_file(card_file: CardFile, path: str, text: str) -> Iterator[Problem]:
+    where = _Locator(path, text)
+    first_seen: dict[str, int] = {}
+    for index, card in enumerate(card_file.cards):
+        if card.id in first_seen:
+            yield where.problem(
+                ("cards", index, "id"),
+                f"duplicate card id '{card.id}': card {first_seen[card.id] + 1} has it too",
+            )
+        else:
+            first_seen[card.id] = index
+        if not card.text.strip():
+            yield where.problem(("cards", index, "text"), "text is empty")
+        if not card.topics:
+            yield where.problem(
+                ("cards", index, "id"), f"card '{card.id}' has no topics, so topic search cannot find it", "warning"
+            )
+
+
+def validate_card(data: dict[str, Any], path: str = "<card>") -> tuple[Card | None, list[Problem]]:
+    """Validate one card given as plain data (a moderator's edit), with the same rules as a file's cards."""
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    walker = _Walker(path, "the card")
+    root = yamlio.compose(text)
+    if root is None:
+        return None, [Problem(path, 1, 1, "the card is empty")]
+    walker.struct(root, Card, ())
+    if walker.problems:
+        return None, walker.problems
+    card = msgspec.convert(data, Card)
+    if not card.text.strip():
+        return None, [Problem(path, 1, 1, "text is empty")]
+    return card, []
+
+
+# ---------------------------------------------------------------------------------------- whole library
+def cross_file(files: Iterable[tuple[str, CardFile, Callable[[], str]]]) -> dict[str, list[Problem]]:
+    """Problems between files: duplicate collection ids, card ids and texts. Keyed by the file at fault.
+
+    ``files`` are (path, card file, a function giving its text) in load order, the text being read only to
+    locate a problem; the first file to use an id keeps it, and each
+    later use is an error in the later file. A text seen twice (exactly) is a warning on the later card.
+    """
+    problems: dict[str, list[Problem]] = {}
+    collections: dict[str, str] = {}
+    card_ids: dict[str, str] = {}
+    texts: dict[str, tuple[str, str]] = {}
+    for path, card_file, text in files:
+        locator = _Locator(path, text)
+        found = problems.setdefault(path, [])
+
+        def add(where: tuple[str | int, ...], message: str, severity: Severity = "error") -> None:
+            found.append(locator.problem(where, message, severity))  # noqa: B023 - called within this iteration
+
+        owner = collections.setdefault(card_file.collection.id, path)
+        if owner != path:
+            add(("collection", "id"), f"duplicate collection id '{card_file.collection.id}': {owner} has it too")
+        for index, card in enumerate(card_file.cards):
+            holder = card_ids.setdefault(card.id, path)
+            if holder != path:
+                add(("cards", index, "id"), f"duplicate card id '{card.id}': {holder} has it too")
+            first = texts.setdefault(card.text, (path, card.id))
+            if first[1] != card.id:
+                add(("cards", index, "text"), f"this text is also card '{first[1]}' in {first[0]}", "warning")
+    return {path: found for path, found in problems.items() if found}

@@ -1,0 +1,141 @@
+"""Reading and writing card files as YAML.
+
+Reading uses PyYAML's C loader with safe constructors only, so no Python object is ever built from a tag.
+Two resolver changes keep curators' text as they typed it: timestamps stay strings (the model parses
+``added_at``), and only ``true``/``false`` are booleans (YAML 1.1 would turn a topic ``no`` or ``on`` into one).
+
+Writing produces the layout documented in docs/cards.md: keys in model order, long texts as folded block
+scalars, so that a diff of one change shows one card.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from bot.cards.model import CARD_KEYS, COLLECTION_KEYS, FILE_KEYS, SOURCE_KEYS, CardFile, to_builtins
+
+try:  # PyYAML built against libyaml: several times faster.
+    _BaseLoader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - only where libyaml is missing
+    _BaseLoader = yaml.SafeLoader
+
+HAS_C_LOADER = _BaseLoader is not yaml.SafeLoader
+
+
+class CardLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """The safe (C) loader with timestamp and YAML 1.1 yes/no/on/off resolution turned off."""
+
+
+CardLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
+    ]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+CardLoader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tTfF"))
+
+# An anchor (&name) or alias (*name) token: a word glued to & or * after white space or a flow indicator.
+# Text like "Horvath & Symonds" or "R&D" does not match; a match only means "look closer" (see find_alias).
+_ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s\[\]{},])[&*][^\s\[\]{},]")
+
+
+def load(text: str) -> Any:
+    """Parse YAML text into plain data. Callers must have checked ``find_alias`` first."""
+    return yaml.load(text, Loader=CardLoader)
+
+
+def compose(text: str) -> yaml.Node | None:
+    """Parse YAML text into a node tree whose nodes carry line and column marks."""
+    return yaml.compose(text, Loader=CardLoader)
+
+
+def construct(node: yaml.Node) -> Any:
+    """Build the plain Python value of one node (safe constructors only)."""
+    loader = CardLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def find_alias(text: str) -> yaml.Mark | None:
+    """The position of the first YAML alias in ``text``, or None.
+
+    Card files never need aliases, and aliases are how a small file expands into billions of nodes (the
+    "billion laughs" attack), so the loader refuses any file that has one, before it is built. The cheap regular
+    expression screens out nearly every file; only a possible match pays for a scan of the parser's events,
+    which never expands an alias.
+    """
+    if _ANCHOR_OR_ALIAS.search(text) is None:
+        return None
+    for event in yaml.parse(text, Loader=CardLoader):
+        if isinstance(event, yaml.AliasEvent):
+            return event.start_mark
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- writing
+FOLD_AT = 88
+
+
+class _CardDumper(yaml.SafeDumper):
+    """Block scalars for long and multi-line text; everything else as PyYAML would write it.
+
+    The pure-Python emitter is used on purpose: writes are one file at a time, and it lets list items be
+    indented under their key as curators write them by hand.
+    """
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        # Indent list items under their key ("cards:\n  - id: ..."), as curators write them by hand.
+        super().increase_indent(flow, False)
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    if len(value) > FOLD_AT:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=">")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_CardDumper.add_representer(str, _represent_str)
+
+
+def _ordered(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {key: data[key] for key in keys if key in data}
+
+
+def card_file_builtins(card_file: CardFile) -> dict[str, Any]:
+    """A card file as plain data in the documented key order."""
+    collection = _ordered(to_builtins(card_file.collection), COLLECTION_KEYS)
+    cards = []
+    for card in card_file.cards:
+        data = _ordered(to_builtins(card), CARD_KEYS)
+        if "source" in data:
+            data["source"] = _ordered(data["source"], SOURCE_KEYS)
+        if "added_at" in data:
+            data["added_at"] = card.added_at.isoformat() if card.added_at else None
+        cards.append(data)
+    return _ordered({"collection": collection, "cards": cards}, FILE_KEYS)
+
+
+SCHEMA_COMMENT = "# yaml-language-server: $schema=card-file.schema.json\n"
+
+
+def dump(card_file: CardFile) -> str:
+    """The YAML text of a card file: stable, readable, and loaded back to equal structs."""
+    body = yaml.dump(
+        card_file_builtins(card_file),
+        Dumper=_CardDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=FOLD_AT,
+        default_flow_style=False,
+    )
+    return SCHEMA_COMMENT + body

@@ -1,0 +1,322 @@
+"""The ``factdeck`` command: check, import, browse and search cards, run the bot or the offline console."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.cards.importers import guess_format, import_text
+from bot.cards.library import discover, load_library
+from bot.cards.yamlio import dump
+from bot.cli import render
+from bot.settings import SHIPPED_CARDS
+
+
+def default_cards_dir() -> Path:
+    """The shipped cards folder, or FACTDECK_CARDS_DIR (or FACTDECK_CARDS) when set, as for ``factdeck run``."""
+    return Path(os.environ.get("FACTDECK_CARDS_DIR") or os.environ.get("FACTDECK_CARDS") or SHIPPED_CARDS)
+
+
+def _cache_dir(cards: Path) -> Path:
+    return Path(os.environ.get("FACTDECK_CACHE_DIR") or os.environ.get("FACTDECK_CACHE") or cards / ".factdeck-cache")
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _service(args: argparse.Namespace) -> Any:
+    from bot.service import CardService
+
+    service = CardService.load(args.cards, cache_dir=_cache_dir(args.cards))
+    for problem in service.library.errors:
+        print(problem, file=sys.stderr)
+    return service
+
+
+# ------------------------------------------------------------------------------------------------ check
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate files or folders with the loader's own checks; print every problem; exit 1 on any error."""
+    targets = [Path(p) for p in args.paths] or [args.cards]
+    files: list[Path] = []
+    for target in targets:
+        if not target.exists():
+            print(f"{target}: no such file or folder", file=sys.stderr)
+            return 2
+        files.extend(discover(target) if target.is_dir() else [target])
+    library = load_library(Path.cwd(), paths=files)
+    shown = {str(path.resolve()): str(path) for path in files}  # report paths as the user wrote them
+    problems = [dataclasses.replace(p, path=shown.get(p.path, p.path)) for p in library.problems]
+    errors = sum(p.is_error for p in problems)
+    warnings = len(problems) - errors
+    collections, cards = len(library.collections), len(library.cards)
+    summary = (
+        f"{len(files)} file{'s' if len(files) != 1 else ''}, {collections} collection{'s' if collections != 1 else ''},"
+        f" {cards} card{'s' if cards != 1 else ''}: {errors} error{'s' if errors != 1 else ''},"
+        f" {warnings} warning{'s' if warnings != 1 else ''}"
+    )
+    if args.json:
+        _print_json(
+            {
+                "files": len(files),
+                "collections": collections,
+                "cards": cards,
+                "errors": errors,
+                "warnings": warnings,
+                "problems": [
+                    {"path": p.path, "line": p.line, "column": p.column, "severity": p.severity, "message": p.message}
+                    for p in problems
+                ],
+            }
+        )
+    else:
+        for problem in problems:
+            print(problem)
+        print(summary)
+    return 1 if errors else 0
+
+
+# ----------------------------------------------------------------------------------------------- import
+def _progress(rows: Iterable[Any], total: int) -> Iterable[Any]:
+    from tqdm import tqdm
+
+    return tqdm(rows, total=total, unit=" rows", file=sys.stderr, disable=None)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Convert a seed-format page or CSV file into a validated card file."""
+    source = Path(args.file)
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{source}: cannot read it as UTF-8 text: {exc}", file=sys.stderr)
+        return 2
+    fmt = args.format or guess_format(source.name, text)
+    if fmt == "yaml":
+        print(f"{source}: this is already a card file; check it with `factdeck check {source}`", file=sys.stderr)
+        return 2
+    result = import_text(text, str(source), fmt, collection_id=args.collection, progress=_progress)
+    for problem in result.problems:
+        print(problem, file=sys.stderr)
+    if result.card_file is None or (result.errors and not args.skip_bad):
+        print(
+            f"nothing written: {len(result.errors)} error(s); fix them, or pass --skip-bad to import the good rows",
+            file=sys.stderr,
+        )
+        return 1
+    out = Path(args.out) if args.out else args.cards / f"{result.card_file.collection.id}.yml"
+    if out.exists() and not args.force:
+        print(f"{out} exists; pass --force to replace it, or --out to write elsewhere", file=sys.stderr)
+        return 1
+    from bot.util.files import atomic_write_text
+
+    atomic_write_text(out, dump(result.card_file))
+    skipped = f", skipped {result.skipped} bad row(s)" if result.skipped else ""
+    print(f"wrote {out}: {len(result.card_file.cards)} cards in '{result.card_file.collection.id}'{skipped}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- browsing
+def cmd_show(args: argparse.Namespace) -> int:
+    """Show one card."""
+    service = _service(args)
+    detail = service.detail(args.id)
+    if detail is None:
+        choices = service.card_choices(args.id, limit=3)
+        hint = f" Did you mean {', '.join(c for c, _ in choices)}?" if choices else ""
+        print(f"No card has the id '{args.id}'.{hint}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(render.card_json(detail))
+    else:
+        print(render.card_text(detail, color=_color()))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """List collections and their card counts."""
+    service = _service(args)
+    summaries = service.collections()
+    if args.json:
+        _print_json(
+            [
+                {
+                    "id": s.collection.id,
+                    "title": s.collection.title,
+                    "curator": s.collection.curator,
+                    "description": s.collection.description,
+                    "cards": s.cards,
+                    "topics": list(s.topics),
+                }
+                for s in summaries
+            ]
+        )
+    else:
+        print(render.collections_text(summaries))
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Ranked topic search."""
+    service = _service(args)
+    result = service.search(
+        args.query, topic=args.topic, collection=args.collection, limit=args.limit, offset=args.offset
+    )
+    if args.json:
+        _print_json(
+            {
+                "query": args.query,
+                "total": result.page.total,
+                "offset": result.page.offset,
+                "message": result.message,
+                "cards": [
+                    {**render.card_json(v), "score": h.score, "snippet": h.snippet}
+                    for h, v in zip(result.page.hits, result.details, strict=False)
+                ],
+            }
+        )
+    else:
+        print(render.search_text(result, color=_color()))
+    return 0 if result.page.total else 1
+
+
+def cmd_cite(args: argparse.Namespace) -> int:
+    """The cards that cite a reference."""
+    service = _service(args)
+    result = service.cite(args.reference)
+    if args.json:
+        _print_json(
+            {
+                "query": args.reference,
+                "message": result.message,
+                "cards": [{**render.card_json(h.detail), "cited_as": h.written} for h in result.hits],
+            }
+        )
+    else:
+        print(render.cite_text(result))
+    return 0 if result.hits else 1
+
+
+def cmd_random(args: argparse.Namespace) -> int:
+    """A random card."""
+    service = _service(args)
+    pick = service.random(topic=args.topic, collection=args.collection)
+    if pick.detail is None:
+        print(pick.message, file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(render.card_json(pick.detail))
+    else:
+        print(render.card_text(pick.detail, color=_color()))
+    return 0
+
+
+def cmd_source(args: argparse.Namespace) -> int:
+    """Where a card comes from, formatted."""
+    service = _service(args)
+    text = service.source(args.id, args.style)
+    if text is None:
+        print(f"No card has the id '{args.id}'.", file=sys.stderr)
+        return 1
+    if args.json:
+        detail = service.detail(args.id)
+        _print_json({**render.card_json(detail), "style": args.style, "formatted": text})
+    else:
+        print(text)
+    return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    """The interactive offline console."""
+    from bot.cli.console import run_console
+
+    return run_console(_service(args))
+
+
+# ------------------------------------------------------------------------------------------------ parser
+def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> argparse.ArgumentParser:
+    """The argument parser for every ``factdeck`` command."""
+    parser = argparse.ArgumentParser(prog="factdeck", description="Curated fact cards, on Discord and offline.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--cards", type=Path, default=default_cards_dir(), help="card folder (default: the shipped cards/)"
+    )
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("check", parents=[common], help="validate card files and report every problem")
+    p.add_argument("paths", nargs="*", help="files or folders (default: the card folder)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("import", parents=[common], help="turn a seed-format page or a CSV file into a card file")
+    p.add_argument("file")
+    p.add_argument("--format", choices=["seed", "csv"], help="input format (default: guessed from the file)")
+    p.add_argument("--collection", help="collection id (default: from the page title or file name)")
+    p.add_argument("--out", help="where to write the card file (default: CARDS/<collection>.yml)")
+    p.add_argument("--skip-bad", action="store_true", help="import the good rows even if some are bad")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("show", parents=[common], help="show one card")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("list", parents=[common], help="list collections and their card counts")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("search", parents=[common], help="search cards by topic")
+    p.add_argument("query")
+    p.add_argument("--topic")
+    p.add_argument("--collection")
+    p.add_argument("--limit", type=int, default=5)
+    p.add_argument("--offset", type=int, default=0)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("cite", parents=[common], help="the cards that cite a reference")
+    p.add_argument("reference")
+    p.set_defaults(func=cmd_cite)
+
+    p = sub.add_parser("random", parents=[common], help="a random card")
+    p.add_argument("--topic")
+    p.add_argument("--collection")
+    p.set_defaults(func=cmd_random)
+
+    p = sub.add_parser("source", parents=[common], help="where a card comes from")
+    p.add_argument("id")
+    p.add_argument("--style", choices=["plain", "apa", "mla", "bibtex"], default="plain")
+    p.set_defaults(func=cmd_source)
+
+    p = sub.add_parser("console", parents=[common], help="an interactive console on the cards (no Discord)")
+    p.set_defaults(func=cmd_console)
+
+    for add in extra:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``factdeck`` command."""
+    from bot.cli.bot_commands import add_bot_commands  # the bot's commands, imported only when the CLI runs
+
+    parser = build_parser([add_bot_commands])
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,395 @@
+"""The indexes behind the card service, built as one immutable snapshot of a library.
+
+A snapshot holds the library and everything derived from it: the search index, the citation index, the topic and
+collection vocabularies for autocomplete, and the random-pick pools. ``build_snapshot`` makes one from scratch,
+reusing what the cache folder holds for the same library (the persisted search index, the citation index and
+per-file references); ``derive_snapshot`` makes one from the previous snapshot when a moderator's edit changed only
+a few cards, updating the indexes in place of rebuilding them. Neither ever changes an existing snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import random as _random
+import threading
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Collection as SizedContainer
+from collections.abc import Iterable, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from pathlib import Path
+
+from bot.cards.library import Library, LoadedFile, _gc_paused, _pool
+from bot.index.citations import EXTRACTION_VERSION, CitationIndex, Reference, card_references
+from bot.index.search import SearchDoc, SearchIndex, Vocabulary
+from bot.util.files import atomic_write_bytes
+from bot.util.text import topic_key
+
+log = logging.getLogger(__name__)
+
+
+class Picker:
+    """Uniform random picks over pools of card ids, with pools per topic and collection built once."""
+
+    def __init__(self, library: Library) -> None:
+        self.all: tuple[str, ...] = tuple(library.cards)
+        by_topic: dict[str, list[str]] = {}
+        by_collection: dict[str, list[str]] = {}
+        for card_id, card in library.cards.items():
+            for topic in {topic_key(t) for t in card.topics}:
+                by_topic.setdefault(topic, []).append(card_id)
+            by_collection.setdefault(library.card_collection[card_id], []).append(card_id)
+        self.by_topic = {k: tuple(v) for k, v in by_topic.items()}
+        self.by_collection = {k: tuple(v) for k, v in by_collection.items()}
+        self._both: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def derive(cls, old: Picker, before: Library, library: Library, touched: set[str]) -> Picker:
+        """The picker of ``library``, from ``old`` (``before``'s) when only the cards ``touched`` changed.
+
+        Same pools, in the same order, as ``Picker(library)``, provided the other cards kept their order; only
+        the pools of the touched cards' topics and collections are rebuilt.
+        """
+        new = cls.__new__(cls)
+        new.all = tuple(library.cards)
+        new._both = OrderedDict()
+        new._lock = threading.Lock()
+        topics: dict[str, list[str]] = {}
+        collections: dict[str, list[str]] = {}
+        for lib in (before, library):
+            for card_id in touched:
+                card = lib.cards.get(card_id)
+                if card is not None:
+                    for topic in {topic_key(t) for t in card.topics}:
+                        topics.setdefault(topic, [])
+                    collections.setdefault(lib.card_collection[card_id], [])
+        for card_id in touched:
+            card = library.cards.get(card_id)
+            if card is not None:
+                for topic in {topic_key(t) for t in card.topics}:
+                    topics[topic].append(card_id)
+                collections[library.card_collection[card_id]].append(card_id)
+        position: dict[str, int] = {}
+        new.by_topic = dict(old.by_topic)
+        new.by_collection = dict(old.by_collection)
+        for pools, affected in ((new.by_topic, topics), (new.by_collection, collections)):
+            for key, fresh in affected.items():
+                members = [c for c in pools.get(key, ()) if c not in touched]
+                if fresh:
+                    if not position:
+                        position = {card_id: i for i, card_id in enumerate(new.all)}
+                    rank = position.__getitem__
+                    for card_id in sorted(fresh, key=rank):
+                        members.insert(bisect_left(members, rank(card_id), key=rank), card_id)
+                if members:
+                    pools[key] = tuple(members)
+                else:
+                    pools.pop(key, None)
+        return new
+
+    def pool(self, topic: str | None, collection: str | None) -> tuple[str, ...]:
+        if topic is None and collection is None:
+            return self.all
+        if collection is None:
+            return self.by_topic.get(topic_key(topic or ""), ())
+        if topic is None:
+            return self.by_collection.get(collection, ())
+        key = (topic_key(topic), collection)
+        with self._lock:
+            if key in self._both:
+                self._both.move_to_end(key)
+                return self._both[key]
+        members = set(self.by_collection.get(collection, ()))
+        both = tuple(c for c in self.by_topic.get(key[0], ()) if c in members)
+        with self._lock:
+            self._both[key] = both
+            while len(self._both) > 256:
+                self._both.popitem(last=False)
+        return both
+
+    @staticmethod
+    def pick(pool: Sequence[str], rng: _random.Random, avoid: SizedContainer[str]) -> tuple[str, bool]:
+        """A uniform pick from ``pool``, preferring ids not in ``avoid``; True when every id was avoided.
+
+        Up to 16 draws find an unseen card in O(1) while most are unseen; after that, a walk over the pool in a
+        random order visits each id once, which stays cheap until nearly all are seen.
+        """
+        if not avoid:
+            return pool[rng.randrange(len(pool))], False
+        for _ in range(16):
+            candidate = pool[rng.randrange(len(pool))]
+            if candidate not in avoid:
+                return candidate, False
+        size = len(pool)
+        start, step = rng.randrange(size), _coprime_step(size, rng)
+        for offset in range(size):
+            candidate = pool[(start + offset * step) % size]
+            if candidate not in avoid:
+                return candidate, False
+        return pool[rng.randrange(size)], True
+
+
+def _coprime_step(size: int, rng: _random.Random) -> int:
+    from math import gcd
+
+    if size <= 2:
+        return 1
+    while True:
+        step = rng.randrange(1, size)
+        if gcd(step, size) == 1:
+            return step
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    library: Library
+    search: SearchIndex
+    citations: CitationIndex
+    topics: Vocabulary
+    collection_names: Vocabulary
+    picker: Picker = field(repr=False)
+
+
+def search_index(library: Library, index_dir: Path | None) -> SearchIndex:
+    """The library's search index: the persisted one for this library when there is one, else built."""
+    search = SearchIndex.find(index_dir, library.digest) if index_dir is not None else None
+    if search is None:
+        directory = index_dir / library.digest if index_dir is not None else None
+        docs = (
+            SearchDoc.of(card, library.collections[library.card_collection[card_id]])
+            for card_id, card in library.cards.items()
+        )
+        search = SearchIndex.build(docs, directory=directory, digest=library.digest)
+        if index_dir is not None:
+            _prune(index_dir, keep=library.digest)
+    return search
+
+
+def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
+    search = search_index(library, index_dir)
+    citations = citation_index(library, index_dir)
+    topic_weights: dict[str, int] = {}
+    for card in library.cards.values():
+        for topic in card.topics:
+            topic_weights[topic] = topic_weights.get(topic, 0) + 1
+    picker = Picker(library)
+    return Snapshot(library, search, citations, Vocabulary(topic_weights), _collection_names(library, picker), picker)
+
+
+def _collection_names(library: Library, picker: Picker) -> Vocabulary:
+    """Collections for autocomplete as "Title (id)", weighted by their number of served cards."""
+    return Vocabulary(
+        {f"{c.title} ({c.id})": len(picker.by_collection.get(c.id, ())) for c in library.collections.values()}
+    )
+
+
+#: Most cards a swap updates the indexes in place for; beyond that, they are rebuilt from scratch.
+INCREMENTAL_CARDS = 2_000
+#: Rebuild the search index once deleted documents (which still weigh in BM25 statistics) would pass this share.
+MAX_DELETED_SHARE = 0.05
+
+
+def _same_order(before: Iterable[str], after: Iterable[str], touched: set[str]) -> bool:
+    """Whether the cards not ``touched`` come in the same order in both."""
+    kept_before = (k for k in before if k not in touched)
+    kept_after = (k for k in after if k not in touched)
+    return all(a == b for a, b in zip_longest(kept_before, kept_after))
+
+
+def derive_snapshot(old: Snapshot, library: Library, index_dir: Path | None) -> Snapshot | None:
+    """The snapshot of ``library`` derived from ``old`` by updating its indexes; None when a full build is due.
+
+    Cards are compared by id: added, removed, changed, and those whose collection changed id or title (their
+    search documents hold the collection's). ``old`` keeps answering as before.
+    """
+    before = old.library
+    if before.root != library.root:
+        return None
+    b_cards, a_cards = before.cards, library.cards
+    b_coll, a_coll = before.card_collection, library.card_collection
+    renamed: set[str] = set()
+    for cid, col in library.collections.items():
+        prev_col = before.collections.get(cid)
+        if prev_col is not None and prev_col.title != col.title:
+            renamed.add(cid)
+    added = [k for k in a_cards if k not in b_cards]
+    removed = [k for k in b_cards if k not in a_cards]
+    if len(added) + len(removed) > INCREMENTAL_CARDS:
+        return None
+    changed: list[str] = []
+    moved: list[str] = []  # same card, other collection (or its title changed)
+    for card_id, card in a_cards.items():
+        prev = b_cards.get(card_id)
+        if prev is None:
+            continue
+        if prev is not card and prev != card:
+            changed.append(card_id)
+        elif a_coll[card_id] != b_coll[card_id] or a_coll[card_id] in renamed:
+            moved.append(card_id)
+    stale = [*removed, *changed, *moved]
+    if len(added) + len(stale) > INCREMENTAL_CARDS:
+        return None
+    # Deleted documents still weigh in BM25 statistics until merged away: past a share, rebuild the search index
+    # (only it; the other indexes are still derived).
+    rebuild_search = old.search.deleted + len(stale) > len(a_cards) * MAX_DELETED_SHARE
+    touched = {*added, *stale}
+    if not _same_order(b_cards, a_cards, touched):
+        return None
+    cited: dict[str, list[Reference] | None] = dict.fromkeys(removed)
+    for card_id in (*added, *changed):
+        card, prev = a_cards[card_id], b_cards.get(card_id)
+        if prev is None or prev.text != card.text or tuple(prev.citations) != tuple(card.citations):
+            cited[card_id] = card_references(card.text, card.citations)
+    citations = old.citations.updated(cited, list(a_cards))
+    deltas: dict[str, int] = {}
+    for card_id in (*removed, *changed):
+        for topic in b_cards[card_id].topics:
+            deltas[topic] = deltas.get(topic, 0) - 1
+    for card_id in (*added, *changed):
+        for topic in a_cards[card_id].topics:
+            deltas[topic] = deltas.get(topic, 0) + 1
+    picker = Picker.derive(old.picker, before, library, touched)
+    # The search index last: its update commits to the index on disk that ``old`` shares, so nothing that can
+    # still fail comes after it.
+    docs = [SearchDoc.of(a_cards[k], library.collections[a_coll[k]]) for k in (*added, *changed, *moved)]
+    try:
+        search = (
+            search_index(library, index_dir)
+            if rebuild_search
+            else old.search.updated(stale, docs, digest=library.digest)
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure means "rebuild the index instead"
+        log.warning("could not update the search index in place (%s); rebuilding it", exc)
+        return None
+    if index_dir is not None:
+        _cache_new_files(before, library, citations, index_dir / REFERENCES)
+    return Snapshot(library, search, citations, old.topics.updated(deltas), _collection_names(library, picker), picker)
+
+
+def _serves(library: Library, loaded: LoadedFile, card_id: str) -> bool:
+    """Whether ``loaded`` is the file whose version of ``card_id`` the library serves.
+
+    Not always so: a broken file's last good version is served beside a newer copy that holds the same ids.
+    """
+    collection_id = library.card_collection.get(card_id)
+    return collection_id is not None and library.collection_file.get(collection_id) == loaded.path
+
+
+def _cache_new_files(before: Library, library: Library, citations: CitationIndex, refs_dir: Path) -> None:
+    """Per-file reference caches for the files an update brought (the next cold load then reads, not extracts).
+
+    The whole-index citation pickle is not written here (it is large); the next start builds the index from
+    the per-file caches and writes it then.
+    """
+    known = {f.digest for f in before.files}
+    for loaded in library.files:
+        if loaded.digest in known or (refs_dir / f"{loaded.digest}.pickle").exists():
+            continue
+        refs = [
+            (
+                c.id,
+                citations.references_of(c.id)
+                if _serves(library, loaded, c.id)
+                else card_references(c.text, c.citations),
+            )
+            for c in loaded.card_file.cards
+        ]
+        try:
+            atomic_write_bytes(refs_dir / f"{loaded.digest}.pickle", pickle.dumps(refs, 5), durable=False)
+        except OSError as exc:
+            log.warning("could not cache references in %s: %s", refs_dir, exc)
+
+
+def _extract(cards: Sequence[tuple[str, str, tuple[str, ...]]]) -> list[tuple[str, list[Reference]]]:
+    return [(card_id, card_references(text, explicit)) for card_id, text, explicit in cards]
+
+
+#: The folder of per-file reference caches, per version of the extraction code.
+REFERENCES = f"references-{EXTRACTION_VERSION}"
+#: Extract references in worker processes when at least this many cards have none cached.
+PARALLEL_CARDS = 20_000
+
+
+def _file_references(library: Library, refs_dir: Path | None) -> list[list[tuple[str, list[Reference]]]]:
+    """Each served file's references, per card: read back from the cache by file digest, or extracted.
+
+    Extraction is regular-expression work over every card's text, so it is done once per file content, in
+    worker processes when there is a lot of it; a moderator's edit re-extracts the one file it changed.
+    """
+    found: dict[str, list[tuple[str, list[Reference]]]] = {}
+    missing: list[LoadedFile] = []
+    for loaded in library.files:
+        try:
+            if refs_dir is None:
+                raise FileNotFoundError
+            with (refs_dir / f"{loaded.digest}.pickle").open("rb") as handle, _gc_paused():
+                found[loaded.digest] = pickle.load(handle)  # our own cache folder, written below
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            missing.append(loaded)
+    jobs = [[(c.id, c.text, c.citations) for c in f.card_file.cards] for f in missing]
+    if sum(map(len, jobs)) >= PARALLEL_CARDS and len(jobs) > 1:
+        try:
+            with _pool(min(os.cpu_count() or 1, len(jobs))) as pool:
+                results = list(pool.map(_extract, jobs))
+        except (BrokenProcessPool, OSError) as exc:
+            log.warning("extracting references in worker processes failed (%s); extracting here", exc)
+            results = [_extract(job) for job in jobs]
+    else:
+        results = [_extract(job) for job in jobs]
+    for loaded, refs in zip(missing, results, strict=True):
+        found[loaded.digest] = refs
+        if refs_dir is not None:
+            try:
+                atomic_write_bytes(refs_dir / f"{loaded.digest}.pickle", pickle.dumps(refs, 5), durable=False)
+            except OSError as exc:
+                log.warning("could not cache references in %s: %s", refs_dir, exc)
+    if refs_dir is not None and missing:
+        live = {f"{f.digest}.pickle" for f in library.files}
+        for stale in refs_dir.glob("*.pickle"):
+            if stale.name not in live:
+                stale.unlink(missing_ok=True)
+    return [found[f.digest] for f in library.files]
+
+
+def citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
+    """The citation index: read back whole for an unchanged library, else built from per-file references."""
+    cached = index_dir / f"citations-{EXTRACTION_VERSION}-{library.digest}.pickle" if index_dir is not None else None
+    if cached is not None:
+        try:
+            # Paused: unpickling allocates ~1M container objects that are never cyclic garbage, and collections
+            # triggered along the way took most of the time (2.5 s -> 0.7 s at 100k cards).
+            with cached.open("rb") as handle, _gc_paused():
+                index = pickle.load(handle)  # our own cache folder, written below
+            if isinstance(index, CitationIndex):
+                return index
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
+            pass
+    per_file = _file_references(library, index_dir / REFERENCES if index_dir is not None else None)
+    index = CitationIndex.from_references(
+        (card_id, refs)
+        for loaded, file_refs in zip(library.files, per_file, strict=True)
+        for card_id, refs in file_refs
+        if _serves(library, loaded, card_id)
+    )
+    if cached is not None:
+        try:
+            for stale in cached.parent.glob("citations-*.pickle"):
+                stale.unlink(missing_ok=True)
+            atomic_write_bytes(cached, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+        except OSError as exc:
+            log.warning("could not cache the citation index in %s: %s", cached.parent, exc)
+    return index
+
+
+def _prune(index_dir: Path, keep: str) -> None:
+    import shutil
+
+    for child in index_dir.iterdir():
+        # REFERENCES holds the per-file reference caches, not a search index (older versions of it go).
+        if child.is_dir() and child.name not in (keep, REFERENCES) and not child.name.startswith("."):
+            shutil.rmtree(child, ignore_errors=True)

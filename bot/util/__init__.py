@@ -1,0 +1,1 @@
+"""Small helpers every layer may use: text folding and atomic file writes."""

@@ -1,0 +1,109 @@
+"""The offline console and the search/cite/random/source CLI commands, as a terminal user sees them."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bot.cli.console import Console, run_console
+from bot.cli.main import main
+from bot.service import CardService
+from tests.conftest import SHIPPED_CARDS
+
+pytestmark = pytest.mark.usefixtures("cli_cache_outside_repo")
+
+
+@pytest.fixture(scope="module")
+def service() -> CardService:
+    return CardService.load(SHIPPED_CARDS)
+
+
+def run(service: CardService, *lines: str) -> str:
+    out = io.StringIO()
+    console = Console(service, out)
+    for line in lines:
+        console.handle(line)
+    return out.getvalue()
+
+
+def test_search_pages_with_next_and_prev(service: CardService) -> None:
+    out = run(service, "search therapeutic alliance", "next", "prev")
+    first, second, third = out.split("cards match")[1:]
+    assert "showing 1–5" in first
+    assert "showing 6–10" in second
+    assert "showing 1–5" in third
+    assert "[therapeutic-alliance-0" in first
+
+
+def test_show_cite_source_and_topics(service: CardService) -> None:
+    out = run(
+        service,
+        "show therapeutic-alliance-002",
+        "cite Horvath & Symonds 1991",
+        "source therapeutic-alliance-002 apa",
+        "topics coup",
+    )
+    assert "Bordin (5) identified three components" in out
+    assert "Article: Therapeutic alliance as a…" in out
+    assert "3 cards cite “Horvath & Symonds 1991”" in out
+    assert "cites it as “Horvath and Symonds, 1991”" in out
+    assert "Therapeutic alliance as a…" in out.split("3 cards cite")[1]
+    assert "couple therapy" in out.rsplit("\n\n", 2)[-2]
+
+
+def test_mistakes_get_helpful_messages(service: CardService) -> None:
+    out = run(service, "show nope", "source", "source therapeutic-alliance-001 chicago", "frobnicate", "next")
+    assert "No card has the id “nope”." in out
+    assert "Usage: source CARD [plain|apa|mla|bibtex]" in out
+    assert "Unknown style “chicago”: use plain, apa, mla, bibtex." in out
+    assert "Unknown command “frobnicate”. Type help for the list." in out
+    assert "Search first" in out
+
+
+def test_quit_stops_reading(service: CardService) -> None:
+    out = io.StringIO()
+    assert run_console(service, stdin=io.StringIO("random\nquit\nrandom\n"), stdout=out) == 0
+    assert out.getvalue().count("curated by Mee Young Jeong") == 1
+
+
+def test_console_command_runs_from_a_pipe() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "console"],
+        input="search engaging adolescents\ncite Simpson\nquit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Factdeck console: 10 cards in 1 collection(s)" in done.stdout
+    assert "[therapeutic-alliance-010]" in done.stdout.split("match “engaging adolescents”")[1].split("\n\n")[1]
+    assert "cites it as “Simpson 2004; Simpson 2001”" in done.stdout
+
+
+def test_cli_search_cite_random_source_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "couple therapy", "--json", "--limit", "2"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["total"] == 3
+    assert len(found["cards"]) == 2
+    assert all("couple therapy" in card["topics"] for card in found["cards"])
+    assert main(["cite", "Orlinsky et al. 2004", "--json"]) == 0
+    cited = json.loads(capsys.readouterr().out)
+    assert [c["id"] for c in cited["cards"]] == ["therapeutic-alliance-010"]
+    assert main(["random", "--topic", "children and adolescents", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == "therapeutic-alliance-006"
+    assert main(["source", "therapeutic-alliance-003", "--style", "bibtex"]) == 0
+    bibtex = capsys.readouterr().out
+    assert bibtex.startswith("@misc{therapeutic-alliance-003,")
+    assert "Utility of the initial th" in bibtex
+
+
+def test_cli_reports_nothing_found_with_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cite", "Freud 1900"]) == 1
+    assert "No card cites “Freud 1900”." in capsys.readouterr().out
+    assert main(["random", "--topic", "astronomy"]) == 1
+    assert "No card has the topic “astronomy”" in capsys.readouterr().err
