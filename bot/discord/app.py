@@ -5,9 +5,10 @@ Cog convention
 :data:`COGS` lists cog factories: callables that take the bot and return a :class:`discord.ext.commands.Cog` (or
 an awaitable of one); a cog class whose ``__init__(self, bot)`` takes the bot qualifies as it is. The cog reads its
 dependencies from the bot's public attributes: ``bot.settings`` (:class:`bot.settings.Settings`), ``bot.service``
-(:class:`bot.service.CardService`) and ``bot.storage`` (:class:`bot.storage.Storage`). ``setup_hook`` adds them in
-order (the daily cog adds ``/fact today`` to the facts cog's group, so it comes after it); a cog that fails to load
-stops the start rather than leaving a server without its moderation or daily posts. Background loops start in
+(:class:`bot.service.CardService`), ``bot.storage`` (:class:`bot.storage.Storage`) and ``bot.daily`` (the
+:class:`bot.daily.DailyEngine` that the daily cog drives and ``/fact today`` asks). ``setup_hook`` adds them in
+order; a cog that fails to load stops the start rather than leaving a server without its moderation or daily
+posts. Background loops start in
 ``cog_load`` and stop in ``cog_unload``.
 """
 
@@ -28,8 +29,9 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot.daily import Clock
 from bot.discord.cogs.cards import CardsCog
-from bot.discord.cogs.daily import DailyCog
+from bot.discord.cogs.daily import DailyCog, daily_engine
 from bot.discord.cogs.facts import FactsCog
 from bot.discord.errors import NO_MENTIONS, FactdeckTree
 from bot.discord.sync import SyncResult, sync_commands
@@ -45,7 +47,7 @@ __all__ = ["COGS", "CogFactory", "FactdeckBot", "intents", "main", "run"]
 CogFactory = Callable[["FactdeckBot"], commands.Cog | Awaitable[commands.Cog]]
 
 #: Every cog, in the order they are added.
-COGS: tuple[CogFactory, ...] = (FactsCog.from_bot, CardsCog, DailyCog)
+COGS: tuple[CogFactory, ...] = (FactsCog.from_bot, CardsCog, DailyCog.from_bot)
 #: How often the health file is touched while connected (seconds).
 HEALTH_EVERY = 30.0
 
@@ -58,7 +60,10 @@ def intents() -> discord.Intents:
 
 
 class FactdeckBot(commands.Bot):
-    """The Factdeck bot. Settings, the card service and storage come in through the constructor."""
+    """The Factdeck bot. Settings, the card service and storage come in through the constructor.
+
+    ``daily_clock`` (default: now in UTC) is the time daily posts go by; tests move it.
+    """
 
     def __init__(
         self,
@@ -68,6 +73,7 @@ class FactdeckBot(commands.Bot):
         *,
         cogs: Sequence[CogFactory] = COGS,
         sync_on_start: bool = True,
+        daily_clock: Clock | None = None,
         **options: Any,
     ) -> None:
         options.setdefault("guild_ready_timeout", settings.guild_ready_timeout)
@@ -83,6 +89,7 @@ class FactdeckBot(commands.Bot):
         self.settings = settings
         self.service = service
         self.storage = storage
+        self.daily = daily_engine(self, service, storage, settings, clock=daily_clock)
         self.cog_factories = tuple(cogs)
         self.sync_on_start = sync_on_start
         self.last_sync: list[SyncResult] = []

@@ -25,7 +25,6 @@ from bot.daily import (
     DailyError,
     FailureKind,
     NoEligibleCards,
-    classify_error,
     due_slot,
     local_post_instant,
     next_post_time,
@@ -34,6 +33,7 @@ from bot.daily import (
     resolve_zone,
     zone_choices,
 )
+from bot.discord.daily_failures import classify, classify_error
 from bot.storage import Database, ViewLog
 from bot.storage.daily import DailyStore
 
@@ -149,7 +149,7 @@ class World:
         db = await self.stack.enter_async_context(Database(self.path))
         views = ViewLog(db)
         self.stack.push_async_callback(views.close)
-        engine = DailyEngine(DailyStore(db), self.cards, self.poster, views, self.clock, **kwargs)
+        engine = DailyEngine(DailyStore(db), self.cards, self.poster, views, self.clock, classify=classify, **kwargs)
         return engine, views
 
     async def run_until(
@@ -525,11 +525,11 @@ async def test_forbidden_is_recorded_and_pauses_after_three(world: World) -> Non
         assert "Missing permissions" in result.error
         assert await engine.run_due() == []  # permanent: not retried the same day
         status = await engine.status(G1)
-        assert status.failures == day
-        assert "Missing permissions" in status.last_error
-        assert (status.paused_reason is not None) == (day == 3)
+        assert status.schedule.failures == day
+        assert "Missing permissions" in status.schedule.last_error
+        assert (status.schedule.paused_reason is not None) == (day == 3)
     assert result.paused_reason is not None
-    assert "3 failed posts in a row" in status.paused_reason
+    assert "3 failed posts in a row" in status.schedule.paused_reason
     assert not status.active
     assert status.next_post_at is None
     assert [p.state for p in status.problems] == ["failed"] * 3
@@ -542,7 +542,7 @@ async def test_forbidden_is_recorded_and_pauses_after_three(world: World) -> Non
     world.clock.now = utc(2026, 6, 5, 6, 0)
     status = await engine.set(G1, C1, "09:00", "Europe/Berlin")
     assert status.active
-    assert status.failures == 0
+    assert status.schedule.failures == 0
     world.clock.now = utc(2026, 6, 5, 7, 0)
     assert [r.outcome for r in await engine.run_due()] == ["sent"]
 
@@ -556,12 +556,12 @@ async def test_failures_reset_by_a_success(world: World) -> None:
         world.clock.now = utc(2026, 6, day, 7, 0)
         outcomes += [r.outcome for r in await engine.run_due()]
         if day == 3:
-            assert (await engine.status(G1)).failures == 0
+            assert (await engine.status(G1)).schedule.failures == 0
         world.poster.errors.extend([forbidden(), forbidden()] if day == 3 else [])
     assert outcomes == ["failed", "failed", "sent", "failed", "failed"]
     status = await engine.status(G1)
     assert status.active
-    assert status.failures == 2
+    assert status.schedule.failures == 2
 
 
 async def test_not_found_is_permanent_and_recorded(world: World) -> None:
@@ -575,9 +575,9 @@ async def test_not_found_is_permanent_and_recorded(world: World) -> None:
     world.clock.advance(hours=1)
     assert await engine.run_due() == []
     status = await engine.status(G1)
-    assert status.failures == 1
+    assert status.schedule.failures == 1
     assert status.problems[0].state == "failed"
-    assert "Unknown Channel" in status.last_error
+    assert "Unknown Channel" in status.schedule.last_error
     # The failed day's card was not shown: it stays in the rotation (today still shows it).
     assert await engine.today(G1) == result.card_id
     assert (await engine._store.rotation_state(G1)).posted == frozenset()
@@ -595,8 +595,8 @@ async def test_transient_error_is_retried_with_backoff_and_posted_once(world: Wo
     status = await engine.status(G1)
     assert status.today.state == "retry"
     assert status.next_post_at == first.retry_at
-    assert "503" in status.last_error
-    assert status.failures == 0  # transient failures do not count towards pausing
+    assert "503" in status.schedule.last_error
+    assert status.schedule.failures == 0  # transient failures do not count towards pausing
     assert engine.seconds_until_next() == 30
     world.clock.now = start + dt.timedelta(seconds=29)
     assert await engine.run_due() == []  # not before the backoff
@@ -626,11 +626,11 @@ async def test_an_unconfirmed_post_is_not_resent_past_the_nonce_window(world: Wo
     # Attempts at 0 s, 30 s, 1 min 30 s, 3 min 30 s; the next would come 7 min 30 s after the first, when
     # Discord no longer recognises the nonce, so a resend could post the card twice.
     assert [r.outcome for r in results] == ["retry"] * 3 + ["failed"]
-    assert "Not retried after 4 attempt(s): Discord did not confirm the post" in results[-1].error
+    assert "Not retried after 4 attempt(s): the send was not confirmed" in results[-1].error
     assert world.poster.calls == 4
     status = await engine.status(G1)
     assert status.problems[0].state == "failed"
-    assert status.failures == 0
+    assert status.schedule.failures == 0
 
 
 async def test_a_refused_connection_is_retried_for_as_long_as_the_day_allows(world: World) -> None:
@@ -655,7 +655,7 @@ async def test_transient_errors_give_up_when_the_window_closes(world: World) -> 
     assert world.poster.calls == 4
     status = await engine.status(G1)
     assert status.problems[0].state == "failed"
-    assert status.failures == 0
+    assert status.schedule.failures == 0
     assert status.active
 
 
@@ -725,7 +725,7 @@ async def test_off_stops_posting_and_set_changes_time_without_reposting(world: W
     assert await engine.run_due() == []
     assert await engine.off(G1)
     status = await engine.status(G1)
-    assert not status.enabled
+    assert not status.schedule.enabled
     assert status.next_post_at is None
     world.clock.now = utc(2026, 6, 2, 16, 0)
     assert await engine.run_due() == []

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -24,7 +23,7 @@ import discord
 import pytest
 import pytest_asyncio
 
-from bot.discord.app import COGS, FactdeckBot
+from bot.discord.app import FactdeckBot
 from bot.discord.checks import NOT_MODERATOR
 from bot.discord.cogs.daily import POST_HEADER, DailyCog
 from tests.e2e.conftest import assert_quiet, start_bot
@@ -89,10 +88,7 @@ class World:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[FactdeckBot]:
         """Start the bot as in production (``run()``) with the test clock; stop it (like SIGTERM) on exit."""
-        cogs = tuple(
-            functools.partial(DailyCog, clock=self.clock) if factory is DailyCog else factory for factory in COGS
-        )
-        async with start_bot(self.fake, self.config, cogs=cogs) as (_settings, bot, _task):
+        async with start_bot(self.fake, self.config, daily_clock=self.clock) as (_settings, bot, _task):
             self.bot = bot
             try:
                 yield bot

@@ -1,7 +1,8 @@
-"""``/daily`` (moderators: set, off, status, preview), ``/fact today``, and the loop that posts the daily fact.
+"""``/daily`` (moderators: set, off, status, preview), the daily post, and the loop that sends it.
 
 The decisions (when, which card, exactly once, failures) are :class:`bot.daily.DailyEngine`'s; this module only
-turns interactions into engine calls, renders the answers, sends the post, and runs the loop::
+turns interactions into engine calls, renders the answers, sends the post (:class:`ChannelPoster`), and runs the
+loop::
 
     while True: await engine.run_due(); await engine.wait_next()
 
@@ -9,9 +10,9 @@ The loop is one asyncio task started in :meth:`DailyCog.cog_load` (it waits unti
 cancelled in :meth:`DailyCog.cog_unload`; a reconnect (another ``on_ready``) starts nothing, and even a second
 process on the same database cannot post twice, because the engine claims each day in the database first.
 
-``/fact today`` belongs to the ``/fact`` group of :class:`bot.discord.cogs.facts.FactsCog`: this cog adds a
-``today`` subcommand to that group in ``cog_load`` (the group is found in the command tree, so the facts cog
-must be added first, as :data:`bot.discord.app.COGS` orders them) and removes it again in ``cog_unload``.
+The engine is built by :func:`daily_engine` (with the Discord failure classifier,
+:func:`bot.discord.daily_failures.classify`) and shared: this cog drives it, and ``/fact today``
+(:class:`bot.discord.cogs.facts.FactsCog`) asks it for today's card.
 """
 
 from __future__ import annotations
@@ -21,29 +22,38 @@ import contextlib
 import datetime as dt
 import logging
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.daily import DailyEngine, DailyError, DailyStatus, PostResult, zone_choices
+from bot.daily import Clock, DailyEngine, DailyError, DailyStatus, PostResult, zone_choices
 from bot.discord import choices, embeds
-from bot.discord.checks import in_guild, moderator_only
+from bot.discord.checks import moderator_only
+from bot.discord.daily_failures import classify
 from bot.discord.errors import NO_MENTIONS, reply
 from bot.discord.ui import card_message
 from bot.service import CardService
+from bot.settings import Settings
+from bot.storage import Storage, ViewLog
+from bot.storage.daily import DailyPost, DailySchedule
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
-    from bot.storage.daily import DailyPost
 
 log = logging.getLogger(__name__)
 
-__all__ = ["POST_HEADER", "DailyCog", "ServiceCards", "missing_post_permissions", "status_embed"]
-
-Clock = Callable[[], dt.datetime]
+__all__ = [
+    "POST_HEADER",
+    "ChannelPoster",
+    "DailyCog",
+    "ServiceCards",
+    "daily_engine",
+    "missing_post_permissions",
+    "status_embed",
+]
 
 #: The line above the card in a daily post.
 POST_HEADER = "**Fact of the day**"
@@ -51,15 +61,13 @@ POST_HEADER = "**Fact of the day**"
 NEEDED = ("view_channel", "send_messages", "embed_links")
 #: Seconds the loop pauses after an iteration that raised (so a broken database does not make it spin).
 ERROR_PAUSE = 30.0
-#: The command name views from ``/fact today`` are recorded under.
-TODAY_COMMAND = "today"
 
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-# ---------------------------------------------------------------------------------------------- the cards
+# ---------------------------------------------------------------------------------------------- the engine
 class ServiceCards:
     """The engine's :class:`bot.daily.CardSource` over the card service's current library.
 
@@ -78,6 +86,54 @@ class ServiceCards:
         return card_id in self._service.library.cards
 
 
+class ChannelPoster:
+    """The engine's :data:`bot.daily.Poster`: sends a day's card to its channel, pinging nobody."""
+
+    def __init__(self, client: discord.Client, service: CardService, views: ViewLog) -> None:
+        self._client = client
+        self._service = service
+        self._views = views
+
+    async def __call__(self, channel_id: int, card_id: str, nonce: str) -> int:
+        """Send the card to the channel; return the message id.
+
+        ``nonce`` goes with the message (discord.py asks Discord to enforce it), so a retry of the same day's post
+        that Discord already received returns that message instead of posting again.
+
+        Raises the discord exception (the engine records it), or :class:`DailyError` when the channel cannot
+        take messages or the card is gone.
+        """
+        channel = self._client.get_channel(channel_id) or await self._client.fetch_channel(channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            raise DailyError(f"<#{channel_id}> is not a channel messages can be posted in")
+        detail = self._service.detail(card_id)
+        if detail is None:
+            raise DailyError(f"The card {card_id} is no longer in the deck")
+        guild = getattr(channel, "guild", None)  # DMs and group DMs have none
+        count = await self._views.count(card_id, guild.id) if isinstance(guild, discord.Guild) else None
+        message = await channel.send(
+            POST_HEADER, nonce=nonce, allowed_mentions=NO_MENTIONS, **card_message(detail, views=count)
+        )
+        return message.id
+
+
+def daily_engine(
+    client: discord.Client, service: CardService, storage: Storage, settings: Settings, *, clock: Clock | None = None
+) -> DailyEngine:
+    """The daily engine of a bot: posts through ``client``, cards from ``service``, the ledger in ``storage``,
+    Discord's failures read by :func:`bot.discord.daily_failures.classify`; ``clock`` (default: now in UTC)
+    lets tests move time."""
+    return DailyEngine(
+        storage.daily,
+        ServiceCards(service),
+        ChannelPoster(client, service, storage.views),
+        storage.views,
+        clock or _utcnow,
+        classify=classify,
+        catch_up_hours=settings.daily.catch_up_hours,
+    )
+
+
 # --------------------------------------------------------------------------------------------- rendering
 def missing_post_permissions(permissions: discord.Permissions) -> list[str]:
     """The permissions a daily post needs that ``permissions`` lacks, as Discord names them."""
@@ -91,12 +147,12 @@ def when_text(moment: dt.datetime, zone: str) -> str:
     return f"{local:%A %d %B %Y, %H:%M} {local.tzname()} ({zone}); your time: <t:{unix}:F> (<t:{unix}:R>)"
 
 
-def _filters(status: DailyStatus) -> str:
+def _filters(schedule: DailySchedule) -> str:
     parts = []
-    if status.topic:
-        parts.append(f"topic “{embeds.safe(status.topic, 100)}”")
-    if status.collection:
-        parts.append(f"collection `{embeds.safe(status.collection, 100)}`")
+    if schedule.topic:
+        parts.append(f"topic “{embeds.safe(schedule.topic, 100)}”")
+    if schedule.collection:
+        parts.append(f"collection `{embeds.safe(schedule.collection, 100)}`")
     return ", ".join(parts) or "none (every card)"
 
 
@@ -106,59 +162,75 @@ def _post_link(post: DailyPost) -> str:
     return f" · [message](https://discord.com/channels/{post.guild_id}/{post.channel_id}/{post.message_id})"
 
 
+def _field(embed: discord.Embed, name: str, text: str, *, inline: bool = False) -> None:
+    embed.add_field(name=name, value=embeds.clip(text, embeds.FIELD_VALUE_MAX)[0], inline=inline)
+
+
+def _state_text(schedule: DailySchedule) -> str:
+    if not schedule.enabled:
+        return "Off. Turn it on again with /daily set."
+    if schedule.paused_reason:
+        return f"Paused: {embeds.safe(schedule.paused_reason)}\nRun /daily set again to resume."
+    return "On"
+
+
+def _today_text(today: DailyPost) -> str:
+    """Today's post that has not gone out (yet): its state, card, next try and reason."""
+    text = f"{today.local_date:%Y-%m-%d}: {today.state}"
+    if today.card_id:
+        text += f", card `{today.card_id}`"
+    if today.retry_at is not None:
+        text += f", next try <t:{int(today.retry_at.timestamp())}:R>"
+    if today.reason:
+        text += f"\n{embeds.safe(today.reason)}"
+    return text
+
+
+def _last_post_text(last: DailyPost | None) -> str:
+    if last is None:
+        return "None yet"
+    sent = f"<t:{int(last.sent_at.timestamp())}:f>" if last.sent_at else f"{last.local_date:%Y-%m-%d}"
+    return f"{sent}, card `{last.card_id}`{_post_link(last)}"
+
+
+def _last_error_text(schedule: DailySchedule) -> str:
+    when = f" (<t:{int(schedule.last_error_at.timestamp())}:f>)" if schedule.last_error_at else ""
+    text = f"{embeds.safe(schedule.last_error or '')}{when}"
+    if schedule.failures:
+        text += f"\n{schedule.failures} failure{'s' if schedule.failures != 1 else ''} in a row"
+    return text
+
+
 def status_embed(status: DailyStatus) -> discord.Embed:
     """Everything ``/daily status`` shows: settings, next and last post, the last error, problem days."""
-    if not status.enabled:
-        state = "Off. Turn it on again with /daily set."
-    elif status.paused_reason:
-        state = f"Paused: {embeds.safe(status.paused_reason)}\nRun /daily set again to resume."
-    else:
-        state = "On"
+    schedule = status.schedule
     embed = discord.Embed(title="Daily fact", color=embeds.CARD_COLOR)
-    embed.add_field(name="State", value=embeds.clip(state, embeds.FIELD_VALUE_MAX)[0], inline=False)
-    embed.add_field(name="Channel", value=f"<#{status.channel_id}>", inline=True)
-    embed.add_field(name="Time", value=f"{status.post_time:%H:%M} {status.zone}", inline=True)
-    embed.add_field(name="Filters", value=_filters(status), inline=True)
+    _field(embed, "State", _state_text(schedule))
+    embed.add_field(name="Channel", value=f"<#{schedule.channel_id}>", inline=True)
+    embed.add_field(name="Time", value=f"{schedule.post_time:%H:%M} {schedule.zone}", inline=True)
+    embed.add_field(name="Filters", value=_filters(schedule), inline=True)
     if status.next_post_at is not None:
-        embed.add_field(name="Next post", value=when_text(status.next_post_at, status.zone), inline=False)
-    today = status.today
-    if today is not None and today.state != "sent":
-        text = f"{today.local_date:%Y-%m-%d}: {today.state}"
-        if today.card_id:
-            text += f", card `{today.card_id}`"
-        if today.retry_at is not None:
-            text += f", next try <t:{int(today.retry_at.timestamp())}:R>"
-        if today.reason:
-            text += f"\n{embeds.safe(today.reason)}"
-        embed.add_field(name="Today", value=embeds.clip(text, embeds.FIELD_VALUE_MAX)[0], inline=False)
-    last = status.last_post
-    if last is not None:
-        sent = f"<t:{int(last.sent_at.timestamp())}:f>" if last.sent_at else f"{last.local_date:%Y-%m-%d}"
-        embed.add_field(name="Last post", value=f"{sent}, card `{last.card_id}`{_post_link(last)}", inline=False)
-    else:
-        embed.add_field(name="Last post", value="None yet", inline=False)
-    if status.last_error:
-        when = f" (<t:{int(status.last_error_at.timestamp())}:f>)" if status.last_error_at else ""
-        text = f"{embeds.safe(status.last_error)}{when}"
-        if status.failures:
-            text += f"\n{status.failures} failure{'s' if status.failures != 1 else ''} in a row"
-        embed.add_field(name="Last error", value=embeds.clip(text, embeds.FIELD_VALUE_MAX)[0], inline=False)
+        _field(embed, "Next post", when_text(status.next_post_at, schedule.zone))
+    if status.today is not None and status.today.state != "sent":
+        _field(embed, "Today", _today_text(status.today))
+    _field(embed, "Last post", _last_post_text(status.last_post))
+    if schedule.last_error:
+        _field(embed, "Last error", _last_error_text(schedule))
     if status.problems:
         lines = [
             f"{p.local_date:%Y-%m-%d} {p.state}: {embeds.safe(p.reason or '')}".rstrip(": ") for p in status.problems
         ]
-        embed.add_field(
-            name="Days without a post", value=embeds.clip("\n".join(lines), embeds.FIELD_VALUE_MAX)[0], inline=False
-        )
+        _field(embed, "Days without a post", "\n".join(lines))
     return embed
 
 
 # --------------------------------------------------------------------------------------------------- cog
 class DailyCog(commands.Cog):
-    """Daily fact posts: the ``/daily`` commands, ``/fact today`` and the posting loop.
+    """Daily fact posts: the ``/daily`` commands and the posting loop.
 
-    ``clock`` (default: now in UTC) drives the engine, so tests can move time; ``error_pause`` is how long
-    the loop rests after an iteration that raised.
+    Dependencies come in through the constructor: the ``engine`` it drives (:func:`daily_engine`), the card
+    ``service`` and ``views`` (for ``/daily preview``), and the ``client`` whose readiness the loop waits for.
+    ``error_pause`` is how long the loop rests after an iteration that raised.
     """
 
     daily = app_commands.Group(
@@ -168,46 +240,45 @@ class DailyCog(commands.Cog):
         default_permissions=discord.Permissions(manage_messages=True),
     )
 
-    def __init__(self, bot: FactdeckBot, *, clock: Clock | None = None, error_pause: float = ERROR_PAUSE) -> None:
-        self.bot = bot
-        self.service: CardService = bot.service
-        self.storage = bot.storage
+    def __init__(
+        self,
+        engine: DailyEngine,
+        service: CardService,
+        views: ViewLog,
+        client: discord.Client,
+        *,
+        error_pause: float = ERROR_PAUSE,
+    ) -> None:
+        self.engine = engine
+        self.service = service
+        self.views = views
+        self.client = client
         self.error_pause = error_pause
-        self.clock: Clock = clock or _utcnow
-        self.engine = DailyEngine(
-            bot.storage.daily,
-            ServiceCards(bot.service),
-            self.post,
-            bot.storage.views,
-            self.clock,
-            catch_up_hours=bot.settings.daily.catch_up_hours,
-        )
         #: Completed loop iterations (each one ``run_due``), for tests and health checks.
         self.iterations = 0
         #: What the last iteration did.
         self.last_results: list[PostResult] = []
-        #: The clock's time when the last completed ``run_due`` started (None before the first one).
+        #: The engine's time when the last completed ``run_due`` started (None before the first one).
         self.last_run: dt.datetime | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         #: Set while ``run_due`` is not running, so :meth:`stop` can let a post in flight finish and be recorded.
         self._idle = asyncio.Event()
         self._idle.set()
-        self._today_group: app_commands.Group | None = None
-        self._today_command = self._make_today_command()
+
+    @classmethod
+    def from_bot(cls, bot: FactdeckBot) -> DailyCog:
+        """The cog factory used by :data:`bot.discord.app.COGS`: the bot's engine, service and view log."""
+        return cls(bot.daily, bot.service, bot.storage.views, bot)
 
     # -------------------------------------------------------------------------------------- lifecycle
     async def cog_load(self) -> None:
-        """Add ``/fact today`` to the ``/fact`` group and start the loop (once)."""
-        self._attach_today()
+        """Start the loop (once)."""
         self.start()
 
     async def cog_unload(self) -> None:
-        """Stop the loop and take ``/fact today`` out of the ``/fact`` group."""
+        """Stop the loop."""
         await self.stop()
-        if self._today_group is not None:
-            self._today_group.remove_command(self._today_command.name)
-            self._today_group = None
 
     def start(self) -> None:
         """Start the posting loop unless it is running (a reconnect never starts a second one)."""
@@ -238,11 +309,11 @@ class DailyCog(commands.Cog):
         self._wake.set()
 
     async def _run(self) -> None:
-        await self.bot.wait_until_ready()
+        await self.client.wait_until_ready()
         log.info("daily posting loop started")
         while True:
             self._wake.clear()
-            started = self.clock()
+            started = self.engine.now()
             self._idle.clear()
             try:
                 self.last_results = await self.engine.run_due()
@@ -270,31 +341,10 @@ class DailyCog(commands.Cog):
             for waiter in (sleeper, woken):
                 waiter.cancel()
             await asyncio.gather(sleeper, woken, return_exceptions=True)
-        if sleeper.done() and not sleeper.cancelled() and sleeper.exception() is not None:
-            raise sleeper.exception()  # type: ignore[misc]
-
-    # ------------------------------------------------------------------------------------------ posting
-    async def post(self, channel_id: int, card_id: str, nonce: str) -> int:
-        """The engine's poster: send the card to the channel, pinging nobody; return the message id.
-
-        ``nonce`` goes with the message (discord.py asks Discord to enforce it), so a retry of the same day's post
-        that Discord already received returns that message instead of posting again.
-
-        Raises the discord exception (the engine records it), or :class:`DailyError` when the channel cannot
-        take messages or the card is gone.
-        """
-        channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
-        if not isinstance(channel, discord.abc.Messageable):
-            raise DailyError(f"<#{channel_id}> is not a channel messages can be posted in")
-        detail = self.service.detail(card_id)
-        if detail is None:
-            raise DailyError(f"The card {card_id} is no longer in the deck")
-        guild_id = getattr(getattr(channel, "guild", None), "id", None)
-        count = await self.storage.views.count(card_id, guild_id) if guild_id is not None else None
-        message = await channel.send(
-            POST_HEADER, nonce=nonce, allowed_mentions=NO_MENTIONS, **card_message(detail, views=count)
-        )
-        return message.id
+        if sleeper.done() and not sleeper.cancelled():
+            failure = sleeper.exception()
+            if failure is not None:
+                raise failure
 
     # ----------------------------------------------------------------------------------------- commands
     @daily.command(name="set", description="Post a fact card every day at a time, in a channel")
@@ -332,12 +382,13 @@ class DailyCog(commands.Cog):
         except DailyError as exc:
             await reply(interaction, f"{embeds.safe(str(exc))} Nothing was changed.")
             return
+        schedule = status.schedule
         lines = [
-            f"Daily facts go to {channel.mention} every day at {status.post_time:%H:%M} ({status.zone}).",
-            f"Filters: {_filters(status)}.",
+            f"Daily facts go to {channel.mention} every day at {schedule.post_time:%H:%M} ({schedule.zone}).",
+            f"Filters: {_filters(schedule)}.",
         ]
         if status.next_post_at is not None:
-            lines.append(f"Next post: {when_text(status.next_post_at, status.zone)}.")
+            lines.append(f"Next post: {when_text(status.next_post_at, schedule.zone)}.")
         await reply(interaction, "\n".join(lines))
 
     @daily.command(name="off", description="Stop the daily fact in this server")
@@ -346,7 +397,7 @@ class DailyCog(commands.Cog):
         """/daily off."""
         assert interaction.guild_id is not None
         status = await self.engine.status(interaction.guild_id)
-        if status is None or not status.enabled:
+        if status is None or not status.schedule.enabled:
             await reply(interaction, "Daily facts were not on in this server; /daily set turns them on.")
             return
         await self.engine.off(interaction.guild_id)
@@ -380,43 +431,13 @@ class DailyCog(commands.Cog):
             await reply(interaction, "No card matches this server's daily filters. Change them with /daily set.")
             return
         if status.next_post_at is not None:
-            note = f"The next daily post ({when_text(status.next_post_at, status.zone)}) will show:"
+            note = f"The next daily post ({when_text(status.next_post_at, status.schedule.zone)}) will show:"
         else:
             note = "Daily posts are off or paused; when they resume, the next one will show:"
-        count = await self.storage.views.count(detail.card.id, interaction.guild_id)
+        count = await self.views.count(detail.card.id, interaction.guild_id)
         await interaction.response.send_message(
             note, ephemeral=True, allowed_mentions=NO_MENTIONS, **card_message(detail, views=count)
         )
-
-    # ------------------------------------------------------------------------------------- /fact today
-    def _make_today_command(self) -> app_commands.Command[app_commands.Group, ..., None]:
-        @in_guild()
-        async def today(interaction: discord.Interaction) -> None:
-            await self.fact_today(interaction)
-
-        return app_commands.Command(name="today", description="Today's daily fact card in this server", callback=today)
-
-    def _attach_today(self) -> None:
-        group = self.bot.tree.get_command("fact")
-        if not isinstance(group, app_commands.Group):
-            log.warning("there is no /fact group (is the facts cog added before the daily cog?); no /fact today")
-            return
-        if group.get_command(self._today_command.name) is not None:
-            log.warning("/fact already has a today subcommand; the daily cog does not add its own")
-            return
-        group.add_command(self._today_command)
-        self._today_group = group
-
-    async def fact_today(self, interaction: discord.Interaction) -> None:
-        """/fact today: the server's daily card (the one the post shows, all day); counted as a view."""
-        assert interaction.guild_id is not None  # in_guild() refused direct messages
-        card_id = await self.engine.today(interaction.guild_id)
-        detail = self.service.detail(card_id) if card_id is not None else None
-        if detail is None:
-            await reply(interaction, "There is no card for today: no card matches this server's daily filters.")
-            return
-        facts = self.bot.get_cog("FactsCog")  # shown like any card: counted as a view, "Read more" when cut
-        await facts.show_card(interaction, detail, TODAY_COMMAND)  # type: ignore[union-attr]
 
     # ------------------------------------------------------------------------------------ autocomplete
     @daily_set.autocomplete("zone")

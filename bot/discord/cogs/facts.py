@@ -1,4 +1,4 @@
-"""``/fact``: random, search, cite, show, source, stats, collections and help.
+"""``/fact``: random, search, cite, show, source, stats, collections, today and help.
 
 Commands are thin: they read the interaction, call :class:`bot.service.CardService` and the view log, and render
 with :mod:`bot.discord.embeds`. Every card shown is recorded as a view (without waiting for the disk).
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -156,21 +156,24 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         *,
         client: discord.Client | None = None,
         lists: ResultLists | None = None,
+        todays_card: Callable[[int], Awaitable[str | None]] | None = None,
     ) -> None:
         """``client`` routes the list components to this cog and edits expired lists (without it lists are kept
-        but nothing is registered or swept); ``lists`` defaults to a store with ``settings.results_timeout``."""
+        but nothing is registered or swept); ``lists`` defaults to a store with ``settings.results_timeout``;
+        ``todays_card(guild_id)`` is the id of the server's daily card for ``/fact today`` (without it: none)."""
         self.service = service
         self.storage = storage
         self.settings = settings
         self.client = client
         self.lists = lists if lists is not None else ResultLists(ttl=settings.results_timeout)
+        self.todays_card = todays_card
         self._sweeper: asyncio.Task[None] | None = None
         super().__init__()
 
     @classmethod
     def from_bot(cls, bot: FactdeckBot) -> FactsCog:
         """The cog factory used by :data:`bot.discord.app.COGS`."""
-        return cls(bot.service, bot.storage, bot.settings, client=bot)
+        return cls(bot.service, bot.storage, bot.settings, client=bot, todays_card=bot.daily.today)
 
     async def cog_load(self) -> None:
         """Route the result-list components here and start the sweeper."""
@@ -470,6 +473,18 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
             f"There is no card “{embeds.safe(card.strip(), 100)}”. Start typing in the card option for "
             "suggestions, or find one with /fact search."
         )
+
+    @app_commands.command(name="today", description="Today's daily fact card in this server")
+    @in_guild()
+    async def today(self, interaction: discord.Interaction) -> None:
+        """/fact today: the server's daily card (the one the daily post shows, all day); counted as a view."""
+        assert interaction.guild_id is not None  # in_guild() refused direct messages
+        card_id = await self.todays_card(interaction.guild_id) if self.todays_card is not None else None
+        detail = self.service.detail(card_id) if card_id is not None else None
+        if detail is None:
+            await reply(interaction, "There is no card for today: no card matches this server's daily filters.")
+            return
+        await self.show_card(interaction, detail, "today")
 
     # ------------------------------------------------------------------------------------- autocomplete
     @random_card.autocomplete("topic")
