@@ -21,8 +21,10 @@ import discord
 import pytest
 
 from bot.daily import (
+    Classifier,
     DailyEngine,
     DailyError,
+    Failure,
     FailureKind,
     NoEligibleCards,
     due_slot,
@@ -144,12 +146,13 @@ class World:
         self.cards = Cards(CARD_IDS)
         self.poster = Poster(self.clock)
 
-    async def engine(self, **kwargs: float) -> tuple[DailyEngine, ViewLog]:
-        """A new engine on its own Database connection to the same file: a restart, or another process."""
+    async def engine(self, classifier: Classifier = classify, **kwargs: float) -> tuple[DailyEngine, ViewLog]:
+        """A new engine on its own Database connection to the same file: a restart, or another process.
+        ``classifier`` reads the poster's exceptions (Discord's by default, as in production)."""
         db = await self.stack.enter_async_context(Database(self.path))
         views = ViewLog(db)
         self.stack.push_async_callback(views.close)
-        engine = DailyEngine(DailyStore(db), self.cards, self.poster, views, self.clock, classify=classify, **kwargs)
+        engine = DailyEngine(DailyStore(db), self.cards, self.poster, views, self.clock, classify=classifier, **kwargs)
         return engine, views
 
     async def run_until(
@@ -615,6 +618,55 @@ async def test_transient_error_is_retried_with_backoff_and_posted_once(world: Wo
     world.clock.advance(hours=1)
     assert await engine.run_due() == []
     assert (await engine.status(G1)).last_post.state == "sent"
+
+
+async def test_the_surface_decides_what_its_errors_mean_and_says_it_in_its_own_words(world: World) -> None:
+    """The engine knows no Discord: whatever surface sends the posts passes in how to read its exceptions."""
+
+    class Busy(Exception):
+        pass
+
+    def read(exc: Exception, channel_id: int) -> Failure:
+        if isinstance(exc, Busy):
+            return Failure(FailureKind.TRANSIENT, f"the board in room {channel_id} is busy", may_have_posted=False)
+        return Failure(FailureKind.PERMANENT, "the board is broken", expected=False)
+
+    engine, _ = await world.engine(classifier=read)
+    await engine.set(G1, C1, "09:00", "Europe/Berlin")
+    world.poster.errors.append(Busy())
+    world.clock.now = utc(2026, 6, 1, 7, 0)
+    (first,) = await engine.run_due()
+    assert first.outcome == "retry"
+    assert first.error == f"the board in room {C1} is busy"
+    world.clock.advance(seconds=30)
+    (second,) = await engine.run_due()
+    assert second.outcome == "sent"
+
+    world.poster.errors.append(ValueError("bug"))
+    world.clock.now = utc(2026, 6, 2, 7, 0)
+    (third,) = await engine.run_due()
+    assert third.outcome == "failed"
+    assert (await engine.status(G1)).schedule.last_error == "the board is broken"
+
+
+async def test_status_reads_todays_ledger_rows_once(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine, _ = await world.engine()
+    await engine.set(G1, C1, "09:00", "Europe/Berlin")
+    world.poster.errors.append(server_error(503))
+    world.clock.now = utc(2026, 6, 1, 7, 0)
+    await engine.run_due()  # today's row is now a retry: status shows it and its next try
+    reads: list[list[dt.date]] = []
+    posts_on = engine._store.posts_on
+
+    async def counted(guild_id: int, dates: Iterable[dt.date]) -> list:
+        reads.append(list(dates))
+        return await posts_on(guild_id, reads[-1])
+
+    monkeypatch.setattr(engine._store, "posts_on", counted)
+    status = await engine.status(G1)
+    assert status.today.state == "retry"
+    assert status.next_post_at == status.today.retry_at
+    assert reads == [[dt.date(2026, 6, 1)]]
 
 
 async def test_an_unconfirmed_post_is_not_resent_past_the_nonce_window(world: World) -> None:

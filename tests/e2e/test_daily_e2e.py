@@ -26,6 +26,7 @@ import pytest_asyncio
 from bot.discord.app import FactdeckBot
 from bot.discord.checks import NOT_MODERATOR
 from bot.discord.cogs.daily import POST_HEADER, DailyCog
+from bot.discord.cogs.facts import FactsCog
 from tests.e2e.conftest import assert_quiet, start_bot
 from tests.fakediscord import FakeChannel, FakeDiscord, FakeGuild, FakeMember, FakeMessage
 
@@ -452,6 +453,22 @@ async def test_before_any_set_up_status_preview_and_today_say_what_there_is(w: W
         assert w.facts.posts == []
         assert w.bot_errors() == []
         w.fake.assert_no_errors()
+
+
+async def test_fact_today_is_a_fact_command_of_its_own(w: World) -> None:
+    """/fact today is defined with the other /fact commands: a bot with the facts cog alone (no /daily, no posting
+    loop) still answers it with the server's card of the day, the same for everyone."""
+    async with start_bot(w.fake, w.config, cogs=(FactsCog.from_bot,), daily_clock=w.clock) as (_settings, bot, _task):
+        assert bot.get_cog("DailyCog") is None
+        assert daily_tasks() == []
+        first = await (await w.fake.slash(w.guild, w.general, w.bob, "fact today")).wait_message()
+        again = await (await w.fake.slash(w.guild, w.general, w.maria, "fact today")).wait_message()
+        assert not first.ephemeral
+        assert bot.service.detail(card_of(first)) is not None
+        assert card_of(again) == card_of(first)
+        assert_quiet(first.allowed_mentions)
+    assert w.bot_errors() == []
+    w.fake.assert_no_errors()
 
 
 async def test_set_autocompletes_topics(w: World) -> None:
