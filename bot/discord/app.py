@@ -8,8 +8,7 @@ dependencies from the bot's public attributes: ``bot.settings`` (:class:`bot.set
 (:class:`bot.service.CardService`), ``bot.storage`` (:class:`bot.storage.Storage`) and ``bot.daily`` (the
 :class:`bot.daily.DailyEngine` that the daily cog drives and ``/fact today`` asks). ``setup_hook`` adds them in
 order; a cog that fails to load stops the start rather than leaving a server without its moderation or daily
-posts. Background loops start in
-``cog_load`` and stop in ``cog_unload``.
+posts. Background loops start in ``cog_load`` and stop in ``cog_unload``.
 """
 
 from __future__ import annotations
