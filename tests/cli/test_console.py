@@ -107,3 +107,24 @@ def test_cli_reports_nothing_found_with_exit_1(capsys: pytest.CaptureFixture[str
     assert "No card cites “Freud 1900”." in capsys.readouterr().out
     assert main(["random", "--topic", "astronomy"]) == 1
     assert "No card has the topic “astronomy”" in capsys.readouterr().err
+
+
+def test_a_relaxed_search_shows_the_cards_that_match_some_words(service: CardService) -> None:
+    # "teh" is in no card, so no card has all three words: the search falls back to cards with some of them.
+    out = run(service, "search teh therapeutc aliance")
+    assert "No card matches all of those words; showing cards that match some of them." in out
+    assert "(showing 1–5)" in out
+    assert out.count("[therapeutic-alliance-0") == 5
+
+
+def test_cli_text_search_shows_relaxed_results_like_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "teh therapeutc aliance", "--json", "--limit", "3"]) == 0
+    found = [card["id"] for card in json.loads(capsys.readouterr().out)["cards"]]
+    assert len(found) == 3
+    assert main(["search", "teh therapeutc aliance", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("No card matches all of those words; showing cards that match some of them.")
+    assert "10 cards match “teh therapeutc aliance” (showing 1–3)" in out
+    assert [line.split("]")[0] for line in out.splitlines() if line[:3] in ("1. ", "2. ", "3. ")] == [
+        f"{n}. [{card_id}" for n, card_id in enumerate(found, 1)
+    ]
