@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,20 @@ def default_cards_dir() -> Path:
     return Path(os.environ.get("FACTDECK_CARDS_DIR") or os.environ.get("FACTDECK_CARDS") or SHIPPED_CARDS)
 
 
-def _cache_dir(cards: Path) -> Path:
-    return Path(os.environ.get("FACTDECK_CACHE_DIR") or os.environ.get("FACTDECK_CACHE") or cards / ".factdeck-cache")
+def _cache_dir(cards: Path) -> Path | None:
+    """Where parsed cards and indexes are cached: beside the cards (the file's folder for a single file), or
+    FACTDECK_CACHE_DIR. None when that folder cannot be written (read-only, full, under a file): the cards are
+    then read and indexed in memory, as they are when the cache fails at runtime."""
+    folder = cards.parent if cards.is_file() else cards
+    cache = Path(os.environ.get("FACTDECK_CACHE_DIR") or os.environ.get("FACTDECK_CACHE") or folder / ".factdeck-cache")
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=cache):
+            pass
+    except OSError as exc:
+        print(f"cannot write the cache folder {cache} ({exc.strerror or exc}); working in memory", file=sys.stderr)
+        return None
+    return cache
 
 
 def _print_json(data: Any) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +130,24 @@ def test_cli_text_search_shows_relaxed_results_like_json(capsys: pytest.CaptureF
     assert [line.split("]")[0] for line in out.splitlines() if line[:3] in ("1. ", "2. ", "3. ")] == [
         f"{n}. [{card_id}" for n, card_id in enumerate(found, 1)
     ]
+
+
+def test_cli_searches_a_single_file_and_a_folder_whose_cache_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    card_file = tmp_path / "cards" / "therapeutic-alliance.yml"
+    card_file.parent.mkdir()
+    shutil.copy(SHIPPED_CARDS / card_file.name, card_file)
+    monkeypatch.delenv("FACTDECK_CACHE_DIR", raising=False)
+    monkeypatch.delenv("FACTDECK_CACHE", raising=False)
+    assert main(["search", "couple therapy", "--cards", str(card_file), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 3
+    # A read-only cache folder, simulated: tests run as root, where chmod does not stop writes, so the cache
+    # path lies under a regular file and cannot be created.
+    monkeypatch.setenv("FACTDECK_CACHE_DIR", str(card_file / "cache"))
+    assert main(["search", "couple therapy", "--cards", str(card_file.parent)]) == 0
+    done = capsys.readouterr()
+    assert "3 cards match “couple therapy”" in done.out
+    assert "Traceback" not in done.err
+    assert f"cannot write the cache folder {card_file / 'cache'}" in done.err
+    assert card_file.is_file()
