@@ -10,13 +10,18 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.cards.importers import guess_format, import_text
 from bot.cards.library import discover, load_library
 from bot.cards.yamlio import dump
 from bot.cli import render
 from bot.settings import SHIPPED_CARDS
+
+if TYPE_CHECKING:
+    from bot.service import CardService
+
+T = TypeVar("T")
 
 
 def default_cards_dir() -> Path:
@@ -40,7 +45,7 @@ def _cache_dir(cards: Path) -> Path | None:
     return cache
 
 
-def _print_json(data: Any) -> None:
+def _print_json(data: object) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 
@@ -49,7 +54,7 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _service(args: argparse.Namespace) -> Any:
+def _service(args: argparse.Namespace) -> CardService:
     from bot.service import CardService
 
     service = CardService.load(args.cards, cache_dir=_cache_dir(args.cards))
@@ -101,7 +106,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- import
-def _progress(rows: Iterable[Any], total: int) -> Iterable[Any]:
+def _progress(rows: Iterable[T], total: int) -> Iterable[T]:
     from tqdm import tqdm
 
     return tqdm(rows, total=total, unit=" rows", file=sys.stderr, disable=None)
@@ -238,12 +243,12 @@ def cmd_random(args: argparse.Namespace) -> int:
 def cmd_source(args: argparse.Namespace) -> int:
     """Where a card comes from, formatted."""
     service = _service(args)
+    detail = service.detail(args.id)
     text = service.source(args.id, args.style)
-    if text is None:
+    if text is None or detail is None:
         print(f"No card has the id '{args.id}'.", file=sys.stderr)
         return 1
     if args.json:
-        detail = service.detail(args.id)
         _print_json({**render.card_json(detail), "style": args.style, "formatted": text})
     else:
         print(text)
@@ -258,7 +263,9 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ parser
-def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> argparse.ArgumentParser:
+def build_parser(
+    extra: Sequence[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = (),
+) -> argparse.ArgumentParser:
     """The argument parser for every ``factdeck`` command."""
     parser = argparse.ArgumentParser(prog="factdeck", description="Curated fact cards, on Discord and offline.")
     common = argparse.ArgumentParser(add_help=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import textwrap
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from bot.service import CardDetail, CiteResult, CollectionSummary, SearchResult
 
 
-def card_json(detail: CardDetail) -> dict[str, Any]:
+def card_json(detail: CardDetail) -> dict[str, object]:
     """A card as a JSON object: id, text, collection, topics, source, citations and the rest of its fields."""
     card = detail.card
-    data: dict[str, Any] = {
+    data: dict[str, object] = {
         "id": card.id,
         "text": card.text,
         "collection": detail.collection.id,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.console import Console, run_console
+from bot.cli.console import Console, _completer, run_console
 from bot.cli.main import main
 from bot.service import CardService
 from tests.conftest import SHIPPED_CARDS
@@ -151,3 +151,17 @@ def test_cli_searches_a_single_file_and_a_folder_whose_cache_cannot_be_written(
     assert "Traceback" not in done.err
     assert f"cannot write the cache folder {card_file / 'cache'}" in done.err
     assert card_file.is_file()
+
+
+def test_tab_completes_commands_topics_card_ids_and_references(service: CardService) -> None:
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    def complete(text: str) -> list[str]:
+        return [c.text for c in _completer(service).get_completions(Document(text), CompleteEvent())]
+
+    assert complete("se") == ["search"]
+    assert "couple therapy" in complete("search coup")
+    assert complete("show therapeutic-alliance-00")[0].startswith("therapeutic-alliance-00")
+    assert any("Horvath" in option for option in complete("cite Horv"))
+    assert complete("help me") == []
