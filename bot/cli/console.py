@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.cli import render
+from bot.cli.text import valid_text
 from bot.service import STYLES, CardService
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class Console:
 
     def handle(self, line: str) -> bool:
         """Run one command line; False when the user asked to quit."""
-        line = line.strip()
+        line = valid_text(line).strip()
         if not line:
             return True
         command, _, rest = line.partition(" ")

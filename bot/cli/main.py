@@ -16,6 +16,7 @@ from bot.cards.importers import guess_format, import_text
 from bot.cards.library import discover, load_library
 from bot.cards.yamlio import dump
 from bot.cli import render
+from bot.cli.text import valid_args
 from bot.settings import SHIPPED_CARDS
 
 if TYPE_CHECKING:
@@ -330,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.cli.bot_commands import add_bot_commands  # the bot's commands, imported only when the CLI runs
 
     parser = build_parser([add_bot_commands])
-    args = parser.parse_args(argv)
+    args = valid_args(parser.parse_args(argv))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

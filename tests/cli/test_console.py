@@ -165,3 +165,37 @@ def test_tab_completes_commands_topics_card_ids_and_references(service: CardServ
     assert complete("show therapeutic-alliance-00")[0].startswith("therapeutic-alliance-00")
     assert any("Horvath" in option for option in complete("cite Horv"))
     assert complete("help me") == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "answer"),
+    [
+        (["search", "alliance\udcff adolescent"], "match “alliance� adolescent”"),
+        (["search", "\udcff", "--json"], "There is nothing to search for in that"),
+        (["search", "alliance", "--topic", "youth\ud800"], "No card matches “alliance”"),
+        (["search", "alliance", "--collection", "\udcff"], "No card matches “alliance”"),
+        (["show", "therapeutic-alliance-\udcff"], "No card has the id 'therapeutic-alliance-�'."),
+        (["source", "\udcff"], "No card has the id '�'."),
+        (["cite", "Horvath\udcff"], "No card cites “Horvath�”."),
+        (["random", "--topic", "\udcff"], "No card has the topic “�”"),
+        (["random", "--collection", "\udcff"], "There is no collection “�”"),
+    ],
+)
+def test_cli_text_that_is_not_utf8_gets_a_clear_answer(
+    argv: list[str], answer: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Bytes of an argument that are not UTF-8 reach Python as lone surrogates ("\udcff" for the byte 0xFF).
+    assert main(argv) in (0, 1)
+    done = capsys.readouterr()
+    shown = done.out + done.err
+    assert answer in shown
+    shown.encode("utf-8")  # nothing unprintable is echoed back
+
+
+def test_console_lines_that_are_not_utf8_get_a_clear_answer(service: CardService) -> None:
+    # A piped line with bytes that are not UTF-8 reaches the console with lone surrogates.
+    out = run(service, "show \udcff", "search couple\udcff therapy", "topics coup\udcff")
+    assert "No card has the id “�”." in out
+    assert "3 cards match “couple� therapy”" in out
+    assert "couple therapy" in out.rsplit("\n\n", 2)[-2]
+    out.encode("utf-8")  # nothing unprintable is echoed back

@@ -216,6 +216,23 @@ def test_hostile_input_never_raises(big_index: SearchIndex, query: str) -> None:
     big_index.search(query, topic=query, collection=query, limit=3, offset=2)
 
 
+def test_unpaired_surrogates_are_searched_around_not_raised_on(big_index: SearchIndex, topics: Vocabulary) -> None:
+    # Bytes that are not UTF-8 reach Python as lone surrogates (a command-line argument, a forged request).
+    page = big_index.search("alliance\udcff adolescent\ud800")
+    assert "ta-10" in ids(page)
+    assert page.query.encode("utf-8") == "alliance\ufffd adolescent\ufffd".encode()
+    assert (
+        big_index.search("\udcff").message
+        == "There is nothing to search for in that: type a word or two (letters or digits)."
+    )
+    assert big_index.search("alliance", topic="youth\udcff").total == 0
+    assert big_index.search("alliance", collection="\ud800").total == 0
+    assert [card_id for card_id, _ in big_index.suggest("adolesc\udcff")] == [
+        card_id for card_id, _ in big_index.suggest("adolesc")
+    ]
+    assert topics.complete("coup\udcff") == topics.complete("coup")
+
+
 def test_hostile_words_are_searched_as_words(big_index: SearchIndex) -> None:
     assert big_index.search("text:alliance").total >= 10
     assert "ta-10" in ids(big_index.search('"adolescent drug" AND (treatment)'))

@@ -111,14 +111,21 @@ STOPWORDS = frozenset(
 # Control characters become spaces; invisible format characters (bidi controls, zero-width joiners, BOM) go.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _FORMAT_RE = re.compile(r"[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+# Unpaired surrogates: how Python carries bytes that were not UTF-8 (tantivy refuses them).
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 #: What tantivy's simple tokenizer calls a word: a run of alphanumeric characters.
 WORD_RE = re.compile(r"[^\W_]+")
 SPACE_RE = re.compile(r"\s+")
 
 
+def valid_text(text: str) -> str:
+    """``text`` with each unpaired surrogate replaced by U+FFFD, so that it can be encoded as UTF-8."""
+    return _SURROGATE_RE.sub("\ufffd", text)
+
+
 def clean(query: str) -> str:
     """The part of a user query that is looked at: no control or format characters, capped in length."""
-    text = _FORMAT_RE.sub("", _CONTROL_RE.sub(" ", query[: MAX_QUERY_CHARS * 4]))
+    text = _FORMAT_RE.sub("", _CONTROL_RE.sub(" ", valid_text(query[: MAX_QUERY_CHARS * 4])))
     text = SPACE_RE.sub(" ", text).lstrip()
     if len(text) > MAX_QUERY_CHARS:
         cut = text[:MAX_QUERY_CHARS]

@@ -22,7 +22,7 @@ import tantivy
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.index.search.analysis import FIELD_BOOSTS, SEARCH_FIELDS, Parsed, Word
+from bot.index.search.analysis import FIELD_BOOSTS, SEARCH_FIELDS, Parsed, Word, valid_text
 from bot.util.text import topic_key
 
 #: Most index terms a prefix expands to (the most frequent ones).
@@ -243,9 +243,9 @@ def search_query(
     occur = Occur.Should if relaxed else Occur.Must
     clauses = [(occur if p.exact else Occur.Should, _word_query(schema, p)) for p in found]
     if topic is not None:
-        key = topic_key(topic)
+        key = topic_key(valid_text(topic))
         clauses.append((Occur.Must, Q.const_score_query(Q.term_query(schema, "topic_key", key), 0.0)))
     if collection is not None:
-        term = Q.term_query(schema, "collection_id", collection)
+        term = Q.term_query(schema, "collection_id", valid_text(collection))
         clauses.append((Occur.Must, Q.const_score_query(term, 0.0)))
     return Q.boolean_query(clauses)
