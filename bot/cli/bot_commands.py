@@ -142,7 +142,7 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_bot_commands(sub: argparse._SubParsersAction) -> None:
+def add_bot_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``run``, ``sync``, ``stats`` and ``health`` to the ``factdeck`` parser."""
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument(

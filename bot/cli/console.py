@@ -11,10 +11,15 @@ import shlex
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.cli import render
+from bot.cli.text import valid_text
 from bot.service import STYLES, CardService
+
+if TYPE_CHECKING:
+    from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+    from prompt_toolkit.document import Document
 
 HELP = """Commands (the same as /fact on Discord):
   random [topic]          a random card, optionally on a topic
@@ -49,7 +54,7 @@ class Console:
 
     def handle(self, line: str) -> bool:
         """Run one command line; False when the user asked to quit."""
-        line = line.strip()
+        line = valid_text(line).strip()
         if not line:
             return True
         command, _, rest = line.partition(" ")
@@ -118,7 +123,7 @@ class Console:
         if style not in STYLES:
             self.write(f"Unknown style “{style}”: use {', '.join(STYLES)}.")
             return
-        text = self.service.source(parts[0], style)  # type: ignore[arg-type]
+        text = self.service.source(parts[0], style)
         self.write(text if text is not None else f"No card has the id “{parts[0]}”.")
 
     def _topics(self, prefix: str) -> None:
@@ -126,29 +131,28 @@ class Console:
         self.write(", ".join(topics) if topics else f"No topic starts with “{prefix}”.")
 
 
-def _completer(service: CardService) -> object:
+def _options(service: CardService, command: str, arg: str) -> list[str]:
+    """What the argument ``arg`` of ``command`` may become: topics, card ids or references."""
+    if command in ("random", "search"):
+        return service.topics(arg, limit=20)
+    if command in ("show", "source"):
+        return [card_id for card_id, _ in service.card_choices(arg, limit=20)]
+    if command == "cite":
+        return [display for display, _ in service.references(arg, limit=20)]
+    return []
+
+
+def _completer(service: CardService) -> Completer:
     from prompt_toolkit.completion import Completer, Completion
 
     class _Complete(Completer):
-        def get_completions(self, document, complete_event) -> Iterable[Completion]:  # noqa: ANN001
+        def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
             text = document.text_before_cursor
             if " " not in text:
-                for command in COMMANDS:
-                    if command.startswith(text.lower()):
-                        yield Completion(command, start_position=-len(text))
-                return
+                commands = [command for command in COMMANDS if command.startswith(text.lower())]
+                return [Completion(command, start_position=-len(text)) for command in commands]
             command, _, arg = text.partition(" ")
-            command = command.lower()
-            if command in ("random", "search"):
-                options = service.topics(arg, limit=20)
-            elif command in ("show", "source"):
-                options = [card_id for card_id, _ in service.card_choices(arg, limit=20)]
-            elif command == "cite":
-                options = [display for display, _ in service.references(arg, limit=20)]
-            else:
-                options = []
-            for option in options:
-                yield Completion(option, start_position=-len(arg))
+            return [Completion(option, start_position=-len(arg)) for option in _options(service, command.lower(), arg)]
 
     return _Complete()
 
@@ -164,18 +168,24 @@ def run_console(service: CardService, *, stdin: TextIO | None = None, stdout: Te
         f"Factdeck console: {len(lib.cards)} cards in {len(lib.collections)} collection(s), no Discord needed.\n"
         "Type help for the commands, quit to leave."
     )
-    if not interactive:
-        for line in stdin:
-            if not console.handle(line):
-                break
+    if interactive:
+        _prompt(console, service)
         return 0
+    for line in stdin:
+        if not console.handle(line):
+            break
+    return 0
+
+
+def _prompt(console: Console, service: CardService) -> None:
+    """Read commands at a prompt with history and tab completion until the user quits (Ctrl-D or quit)."""
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
 
     history = Path(os.environ.get("FACTDECK_HISTORY") or Path.home() / ".factdeck_history")
     session: PromptSession[str] = PromptSession(
         history=FileHistory(str(history)),
-        completer=_completer(service),  # type: ignore[arg-type]
+        completer=_completer(service),
         complete_while_typing=False,
     )
     while True:
@@ -184,7 +194,6 @@ def run_console(service: CardService, *, stdin: TextIO | None = None, stdout: Te
         except KeyboardInterrupt:
             continue
         except EOFError:
-            break
+            return
         if not console.handle(line):
-            break
-    return 0
+            return

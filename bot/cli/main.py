@@ -7,15 +7,22 @@ import dataclasses
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.cards.importers import guess_format, import_text
 from bot.cards.library import discover, load_library
 from bot.cards.yamlio import dump
 from bot.cli import render
+from bot.cli.text import valid_args
 from bot.settings import SHIPPED_CARDS
+
+if TYPE_CHECKING:
+    from bot.service import CardService
+
+T = TypeVar("T")
 
 
 def default_cards_dir() -> Path:
@@ -23,11 +30,23 @@ def default_cards_dir() -> Path:
     return Path(os.environ.get("FACTDECK_CARDS_DIR") or os.environ.get("FACTDECK_CARDS") or SHIPPED_CARDS)
 
 
-def _cache_dir(cards: Path) -> Path:
-    return Path(os.environ.get("FACTDECK_CACHE_DIR") or os.environ.get("FACTDECK_CACHE") or cards / ".factdeck-cache")
+def _cache_dir(cards: Path) -> Path | None:
+    """Where parsed cards and indexes are cached: beside the cards (the file's folder for a single file), or
+    FACTDECK_CACHE_DIR. None when that folder cannot be written (read-only, full, under a file): the cards are
+    then read and indexed in memory, as they are when the cache fails at runtime."""
+    folder = cards.parent if cards.is_file() else cards
+    cache = Path(os.environ.get("FACTDECK_CACHE_DIR") or os.environ.get("FACTDECK_CACHE") or folder / ".factdeck-cache")
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=cache):
+            pass
+    except OSError as exc:
+        print(f"cannot write the cache folder {cache} ({exc.strerror or exc}); working in memory", file=sys.stderr)
+        return None
+    return cache
 
 
-def _print_json(data: Any) -> None:
+def _print_json(data: object) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 
@@ -36,7 +55,7 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _service(args: argparse.Namespace) -> Any:
+def _service(args: argparse.Namespace) -> CardService:
     from bot.service import CardService
 
     service = CardService.load(args.cards, cache_dir=_cache_dir(args.cards))
@@ -88,7 +107,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- import
-def _progress(rows: Iterable[Any], total: int) -> Iterable[Any]:
+def _progress(rows: Iterable[T], total: int) -> Iterable[T]:
     from tqdm import tqdm
 
     return tqdm(rows, total=total, unit=" rows", file=sys.stderr, disable=None)
@@ -225,12 +244,12 @@ def cmd_random(args: argparse.Namespace) -> int:
 def cmd_source(args: argparse.Namespace) -> int:
     """Where a card comes from, formatted."""
     service = _service(args)
+    detail = service.detail(args.id)
     text = service.source(args.id, args.style)
-    if text is None:
+    if text is None or detail is None:
         print(f"No card has the id '{args.id}'.", file=sys.stderr)
         return 1
     if args.json:
-        detail = service.detail(args.id)
         _print_json({**render.card_json(detail), "style": args.style, "formatted": text})
     else:
         print(text)
@@ -245,7 +264,9 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ parser
-def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> argparse.ArgumentParser:
+def build_parser(
+    extra: Sequence[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = (),
+) -> argparse.ArgumentParser:
     """The argument parser for every ``factdeck`` command."""
     parser = argparse.ArgumentParser(prog="factdeck", description="Curated fact cards, on Discord and offline.")
     common = argparse.ArgumentParser(add_help=False)
@@ -310,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.cli.bot_commands import add_bot_commands  # the bot's commands, imported only when the CLI runs
 
     parser = build_parser([add_bot_commands])
-    args = parser.parse_args(argv)
+    args = valid_args(parser.parse_args(argv))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

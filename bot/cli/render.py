@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import textwrap
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from bot.service import CardDetail, CiteResult, CollectionSummary, SearchResult
 
 
-def card_json(detail: CardDetail) -> dict[str, Any]:
+def card_json(detail: CardDetail) -> dict[str, object]:
     """A card as a JSON object: id, text, collection, topics, source, citations and the rest of its fields."""
     card = detail.card
-    data: dict[str, Any] = {
+    data: dict[str, object] = {
         "id": card.id,
         "text": card.text,
         "collection": detail.collection.id,
@@ -81,13 +81,14 @@ def _emphasise(wrapped: str, hit: Hit, start: str, end: str) -> str:
 
 
 def search_text(result: SearchResult, *, color: bool = False) -> str:
-    """A page of search results for a terminal."""
-    if result.message:
-        return result.message
+    """A page of search results for a terminal, under the note of a relaxed search (cards matching some words)."""
     page = result.page
+    if result.message and not page.hits:
+        return result.message
     bold, reset = (BOLD, RESET) if color else ("", "")
     shown = f"{page.offset + 1}–{page.offset + len(page.hits)}"
-    lines = [f"{page.total} card{'s' if page.total != 1 else ''} match “{page.query}” (showing {shown})", ""]
+    lines = [result.message, ""] if result.message else []
+    lines += [f"{page.total} card{'s' if page.total != 1 else ''} match “{page.query}” (showing {shown})", ""]
     for number, (hit, view) in enumerate(zip(page.hits, result.details, strict=False), page.offset + 1):
         lines.append(f"{number}. [{view.card.id}] {view.collection.title}")
         lines.append(_emphasise(_wrap(hit.snippet, "   "), hit, bold, reset) if color else _wrap(hit.snippet, "   "))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from bot.cli.console import Console, run_console
+from bot.cli.console import Console, _completer, run_console
 from bot.cli.main import main
 from bot.service import CardService
 from tests.conftest import SHIPPED_CARDS
@@ -107,3 +109,93 @@ def test_cli_reports_nothing_found_with_exit_1(capsys: pytest.CaptureFixture[str
     assert "No card cites “Freud 1900”." in capsys.readouterr().out
     assert main(["random", "--topic", "astronomy"]) == 1
     assert "No card has the topic “astronomy”" in capsys.readouterr().err
+
+
+def test_a_relaxed_search_shows_the_cards_that_match_some_words(service: CardService) -> None:
+    # "teh" is in no card, so no card has all three words: the search falls back to cards with some of them.
+    out = run(service, "search teh therapeutc aliance")
+    assert "No card matches all of those words; showing cards that match some of them." in out
+    assert "(showing 1–5)" in out
+    assert out.count("[therapeutic-alliance-0") == 5
+
+
+def test_cli_text_search_shows_relaxed_results_like_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "teh therapeutc aliance", "--json", "--limit", "3"]) == 0
+    found = [card["id"] for card in json.loads(capsys.readouterr().out)["cards"]]
+    assert len(found) == 3
+    assert main(["search", "teh therapeutc aliance", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("No card matches all of those words; showing cards that match some of them.")
+    assert "10 cards match “teh therapeutc aliance” (showing 1–3)" in out
+    assert [line.split("]")[0] for line in out.splitlines() if line[:3] in ("1. ", "2. ", "3. ")] == [
+        f"{n}. [{card_id}" for n, card_id in enumerate(found, 1)
+    ]
+
+
+def test_cli_searches_a_single_file_and_a_folder_whose_cache_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    card_file = tmp_path / "cards" / "therapeutic-alliance.yml"
+    card_file.parent.mkdir()
+    shutil.copy(SHIPPED_CARDS / card_file.name, card_file)
+    monkeypatch.delenv("FACTDECK_CACHE_DIR", raising=False)
+    monkeypatch.delenv("FACTDECK_CACHE", raising=False)
+    assert main(["search", "couple therapy", "--cards", str(card_file), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"] == 3
+    # A read-only cache folder, simulated: tests run as root, where chmod does not stop writes, so the cache
+    # path lies under a regular file and cannot be created.
+    monkeypatch.setenv("FACTDECK_CACHE_DIR", str(card_file / "cache"))
+    assert main(["search", "couple therapy", "--cards", str(card_file.parent)]) == 0
+    done = capsys.readouterr()
+    assert "3 cards match “couple therapy”" in done.out
+    assert "Traceback" not in done.err
+    assert f"cannot write the cache folder {card_file / 'cache'}" in done.err
+    assert card_file.is_file()
+
+
+def test_tab_completes_commands_topics_card_ids_and_references(service: CardService) -> None:
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    def complete(text: str) -> list[str]:
+        return [c.text for c in _completer(service).get_completions(Document(text), CompleteEvent())]
+
+    assert complete("se") == ["search"]
+    assert "couple therapy" in complete("search coup")
+    assert complete("show therapeutic-alliance-00")[0].startswith("therapeutic-alliance-00")
+    assert any("Horvath" in option for option in complete("cite Horv"))
+    assert complete("help me") == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "answer"),
+    [
+        (["search", "alliance\udcff adolescent"], "match “alliance� adolescent”"),
+        (["search", "\udcff", "--json"], "There is nothing to search for in that"),
+        (["search", "alliance", "--topic", "youth\ud800"], "No card matches “alliance”"),
+        (["search", "alliance", "--collection", "\udcff"], "No card matches “alliance”"),
+        (["show", "therapeutic-alliance-\udcff"], "No card has the id 'therapeutic-alliance-�'."),
+        (["source", "\udcff"], "No card has the id '�'."),
+        (["cite", "Horvath\udcff"], "No card cites “Horvath�”."),
+        (["random", "--topic", "\udcff"], "No card has the topic “�”"),
+        (["random", "--collection", "\udcff"], "There is no collection “�”"),
+    ],
+)
+def test_cli_text_that_is_not_utf8_gets_a_clear_answer(
+    argv: list[str], answer: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Bytes of an argument that are not UTF-8 reach Python as lone surrogates ("\udcff" for the byte 0xFF).
+    assert main(argv) in (0, 1)
+    done = capsys.readouterr()
+    shown = done.out + done.err
+    assert answer in shown
+    shown.encode("utf-8")  # nothing unprintable is echoed back
+
+
+def test_console_lines_that_are_not_utf8_get_a_clear_answer(service: CardService) -> None:
+    # A piped line with bytes that are not UTF-8 reaches the console with lone surrogates.
+    out = run(service, "show \udcff", "search couple\udcff therapy", "topics coup\udcff")
+    assert "No card has the id “�”." in out
+    assert "3 cards match “couple� therapy”" in out
+    assert "couple therapy" in out.rsplit("\n\n", 2)[-2]
+    out.encode("utf-8")  # nothing unprintable is echoed back

@@ -19,10 +19,10 @@ from benchmarks.synth import card_text, write_library
 from bot.cards import yamlio
 from bot.cards.library import Library, replace_file
 from bot.cards.model import Card, CardFile
-from bot.index import search as search_module
 from bot.index import snapshot as indexes_module
 from bot.index.citations import CitationIndex, Reference, card_references, extract
 from bot.index.search import SearchDoc, SearchIndex, SearchPage, StaleIndexError
+from bot.index.search import store as search_store
 from bot.index.snapshot import REFERENCES
 from bot.service import CardService
 from tests.conftest import SHIPPED_CARDS
@@ -288,18 +288,18 @@ def test_a_crash_between_commit_and_meta_write_leaves_no_false_digest(
     directory = tmp_path / "search" / "d1"
     index = SearchIndex.build(seed_search_docs(), directory=directory, digest="d1")
     before = index.search("alliance", limit=100)
-    real = search_module._write_meta
+    real = search_store.write_meta
 
     def crash_after_commit(path: Path, meta: dict[str, object]) -> None:
         if meta.get("digest") == "d2":
             raise OSError("simulated crash after the commit")
         real(path, meta)
 
-    monkeypatch.setattr(search_module, "_write_meta", crash_after_commit)
+    monkeypatch.setattr(search_store, "write_meta", crash_after_commit)
     new_doc = SearchDoc("zz", "A zyzzyva alliance.", (), None, "c", "Collection")
     with pytest.raises(OSError, match="simulated"):
         index.updated(["s1"], [new_doc], digest="d2")
-    monkeypatch.setattr(search_module, "_write_meta", real)
+    monkeypatch.setattr(search_store, "write_meta", real)
     # The commit happened, but the directory claims neither library.
     assert SearchIndex.open(directory, digest="d1") is None
     assert SearchIndex.open(directory, digest="d2") is None
@@ -315,18 +315,18 @@ def test_a_failed_update_falls_back_to_a_full_build(
 ) -> None:
     cache = tmp_path / "cache"
     svc = CardService.load(cards_dir, cache_dir=cache)
-    real = search_module._write_meta
+    real = search_store.write_meta
 
     def crash(path: Path, meta: dict[str, object]) -> None:
         if meta.get("digest") is not None:
             raise OSError("simulated crash after the commit")
         real(path, meta)
 
-    monkeypatch.setattr(search_module, "_write_meta", crash)
+    monkeypatch.setattr(search_store, "write_meta", crash)
     bench = file_of(svc.library, "bench-0001")
     lib = rewrite(svc.library, "bench-0001", msgspec.structs.replace(bench, cards=(*bench.cards, NEW_CARD)))
     with monkeypatch.context() as m:
-        m.setattr(search_module, "_write_meta", real)  # the full build may write its meta
+        m.setattr(search_store, "write_meta", real)  # the full build may write its meta
         m.setattr(indexes_module.SearchIndex, "updated", lambda *a, **k: crash(cache, {"digest": "x"}))
         svc.swap(lib)
     assert svc.search("zyzzyva").page.total == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
+import logging
 import random
 import re
 import threading
@@ -12,6 +14,7 @@ import pytest
 
 from bot.cards.model import Card, Collection, Source
 from bot.index.search import MAX_QUERY_TERMS, SearchDoc, SearchIndex, SearchPage, Vocabulary, fold
+from bot.index.search import store as search_store
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "therapeutic-alliance.txt"
 
@@ -213,6 +216,23 @@ def test_hostile_input_never_raises(big_index: SearchIndex, query: str) -> None:
     big_index.search(query, topic=query, collection=query, limit=3, offset=2)
 
 
+def test_unpaired_surrogates_are_searched_around_not_raised_on(big_index: SearchIndex, topics: Vocabulary) -> None:
+    # Bytes that are not UTF-8 reach Python as lone surrogates (a command-line argument, a forged request).
+    page = big_index.search("alliance\udcff adolescent\ud800")
+    assert "ta-10" in ids(page)
+    assert page.query.encode("utf-8") == "alliance\ufffd adolescent\ufffd".encode()
+    assert (
+        big_index.search("\udcff").message
+        == "There is nothing to search for in that: type a word or two (letters or digits)."
+    )
+    assert big_index.search("alliance", topic="youth\udcff").total == 0
+    assert big_index.search("alliance", collection="\ud800").total == 0
+    assert [card_id for card_id, _ in big_index.suggest("adolesc\udcff")] == [
+        card_id for card_id, _ in big_index.suggest("adolesc")
+    ]
+    assert topics.complete("coup\udcff") == topics.complete("coup")
+
+
 def test_hostile_words_are_searched_as_words(big_index: SearchIndex) -> None:
     assert big_index.search("text:alliance").total >= 10
     assert "ta-10" in ids(big_index.search('"adolescent drug" AND (treatment)'))
@@ -406,6 +426,45 @@ def test_build_leaves_foreign_directories_alone(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not empty"):
         SearchIndex.build(seed_docs(), directory=tmp_path)
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_an_index_folder_that_cannot_be_created_keeps_the_index_in_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A read-only cache folder, simulated: tests run as root, where chmod does not stop writes, so the cache
+    # path lies under a regular file (as it does for a card file given as the card folder).
+    card_file = tmp_path / "cards.yml"
+    card_file.write_text("cards", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        index = SearchIndex.build(seed_docs(), directory=card_file / ".factdeck-cache" / "d1", digest="d1")
+    assert index.directory is None
+    assert len(index) == 10
+    assert index.search("Bordin").total == 2
+    assert "keeping it in memory" in caplog.text
+    updated = index.updated(["ta-02"], [], digest="d2")
+    assert updated.search("Bordin").total == 1
+    assert card_file.read_text(encoding="utf-8") == "cards"
+
+
+def test_a_full_disk_while_writing_keeps_the_index_in_memory_and_the_old_one_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "search" / "d1"
+    SearchIndex.build(generated_docs(5), directory=directory, digest="d0")
+
+    def full_disk(path: Path, meta: dict[str, object]) -> None:  # a full disk, simulated at the meta write
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(search_store, "write_meta", full_disk)
+    index = SearchIndex.build(seed_docs(), directory=directory, digest="d1")
+    monkeypatch.undo()
+    assert index.directory is None
+    assert len(index) == 10
+    assert index.search("Bordin").total == 2
+    assert [p.name for p in (tmp_path / "search").iterdir()] == ["d1"]  # no half-written folder left behind
+    kept = SearchIndex.open(directory, digest="d0")
+    assert kept is not None
+    assert len(kept) == 5
 
 
 def test_concurrent_searches_while_another_index_builds(big_index: SearchIndex) -> None:
