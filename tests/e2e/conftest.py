@@ -171,10 +171,15 @@ async def launch(
     counter = iter(range(100))
 
     @contextlib.asynccontextmanager
-    async def factory(**overrides: Any) -> AsyncIterator[Running]:
+    async def factory(*, cards: Path | None = None, **overrides: Any) -> AsyncIterator[Running]:
+        """``cards``: serve this card folder instead of the shared library (with a cache of its own)."""
         folder = tmp_path / f"run{next(counter)}"
         folder.mkdir()
-        config = write_config(folder, library, warm_cache, **overrides)
+        cache = warm_cache
+        if cards is not None:
+            cache = folder / "own-cache"
+            cache.mkdir()
+        config = write_config(folder, cards or library, cache, **overrides)
         errors = _Errors()
         logging.getLogger().addHandler(errors)
         try:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.e2e.conftest import Running, assert_quiet
+from tests.discord.freeze import no_freeze
+from tests.e2e.conftest import Running, StartFactory, assert_quiet
 from tests.e2e.library import HOSTILE_CARD, LAB_CARDS, LONG_CARD, PAGED_REFERENCE, PAGED_WORD
 from tests.fakediscord import ResponseType
 
@@ -373,3 +377,43 @@ async def test_a_failing_button_is_answered_and_logged_like_a_failing_command(ru
     assert reply.text == "Something went wrong on our side; it has been logged. Please try again."
     assert [record.exc_info[1].args for record in r.errors.records] == [("disk on fire",)]
     r.errors.records.clear()
+
+
+# ------------------------------------------------------------------------------------------------- hardening
+EDGE_CARD = "edge-001"
+
+
+def _library_with(library: Path, folder: Path, *cards: dict[str, Any]) -> Path:
+    """A copy of the e2e library plus an ``edge`` collection holding ``cards``."""
+    shutil.copytree(library, folder)
+    data = {
+        "collection": {"id": "edge", "title": "Edge Cases", "description": "Hostile cards.", "curator": "Tester"},
+        "cards": list(cards),
+    }
+    (folder / "edge.yml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return folder
+
+
+async def test_read_more_answers_on_a_card_full_of_backslashes(
+    launch: StartFactory, library: Path, tmp_path: Path
+) -> None:
+    """A long run of backslashes in the text and the article once froze the bot on "Read more" (issue 14.1)."""
+    text = "A path: " + "\\" * 2000 + " and the end of the card."
+    article = "\\" * 520
+    card = {"id": EDGE_CARD, "text": text, "source": {"article": article, "type": "Website"}}
+    cards = _library_with(library, tmp_path / "cards", card)
+    async with launch(cards=cards) as r:
+        with no_freeze(30):
+            shown = await (await r.slash("show", card=EDGE_CARD)).wait_message()
+            assert shown.button_labels == ["Read more"]
+            full = await (await r.fake.click(shown, "Read more", user=r.bob)).wait_message()
+            later = await (await r.slash("show", card="lab-001")).wait_message()  # the bot still answers
+        assert full.ephemeral
+        descriptions = "".join(e.get("description") or "" for e in full.embeds)
+        assert descriptions.count("\\") == 2 * 2000  # every backslash, each escaped so it shows as typed
+        assert descriptions.endswith("and the end of the card.")
+        articles = [f["value"] for e in full.embeds for f in e.get("fields", []) if f["name"] == "Article"]
+        assert "".join(articles).count("\\") == 2 * 520
+        assert "lab-001" in later.text
+        assert r.errors.records == []
+        r.fake.assert_no_errors()
