@@ -33,7 +33,7 @@ from bot.curation import (
     describe_problems,
 )
 from bot.discord import choices
-from bot.discord.checks import NOT_MODERATOR, is_moderator, moderator_only
+from bot.discord.checks import curator_only, curator_refusal
 from bot.discord.embeds import DESCRIPTION_MAX, FIELD_VALUE_MAX, card_embed, clip, safe
 from bot.discord.errors import NO_MENTIONS, report_error
 
@@ -179,8 +179,9 @@ class CardModal(discord.ui.Modal):
 
 async def _owner_and_moderator(interaction: discord.Interaction[Any], owner_id: int) -> bool:
     """For forms and buttons: the moderator who started the action, still a moderator; others are told why."""
-    if not is_moderator(interaction):
-        await _send(interaction, content=NOT_MODERATOR)
+    refusal = await curator_refusal(interaction)
+    if refusal is not None:
+        await _send(interaction, content=refusal)
         return False
     if interaction.user.id != owner_id:
         await _send(interaction, content=NOT_YOURS)
@@ -322,7 +323,7 @@ class CardsCog(commands.Cog):
     @cards.command(name="add", description="Add a card (opens a form)")
     @app_commands.describe(collection="The collection to add it to (the only one if there is just one)")
     @app_commands.autocomplete(collection=_collection_choices)
-    @moderator_only()
+    @curator_only()
     async def add(self, interaction: discord.Interaction[Any], collection: str | None = None) -> None:
         """Open the form for a new card."""
         library = self.service.library
@@ -347,7 +348,7 @@ class CardsCog(commands.Cog):
     @cards.command(name="edit", description="Edit a card (opens a form filled in with it)")
     @app_commands.describe(card="The card's id")
     @app_commands.autocomplete(card=_card_choices)
-    @moderator_only()
+    @curator_only()
     async def edit(self, interaction: discord.Interaction[Any], card: str) -> None:
         """Open the form, filled in with the card."""
         found = self.service.library.cards.get(card)
@@ -380,7 +381,7 @@ class CardsCog(commands.Cog):
     @cards.command(name="remove", description="Remove a card (asks to confirm)")
     @app_commands.describe(card="The card's id")
     @app_commands.autocomplete(card=_card_choices)
-    @moderator_only()
+    @curator_only()
     async def remove(self, interaction: discord.Interaction[Any], card: str) -> None:
         """Show the card and ask to confirm its removal."""
         detail = self.service.detail(card)
@@ -416,7 +417,7 @@ class CardsCog(commands.Cog):
         dry_run="Only check it and show what would change",
     )
     @app_commands.autocomplete(collection=_collection_choices)
-    @moderator_only()
+    @curator_only()
     async def import_(
         self,
         interaction: discord.Interaction[Any],
@@ -485,7 +486,7 @@ class CardsCog(commands.Cog):
     @cards.command(name="export", description="Download a collection as a YAML card file")
     @app_commands.describe(collection="The collection (all of them when left empty, up to 10)")
     @app_commands.autocomplete(collection=_collection_choices)
-    @moderator_only()
+    @curator_only()
     async def export(self, interaction: discord.Interaction[Any], collection: str | None = None) -> None:
         """Attach the collection's card file, as served."""
         library = self.service.library
@@ -514,7 +515,7 @@ class CardsCog(commands.Cog):
 
     # ----------------------------------------------------------------------------------------- reload
     @cards.command(name="reload", description="Re-read the card files from disk")
-    @moderator_only()
+    @curator_only()
     async def reload(self, interaction: discord.Interaction[Any]) -> None:
         """Re-read cards/ and summarise what changed; broken files keep their last good version."""
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -546,7 +547,7 @@ class CardsCog(commands.Cog):
     @cards.command(name="history", description="Who changed a card, when, and what")
     @app_commands.describe(card="The card's id (removed cards too)")
     @app_commands.autocomplete(card=_card_choices)
-    @moderator_only()
+    @curator_only()
     async def history(self, interaction: discord.Interaction[Any], card: str) -> None:
         """The card's changes, newest first, each with what it was before and after."""
         storage = getattr(self.bot, "storage", None)
