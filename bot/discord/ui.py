@@ -55,6 +55,8 @@ __all__ = [
 ]
 
 NOT_YOURS = "Only the person who searched can page; run /fact search yourself."
+#: What a pick of no card (only a forged one can be) is told.
+PICK_A_CARD = "Pick a card in the menu to open it."
 #: The command behind each kind of list, by the letter its custom ids carry.
 KINDS: dict[str, str] = {"s": "search", "c": "cite", "l": "collections"}
 #: How many result lists are kept at most; adding one more forgets (and retires) the oldest.
@@ -305,8 +307,12 @@ class OpenCardMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"fa
         return cls()
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        """Open the picked card for whoever picked it."""
-        await _route(interaction, lambda facts: facts.open_card(interaction, self.item.values[0]))
+        """Open the picked card for whoever picked it (a forged pick of nothing is told to pick a card)."""
+        picked = self.item.values
+        if not picked:
+            await interaction.response.send_message(PICK_A_CARD, ephemeral=True)
+            return
+        await _route(interaction, lambda facts: facts.open_card(interaction, picked[0]))
 
 
 def list_components(kind: str, key: str, page: Page | None, *, paged: bool, menu: bool) -> discord.ui.View:

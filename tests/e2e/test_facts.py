@@ -417,3 +417,65 @@ async def test_read_more_answers_on_a_card_full_of_backslashes(
         assert "lab-001" in later.text
         assert r.errors.records == []
         r.fake.assert_no_errors()
+
+
+BROKEN = "alliance \ud800 therapy \udcff"  # unpaired surrogates: what invalid UTF-8 becomes on the way in
+
+
+async def test_unpaired_surrogates_in_any_option_get_an_answer(running: Running) -> None:
+    """A broken client's text (issue 14.5): every command and autocomplete answers, nothing is logged as a crash."""
+    r = running
+    commands: list[tuple[str, dict[str, str]]] = [
+        ("search", {"query": BROKEN}),
+        ("search", {"query": "alliance", "topic": "\ud800", "collection": "\udcff"}),
+        ("random", {"topic": "cell \ud800"}),
+        ("random", {"collection": "lab\udc80"}),
+        ("cite", {"reference": "Horvath \ud800"}),
+        ("show", {"card": "lab-001\ud800"}),
+        ("source", {"card": "\udcff"}),
+    ]
+    for command, options in commands:
+        msg = await (await r.slash(command, **options)).wait_message()
+        assert "Something went wrong" not in msg.text, (command, options)
+        assert "\ud800" not in msg.text
+        assert "\udcff" not in msg.text
+    found = await (await r.slash("search", query="working \ud800 alliance")).wait_message()
+    assert "match" in found.embed["title"]  # the rest of the query still searches
+    for command, option in (("random", "topic"), ("search", "collection"), ("cite", "reference"), ("show", "card")):
+        extra = {"query": "x"} if command == "search" else {}
+        choices = await r.complete(command, option, **extra, **{option: "\ud800th"})
+        assert len(choices) <= 25, (command, option)
+    assert r.errors.records == []
+    r.fake.assert_no_errors()
+
+
+async def test_a_forged_pick_of_no_card_is_answered(running: Running) -> None:
+    r = running
+    msg = await (await r.slash("search", query=PAGED_WORD)).wait_message()
+    menu = msg.selects[0]
+    forged = await r.fake.forge_component(msg, {"custom_id": menu["custom_id"], "component_type": 3, "values": []})
+    answer = await forged.wait_message()
+    assert answer.ephemeral
+    assert answer.text == "Pick a card in the menu to open it."
+    assert r.errors.records == []
+    r.fake.assert_no_errors()
+
+
+async def test_an_option_of_thousands_of_characters_still_gets_a_reply(running: Running) -> None:
+    """Discord holds text options to their ``max_length``; a forged one longer than a message still gets an
+    answer, with the echo cut (issue 14.5)."""
+    r = running
+    long_topic, long_collection = "t" * 3000, "c" * 3000
+    for options in ({"topic": long_topic}, {"collection": long_collection}):
+        msg = await (await r.slash("random", **options)).wait_message()
+        assert msg.ephemeral
+        assert len(msg.text) <= 2000
+        assert "ttttt" in msg.text or "ccccc" in msg.text  # what was asked for, cut
+    msg = await (await r.slash("search", query="alliance", topic=long_topic, collection=long_collection)).wait_message()
+    assert len(msg.text) <= 2000
+    for name, sub in _subcommands(r).items():
+        for option in sub.get("options", []):
+            if option["type"] == 3 and not option.get("choices"):  # every free text option has a longest value
+                assert 1 <= option.get("max_length", 0) <= 200, (name, option["name"])
+    assert r.errors.records == []
+    r.fake.assert_no_errors()
