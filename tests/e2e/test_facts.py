@@ -80,7 +80,9 @@ async def test_random_with_unknown_topic_or_collection_is_a_helpful_ephemeral_re
     assert "No card has the topic" in msg.text
     msg = await (await r.slash("random", collection="nope")).wait_message()
     assert msg.ephemeral
-    assert "/fact collections" in msg.text
+    assert msg.text == "There is no collection “nope”. /fact collections lists them."
+    msg = await (await r.slash("search", query="zzyzx quuxbar")).wait_message()  # Discord's own hint
+    assert msg.text == "No card matches “zzyzx quuxbar”. Try fewer or other words, or /fact help."
     r.fake.assert_no_errors()
 
 

@@ -38,7 +38,7 @@ from bot.discord.ui import (
     expired_text,
     list_components,
 )
-from bot.service import CardDetail, CardService, CiteHit, SearchResult
+from bot.service import CardDetail, CardService, CiteHit, Pick, SearchResult
 from bot.settings import Settings
 from bot.storage import Storage, ViewEvent
 
@@ -68,6 +68,25 @@ def _cooldown(command: str) -> Callable[[discord.Interaction], app_commands.Cool
         return app_commands.Cooldown(cooldown.rate, cooldown.per) if cooldown is not None else None
 
     return factory
+
+
+def _no_pick(pick: Pick, topic: str | None, collection: str | None) -> str:
+    """Why /fact random found no card, and where to look instead (what was asked for is echoed, cut)."""
+    if pick.reason == "collection":
+        shown = embeds.safe(collection or "", COLLECTION_MAX)
+        return f"There is no collection “{shown}”. /fact collections lists them."
+    if pick.reason == "topic":
+        close = ", ".join(f"“{embeds.safe(t, TOPIC_MAX)}”" for t in pick.close)
+        hint = f" Did you mean {close}?" if close else " Start typing in the topic option for suggestions."
+        return f"No card has the topic “{embeds.safe(topic or '', TOPIC_MAX)}”.{hint}"
+    return "No card has that topic in that collection; /fact collections shows each collection's topics."
+
+
+def _no_hits(reason: str | None, query: str) -> str:
+    """Why /fact search shows nothing: the index's reason (an empty query), or no card matching."""
+    if reason:
+        return embeds.safe(reason)
+    return f"No card matches “{embeds.safe(query, QUERY_MAX)}”. Try fewer or other words, or /fact help."
 
 
 def _short(text: str, limit: int) -> str:
@@ -359,7 +378,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         seen = await self.storage.views.seen_by_user(interaction.user.id, interaction.guild_id)
         pick = self.service.random(topic=topic, collection=collection, avoid=seen)
         if pick.detail is None:
-            await reply(interaction, embeds.safe(pick.message or "No card matches that."))
+            await reply(interaction, _no_pick(pick, topic, collection))
             return
         note = None
         if pick.exhausted:
@@ -383,7 +402,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         """/fact search."""
         result = self.service.search(query, topic=topic, collection=collection, limit=PAGE_SIZE)
         if not result.page.hits:
-            await reply(interaction, embeds.safe(result.message or f"No card matches “{query}”."))
+            await reply(interaction, _no_hits(result.page.message, query))
             return
         source = _SearchPages(
             self, query, topic=topic, collection=collection, guild_id=interaction.guild_id, first=result
