@@ -2,13 +2,13 @@
 
 Cog convention
 --------------
-:data:`COGS` lists cog factories: callables that take the bot and return a :class:`discord.ext.commands.Cog` (or
-an awaitable of one); a cog class whose ``__init__(self, bot)`` takes the bot qualifies as it is. The cog reads its
-dependencies from the bot's public attributes: ``bot.settings`` (:class:`bot.settings.Settings`), ``bot.service``
-(:class:`bot.service.CardService`) and ``bot.storage`` (:class:`bot.storage.Storage`). ``setup_hook`` adds them in
-order (the daily cog adds ``/fact today`` to the facts cog's group, so it comes after it); a cog that fails to load
-stops the start rather than leaving a server without its moderation or daily posts. Background loops start in
-``cog_load`` and stop in ``cog_unload``.
+Every cog is built the same way: its constructor takes the bot (``__init__(self, bot: FactdeckBot, ...)``) and
+reads its dependencies from the bot's typed attributes: ``bot.settings`` (:class:`bot.settings.Settings`),
+``bot.service`` (:class:`bot.service.CardService`) and ``bot.storage`` (:class:`bot.storage.Storage`), all given
+to :class:`FactdeckBot`'s constructor. :data:`COGS` lists the cog factories (the classes themselves, or a
+``functools.partial`` of one with test options such as a clock). ``setup_hook`` adds them in order; a cog that
+fails to load stops the start rather than leaving a server without its moderation or daily posts. Background
+loops start in ``cog_load`` and stop in ``cog_unload``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ __all__ = ["COGS", "CogFactory", "FactdeckBot", "intents", "main", "run"]
 CogFactory = Callable[["FactdeckBot"], commands.Cog | Awaitable[commands.Cog]]
 
 #: Every cog, in the order they are added.
-COGS: tuple[CogFactory, ...] = (FactsCog.from_bot, CardsCog, DailyCog)
+COGS: tuple[CogFactory, ...] = (FactsCog, CardsCog, DailyCog)
 #: How often the health file is touched while connected (seconds).
 HEALTH_EVERY = 30.0
 

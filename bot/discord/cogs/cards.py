@@ -38,6 +38,7 @@ from bot.discord.embeds import DESCRIPTION_MAX, FIELD_VALUE_MAX, card_embed, cli
 from bot.discord.errors import NO_MENTIONS, report_error
 
 if TYPE_CHECKING:
+    from bot.discord.app import FactdeckBot
     from bot.service import CardService, ReloadReport
     from bot.storage import AuditEntry
 
@@ -271,14 +272,9 @@ class CardsCog(commands.Cog):
         default_permissions=discord.Permissions(manage_messages=True),
     )
 
-    def __init__(self, bot: Any) -> None:
-        self.bot = bot
-        service: CardService = getattr(bot, "service", None) or bot.cards
-        storage = getattr(bot, "storage", None)
-        curator = getattr(bot, "curator", None)
-        self.curator: Curator = curator or Curator(
-            service, service.library.root, audit=storage.audit if storage is not None else None
-        )
+    def __init__(self, bot: FactdeckBot) -> None:
+        self.storage = bot.storage
+        self.curator = Curator(bot.service, bot.service.library.root, audit=bot.storage.audit)
 
     @property
     def service(self) -> CardService:
@@ -298,10 +294,7 @@ class CardsCog(commands.Cog):
 
     # ------------------------------------------------------------------------------------------ views
     async def _views(self, card_id: str, guild_id: int | None) -> int | None:
-        storage = getattr(self.bot, "storage", None)
-        if storage is None:
-            return None
-        return await storage.views.count(card_id, guild_id)
+        return await self.storage.views.count(card_id, guild_id)
 
     async def _card_reply(self, interaction: discord.Interaction[Any], change: CardChange, headline: str) -> None:
         detail = self.service.detail(change.card_id)
@@ -550,12 +543,8 @@ class CardsCog(commands.Cog):
     @curator_only()
     async def history(self, interaction: discord.Interaction[Any], card: str) -> None:
         """The card's changes, newest first, each with what it was before and after."""
-        storage = getattr(self.bot, "storage", None)
-        if storage is None:
-            await _send(interaction, content="The audit log is not available.")
-            return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        entries = await storage.audit.history(card, limit=10)
+        entries = await self.storage.audit.history(card, limit=10)
         if not entries:
             await interaction.followup.send(
                 content=f"No recorded changes to `{safe(card, 100)}`.", ephemeral=True, allowed_mentions=NO_MENTIONS

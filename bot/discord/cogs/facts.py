@@ -38,9 +38,8 @@ from bot.discord.ui import (
     expired_text,
     list_components,
 )
-from bot.service import CardDetail, CardService, CiteHit, Pick, SearchResult
-from bot.settings import Settings
-from bot.storage import Storage, ViewEvent
+from bot.service import CardDetail, CiteHit, Pick, SearchResult
+from bot.storage import ViewEvent
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
@@ -59,12 +58,11 @@ SWEEP_BATCH = 50
 SEARCH, CITE, COLLECTIONS = "s", "c", "l"
 
 
-def _cooldown(command: str) -> Callable[[discord.Interaction], app_commands.Cooldown | None]:
+def _cooldown(command: str) -> Callable[[discord.Interaction[FactdeckBot]], app_commands.Cooldown | None]:
     """Dynamic cooldown factory: per user, with the rate from the settings (None: no cooldown)."""
 
-    def factory(interaction: discord.Interaction) -> app_commands.Cooldown | None:
-        settings: Settings | None = getattr(interaction.client, "settings", None)
-        cooldown = settings.cooldown(command) if settings is not None else None
+    def factory(interaction: discord.Interaction[FactdeckBot]) -> app_commands.Cooldown | None:
+        cooldown = interaction.client.settings.cooldown(command)
         return app_commands.Cooldown(cooldown.rate, cooldown.per) if cooldown is not None else None
 
     return factory
@@ -168,35 +166,22 @@ class _CollectionPages:
 class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated fact cards: random, search, cite"):
     """The reader's commands. Dependencies come in through the constructor."""
 
-    def __init__(
-        self,
-        service: CardService,
-        storage: Storage,
-        settings: Settings,
-        *,
-        client: discord.Client | None = None,
-        lists: ResultLists | None = None,
-    ) -> None:
-        """``client`` routes the list components to this cog and edits expired lists (without it lists are kept
-        but nothing is registered or swept); ``lists`` defaults to a store with ``settings.results_timeout``."""
-        self.service = service
-        self.storage = storage
-        self.settings = settings
-        self.client = client
-        self.lists = lists if lists is not None else ResultLists(ttl=settings.results_timeout)
+    def __init__(self, bot: FactdeckBot, *, lists: ResultLists | None = None) -> None:
+        """Like every cog, built from the bot (its settings, card service and storage); ``lists`` defaults to a
+        store with ``settings.results_timeout``. The bot routes the list components here and edits expired
+        lists."""
+        self.client = bot
+        self.service = bot.service
+        self.storage = bot.storage
+        self.settings = bot.settings
+        self.lists = lists if lists is not None else ResultLists(ttl=bot.settings.results_timeout)
         self._sweeper: asyncio.Task[None] | None = None
         super().__init__()
 
-    @classmethod
-    def from_bot(cls, bot: FactdeckBot) -> FactsCog:
-        """The cog factory used by :data:`bot.discord.app.COGS`."""
-        return cls(bot.service, bot.storage, bot.settings, client=bot)
-
     async def cog_load(self) -> None:
         """Route the result-list components here and start the sweeper."""
-        if self.client is not None:
-            self.client.add_dynamic_items(PageButton, OpenCardMenu)
-            self._sweeper = asyncio.create_task(self._sweep_forever(), name="factdeck-result-lists")
+        self.client.add_dynamic_items(PageButton, OpenCardMenu)
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="factdeck-result-lists")
 
     async def cog_unload(self) -> None:
         """Stop the sweeper and stop routing the result-list components (a click then does nothing)."""
@@ -205,8 +190,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
-        if self.client is not None:
-            self.client.remove_dynamic_items(PageButton, OpenCardMenu)
+        self.client.remove_dynamic_items(PageButton, OpenCardMenu)
 
     # ------------------------------------------------------------------------------------------ helpers
     def _record(self, interaction: discord.Interaction, card_id: str, command: str) -> None:
@@ -347,7 +331,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         """Forget every expired (or evicted) result list and disable its components; return how many."""
         due = self.lists.due()
         client = self.client
-        if client is None or client.application_id is None or client.is_closed():
+        if client.application_id is None or client.is_closed():
             return len(due)
         for start in range(0, len(due), SWEEP_BATCH):
             await asyncio.gather(
