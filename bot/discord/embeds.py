@@ -191,7 +191,7 @@ def _hit_text(hit: Hit) -> str:
 
 def search_page_embed(
     hits: Sequence[Hit],
-    views: Sequence[CardDetail],
+    details: Sequence[CardDetail],
     *,
     total: int,
     offset: int,
@@ -199,15 +199,15 @@ def search_page_embed(
     counts: dict[str, int],
     note: str | None = None,
 ) -> discord.Embed:
-    """One page of search results: each hit with its collection, snippet and views."""
+    """One page of search results: each hit (with its card's ``details``) as its collection, snippet and views."""
     shown = f"{offset + 1}–{offset + len(hits)}" if hits else "0"
     title = clip(f"{total} card{'s' if total != 1 else ''} match “{query}”", TITLE_MAX)[0]
     embed = discord.Embed(title=safe(title, TITLE_MAX), color=CARD_COLOR)
     if note:
         embed.description = safe(note, 1000)
-    for number, (hit, view) in enumerate(zip(hits, views, strict=False), offset + 1):
-        name = clip(f"{number}. {view.collection.title} · {view.card.id}", FIELD_NAME_MAX)[0]
-        n = counts.get(view.card.id, 0)
+    for number, (hit, detail) in enumerate(zip(hits, details, strict=False), offset + 1):
+        name = clip(f"{number}. {detail.collection.title} · {detail.card.id}", FIELD_NAME_MAX)[0]
+        n = counts.get(detail.card.id, 0)
         value = clip(_hit_text(hit), FIELD_VALUE_MAX - 40)[0] + f"\n-# {n} view{'s' if n != 1 else ''}"
         embed.add_field(name=safe(name, FIELD_NAME_MAX), value=value, inline=False)
     embed.set_footer(text=f"Showing {shown} of {total} · pick a card below to open it")

@@ -118,7 +118,7 @@ class _SearchPages:
             )
         )
         page = result.page
-        counts = await self.cog.storage.views.counts([v.card.id for v in result.details], self.guild_id)
+        counts = await self.cog.storage.views.counts([d.card.id for d in result.details], self.guild_id)
         embed = embeds.search_page_embed(
             page.hits,
             result.details,
@@ -129,8 +129,8 @@ class _SearchPages:
             note=page.message,
         )
         options = tuple(
-            CardOption(v.card.id, f"{n}. {v.card.id}", _short(v.card.text, 100))
-            for n, v in enumerate(result.details, page.offset + 1)
+            CardOption(detail.card.id, f"{n}. {detail.card.id}", _short(detail.card.text, 100))
+            for n, detail in enumerate(result.details, page.offset + 1)
         )
         return Page(embed, options, has_prev=number > 0, has_next=page.offset + len(page.hits) < page.total)
 
@@ -212,7 +212,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         ephemeral: bool = False,
         note: str | None = None,
     ) -> None:
-        """Record a view of ``view`` and reply with its embed (plus "Read more" when it was cut)."""
+        """Log that ``detail`` was shown (a view) and reply with its embed (plus "Read more" when it was cut)."""
         self._record(interaction, detail.card.id, command)
         views = await self._views_here(interaction, detail.card.id)
         await interaction.response.send_message(
