@@ -344,7 +344,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         webhook = discord.Webhook.partial(application_id, state.token, client=client)
         view = list_components(state.kind, key, None, paged=state.paged, menu=state.menu)
         try:
-            await webhook.edit_message("@original", view=view)  # type: ignore[arg-type]  # the route takes it
+            await webhook.edit_message("@original", view=view)  # type: ignore[call-overload]  # the route takes it
         except discord.HTTPException as exc:
             log.info("could not disable the components of an expired result list: %s", exc)
 
