@@ -154,3 +154,14 @@ async def test_a_form_submitted_from_a_server_that_does_not_curate_is_refused(se
         assert message.ephemeral
         assert message.text == NOT_A_CURATOR_GUILD
         assert "Vandalised" not in bot.service.detail(CARD).card.text
+
+
+async def test_a_form_with_broken_text_adds_the_card_with_the_replacement_character(servers: Servers) -> None:
+    """A form is not a command, so its text is cleaned where the form is read (issue 14.5)."""
+    s = servers
+    async with _running(s, [s.home]) as (_settings, bot, _task):
+        it = await s.cards_cmd(s.home, s.home_chan, s.home_mod, "add", collection="therapeutic-alliance")
+        text = "A fact with a broken \ud800 character."
+        added = await (await s.fake.submit_modal(it, {**FORM, "Text": text})).wait_message()
+        assert "Added card `" in added.text
+        assert any(c.text == "A fact with a broken \ufffd character." for c in bot.service.library.cards.values())

@@ -36,6 +36,7 @@ from bot.discord import choices
 from bot.discord.checks import curator_only, curator_refusal
 from bot.discord.embeds import DESCRIPTION_MAX, FIELD_VALUE_MAX, card_embed, clip, safe
 from bot.discord.errors import NO_MENTIONS, report_error
+from bot.discord.inputs import clean_text
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
@@ -156,10 +157,9 @@ class CardModal(discord.ui.Modal):
             self.add_item(item)
 
     def form(self) -> CardInput:
-        """What was typed."""
-        return CardInput.from_form(
-            self.text.value, self.topics.value, self.article.value, self.source_type.value, self.references.value
-        )
+        """What was typed, made valid Unicode (a broken client's unpaired surrogates become U+FFFD)."""
+        fields = (self.text, self.topics, self.article, self.source_type, self.references)
+        return CardInput.from_form(*(clean_text(field.value) for field in fields))
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """Only the moderator who opened the form, and only while still a moderator, may submit it."""
