@@ -9,7 +9,22 @@ the interaction (the command tree calls it, see :class:`bot.discord.errors.Factd
 
 from __future__ import annotations
 
-__all__ = ["CARD_MAX", "COLLECTION_MAX", "QUERY_MAX", "REFERENCE_MAX", "TOPIC_MAX", "clean_payload", "clean_text"]
+from discord import app_commands
+
+__all__ = [
+    "CARD_MAX",
+    "COLLECTION_MAX",
+    "QUERY_MAX",
+    "REFERENCE_MAX",
+    "TOPIC_MAX",
+    "CardId",
+    "CollectionId",
+    "Query",
+    "ReferenceText",
+    "Topic",
+    "clean_payload",
+    "clean_text",
+]
 
 #: The longest value each kind of text option takes (``max_length`` in the synced command).
 QUERY_MAX = 200
@@ -17,6 +32,13 @@ REFERENCE_MAX = 200
 CARD_MAX = 100
 TOPIC_MAX = 100
 COLLECTION_MAX = 100
+
+#: The text options as command parameters declare them (Discord enforces the length in its client).
+Query = app_commands.Range[str, 1, QUERY_MAX]
+ReferenceText = app_commands.Range[str, 1, REFERENCE_MAX]
+CardId = app_commands.Range[str, 1, CARD_MAX]
+Topic = app_commands.Range[str, 1, TOPIC_MAX]
+CollectionId = app_commands.Range[str, 1, COLLECTION_MAX]
 
 
 def clean_text(text: str) -> str:

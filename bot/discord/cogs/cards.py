@@ -36,7 +36,7 @@ from bot.discord import choices
 from bot.discord.checks import curator_only, curator_refusal
 from bot.discord.embeds import DESCRIPTION_MAX, FIELD_VALUE_MAX, card_embed, clip, safe
 from bot.discord.errors import NO_MENTIONS, report_error
-from bot.discord.inputs import clean_text
+from bot.discord.inputs import CardId, CollectionId, clean_text
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
@@ -317,7 +317,7 @@ class CardsCog(commands.Cog):
     @app_commands.describe(collection="The collection to add it to (the only one if there is just one)")
     @app_commands.autocomplete(collection=_collection_choices)
     @curator_only()
-    async def add(self, interaction: discord.Interaction[Any], collection: str | None = None) -> None:
+    async def add(self, interaction: discord.Interaction[Any], collection: CollectionId | None = None) -> None:
         """Open the form for a new card."""
         library = self.service.library
         if collection is not None and collection not in library.collections:
@@ -342,7 +342,7 @@ class CardsCog(commands.Cog):
     @app_commands.describe(card="The card's id")
     @app_commands.autocomplete(card=_card_choices)
     @curator_only()
-    async def edit(self, interaction: discord.Interaction[Any], card: str) -> None:
+    async def edit(self, interaction: discord.Interaction[Any], card: CardId) -> None:
         """Open the form, filled in with the card."""
         found = self.service.library.cards.get(card)
         if found is None:
@@ -375,7 +375,7 @@ class CardsCog(commands.Cog):
     @app_commands.describe(card="The card's id")
     @app_commands.autocomplete(card=_card_choices)
     @curator_only()
-    async def remove(self, interaction: discord.Interaction[Any], card: str) -> None:
+    async def remove(self, interaction: discord.Interaction[Any], card: CardId) -> None:
         """Show the card and ask to confirm its removal."""
         detail = self.service.detail(card)
         if detail is None:
@@ -415,7 +415,7 @@ class CardsCog(commands.Cog):
         self,
         interaction: discord.Interaction[Any],
         file: discord.Attachment,
-        collection: str | None = None,
+        collection: CollectionId | None = None,
         dry_run: bool = False,
     ) -> None:
         """Validate the file in full, then show every error, or a preview with Confirm / Cancel."""
@@ -480,7 +480,7 @@ class CardsCog(commands.Cog):
     @app_commands.describe(collection="The collection (all of them when left empty, up to 10)")
     @app_commands.autocomplete(collection=_collection_choices)
     @curator_only()
-    async def export(self, interaction: discord.Interaction[Any], collection: str | None = None) -> None:
+    async def export(self, interaction: discord.Interaction[Any], collection: CollectionId | None = None) -> None:
         """Attach the collection's card file, as served."""
         library = self.service.library
         wanted = [collection] if collection is not None else sorted(library.collections)
@@ -541,7 +541,7 @@ class CardsCog(commands.Cog):
     @app_commands.describe(card="The card's id (removed cards too)")
     @app_commands.autocomplete(card=_card_choices)
     @curator_only()
-    async def history(self, interaction: discord.Interaction[Any], card: str) -> None:
+    async def history(self, interaction: discord.Interaction[Any], card: CardId) -> None:
         """The card's changes, newest first, each with what it was before and after."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         entries = await self.storage.audit.history(card, limit=10)

@@ -24,7 +24,7 @@ from discord.ext import commands
 from bot.discord import choices, embeds
 from bot.discord.checks import in_guild
 from bot.discord.errors import NO_MENTIONS, reply
-from bot.discord.inputs import CARD_MAX, COLLECTION_MAX, QUERY_MAX, REFERENCE_MAX, TOPIC_MAX
+from bot.discord.inputs import COLLECTION_MAX, QUERY_MAX, TOPIC_MAX, CardId, CollectionId, Query, ReferenceText, Topic
 from bot.discord.ui import (
     NOT_YOURS,
     CardOption,
@@ -355,8 +355,8 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     async def random_card(
         self,
         interaction: discord.Interaction,
-        topic: app_commands.Range[str, 1, TOPIC_MAX] | None = None,
-        collection: app_commands.Range[str, 1, COLLECTION_MAX] | None = None,
+        topic: Topic | None = None,
+        collection: CollectionId | None = None,
     ) -> None:
         """/fact random."""
         seen = await self.storage.views.seen_by_user(interaction.user.id, interaction.guild_id)
@@ -379,9 +379,9 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     async def search(
         self,
         interaction: discord.Interaction,
-        query: app_commands.Range[str, 1, QUERY_MAX],
-        topic: app_commands.Range[str, 1, TOPIC_MAX] | None = None,
-        collection: app_commands.Range[str, 1, COLLECTION_MAX] | None = None,
+        query: Query,
+        topic: Topic | None = None,
+        collection: CollectionId | None = None,
     ) -> None:
         """/fact search."""
         result = self.service.search(query, topic=topic, collection=collection, limit=PAGE_SIZE)
@@ -396,9 +396,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     @app_commands.command(name="cite", description="The cards that cite a work, e.g. Horvath & Symonds 1991")
     @app_commands.describe(reference="An author, author and year, or a reference number")
     @app_commands.checks.dynamic_cooldown(_cooldown("cite"))
-    async def cite(
-        self, interaction: discord.Interaction, reference: app_commands.Range[str, 1, REFERENCE_MAX]
-    ) -> None:
+    async def cite(self, interaction: discord.Interaction, reference: ReferenceText) -> None:
         """/fact cite."""
         result = self.service.cite(reference)
         if not result.hits:
@@ -409,7 +407,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
 
     @app_commands.command(name="show", description="Show one card by its id")
     @app_commands.describe(card="The card id (start typing for suggestions)")
-    async def show(self, interaction: discord.Interaction, card: app_commands.Range[str, 1, CARD_MAX]) -> None:
+    async def show(self, interaction: discord.Interaction, card: CardId) -> None:
         """/fact show."""
         detail = self.service.detail(card.strip())
         if detail is None:
@@ -422,7 +420,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     async def source(
         self,
         interaction: discord.Interaction,
-        card: app_commands.Range[str, 1, CARD_MAX],
+        card: CardId,
         style: Literal["apa", "mla", "bibtex", "plain"] = "plain",
     ) -> None:
         """/fact source."""
