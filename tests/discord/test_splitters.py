@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.discord import embeds
+from bot.discord.cogs.cards import _fit_lines
+from bot.discord.cogs.facts import _short
 from tests.discord.freeze import no_freeze
 
 #: Text rich in what trips splitters: backslashes, spaces, markdown, newlines, and any other character.
@@ -67,3 +69,22 @@ def test_safe_with_a_limit_fits_and_never_pings(text: str, limit: int) -> None:
     assert len(out) <= limit
     assert "@everyone" not in out
     assert "@here" not in out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TEXT, max_size=60), st.integers(min_value=120, max_value=4096))
+def test_problem_lines_fit_the_embed_and_say_how_many_were_left_out(lines: list[str], limit: int) -> None:
+    with no_freeze(10):
+        body, cut = _fit_lines(lines, limit)
+    assert len(body) <= limit
+    if cut:
+        assert body.rsplit("… and ", 1)[1].split(" ", 1)[0].isdigit()
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXT, st.integers(min_value=1, max_value=200))
+def test_a_short_label_is_one_line_that_fits(text: str, limit: int) -> None:
+    with no_freeze(10):
+        label = _short(text, limit)
+    assert len(label) <= limit
+    assert "\n" not in label
