@@ -81,6 +81,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     database: Path = Path("factdeck.db")
     cache_dir: Path | None = None
     dev_guilds: tuple[Snowflake, ...] = ()
+    #: The servers whose moderators may change the shared card library (the bot's owner may anywhere).
+    curator_guilds: tuple[Snowflake, ...] = ()
     moderator_roles: list[RoleRef] | dict[str, list[RoleRef]] = msgspec.field(default_factory=list)
     log_level: str = "INFO"
     view_flush_interval: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 1.0
@@ -191,7 +193,7 @@ def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
         value = env.get(name)
         if value is None or key in ("token", "cooldowns", "daily"):
             continue
-        if key in ("dev_guilds", "moderator_roles"):
+        if key in ("dev_guilds", "curator_guilds", "moderator_roles"):
             data[key] = [v.strip() for v in value.split(",") if v.strip()]
         else:
             data[key] = value

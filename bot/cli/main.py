@@ -232,7 +232,8 @@ def cmd_random(args: argparse.Namespace) -> int:
     service = _service(args)
     pick = service.random(topic=args.topic, collection=args.collection)
     if pick.detail is None:
-        print(pick.message, file=sys.stderr)
+        hint = " `factdeck list` shows them." if pick.reason == "collection" else ""
+        print(f"{pick.message}{hint}", file=sys.stderr)
         return 1
     if args.json:
         _print_json(render.card_json(pick.detail))

@@ -1,7 +1,11 @@
-"""Who counts as a moderator: Manage Messages, or a role named in ``moderator_roles`` (by name or id).
+"""Who may do what: moderators of a server, and curators of the shared card library.
 
-``is_moderator(interaction)`` is the usual call (settings from ``interaction.client.settings``, permissions in the
-channel from the interaction); ``is_moderator(member, settings)`` works without an interaction.
+A moderator has Manage Messages (or administrator) in the server, read from the member's server-wide
+permissions, never from one channel's overwrites, or holds a role named in ``moderator_roles``.
+
+The card library is shared by every server that invites the bot, so changing it (``/cards``) takes more: the
+bot's owner (or a member of its team) may anywhere; otherwise only a moderator of a server named in
+``curator_guilds``. With no ``curator_guilds`` set, only the owner curates.
 """
 
 from __future__ import annotations
@@ -12,40 +16,64 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import discord
 from discord import app_commands
 
-if TYPE_CHECKING:
-    from bot.settings import Settings
+from bot.settings import Settings
 
-__all__ = ["NOT_MODERATOR", "in_guild", "is_moderator", "moderator_only"]
+if TYPE_CHECKING:
+    from bot.discord.app import FactdeckBot
+
+__all__ = [
+    "NOT_A_CURATOR_GUILD",
+    "NOT_MODERATOR",
+    "ONLY_THE_OWNER",
+    "curator_only",
+    "curator_refusal",
+    "in_guild",
+    "is_moderator",
+    "moderator_only",
+]
 
 T = TypeVar("T")
 
 #: What a non-moderator is told.
 NOT_MODERATOR = "You need Manage Messages or a moderator role for that."
+#: What a moderator of a server that does not curate the shared library is told.
+NOT_A_CURATOR_GUILD = (
+    "Every server that uses this bot reads the same cards, so they are changed only from the servers its owner "
+    "named in `curator_guilds`, and this server is not one of them. Ask the bot's owner to change a card."
+)
+#: What a moderator is told when no server curates (no ``curator_guilds``).
+ONLY_THE_OWNER = (
+    "Every server that uses this bot reads the same cards, so only the bot's owner changes them "
+    "(no server is named in `curator_guilds`). Ask the bot's owner to change a card."
+)
 
 
-def is_moderator(
-    subject: discord.Interaction[Any] | discord.abc.User,
-    settings: Settings | None = None,
-    *,
-    permissions: discord.Permissions | None = None,
-) -> bool:
-    """True for a guild member with Manage Messages (in the channel, for an interaction) or administrator, or
-    with a moderator role configured for that guild (``moderator_roles``, by role name or id)."""
-    if isinstance(subject, discord.Interaction):
-        settings = settings if settings is not None else getattr(subject.client, "settings", None)
-        permissions = permissions if permissions is not None else subject.permissions
-        member: discord.abc.User = subject.user
-    else:
-        member = subject
+def is_moderator(member: discord.abc.User, settings: Settings) -> bool:
+    """True for a server member with Manage Messages or administrator in the server (server-wide: a channel's
+    overwrite does not count), or with a moderator role configured for that server (``moderator_roles``, by
+    role name or id)."""
     if not isinstance(member, discord.Member):
         return False
-    perms = permissions if permissions is not None else member.guild_permissions
+    perms = member.guild_permissions
     if perms.manage_messages or perms.administrator:
         return True
-    if settings is None:
-        return False
     wanted = {str(r).casefold() for r in settings.moderator_roles_for(member.guild.id)}
     return any(str(role.id) in wanted or role.name.casefold() in wanted for role in member.roles)
+
+
+async def curator_refusal(interaction: discord.Interaction[FactdeckBot]) -> str | None:
+    """Why the user may not change the shared card library here, or None when they may."""
+    bot = interaction.client
+    if await bot.is_owner(interaction.user):
+        return None
+    settings = bot.settings
+    if not settings.curator_guilds:
+        return ONLY_THE_OWNER
+    if interaction.guild_id not in settings.curator_guilds:
+        return NOT_A_CURATOR_GUILD
+    if not is_moderator(interaction.user, settings):
+        return NOT_MODERATOR
+    return None
 
 
 def in_guild() -> Callable[[T], T]:
@@ -70,11 +98,26 @@ def moderator_only() -> Callable[[T], T]:
     groups' ``default_permissions``; that is a default a server can change, so every subcommand checks again here.
     """
 
-    def predicate(interaction: discord.Interaction[Any]) -> bool:
+    def predicate(interaction: discord.Interaction[FactdeckBot]) -> bool:
         if interaction.guild is None:
             raise app_commands.NoPrivateMessage()
-        if not is_moderator(interaction):
+        if not is_moderator(interaction.user, interaction.client.settings):
             raise app_commands.CheckFailure(NOT_MODERATOR)
+        return True
+
+    return app_commands.check(predicate)
+
+
+def curator_only() -> Callable[[T], T]:
+    """Check, when the command runs, that the user may change the shared card library here
+    (:func:`curator_refusal`); the refusal says why."""
+
+    async def predicate(interaction: discord.Interaction[FactdeckBot]) -> bool:
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        refusal = await curator_refusal(interaction)
+        if refusal is not None:
+            raise app_commands.CheckFailure(refusal)
         return True
 
     return app_commands.check(predicate)

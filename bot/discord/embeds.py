@@ -49,7 +49,10 @@ def safe(text: str, limit: int | None = None) -> str:
 
 
 def clip(text: str, limit: int) -> tuple[str, bool]:
-    """``text`` cut to at most ``limit`` characters at a word boundary (with "…"); and whether it was cut."""
+    """``text`` cut to at most ``limit`` characters at a word boundary (with "…"); and whether it was cut.
+
+    The cut never leaves half a markdown escape behind (a lone backslash would escape the "…").
+    """
     if len(text) <= limit:
         return text, False
     room = max(limit - len(ELLIPSIS), 0)
@@ -57,10 +60,14 @@ def clip(text: str, limit: int) -> tuple[str, bool]:
     space = cut.rfind(" ")
     if space > room // 2:
         cut = cut[:space]
-    cut = cut.rstrip()
-    while cut.endswith("\\"):  # never leave half an escape behind
-        cut = cut[:-1]
+    cut = _whole_escapes(cut.rstrip())
     return cut + ELLIPSIS, True
+
+
+def _whole_escapes(text: str) -> str:
+    """``text`` without a last backslash that has nothing left to escape (an odd run of them at its end)."""
+    run = len(text) - len(text.rstrip("\\"))
+    return text[:-1] if run % 2 else text
 
 
 def _size(embed: discord.Embed) -> int:
@@ -116,18 +123,20 @@ def card_embed(detail: CardDetail, *, views: int | None = None, text_max: int = 
 
 
 def _chunks(text: str, limit: int) -> list[str]:
-    """``text`` in pieces of at most ``limit`` characters, split at word boundaries."""
+    """``text`` in non-empty pieces of at most ``limit`` characters, split at word boundaries and never inside a
+    markdown escape. Every round takes at least one character, so any text ends (a long run of backslashes too)."""
     pieces: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind(" ", 0, limit)
+    rest = text.strip()
+    while len(rest) > limit:
+        cut = rest.rfind(" ", 0, limit)
         if cut <= limit // 2:
             cut = limit
-        while text[:cut].endswith("\\"):
-            cut -= 1
-        pieces.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        pieces.append(text)
+        piece = rest[:cut].rstrip()
+        piece = _whole_escapes(piece) or piece  # a lone backslash with only spaces after it goes as it is
+        pieces.append(piece)
+        rest = rest[len(piece) :].lstrip()
+    if rest:
+        pieces.append(rest)
     return pieces
 
 
@@ -182,7 +191,7 @@ def _hit_text(hit: Hit) -> str:
 
 def search_page_embed(
     hits: Sequence[Hit],
-    views: Sequence[CardDetail],
+    details: Sequence[CardDetail],
     *,
     total: int,
     offset: int,
@@ -190,15 +199,15 @@ def search_page_embed(
     counts: dict[str, int],
     note: str | None = None,
 ) -> discord.Embed:
-    """One page of search results: each hit with its collection, snippet and views."""
+    """One page of search results: each hit (with its card's ``details``) as its collection, snippet and views."""
     shown = f"{offset + 1}–{offset + len(hits)}" if hits else "0"
     title = clip(f"{total} card{'s' if total != 1 else ''} match “{query}”", TITLE_MAX)[0]
     embed = discord.Embed(title=safe(title, TITLE_MAX), color=CARD_COLOR)
     if note:
         embed.description = safe(note, 1000)
-    for number, (hit, view) in enumerate(zip(hits, views, strict=False), offset + 1):
-        name = clip(f"{number}. {view.collection.title} · {view.card.id}", FIELD_NAME_MAX)[0]
-        n = counts.get(view.card.id, 0)
+    for number, (hit, detail) in enumerate(zip(hits, details, strict=False), offset + 1):
+        name = clip(f"{number}. {detail.collection.title} · {detail.card.id}", FIELD_NAME_MAX)[0]
+        n = counts.get(detail.card.id, 0)
         value = clip(_hit_text(hit), FIELD_VALUE_MAX - 40)[0] + f"\n-# {n} view{'s' if n != 1 else ''}"
         embed.add_field(name=safe(name, FIELD_NAME_MAX), value=value, inline=False)
     embed.set_footer(text=f"Showing {shown} of {total} · pick a card below to open it")

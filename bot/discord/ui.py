@@ -23,15 +23,15 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import discord
+from discord.ext import commands
 
 from bot.discord.embeds import card_embed, clip
 from bot.discord.errors import report_error
 
 if TYPE_CHECKING:
-    from bot.discord.app import FactdeckBot
     from bot.service import CardDetail
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ __all__ = [
 ]
 
 NOT_YOURS = "Only the person who searched can page; run /fact search yourself."
+#: What a pick of no card (only a forged one can be) is told.
+PICK_A_CARD = "Pick a card in the menu to open it."
 #: The command behind each kind of list, by the letter its custom ids carry.
 KINDS: dict[str, str] = {"s": "search", "c": "cite", "l": "collections"}
 #: How many result lists are kept at most; adding one more forgets (and retires) the oldest.
@@ -219,8 +221,9 @@ def _base36(n: int) -> str:
 
 
 # ----------------------------------------------------------------------------------------- the components
+@runtime_checkable
 class ListHandler(Protocol):
-    """What the list components call (the facts cog)."""
+    """What the list components and "Read more" call (the facts cog)."""
 
     async def turn_page(self, interaction: discord.Interaction, kind: str | None, key: str | None, step: int) -> None:
         """Move the list ``kind``/``key`` on the clicked message ``step`` pages."""
@@ -230,13 +233,17 @@ class ListHandler(Protocol):
         """Show ``card_id`` to whoever picked it."""
         ...
 
+    async def send_full_card(self, interaction: discord.Interaction, card_id: str) -> None:
+        """Send the whole of ``card_id`` to whoever asked."""
+        ...
 
-async def _route(interaction: discord.Interaction, call: Callable[[Any], Awaitable[None]]) -> None:
+
+async def _route(interaction: discord.Interaction, call: Callable[[ListHandler], Awaitable[None]]) -> None:
     """Hand a component click to the facts cog; any error is logged and answered like a command's."""
-    client: FactdeckBot = interaction.client  # type: ignore[assignment]
-    facts = client.get_cog("FactsCog")
+    client = interaction.client
+    facts = client.get_cog("FactsCog") if isinstance(client, commands.Bot) else None
     try:
-        if facts is None:
+        if not isinstance(facts, ListHandler):
             await interaction.response.send_message("Cards are not available right now.", ephemeral=True)
             return
         await call(facts)
@@ -265,7 +272,7 @@ class PageButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> PageButton:
         """Rebuild the button from its custom id."""
         return cls(match["kind"], match["key"], match["step"])
@@ -299,14 +306,18 @@ class OpenCardMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"fa
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Select[Any], match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> OpenCardMenu:
         """Rebuild the menu (the picked value arrives with the interaction)."""
         return cls()
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        """Open the picked card for whoever picked it."""
-        await _route(interaction, lambda facts: facts.open_card(interaction, self.item.values[0]))
+        """Open the picked card for whoever picked it (a forged pick of nothing is told to pick a card)."""
+        picked = self.item.values
+        if not picked:
+            await interaction.response.send_message(PICK_A_CARD, ephemeral=True)
+            return
+        await _route(interaction, lambda facts: facts.open_card(interaction, picked[0]))
 
 
 def list_components(kind: str, key: str, page: Page | None, *, paged: bool, menu: bool) -> discord.ui.View:
@@ -353,7 +364,7 @@ class ReadMore(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> ReadMore:
         """Rebuild the button from its custom id."""
         return cls(match["card"])

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import get_args, overload
+from typing import Literal, get_args, overload
 
 from bot.cards.library import Library, LoadCache, load_library
 from bot.cards.model import Card, Collection
@@ -29,6 +29,7 @@ from bot.util.text import topic_key
 log = logging.getLogger(__name__)
 
 STYLES: tuple[Style, ...] = get_args(Style)
+NoPick = Literal["collection", "topic", "both"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,10 @@ class Pick:
     detail: CardDetail | None
     exhausted: bool = False
     message: str | None = None
+    #: Why nothing was picked (each surface phrases it): "collection" unknown, "topic" unknown (``close``:
+    #: the nearest topics), or "both": no card has that topic in that collection.
+    reason: NoPick | None = None
+    close: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +67,7 @@ class SearchResult:
         if self.page.message:
             return self.page.message
         if not self.page.total:
-            return f"No card matches “{self.page.query}”. Try fewer or other words, or /fact help."
+            return f"No card matches “{self.page.query}”."
         return None
 
 
@@ -229,7 +234,7 @@ class CardService:
         snap = self._snapshot
         pool = snap.picker.pool(topic, collection)
         if not pool:
-            return Pick(None, message=self._no_pool_message(snap, topic, collection))
+            return self._no_pick(snap, topic, collection)
         card_id, exhausted = snap.picker.pick(pool, self._rng, avoid)
         return Pick(self._detail(snap, card_id), exhausted)
 
@@ -238,14 +243,14 @@ class CardService:
         return self._snapshot.picker.pool(topic or None, collection or None)
 
     @staticmethod
-    def _no_pool_message(snap: Snapshot, topic: str | None, collection: str | None) -> str:
+    def _no_pick(snap: Snapshot, topic: str | None, collection: str | None) -> Pick:
         if collection is not None and collection not in snap.library.collections:
-            return f"There is no collection “{collection}”. /fact collections lists them."
+            return Pick(None, message=f"There is no collection “{collection}”.", reason="collection")
         if topic is not None and topic_key(topic) not in snap.picker.by_topic:
-            close = snap.topics.complete(topic, limit=3)
+            close = tuple(snap.topics.complete(topic, limit=3))
             hint = f" Did you mean {', '.join(f'“{t}”' for t in close)}?" if close else ""
-            return f"No card has the topic “{topic}”.{hint}"
-        return "No card matches both that topic and that collection."
+            return Pick(None, message=f"No card has the topic “{topic}”.{hint}", reason="topic", close=close)
+        return Pick(None, message="No card matches both that topic and that collection.", reason="both")
 
     def search(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,10 +113,16 @@ def write_config(
 
 @contextlib.asynccontextmanager
 async def start_bot(
-    fake: FakeDiscord, config: Path, **bot_options: Any
+    fake: FakeDiscord, config: Path, *, curator_guilds: Sequence[FakeGuild] | None = None, **bot_options: Any
 ) -> AsyncIterator[tuple[Settings, FactdeckBot, asyncio.Task[None]]]:
-    """Start ``run(settings)`` against ``fake`` and yield once the bot is ready; stop it on exit."""
-    settings = load_settings(config, env={"DISCORD_TOKEN": fake.token})
+    """Start ``run(settings)`` against ``fake`` and yield once the bot is ready; stop it on exit.
+
+    ``curator_guilds``: the servers whose moderators may change the library (``FACTDECK_CURATOR_GUILDS``, as in
+    production); by default every server the fake has when the bot starts, so /cards tests run in one.
+    """
+    curators = fake.guilds if curator_guilds is None else curator_guilds
+    env = {"DISCORD_TOKEN": fake.token, "FACTDECK_CURATOR_GUILDS": ",".join(str(g.id) for g in curators)}
+    settings = load_settings(config, env=env)
     holder: list[FactdeckBot] = []
 
     def started(bot: FactdeckBot) -> None:
@@ -171,10 +177,15 @@ async def launch(
     counter = iter(range(100))
 
     @contextlib.asynccontextmanager
-    async def factory(**overrides: Any) -> AsyncIterator[Running]:
+    async def factory(*, cards: Path | None = None, **overrides: Any) -> AsyncIterator[Running]:
+        """``cards``: serve this card folder instead of the shared library (with a cache of its own)."""
         folder = tmp_path / f"run{next(counter)}"
         folder.mkdir()
-        config = write_config(folder, library, warm_cache, **overrides)
+        cache = warm_cache
+        if cards is not None:
+            cache = folder / "own-cache"
+            cache.mkdir()
+        config = write_config(folder, cards or library, cache, **overrides)
         errors = _Errors()
         logging.getLogger().addHandler(errors)
         try:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.e2e.conftest import Running, assert_quiet
+from tests.discord.freeze import no_freeze
+from tests.e2e.conftest import Running, StartFactory, assert_quiet
 from tests.e2e.library import HOSTILE_CARD, LAB_CARDS, LONG_CARD, PAGED_REFERENCE, PAGED_WORD
 from tests.fakediscord import ResponseType
 
@@ -76,7 +80,9 @@ async def test_random_with_unknown_topic_or_collection_is_a_helpful_ephemeral_re
     assert "No card has the topic" in msg.text
     msg = await (await r.slash("random", collection="nope")).wait_message()
     assert msg.ephemeral
-    assert "/fact collections" in msg.text
+    assert msg.text == "There is no collection “nope”. /fact collections lists them."
+    msg = await (await r.slash("search", query="zzyzx quuxbar")).wait_message()  # Discord's own hint
+    assert msg.text == "No card matches “zzyzx quuxbar”. Try fewer or other words, or /fact help."
     r.fake.assert_no_errors()
 
 
@@ -373,3 +379,108 @@ async def test_a_failing_button_is_answered_and_logged_like_a_failing_command(ru
     assert reply.text == "Something went wrong on our side; it has been logged. Please try again."
     assert [record.exc_info[1].args for record in r.errors.records] == [("disk on fire",)]
     r.errors.records.clear()
+
+
+# ------------------------------------------------------------------------------------------------- hardening
+EDGE_CARD = "edge-001"
+
+
+def _library_with(library: Path, folder: Path, *cards: dict[str, Any]) -> Path:
+    """A copy of the e2e library plus an ``edge`` collection holding ``cards``."""
+    shutil.copytree(library, folder)
+    data = {
+        "collection": {"id": "edge", "title": "Edge Cases", "description": "Hostile cards.", "curator": "Tester"},
+        "cards": list(cards),
+    }
+    (folder / "edge.yml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return folder
+
+
+async def test_read_more_answers_on_a_card_full_of_backslashes(
+    launch: StartFactory, library: Path, tmp_path: Path
+) -> None:
+    """A long run of backslashes in the text and the article once froze the bot on "Read more" (issue 14.1)."""
+    text = "A path: " + "\\" * 2000 + " and the end of the card."
+    article = "\\" * 520
+    card = {"id": EDGE_CARD, "text": text, "source": {"article": article, "type": "Website"}}
+    cards = _library_with(library, tmp_path / "cards", card)
+    async with launch(cards=cards) as r:
+        with no_freeze(30):
+            shown = await (await r.slash("show", card=EDGE_CARD)).wait_message()
+            assert shown.button_labels == ["Read more"]
+            full = await (await r.fake.click(shown, "Read more", user=r.bob)).wait_message()
+            later = await (await r.slash("show", card="lab-001")).wait_message()  # the bot still answers
+        assert full.ephemeral
+        descriptions = "".join(e.get("description") or "" for e in full.embeds)
+        assert descriptions.count("\\") == 2 * 2000  # every backslash, each escaped so it shows as typed
+        assert descriptions.endswith("and the end of the card.")
+        articles = [f["value"] for e in full.embeds for f in e.get("fields", []) if f["name"] == "Article"]
+        assert "".join(articles).count("\\") == 2 * 520
+        assert "lab-001" in later.text
+        assert r.errors.records == []
+        r.fake.assert_no_errors()
+
+
+BROKEN = "alliance \ud800 therapy \udcff"  # unpaired surrogates: what invalid UTF-8 becomes on the way in
+
+
+async def test_unpaired_surrogates_in_any_option_get_an_answer(running: Running) -> None:
+    """A broken client's text (issue 14.5): every command and autocomplete answers, nothing is logged as a crash."""
+    r = running
+    commands: list[tuple[str, dict[str, str]]] = [
+        ("search", {"query": BROKEN}),
+        ("search", {"query": "alliance", "topic": "\ud800", "collection": "\udcff"}),
+        ("random", {"topic": "cell \ud800"}),
+        ("random", {"collection": "lab\udc80"}),
+        ("cite", {"reference": "Horvath \ud800"}),
+        ("show", {"card": "lab-001\ud800"}),
+        ("source", {"card": "\udcff"}),
+    ]
+    for command, options in commands:
+        msg = await (await r.slash(command, **options)).wait_message()
+        assert "Something went wrong" not in msg.text, (command, options)
+        assert "\ud800" not in msg.text
+        assert "\udcff" not in msg.text
+    found = await (await r.slash("search", query="working \ud800 alliance")).wait_message()
+    assert "match" in found.embed["title"]  # the rest of the query still searches
+    for command, option in (("random", "topic"), ("search", "collection"), ("cite", "reference"), ("show", "card")):
+        extra = {"query": "x"} if command == "search" else {}
+        choices = await r.complete(command, option, **extra, **{option: "\ud800th"})
+        assert len(choices) <= 25, (command, option)
+    assert r.errors.records == []
+    r.fake.assert_no_errors()
+
+
+async def test_a_forged_pick_of_no_card_is_answered(running: Running) -> None:
+    r = running
+    msg = await (await r.slash("search", query=PAGED_WORD)).wait_message()
+    menu = msg.selects[0]
+    forged = await r.fake.forge_component(msg, {"custom_id": menu["custom_id"], "component_type": 3, "values": []})
+    answer = await forged.wait_message()
+    assert answer.ephemeral
+    assert answer.text == "Pick a card in the menu to open it."
+    assert r.errors.records == []
+    r.fake.assert_no_errors()
+
+
+async def test_an_option_of_thousands_of_characters_still_gets_a_reply(running: Running) -> None:
+    """Discord holds text options to their ``max_length``; a forged one longer than a message still gets an
+    answer, with the echo cut (issue 14.5)."""
+    r = running
+    long_topic, long_collection = "t" * 3000, "c" * 3000
+    for options in ({"topic": long_topic}, {"collection": long_collection}):
+        msg = await (await r.slash("random", **options)).wait_message()
+        assert msg.ephemeral
+        assert len(msg.text) <= 2000
+        assert "ttttt" in msg.text or "ccccc" in msg.text  # what was asked for, cut
+    msg = await (await r.slash("search", query="alliance", topic=long_topic, collection=long_collection)).wait_message()
+    assert len(msg.text) <= 2000
+    groups = [c for c in r.fake.commands() if c["name"] in ("fact", "cards")]
+    for group in groups:
+        for sub in group["options"]:
+            for option in sub.get("options", []):
+                if option["type"] == 3 and not option.get("choices"):  # every free text option has a longest value
+                    assert 1 <= option.get("max_length", 0) <= 200, (group["name"], sub["name"], option["name"])
+    assert len(groups) == 2
+    assert r.errors.records == []
+    r.fake.assert_no_errors()

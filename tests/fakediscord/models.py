@@ -674,9 +674,11 @@ class FakeGuild:
         global_name: str | None = None,
         locale: str = "en-US",
         bot: bool = False,
+        user: FakeUser | None = None,
     ) -> FakeMember:
-        """Create a user and make them a member with ``roles`` (@everyone is implicit)."""
-        user = self._fake.create_user(name, global_name=global_name, bot=bot)
+        """Create a user and make them a member with ``roles`` (@everyone is implicit); ``user``: make an existing
+        user (e.g. ``fake.app_owner``) a member instead (``name`` is then ignored)."""
+        user = user or self._fake.create_user(name, global_name=global_name, bot=bot)
         member = FakeMember(user, self, roles=list(roles or []), nick=nick, locale=locale)
         self.members.append(member)
         self._fake._emit_guild(self, "GUILD_MEMBER_ADD", {**member.to_dict(), "guild_id": str(self.id)}, intent=1 << 1)

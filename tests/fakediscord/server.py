@@ -1823,6 +1823,22 @@ class FakeDiscord:
             InteractionType.MESSAGE_COMPONENT, data, guild, chan, who, label=f"select {select!r}", message=msg
         )
 
+    async def forge_component(
+        self,
+        message: FakeMessage | FakeInteraction,
+        data: dict[str, Any],
+        *,
+        user: FakeMember | FakeUser | None = None,
+    ) -> FakeInteraction:
+        """Send a component interaction on ``message`` with any ``data`` (e.g. a select with no values), as a
+        hostile client could; nothing is checked against the message's components."""
+        msg = self._resolve_target_message(message)
+        who = self._component_user(msg, user)
+        guild, chan = self._component_context(msg)
+        return self._new_interaction(
+            InteractionType.MESSAGE_COMPONENT, data, guild, chan, who, label=f"forged {data!r}"[:80], message=msg
+        )
+
     async def submit_modal(
         self,
         source: FakeInteraction | FakeModal | str,

@@ -33,11 +33,13 @@ from bot.curation import (
     describe_problems,
 )
 from bot.discord import choices
-from bot.discord.checks import NOT_MODERATOR, is_moderator, moderator_only
+from bot.discord.checks import curator_only, curator_refusal
 from bot.discord.embeds import DESCRIPTION_MAX, FIELD_VALUE_MAX, card_embed, clip, safe
 from bot.discord.errors import NO_MENTIONS, report_error
+from bot.discord.inputs import CardId, CollectionId, clean_text
 
 if TYPE_CHECKING:
+    from bot.discord.app import FactdeckBot
     from bot.service import CardService, ReloadReport
     from bot.storage import AuditEntry
 
@@ -155,10 +157,9 @@ class CardModal(discord.ui.Modal):
             self.add_item(item)
 
     def form(self) -> CardInput:
-        """What was typed."""
-        return CardInput.from_form(
-            self.text.value, self.topics.value, self.article.value, self.source_type.value, self.references.value
-        )
+        """What was typed, made valid Unicode (a broken client's unpaired surrogates become U+FFFD)."""
+        fields = (self.text, self.topics, self.article, self.source_type, self.references)
+        return CardInput.from_form(*(clean_text(field.value) for field in fields))
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         """Only the moderator who opened the form, and only while still a moderator, may submit it."""
@@ -179,8 +180,9 @@ class CardModal(discord.ui.Modal):
 
 async def _owner_and_moderator(interaction: discord.Interaction[Any], owner_id: int) -> bool:
     """For forms and buttons: the moderator who started the action, still a moderator; others are told why."""
-    if not is_moderator(interaction):
-        await _send(interaction, content=NOT_MODERATOR)
+    refusal = await curator_refusal(interaction)
+    if refusal is not None:
+        await _send(interaction, content=refusal)
         return False
     if interaction.user.id != owner_id:
         await _send(interaction, content=NOT_YOURS)
@@ -270,14 +272,9 @@ class CardsCog(commands.Cog):
         default_permissions=discord.Permissions(manage_messages=True),
     )
 
-    def __init__(self, bot: Any) -> None:
-        self.bot = bot
-        service: CardService = getattr(bot, "service", None) or bot.cards
-        storage = getattr(bot, "storage", None)
-        curator = getattr(bot, "curator", None)
-        self.curator: Curator = curator or Curator(
-            service, service.library.root, audit=storage.audit if storage is not None else None
-        )
+    def __init__(self, bot: FactdeckBot) -> None:
+        self.storage = bot.storage
+        self.curator = Curator(bot.service, bot.service.library.root, audit=bot.storage.audit)
 
     @property
     def service(self) -> CardService:
@@ -297,10 +294,7 @@ class CardsCog(commands.Cog):
 
     # ------------------------------------------------------------------------------------------ views
     async def _views(self, card_id: str, guild_id: int | None) -> int | None:
-        storage = getattr(self.bot, "storage", None)
-        if storage is None:
-            return None
-        return await storage.views.count(card_id, guild_id)
+        return await self.storage.views.count(card_id, guild_id)
 
     async def _card_reply(self, interaction: discord.Interaction[Any], change: CardChange, headline: str) -> None:
         detail = self.service.detail(change.card_id)
@@ -322,8 +316,8 @@ class CardsCog(commands.Cog):
     @cards.command(name="add", description="Add a card (opens a form)")
     @app_commands.describe(collection="The collection to add it to (the only one if there is just one)")
     @app_commands.autocomplete(collection=_collection_choices)
-    @moderator_only()
-    async def add(self, interaction: discord.Interaction[Any], collection: str | None = None) -> None:
+    @curator_only()
+    async def add(self, interaction: discord.Interaction[Any], collection: CollectionId | None = None) -> None:
         """Open the form for a new card."""
         library = self.service.library
         if collection is not None and collection not in library.collections:
@@ -347,8 +341,8 @@ class CardsCog(commands.Cog):
     @cards.command(name="edit", description="Edit a card (opens a form filled in with it)")
     @app_commands.describe(card="The card's id")
     @app_commands.autocomplete(card=_card_choices)
-    @moderator_only()
-    async def edit(self, interaction: discord.Interaction[Any], card: str) -> None:
+    @curator_only()
+    async def edit(self, interaction: discord.Interaction[Any], card: CardId) -> None:
         """Open the form, filled in with the card."""
         found = self.service.library.cards.get(card)
         if found is None:
@@ -380,8 +374,8 @@ class CardsCog(commands.Cog):
     @cards.command(name="remove", description="Remove a card (asks to confirm)")
     @app_commands.describe(card="The card's id")
     @app_commands.autocomplete(card=_card_choices)
-    @moderator_only()
-    async def remove(self, interaction: discord.Interaction[Any], card: str) -> None:
+    @curator_only()
+    async def remove(self, interaction: discord.Interaction[Any], card: CardId) -> None:
         """Show the card and ask to confirm its removal."""
         detail = self.service.detail(card)
         if detail is None:
@@ -416,12 +410,12 @@ class CardsCog(commands.Cog):
         dry_run="Only check it and show what would change",
     )
     @app_commands.autocomplete(collection=_collection_choices)
-    @moderator_only()
+    @curator_only()
     async def import_(
         self,
         interaction: discord.Interaction[Any],
         file: discord.Attachment,
-        collection: str | None = None,
+        collection: CollectionId | None = None,
         dry_run: bool = False,
     ) -> None:
         """Validate the file in full, then show every error, or a preview with Confirm / Cancel."""
@@ -485,8 +479,8 @@ class CardsCog(commands.Cog):
     @cards.command(name="export", description="Download a collection as a YAML card file")
     @app_commands.describe(collection="The collection (all of them when left empty, up to 10)")
     @app_commands.autocomplete(collection=_collection_choices)
-    @moderator_only()
-    async def export(self, interaction: discord.Interaction[Any], collection: str | None = None) -> None:
+    @curator_only()
+    async def export(self, interaction: discord.Interaction[Any], collection: CollectionId | None = None) -> None:
         """Attach the collection's card file, as served."""
         library = self.service.library
         wanted = [collection] if collection is not None else sorted(library.collections)
@@ -514,7 +508,7 @@ class CardsCog(commands.Cog):
 
     # ----------------------------------------------------------------------------------------- reload
     @cards.command(name="reload", description="Re-read the card files from disk")
-    @moderator_only()
+    @curator_only()
     async def reload(self, interaction: discord.Interaction[Any]) -> None:
         """Re-read cards/ and summarise what changed; broken files keep their last good version."""
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -546,15 +540,11 @@ class CardsCog(commands.Cog):
     @cards.command(name="history", description="Who changed a card, when, and what")
     @app_commands.describe(card="The card's id (removed cards too)")
     @app_commands.autocomplete(card=_card_choices)
-    @moderator_only()
-    async def history(self, interaction: discord.Interaction[Any], card: str) -> None:
+    @curator_only()
+    async def history(self, interaction: discord.Interaction[Any], card: CardId) -> None:
         """The card's changes, newest first, each with what it was before and after."""
-        storage = getattr(self.bot, "storage", None)
-        if storage is None:
-            await _send(interaction, content="The audit log is not available.")
-            return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        entries = await storage.audit.history(card, limit=10)
+        entries = await self.storage.audit.history(card, limit=10)
         if not entries:
             await interaction.followup.send(
                 content=f"No recorded changes to `{safe(card, 100)}`.", ephemeral=True, allowed_mentions=NO_MENTIONS

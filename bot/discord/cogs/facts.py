@@ -24,6 +24,7 @@ from discord.ext import commands
 from bot.discord import choices, embeds
 from bot.discord.checks import in_guild
 from bot.discord.errors import NO_MENTIONS, reply
+from bot.discord.inputs import COLLECTION_MAX, QUERY_MAX, TOPIC_MAX, CardId, CollectionId, Query, ReferenceText, Topic
 from bot.discord.ui import (
     NOT_YOURS,
     CardOption,
@@ -37,9 +38,8 @@ from bot.discord.ui import (
     expired_text,
     list_components,
 )
-from bot.service import CardDetail, CardService, CiteHit, SearchResult
-from bot.settings import Settings
-from bot.storage import Storage, ViewEvent
+from bot.service import CardDetail, CiteHit, Pick, SearchResult
+from bot.storage import ViewEvent
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
@@ -58,15 +58,33 @@ SWEEP_BATCH = 50
 SEARCH, CITE, COLLECTIONS = "s", "c", "l"
 
 
-def _cooldown(command: str) -> Callable[[discord.Interaction], app_commands.Cooldown | None]:
+def _cooldown(command: str) -> Callable[[discord.Interaction[FactdeckBot]], app_commands.Cooldown | None]:
     """Dynamic cooldown factory: per user, with the rate from the settings (None: no cooldown)."""
 
-    def factory(interaction: discord.Interaction) -> app_commands.Cooldown | None:
-        settings: Settings | None = getattr(interaction.client, "settings", None)
-        cooldown = settings.cooldown(command) if settings is not None else None
+    def factory(interaction: discord.Interaction[FactdeckBot]) -> app_commands.Cooldown | None:
+        cooldown = interaction.client.settings.cooldown(command)
         return app_commands.Cooldown(cooldown.rate, cooldown.per) if cooldown is not None else None
 
     return factory
+
+
+def _no_pick(pick: Pick, topic: str | None, collection: str | None) -> str:
+    """Why /fact random found no card, and where to look instead (what was asked for is echoed, cut)."""
+    if pick.reason == "collection":
+        shown = embeds.safe(collection or "", COLLECTION_MAX)
+        return f"There is no collection “{shown}”. /fact collections lists them."
+    if pick.reason == "topic":
+        close = ", ".join(f"“{embeds.safe(t, TOPIC_MAX)}”" for t in pick.close)
+        hint = f" Did you mean {close}?" if close else " Start typing in the topic option for suggestions."
+        return f"No card has the topic “{embeds.safe(topic or '', TOPIC_MAX)}”.{hint}"
+    return "No card has that topic in that collection; /fact collections shows each collection's topics."
+
+
+def _no_hits(reason: str | None, query: str) -> str:
+    """Why /fact search shows nothing: the index's reason (an empty query), or no card matching."""
+    if reason:
+        return embeds.safe(reason)
+    return f"No card matches “{embeds.safe(query, QUERY_MAX)}”. Try fewer or other words, or /fact help."
 
 
 def _short(text: str, limit: int) -> str:
@@ -100,7 +118,7 @@ class _SearchPages:
             )
         )
         page = result.page
-        counts = await self.cog.storage.views.counts([v.card.id for v in result.details], self.guild_id)
+        counts = await self.cog.storage.views.counts([d.card.id for d in result.details], self.guild_id)
         embed = embeds.search_page_embed(
             page.hits,
             result.details,
@@ -111,8 +129,8 @@ class _SearchPages:
             note=page.message,
         )
         options = tuple(
-            CardOption(v.card.id, f"{n}. {v.card.id}", _short(v.card.text, 100))
-            for n, v in enumerate(result.details, page.offset + 1)
+            CardOption(detail.card.id, f"{n}. {detail.card.id}", _short(detail.card.text, 100))
+            for n, detail in enumerate(result.details, page.offset + 1)
         )
         return Page(embed, options, has_prev=number > 0, has_next=page.offset + len(page.hits) < page.total)
 
@@ -211,7 +229,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         ephemeral: bool = False,
         note: str | None = None,
     ) -> None:
-        """Record a view of ``view`` and reply with its embed (plus "Read more" when it was cut)."""
+        """Log that ``detail`` was shown (a view) and reply with its embed (plus "Read more" when it was cut)."""
         self._record(interaction, detail.card.id, command)
         views = await self._views_here(interaction, detail.card.id)
         await interaction.response.send_message(
@@ -343,7 +361,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         webhook = discord.Webhook.partial(application_id, state.token, client=client)
         view = list_components(state.kind, key, None, paged=state.paged, menu=state.menu)
         try:
-            await webhook.edit_message("@original", view=view)  # type: ignore[arg-type]  # the route takes it
+            await webhook.edit_message("@original", view=view)  # type: ignore[call-overload]  # the route takes it
         except discord.HTTPException as exc:
             log.info("could not disable the components of an expired result list: %s", exc)
 
@@ -352,13 +370,16 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     @app_commands.describe(topic="Only cards with this topic", collection="Only cards from this collection")
     @app_commands.checks.dynamic_cooldown(_cooldown("random"))
     async def random_card(
-        self, interaction: discord.Interaction, topic: str | None = None, collection: str | None = None
+        self,
+        interaction: discord.Interaction,
+        topic: Topic | None = None,
+        collection: CollectionId | None = None,
     ) -> None:
         """/fact random."""
         seen = await self.storage.views.seen_by_user(interaction.user.id, interaction.guild_id)
         pick = self.service.random(topic=topic, collection=collection, avoid=seen)
         if pick.detail is None:
-            await reply(interaction, embeds.safe(pick.message or "No card matches that."))
+            await reply(interaction, _no_pick(pick, topic, collection))
             return
         note = None
         if pick.exhausted:
@@ -375,14 +396,14 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     async def search(
         self,
         interaction: discord.Interaction,
-        query: app_commands.Range[str, 1, 200],
-        topic: str | None = None,
-        collection: str | None = None,
+        query: Query,
+        topic: Topic | None = None,
+        collection: CollectionId | None = None,
     ) -> None:
         """/fact search."""
         result = self.service.search(query, topic=topic, collection=collection, limit=PAGE_SIZE)
         if not result.page.hits:
-            await reply(interaction, embeds.safe(result.message or f"No card matches “{query}”."))
+            await reply(interaction, _no_hits(result.page.message, query))
             return
         source = _SearchPages(
             self, query, topic=topic, collection=collection, guild_id=interaction.guild_id, first=result
@@ -392,7 +413,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     @app_commands.command(name="cite", description="The cards that cite a work, e.g. Horvath & Symonds 1991")
     @app_commands.describe(reference="An author, author and year, or a reference number")
     @app_commands.checks.dynamic_cooldown(_cooldown("cite"))
-    async def cite(self, interaction: discord.Interaction, reference: app_commands.Range[str, 1, 200]) -> None:
+    async def cite(self, interaction: discord.Interaction, reference: ReferenceText) -> None:
         """/fact cite."""
         result = self.service.cite(reference)
         if not result.hits:
@@ -403,7 +424,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
 
     @app_commands.command(name="show", description="Show one card by its id")
     @app_commands.describe(card="The card id (start typing for suggestions)")
-    async def show(self, interaction: discord.Interaction, card: app_commands.Range[str, 1, 100]) -> None:
+    async def show(self, interaction: discord.Interaction, card: CardId) -> None:
         """/fact show."""
         detail = self.service.detail(card.strip())
         if detail is None:
@@ -416,7 +437,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     async def source(
         self,
         interaction: discord.Interaction,
-        card: app_commands.Range[str, 1, 100],
+        card: CardId,
         style: Literal["apa", "mla", "bibtex", "plain"] = "plain",
     ) -> None:
         """/fact source."""
