@@ -38,8 +38,9 @@ from bot.discord.ui import (
     expired_text,
     list_components,
 )
-from bot.service import CardDetail, CiteHit, Pick, SearchResult
-from bot.storage import ViewEvent
+from bot.service import CardDetail, CardService, CiteHit, Pick, SearchResult
+from bot.settings import Settings
+from bot.storage import Storage, ViewEvent
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
