@@ -45,7 +45,7 @@ __all__ = ["COGS", "CogFactory", "FactdeckBot", "intents", "main", "run"]
 CogFactory = Callable[["FactdeckBot"], commands.Cog | Awaitable[commands.Cog]]
 
 #: Every cog, in the order they are added.
-COGS: tuple[CogFactory, ...] = (FactsCog.from_bot, CardsCog, DailyCog)
+COGS: tuple[CogFactory, ...] = (FactsCog.from_bot, CardsCog.from_bot, DailyCog)
 #: How often the health file is touched while connected (seconds).
 HEALTH_EVERY = 30.0
 

@@ -23,6 +23,7 @@ from bot.curation import (
     ValidationFailed,
     parse_list,
 )
+from bot.curation import writes
 from bot.service import CardService
 from bot.storage import Storage
 
@@ -287,13 +288,13 @@ async def test_a_hand_edit_saved_while_a_write_is_checked_is_not_overwritten(
     curator: Curator, service: CardService, file: Path, monkeypatch
 ):
     edited_by_hand = read(file).replace("Rogers (1951)", "Carl Rogers (1951)")
-    real = Curator._validate_file
+    real = writes.validate_file
 
-    def validate_while_someone_saves(self, *args):  # the curator saves in the middle of the write
+    def validate_while_someone_saves(*args):  # the curator saves in the middle of the write
         write(file, edited_by_hand)
-        return real(self, *args)
+        return real(*args)
 
-    monkeypatch.setattr(Curator, "_validate_file", validate_while_someone_saves)
+    monkeypatch.setattr(writes, "validate_file", validate_while_someone_saves)
     with pytest.raises(StaleFileError):
         await curator.add_card(COLLECTION, FORM, MOD)
     assert read(file) == edited_by_hand
@@ -510,14 +511,14 @@ async def test_a_cancelled_write_still_finishes_before_the_next_starts(
     import threading
 
     started, release = threading.Event(), threading.Event()
-    real = Curator._write
+    real = writes.validate_file
 
-    def slow_write(self, *args, **kwargs):
+    def slow_write(*args):
         started.set()
         release.wait(5)
-        return real(self, *args, **kwargs)
+        return real(*args)
 
-    monkeypatch.setattr(Curator, "_write", slow_write)
+    monkeypatch.setattr(writes, "validate_file", slow_write)
     first = asyncio.create_task(curator.add_card(COLLECTION, FORM, MOD))
     await asyncio.to_thread(started.wait, 5)
     first.cancel()  # e.g. the bot shutting down mid-write

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +38,9 @@ from bot.discord.embeds import DESCRIPTION_MAX, FIELD_VALUE_MAX, card_embed, cli
 from bot.discord.errors import NO_MENTIONS, report_error
 
 if TYPE_CHECKING:
+    from bot.discord.app import FactdeckBot
     from bot.service import CardService, ReloadReport
-    from bot.storage import AuditEntry
+    from bot.storage import AuditEntry, Storage
 
 log = logging.getLogger(__name__)
 
@@ -124,27 +125,27 @@ class CardModal(discord.ui.Modal):
         self.collection_id = collection_id
         self.card_id = card_id
         init = initial or CardInput("")
-        self.text = discord.ui.TextInput(
+        self.text: discord.ui.TextInput[CardModal] = discord.ui.TextInput(
             label="Text", style=discord.TextStyle.paragraph, max_length=INPUT_MAX, default=init.text or None
         )
-        self.topics = discord.ui.TextInput(
+        self.topics: discord.ui.TextInput[CardModal] = discord.ui.TextInput(
             label="Topics (comma-separated)",
             style=discord.TextStyle.paragraph,
             required=False,
             max_length=INPUT_MAX,
             default=", ".join(init.topics) or None,
         )
-        self.article = discord.ui.TextInput(
+        self.article: discord.ui.TextInput[CardModal] = discord.ui.TextInput(
             label="Article", required=False, max_length=1000, default=init.article or None
         )
-        self.source_type = discord.ui.TextInput(
+        self.source_type: discord.ui.TextInput[CardModal] = discord.ui.TextInput(
             label="Source type",
             required=False,
             max_length=1000,
             default=init.source_type or None,
             placeholder="e.g. Offline Book/Journal",
         )
-        self.references = discord.ui.TextInput(
+        self.references: discord.ui.TextInput[CardModal] = discord.ui.TextInput(
             label="References (semicolon-separated)",
             style=discord.TextStyle.paragraph,
             required=False,
@@ -172,7 +173,7 @@ class CardModal(discord.ui.Modal):
         else:
             await self.cog.finish_edit(interaction, self.card_id, self.form())
 
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /, *_: object) -> None:
         """Log it; tell the moderator briefly."""
         await report_error(interaction, error)
 
@@ -201,10 +202,14 @@ def _too_long_for_the_form(form: CardInput) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------- confirming
+#: What Confirm does: given the press, act and return the embed that replaces the question.
+ConfirmAction = Callable[[discord.Interaction[Any]], Awaitable[discord.Embed]]
+
+
 class ConfirmView(discord.ui.View):
     """Confirm / Cancel for the moderator who asked; everyone else is refused when they press."""
 
-    def __init__(self, *, owner_id: int, confirm_label: str, action: Any) -> None:
+    def __init__(self, *, owner_id: int, confirm_label: str, action: ConfirmAction) -> None:
         super().__init__(timeout=CONFIRM_TIMEOUT)
         self.owner_id = owner_id
         self.action = action
@@ -270,14 +275,16 @@ class CardsCog(commands.Cog):
         default_permissions=discord.Permissions(manage_messages=True),
     )
 
-    def __init__(self, bot: Any) -> None:
-        self.bot = bot
-        service: CardService = getattr(bot, "service", None) or bot.cards
-        storage = getattr(bot, "storage", None)
-        curator = getattr(bot, "curator", None)
-        self.curator: Curator = curator or Curator(
-            service, service.library.root, audit=storage.audit if storage is not None else None
-        )
+    def __init__(self, curator: Curator, storage: Storage | None = None) -> None:
+        self.curator = curator
+        self.storage = storage
+        super().__init__()
+
+    @classmethod
+    def from_bot(cls, bot: FactdeckBot) -> CardsCog:
+        """The cog factory used by :data:`bot.discord.app.COGS`: writes go to the folder the bot serves."""
+        service = bot.service
+        return cls(Curator(service, service.library.root, audit=bot.storage.audit), bot.storage)
 
     @property
     def service(self) -> CardService:
@@ -297,10 +304,9 @@ class CardsCog(commands.Cog):
 
     # ------------------------------------------------------------------------------------------ views
     async def _views(self, card_id: str, guild_id: int | None) -> int | None:
-        storage = getattr(self.bot, "storage", None)
-        if storage is None:
+        if self.storage is None:
             return None
-        return await storage.views.count(card_id, guild_id)
+        return await self.storage.views.count(card_id, guild_id)
 
     async def _card_reply(self, interaction: discord.Interaction[Any], change: CardChange, headline: str) -> None:
         detail = self.service.detail(change.card_id)
@@ -549,12 +555,11 @@ class CardsCog(commands.Cog):
     @moderator_only()
     async def history(self, interaction: discord.Interaction[Any], card: str) -> None:
         """The card's changes, newest first, each with what it was before and after."""
-        storage = getattr(self.bot, "storage", None)
-        if storage is None:
+        if self.storage is None:
             await _send(interaction, content="The audit log is not available.")
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        entries = await storage.audit.history(card, limit=10)
+        entries = await self.storage.audit.history(card, limit=10)
         if not entries:
             await interaction.followup.send(
                 content=f"No recorded changes to `{safe(card, 100)}`.", ephemeral=True, allowed_mentions=NO_MENTIONS

@@ -1,0 +1,125 @@
+"""Recording moderators' changes in the audit log: each card before and after, who, where and which file."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bot.cards.library import Library
+from bot.cards.model import Card
+from bot.service import ReloadReport
+from bot.storage import Action, AuditLog
+
+from .forms import Moderator, card_builtins
+from .imports import ImportApplied
+from .writes import CardChange
+
+__all__ = ["AUDIT_CARDS_LIMIT", "AuditTrail"]
+
+log = logging.getLogger(__name__)
+
+#: Per-card audit entries written for one import or reload; beyond this only the summary entry is written.
+AUDIT_CARDS_LIMIT = 2000
+
+_AUDIT_FAULTS = (sqlite3.Error, OSError, ValueError, TypeError)
+
+
+def _who(moderator: Moderator) -> dict[str, Any]:
+    return {"guild_id": moderator.guild_id, "moderator_id": moderator.id, "moderator_name": moderator.name}
+
+
+class AuditTrail:
+    """Writes the audit rows of the curator's changes; without an audit log (``None``) it records nothing.
+
+    A fault in the audit log is logged, never raised: the file is written and served by then, and the moderator
+    must not be told otherwise.
+    """
+
+    def __init__(self, audit: AuditLog | None) -> None:
+        self.log = audit
+
+    async def _record(self, action: Action, **fields: Any) -> None:
+        if self.log is None:
+            return
+        try:
+            await self.log.record(action, **fields)
+        except _AUDIT_FAULTS:
+            log.exception("could not record %s of %s in the audit log", action, fields.get("card_id"))
+
+    async def change(self, change: CardChange, moderator: Moderator) -> None:
+        """One card added, edited or removed."""
+        await self._record(
+            change.action,
+            card_id=change.card_id,
+            collection_id=change.collection_id,
+            before=card_builtins(change.before),
+            after=card_builtins(change.after),
+            detail=change.display_path,
+            **_who(moderator),
+        )
+
+    async def _cards(
+        self,
+        action: Action,
+        pairs: Iterable[tuple[str, Card | None, Card | None]],
+        collection_of: Callable[[str], str | None],
+        detail: str,
+        moderator: Moderator,
+    ) -> None:
+        if self.log is None:
+            return
+        entries = [
+            {
+                "action": action,
+                "card_id": card_id,
+                "collection_id": collection_of(card_id),
+                "before": card_builtins(before),
+                "after": card_builtins(after),
+                "detail": detail,
+                **_who(moderator),
+            }
+            for card_id, before, after in itertools.islice(pairs, AUDIT_CARDS_LIMIT)
+        ]
+        try:
+            await self.log.record_many(entries)  # one transaction, not one per card
+        except _AUDIT_FAULTS:
+            log.exception("could not record the cards of this %s in the audit log", action)
+
+    async def imported(self, applied: ImportApplied, moderator: Moderator) -> None:
+        """An import: one summary row, then a row per card it added, changed or removed."""
+        plan = applied.plan
+        if plan.card_file is None:
+            return
+        old = {c.id: c for c in plan.before}
+        new = {c.id: c for c in plan.card_file.cards}
+        summary = (
+            f"{plan.filename} into {plan.display_path}: {len(plan.added)} added, {len(plan.changed)} changed,"
+            f" {len(plan.removed)} removed"
+        )
+        await self._record(
+            "import",
+            collection_id=plan.collection_id,
+            before=None if plan.new_collection else {"cards": len(plan.before)},
+            after={"cards": len(plan.card_file.cards)},
+            detail=summary,
+            **_who(moderator),
+        )
+        pairs = [(cid, old.get(cid), new.get(cid)) for cid in (*plan.added, *plan.changed, *plan.removed)]
+        await self._cards("import", pairs, lambda _cid: plan.collection_id, summary, moderator)
+
+    async def reloaded(self, before: Library, after: Library, report: ReloadReport, moderator: Moderator) -> None:
+        """A reload: one summary row, then a row per card it brought in, changed or took out."""
+        added, changed, removed = report.added, report.changed, report.removed
+        summary = (
+            f"{len(added)} added, {len(changed)} changed, {len(removed)} removed, {len(report.broken)} broken file(s)"
+        )
+        await self._record("reload", detail=summary, **_who(moderator))
+        pairs = [(cid, before.cards.get(cid), after.cards.get(cid)) for cid in (*added, *changed, *removed)]
+
+        def collection_of(cid: str) -> str | None:
+            return after.card_collection.get(cid) or before.card_collection.get(cid)
+
+        await self._cards("reload", pairs, collection_of, f"reload: {summary}", moderator)
