@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from bot.cards.validate import Problem
 
 from .curator import Curator, Export
-from .errors import CurationError, NotFoundError, StaleFileError, ValidationFailed
+from .errors import CurationError, NotFoundError, StaleCardError, StaleFileError, ValidationFailed
 from .forms import CardInput, Moderator, card_builtins, parse_list
 from .imports import MAX_IMPORT_BYTES, ImportApplied, ImportFormat, ImportPlan
 from .writes import CardChange
@@ -38,6 +38,7 @@ __all__ = [
     "ImportPlan",
     "Moderator",
     "NotFoundError",
+    "StaleCardError",
     "StaleFileError",
     "ValidationFailed",
     "card_builtins",

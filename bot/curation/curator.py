@@ -15,12 +15,13 @@ from typing import TypeVar
 import msgspec
 
 from bot.cards.library import Library
+from bot.cards.model import Card
 from bot.cards.yamlio import dump
 from bot.service import CardService, ReloadReport
 from bot.storage import AuditLog
 
 from .audit import AuditTrail
-from .errors import CurationError, StaleFileError, ValidationFailed
+from .errors import CurationError, StaleCardError, StaleFileError, ValidationFailed
 from .folder import CardsFolder
 from .forms import CardInput, Moderator, card_data
 from .ids import new_card_ids
@@ -116,17 +117,28 @@ class Curator:
         self._serve(new)
         return describe_change(self.folder, "add", card_id, collection_id, loaded.path, None, card, new)
 
-    async def edit_card(self, card_id: str, form: CardInput, moderator: Moderator) -> CardChange:
-        """Change a card's text, topics, source and references; its id, author and date stay."""
+    async def edit_card(
+        self, card_id: str, form: CardInput, moderator: Moderator, *, opened: Card | None = None
+    ) -> CardChange:
+        """Change a card's text, topics, source and references; its id, author and date stay.
+
+        ``opened`` is the card as the moderator's form showed it: when the card has changed since (another
+        moderator saved first, or a reload brought a hand edit), nothing is written and :class:`StaleCardError`
+        says what changed, so one moderator's save never silently reverts another's.
+        """
         async with self._lock:
-            change = await _finish_in_thread(lambda: self._edit(card_id, form, moderator))
+            change = await _finish_in_thread(lambda: self._edit(card_id, form, moderator, opened))
             if change.changed:
                 await self._trail.change(change, moderator)
             return change
 
-    def _edit(self, card_id: str, form: CardInput, moderator: Moderator) -> CardChange:
+    def _edit(self, card_id: str, form: CardInput, moderator: Moderator, opened: Card | None) -> CardChange:
         library = self.service.library
         before, loaded = self.folder.card(library, card_id)
+        if opened is not None and opened != before:
+            raise StaleCardError(
+                f"card '{card_id}' was changed since you opened the form, so nothing was written", opened, before
+            )
         after = checked_card(card_data(card_id, form, base=before, moderator=moderator))
         collection_id = library.card_collection[card_id]
         if after == before:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.cards.model import Card
 from bot.cards.validate import Problem
 
-__all__ = ["CurationError", "NotFoundError", "StaleFileError", "ValidationFailed"]
+__all__ = ["CurationError", "NotFoundError", "StaleCardError", "StaleFileError", "ValidationFailed"]
 
 
 class CurationError(Exception):
@@ -23,6 +24,18 @@ class NotFoundError(CurationError):
 
 class StaleFileError(CurationError):
     """The file changed on disk since it was loaded, so writing it now would lose someone's edit."""
+
+
+class StaleCardError(CurationError):
+    """The card changed since the form was opened, so saving the form would revert someone's edit.
+
+    ``opened`` is the card as the form showed it, ``current`` the card as it is now.
+    """
+
+    def __init__(self, message: str, opened: Card, current: Card) -> None:
+        super().__init__(message)
+        self.opened = opened
+        self.current = current
 
 
 class ValidationFailed(CurationError):

@@ -452,3 +452,25 @@ async def test_card_and_collection_options_autocomplete(deck: Deck) -> None:
     )
     assert collections[0] == {"name": f"Therapeutic Alliance ({COLLECTION})", "value": COLLECTION}
     deck.fake.assert_no_errors()
+
+
+# ------------------------------------------------------------------------------------ changes never lost
+async def test_a_stale_edit_form_is_refused_and_names_what_changed(deck: Deck) -> None:
+    card_id = f"{COLLECTION}-002"
+    first = await (await deck.cards_cmd("edit", card=card_id)).wait_modal()
+    second = await (await deck.cards_cmd("edit", deck.carl, card=card_id)).wait_modal()
+    carls = {t["_label"]: t.get("value") for t in second.text_inputs()}
+    carls_text = "Carl's corrected text about the alliance."
+    done = await (await deck.fake.submit_modal(second, {**carls, "Text": carls_text})).wait_message()
+    assert f"Updated card `{card_id}`" in done.text
+    marias = {t["_label"]: t.get("value") for t in first.text_inputs()}  # opened before carl's change
+    refused = await (
+        await deck.fake.submit_modal(first, {**marias, "Topics (comma-separated)": "alliance, a new topic"})
+    ).wait_message()
+    assert refused.ephemeral
+    assert f"`{card_id}` was changed since you opened the form" in refused.text
+    assert carls_text in refused.text  # what changed, so maria can redo her change on top of it
+    assert deck.bot.service.detail(card_id).card.text == carls_text
+    assert carls_text in await asyncio.to_thread(_read, deck.file())
+    history = await deck.bot.storage.audit.history(card_id)
+    assert [e.moderator_name for e in history] == ["carl"]

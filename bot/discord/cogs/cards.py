@@ -20,6 +20,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cards.model import Card
 from bot.cards.validate import Problem
 from bot.curation import (
     MAX_IMPORT_BYTES,
@@ -29,7 +30,9 @@ from bot.curation import (
     Curator,
     ImportPlan,
     Moderator,
+    StaleCardError,
     ValidationFailed,
+    card_builtins,
     describe_problems,
 )
 from bot.discord import choices
@@ -116,7 +119,7 @@ class CardModal(discord.ui.Modal):
         owner_id: int,
         collection_id: str | None = None,
         card_id: str | None = None,
-        initial: CardInput | None = None,
+        opened: Card | None = None,
     ) -> None:
         title = f"Edit {card_id}" if card_id else "Add a card"
         super().__init__(title=clip(title, 45)[0], timeout=MODAL_TIMEOUT)
@@ -124,7 +127,8 @@ class CardModal(discord.ui.Modal):
         self.owner_id = owner_id
         self.collection_id = collection_id
         self.card_id = card_id
-        init = initial or CardInput("")
+        self.opened = opened
+        init = CardInput.of(opened) if opened is not None else CardInput("")
         self.text: discord.ui.TextInput[CardModal] = discord.ui.TextInput(
             label="Text", style=discord.TextStyle.paragraph, max_length=INPUT_MAX, default=init.text or None
         )
@@ -171,7 +175,7 @@ class CardModal(discord.ui.Modal):
         if self.card_id is None:
             await self.cog.finish_add(interaction, self.collection_id, self.form())
         else:
-            await self.cog.finish_edit(interaction, self.card_id, self.form())
+            await self.cog.finish_edit(interaction, self.card_id, self.form(), self.opened)
 
     async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /, *_: object) -> None:
         """Log it; tell the moderator briefly."""
@@ -318,7 +322,16 @@ class CardsCog(commands.Cog):
         await _send(interaction, content=clip("\n".join(notes), 2000)[0], embeds=embeds)
 
     async def _refusal(self, interaction: discord.Interaction[Any], error: CurationError) -> None:
-        if isinstance(error, ValidationFailed) and error.problems:
+        if isinstance(error, StaleCardError):
+            changed = change_lines(card_builtins(error.opened), card_builtins(error.current))
+            lines = [
+                f"Card `{error.current.id}` was changed since you opened the form, so nothing was written"
+                " (saving would have reverted that change). Open /cards edit again to start from it.",
+                "What changed:",
+                *(f"- {safe(line)}" for line in changed),
+            ]
+            await _send(interaction, content=clip("\n".join(lines), 2000)[0])
+        elif isinstance(error, ValidationFailed) and error.problems:
             embed, _ = problems_embed(error.message, error.problems, with_place=False)
             await _send(interaction, embed=embed)
         else:
@@ -369,13 +382,15 @@ class CardsCog(commands.Cog):
                 "or with /cards export and /cards import.",
             )
             return
-        modal = CardModal(self, owner_id=interaction.user.id, card_id=card, initial=initial)
+        modal = CardModal(self, owner_id=interaction.user.id, card_id=card, opened=found)
         await interaction.response.send_modal(modal)
 
-    async def finish_edit(self, interaction: discord.Interaction[Any], card_id: str, form: CardInput) -> None:
-        """Write the edited card (called by the form) and show it."""
+    async def finish_edit(
+        self, interaction: discord.Interaction[Any], card_id: str, form: CardInput, opened: Card | None
+    ) -> None:
+        """Write the edited card (called by the form, with the card it was opened on) and show it."""
         try:
-            change = await self.curator.edit_card(card_id, form, moderator_of(interaction))
+            change = await self.curator.edit_card(card_id, form, moderator_of(interaction), opened=opened)
         except CurationError as error:
             await self._refusal(interaction, error)
             return
