@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from bot.cards.library import Library
@@ -14,6 +14,7 @@ from bot.service import ReloadReport
 from bot.storage import Action, AuditLog
 
 from .forms import Moderator, card_builtins
+from .ids import highest_numbers
 from .imports import ImportApplied
 from .writes import CardChange
 
@@ -48,6 +49,37 @@ class AuditTrail:
             await self.log.record(action, **fields)
         except _AUDIT_FAULTS:
             log.exception("could not record %s of %s in the audit log", action, fields.get("card_id"))
+
+    async def marks(self) -> dict[str, int]:
+        """Per id prefix, the highest number ever given out ({} without an audit log, or when it fails)."""
+        if self.log is None:
+            return {}
+        try:
+            return await self.log.marks()
+        except _AUDIT_FAULTS:
+            log.exception("could not read the card id marks; new ids count from the cards served")
+            return {}
+
+    async def raise_marks(self, marks: Mapping[str, int]) -> None:
+        """Record that these numbers were given out, so they are never given again."""
+        if self.log is None or not marks:
+            return
+        try:
+            await self.log.raise_marks(marks)
+        except _AUDIT_FAULTS:
+            log.exception("could not record the card id marks %s", dict(marks))
+
+    async def seed_marks(self, library: Library) -> None:
+        """At start: every id the audit log or the library has seen counts as given out (a log from before the
+        marks, or cards added and removed by hand, never hand an old id to a new card)."""
+        if self.log is None:
+            return
+        try:
+            seen = await self.log.card_ids()
+        except _AUDIT_FAULTS:
+            log.exception("could not read the audit log's card ids")
+            seen = set()
+        await self.raise_marks(highest_numbers([*seen, *library.cards]))
 
     async def change(self, change: CardChange, moderator: Moderator) -> None:
         """One card added, edited or removed."""

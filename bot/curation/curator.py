@@ -7,7 +7,7 @@ thread so the event loop keeps serving readers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -24,7 +24,7 @@ from .audit import AuditTrail
 from .errors import CurationError, StaleCardError, StaleFileError, ValidationFailed
 from .folder import CardsFolder
 from .forms import CardInput, Moderator, card_data
-from .ids import new_card_ids
+from .ids import highest_numbers, id_prefix, new_card_ids
 from .imports import ImportApplied, ImportFormat, ImportPlan, plan_import
 from .writes import CardChange, checked_card, describe_change, write_file
 
@@ -72,6 +72,11 @@ class Curator:
         self._trail = AuditTrail(audit)
         self._lock = asyncio.Lock()
 
+    async def start(self) -> None:
+        """Before the first write: bring the audit log in line with the files (see the module docstring)."""
+        async with self._lock:
+            await self._trail.seed_marks(self.service.library)
+
     # --------------------------------------------------------------------------------------- paths
     def display(self, path: Path) -> str:
         """A file's path as moderators see it: ``cards/x.yml``."""
@@ -81,16 +86,18 @@ class Curator:
         """The file a new collection is written to: ``<cards>/<collection_id>.yml``, checked to stay inside."""
         return self.folder.path_for(collection_id)
 
-    def next_card_id(self, collection_id: str, library: Library | None = None, taken: Iterable[str] = ()) -> str:
-        """The next free ``<collection>-NNN`` id: one above the highest number in use, unique across the library."""
-        return next(self.new_card_ids(collection_id, library, taken))
+    def next_card_id(
+        self, collection_id: str, library: Library | None = None, taken: Iterable[str] = (), *, given: int = 0
+    ) -> str:
+        """The next free ``<collection>-NNN`` id: one above the highest number in use or ever ``given``."""
+        return next(self.new_card_ids(collection_id, library, taken, given=given))
 
     def new_card_ids(
-        self, collection_id: str, library: Library | None = None, taken: Iterable[str] = ()
+        self, collection_id: str, library: Library | None = None, taken: Iterable[str] = (), *, given: int = 0
     ) -> Iterator[str]:
         """Free ``<collection>-NNN`` ids counting up from the highest in use (one scan, however many are drawn)."""
         library = library or self.service.library
-        return new_card_ids(collection_id, {*library.cards, *taken})
+        return new_card_ids(collection_id, {*library.cards, *taken}, given=given)
 
     def _serve(self, library: Library) -> None:
         self.service.swap(library)
@@ -99,18 +106,22 @@ class Curator:
     async def add_card(self, collection_id: str | None, form: CardInput, moderator: Moderator) -> CardChange:
         """Add a card to a collection (the only one when ``collection_id`` is None) with the next free id."""
         async with self._lock:
-            change = await _finish_in_thread(lambda: self._add(collection_id, form, moderator))
+            given = await self._trail.marks()
+            change = await _finish_in_thread(lambda: self._add(collection_id, form, moderator, given))
             await self._trail.change(change, moderator)
+            await self._trail.raise_marks(highest_numbers([change.card_id]))
             return change
 
-    def _add(self, collection_id: str | None, form: CardInput, moderator: Moderator) -> CardChange:
+    def _add(
+        self, collection_id: str | None, form: CardInput, moderator: Moderator, given: Mapping[str, int]
+    ) -> CardChange:
         library = self.service.library
         if collection_id is None:
             if len(library.collections) != 1:
                 raise CurationError("choose the collection to add the card to")
             collection_id = next(iter(library.collections))
         loaded = self.folder.file_of(library, collection_id)
-        card_id = self.next_card_id(collection_id, library)
+        card_id = self.next_card_id(collection_id, library, given=given.get(id_prefix(collection_id), 0))
         card = checked_card(card_data(card_id, form, base=None, moderator=moderator))
         card_file = msgspec.structs.replace(loaded.card_file, cards=(*loaded.card_file.cards, card))
         new = write_file(self.folder, library, loaded.path, card_file, base=loaded)
@@ -154,6 +165,7 @@ class Curator:
         async with self._lock:
             change = await _finish_in_thread(lambda: self._remove(card_id))
             await self._trail.change(change, moderator)
+            await self._trail.raise_marks(highest_numbers([change.card_id]))
             return change
 
     def _remove(self, card_id: str) -> CardChange:
@@ -175,7 +187,8 @@ class Curator:
         Nothing is written: pass the plan to :meth:`apply_import` once the moderator confirms.
         """
         library = self.service.library
-        return await asyncio.to_thread(plan_import, self.folder, library, filename, raw, collection_id, fmt)
+        given = await self._trail.marks()
+        return await asyncio.to_thread(plan_import, self.folder, library, filename, raw, collection_id, fmt, given)
 
     async def apply_import(self, plan: ImportPlan, moderator: Moderator) -> ImportApplied:
         """Write a confirmed import: the collection's file is replaced (or created) and served at once."""
@@ -184,6 +197,7 @@ class Curator:
         async with self._lock:
             applied = await _finish_in_thread(lambda: self._apply(plan))
             await self._trail.imported(applied, moderator)
+            await self._trail.raise_marks(highest_numbers([*plan.added, *plan.removed]))
             return applied
 
     def _apply(self, plan: ImportPlan) -> ImportApplied:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -20,7 +21,7 @@ from bot.cards.validate import Problem, decode_text, validate_text
 from bot.cards.yamlio import dump
 
 from .folder import CardsFolder, is_id
-from .ids import new_card_ids
+from .ids import id_prefix, new_card_ids
 from .writes import validate_file
 
 __all__ = ["MAX_IMPORT_BYTES", "ImportApplied", "ImportFormat", "ImportPlan", "plan_import"]
@@ -91,11 +92,11 @@ def plan_import(
     raw: bytes,
     collection_id: str | None,
     fmt: ImportFormat | None,
-    taken: frozenset[str] = frozenset(),
+    given: Mapping[str, int] | None = None,
 ) -> ImportPlan:
     """Validate an upload in full and say what it would change (runs in a worker thread).
 
-    ``taken`` are ids that may not be given to new cards even though no served card has them.
+    ``given`` is, per id prefix, the highest number ever given out: new cards are numbered above it.
     """
     name = Path(filename.replace("\\", "/")).name or "upload"
 
@@ -129,20 +130,26 @@ def plan_import(
         errors = [p for p in imported.problems if p.is_error]
         if imported.card_file is None or errors:
             return ImportPlan(name, fmt, target, None, name, None, None, tuple(imported.problems), None)
-        card_file = _merge_into_existing(library, imported.card_file, taken)
+        card_file = _merge_into_existing(library, imported.card_file, given or {})
         file_text = dump(card_file)
     return _preview(folder, library, name, fmt, card_file, file_text)
 
 
-def _merge_into_existing(library: Library, imported: CardFile, taken: frozenset[str]) -> CardFile:
+def _merge_into_existing(library: Library, imported: CardFile, given: Mapping[str, int]) -> CardFile:
     """Keep an existing collection's details, and the ids of cards whose text is unchanged.
 
     CSV and seed pages carry no ids: matching on the text keeps a card's id (and so its views and history)
     across re-imports of the same page; new texts get the next free ids.
     """
-    loaded = library.file_of(imported.collection.id)
+    collection_id = imported.collection.id
+    loaded = library.file_of(collection_id)
     if loaded is None:
-        return imported
+        if given.get(id_prefix(collection_id), 0) == 0:
+            return imported
+        numbered = new_card_ids(collection_id, library.cards, given=given[id_prefix(collection_id)])
+        return msgspec.structs.replace(
+            imported, cards=tuple(msgspec.structs.replace(c, id=next(numbered)) for c in imported.cards)
+        )
     existing = {_fold(c.text): c for c in loaded.card_file.cards}
     kept: set[str] = set()
     cards: list[Card] = []
@@ -155,7 +162,9 @@ def _merge_into_existing(library: Library, imported: CardFile, taken: frozenset[
         else:
             cards.append(card)
             pending.append(card)
-    fresh = new_card_ids(imported.collection.id, {*library.cards, *taken, *kept, *(c.id for c in cards)})
+    fresh = new_card_ids(
+        collection_id, {*library.cards, *kept, *(c.id for c in cards)}, given=given.get(id_prefix(collection_id), 0)
+    )
     renamed = {id(card): next(fresh) for card in pending}
     cards = [msgspec.structs.replace(c, id=renamed[id(c)]) if id(c) in renamed else c for c in cards]
     return CardFile(collection=loaded.card_file.collection, cards=tuple(cards))

@@ -540,3 +540,19 @@ def test_new_card_ids_count_up_past_every_id_in_use(curator: Curator) -> None:
     ids = curator.new_card_ids(COLLECTION, taken={f"{COLLECTION}-012", f"{COLLECTION}-014"})
     assert [next(ids) for _ in range(3)] == [f"{COLLECTION}-015", f"{COLLECTION}-016", f"{COLLECTION}-017"]
     assert curator.next_card_id(COLLECTION) == f"{COLLECTION}-011"  # the shipped file ends at -010
+
+
+async def test_a_removed_id_is_not_reused_after_a_restart(
+    curator: Curator, cards_copy: Path, storage: Storage, file: Path
+) -> None:
+    # -011 was added by hand and removed by hand while the bot ran; -010 removed by a moderator
+    write(file, read(file) + f"  - id: {COLLECTION}-011\n    text: A fact added by hand.\n")
+    started = Curator(CardService.load(cards_copy), cards_copy, audit=storage.audit)
+    await started.start()  # the bot starts and sees -011
+    write(file, read(file).replace(f"  - id: {COLLECTION}-011\n    text: A fact added by hand.\n", ""))
+    await started.reload()
+    await started.remove_card(f"{COLLECTION}-010", MOD)
+    restarted = Curator(CardService.load(cards_copy), cards_copy, audit=storage.audit)
+    await restarted.start()
+    added = await restarted.add_card(COLLECTION, FORM, MOD)
+    assert added.card_id == f"{COLLECTION}-012"

@@ -474,3 +474,16 @@ async def test_a_stale_edit_form_is_refused_and_names_what_changed(deck: Deck) -
     assert carls_text in await asyncio.to_thread(_read, deck.file())
     history = await deck.bot.storage.audit.history(card_id)
     assert [e.moderator_name for e in history] == ["carl"]
+
+
+async def test_a_removed_cards_id_is_never_given_to_a_new_card(deck: Deck) -> None:
+    highest = f"{COLLECTION}-010"
+    await (await deck.fact("show", card=highest)).wait_message()  # it has a view, and will have a history
+    it = await deck.cards_cmd("remove", card=highest)
+    await it.wait_message()
+    await (await deck.fake.click(it, "Remove")).wait_message()
+    assert deck.bot.service.detail(highest) is None
+    new_id = _new_id(await _add(deck))
+    assert new_id == f"{COLLECTION}-011"
+    history = await (await deck.cards_cmd("history", card=new_id)).wait_message()
+    assert [f["name"] for f in history.embed["fields"]] == ["add by maria"]  # not the removed card's history

@@ -290,6 +290,10 @@ class CardsCog(commands.Cog):
         service = bot.service
         return cls(Curator(service, service.library.root, audit=bot.storage.audit), bot.storage)
 
+    async def cog_load(self) -> None:
+        """Bring the audit log in line with the card files before the first write."""
+        await self.curator.start()
+
     @property
     def service(self) -> CardService:
         """The card service being served."""
