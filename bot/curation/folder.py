@@ -61,8 +61,20 @@ class CardsFolder:
         if loaded is None:
             known = ", ".join(sorted(library.collections)[:10]) or "none"
             raise NotFoundError(f"there is no collection '{collection_id}' (collections: {known})")
+        self.check_uncontested(library, collection_id)
         self.inside(loaded.path)
         return loaded
+
+    def check_uncontested(self, library: Library, collection_id: str) -> None:
+        """Refuse to write a collection that two files claim: which one a write belongs in is a curator's call."""
+        claimants = library.contested.get(collection_id)
+        if claimants:
+            served, *others = (self.display(path) for path in claimants)
+            raise CurationError(
+                f"the collection '{collection_id}' is in more than one file: {served} (served) and "
+                f"{', '.join(others)}, so nothing was written. Move the other copy out of the cards folder or "
+                "give it another collection id, run /cards reload, then try again"
+            )
 
     def card(self, library: Library, card_id: str) -> tuple[Card, LoadedFile]:
         """A served card and the file that holds it."""

@@ -20,6 +20,7 @@ from bot.cards.model import Card, CardFile
 from bot.cards.validate import Problem, decode_text, validate_text
 from bot.cards.yamlio import dump
 
+from .errors import CurationError
 from .folder import CardsFolder, is_id
 from .ids import id_prefix, new_card_ids
 from .writes import validate_file
@@ -175,6 +176,12 @@ def _preview(
 ) -> ImportPlan:
     collection_id = card_file.collection.id
     loaded = library.file_of(collection_id)
+    try:
+        folder.check_uncontested(library, collection_id)
+    except CurationError as refused:
+        return ImportPlan(
+            name, fmt, collection_id, None, name, None, None, (Problem(name, 1, 1, refused.message),), None
+        )
     if loaded is not None:
         path = folder.inside(loaded.path)
         before = loaded.card_file.cards

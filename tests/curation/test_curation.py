@@ -22,8 +22,8 @@ from bot.curation import (
     StaleFileError,
     ValidationFailed,
     parse_list,
+    writes,
 )
-from bot.curation import writes
 from bot.service import CardService
 from bot.storage import Storage
 
@@ -556,3 +556,13 @@ async def test_a_removed_id_is_not_reused_after_a_restart(
     await restarted.start()
     added = await restarted.add_card(COLLECTION, FORM, MOD)
     assert added.card_id == f"{COLLECTION}-012"
+
+
+def test_at_start_an_archived_copy_does_not_take_its_collection_over(cards_copy: Path, file: Path) -> None:
+    (cards_copy / "archive").mkdir()
+    write(cards_copy / "archive" / file.name, read(file).replace("Rogers (1951)", "Rogers (archived)"))
+    library = CardService.load(cards_copy).library
+    assert "Rogers (1951)" in library.cards[f"{COLLECTION}-001"].text
+    assert library.collection_file[COLLECTION] == resolved(file)
+    assert library.contested[COLLECTION] == (resolved(file), resolved(cards_copy / "archive" / file.name))
+    assert resolved(cards_copy / "archive" / file.name) in library.broken  # reported, loudly

@@ -487,3 +487,19 @@ async def test_a_removed_cards_id_is_never_given_to_a_new_card(deck: Deck) -> No
     assert new_id == f"{COLLECTION}-011"
     history = await (await deck.cards_cmd("history", card=new_id)).wait_message()
     assert [f["name"] for f in history.embed["fields"]] == ["add by maria"]  # not the removed card's history
+
+
+async def test_an_archived_copy_never_takes_a_collection_over(deck: Deck) -> None:
+    original = await asyncio.to_thread(_read, deck.file())
+    archived = original.replace("Rogers (1951)", "Rogers (archived)")
+    (deck.cards / "archive").mkdir()
+    await asyncio.to_thread(_write, deck.cards / "archive" / f"{COLLECTION}.yml", archived)
+    await (await deck.cards_cmd("reload")).wait_message()
+    served = deck.bot.service.detail(f"{COLLECTION}-001").card.text
+    assert "Rogers (1951)" in served  # the file it was served from keeps it
+    refused = await _add_expecting_refusal(deck)
+    assert refused.ephemeral
+    assert f"cards/{COLLECTION}.yml" in refused.text
+    assert f"cards/archive/{COLLECTION}.yml" in refused.text
+    assert await asyncio.to_thread(_read, deck.file()) == original
+    assert await asyncio.to_thread(_read, deck.cards / "archive" / f"{COLLECTION}.yml") == archived
