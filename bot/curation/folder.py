@@ -83,14 +83,15 @@ class CardsFolder:
             raise NotFoundError(f"there is no card '{card_id}'")
         return card, self.file_of(library, library.card_collection[card_id])
 
-    def check_fresh(self, loaded: LoadedFile) -> None:
-        """Refuse when the file on disk is not the version being served (runs in a worker thread)."""
+    def read_fresh(self, loaded: LoadedFile) -> bytes:
+        """The file's bytes; refused when they are not the version being served (runs in a worker thread)."""
         shown = self.display(loaded.path)
         try:
-            current = file_digest(loaded.path.read_bytes())
+            raw = loaded.path.read_bytes()
         except FileNotFoundError:
             raise StaleFileError(
                 f"{shown} was removed on disk since it was loaded; run /cards reload and try again"
             ) from None
-        if current != loaded.digest:
+        if file_digest(raw) != loaded.digest:
             raise StaleFileError(f"{shown} changed on disk since it was loaded; run /cards reload and try again")
+        return raw

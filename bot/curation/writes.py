@@ -7,18 +7,21 @@ disk since it was loaded is never overwritten. Everything here runs in a worker 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from bot.cards.library import Library, LoadedFile, replace_file
 from bot.cards.model import Card, CardFile
-from bot.cards.validate import Problem, cross_file, validate_card, validate_text
-from bot.cards.yamlio import dump
+from bot.cards.validate import Problem, cross_file, decode_text, validate_card, validate_text
 from bot.util.files import atomic_write_text
 
 from .errors import CurationError, StaleFileError, ValidationFailed
 from .folder import CardsFolder, text_of
+from .layout import render
 
 __all__ = ["CardChange", "checked_card", "describe_change", "validate_file", "write_file"]
 
@@ -80,21 +83,39 @@ def write_file(
     ``base`` is the loaded version being changed (None for a new file). Right before the rename, the file on
     disk must still be that version (or still absent), so a hand edit saved meanwhile is never overwritten.
     """
-    text = dump(card_file) if text is None else text
+    if text is None:  # a card added, edited or removed: rewrite only its lines
+        raw = folder.read_fresh(base) if base is not None else None
+        old_text = decode_text(raw, folder.display(path))[0] if raw is not None else None
+        text = render(old_text, base.card_file if base is not None else None, card_file)
     own, clashes = validate_file(folder, library, path, card_file, text)
     errors = [p for p in (*own, *clashes) if p.is_error]
     if errors:
         raise ValidationFailed(f"{folder.display(path)} would not be valid, so nothing was written", errors)
     if base is not None:
-        folder.check_fresh(base)
+        folder.read_fresh(base)
     elif path.exists():
         raise StaleFileError(f"{folder.display(path)} appeared on disk meanwhile; run /cards reload and try again")
     try:
-        atomic_write_text(path, text)
+        _replace_keeping_owner(path, text)
     except OSError as exc:
         raise CurationError(f"could not write {folder.display(path)}: {exc.strerror or exc}") from exc
     # The file's own warnings, as a load records them: validated just above, so not parsed again.
     return replace_file(library, path, card_file, text.encode("utf-8"), [p for p in own if not p.is_error])
+
+
+def _replace_keeping_owner(path: Path, text: str) -> None:
+    """Write atomically, and keep the file's mode and owner: a curator on the host must still be able to read and
+    edit a file the bot wrote (a new file gets its folder's read and write bits)."""
+    try:
+        before = path.stat()
+        mode, owner = stat.S_IMODE(before.st_mode), (before.st_uid, before.st_gid)
+    except FileNotFoundError:
+        mode, owner = stat.S_IMODE(path.parent.stat().st_mode) & 0o666, None
+    atomic_write_text(path, text)
+    os.chmod(path, mode)
+    if owner is not None and owner != (os.geteuid(), os.getegid()):
+        with contextlib.suppress(PermissionError):  # only root may give a file away; the mode is kept anyway
+            os.chown(path, *owner)
 
 
 def describe_change(

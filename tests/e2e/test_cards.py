@@ -503,3 +503,22 @@ async def test_an_archived_copy_never_takes_a_collection_over(deck: Deck) -> Non
     assert f"cards/archive/{COLLECTION}.yml" in refused.text
     assert await asyncio.to_thread(_read, deck.file()) == original
     assert await asyncio.to_thread(_read, deck.cards / "archive" / f"{COLLECTION}.yml") == archived
+
+
+async def test_an_edit_keeps_curators_comments_layout_and_the_files_mode(deck: Deck) -> None:
+    path = deck.file()
+    text = await asyncio.to_thread(_read, path)
+    curated = text.replace(f"  - id: {COLLECTION}-001\n", f"  # checked against the book\n  - id: {COLLECTION}-001\n")
+    await asyncio.to_thread(_write, path, curated)
+    await asyncio.to_thread(path.chmod, 0o644)
+    await (await deck.cards_cmd("reload")).wait_message()
+    it = await deck.cards_cmd("edit", card=f"{COLLECTION}-003")
+    modal = await it.wait_modal()
+    defaults = {t["_label"]: t.get("value") for t in modal.text_inputs()}
+    await (await deck.fake.submit_modal(modal, {**defaults, "Article": "An edited article"})).wait_message()
+    after = await asyncio.to_thread(_read, path)
+    assert "  # checked against the book\n" in after
+    assert "An edited article" in after
+    assert (await asyncio.to_thread(path.stat)).st_mode & 0o777 == 0o644
+    unchanged = [line for line in curated.splitlines() if line not in after.splitlines()]
+    assert len(unchanged) == 1  # the old article line of card -003, nothing else
