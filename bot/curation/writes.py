@@ -17,13 +17,22 @@ from typing import Any, Literal
 from bot.cards.library import Library, LoadedFile, replace_file
 from bot.cards.model import Card, CardFile
 from bot.cards.validate import Problem, cross_file, decode_text, validate_card, validate_text
-from bot.util.files import atomic_write_text
+from bot.util.files import atomic_write_bytes
 
 from .errors import CurationError, StaleFileError, ValidationFailed
 from .folder import CardsFolder, text_of
 from .layout import render
 
-__all__ = ["CardChange", "checked_card", "describe_change", "validate_file", "write_file"]
+__all__ = [
+    "CardChange",
+    "PreparedFile",
+    "checked_card",
+    "commit_file",
+    "describe_change",
+    "prepare_file",
+    "restore_file",
+    "validate_file",
+]
 
 ChangeAction = Literal["add", "edit", "remove"]
 
@@ -69,7 +78,19 @@ def validate_file(
     return list(result.problems), clashes
 
 
-def write_file(
+@dataclass(frozen=True, slots=True)
+class PreparedFile:
+    """A file's new text, validated and not yet written; ``base_raw`` is what it replaces (None: a new file)."""
+
+    path: Path
+    card_file: CardFile
+    text: str
+    base: LoadedFile | None
+    base_raw: bytes | None
+    warnings: tuple[Problem, ...]
+
+
+def prepare_file(
     folder: CardsFolder,
     library: Library,
     path: Path,
@@ -77,33 +98,51 @@ def write_file(
     text: str | None = None,
     *,
     base: LoadedFile | None,
-) -> Library:
-    """Validate, write atomically, and build the new library (in a worker thread). Does not swap it in.
+) -> PreparedFile:
+    """The new text of a file (only the changed cards' lines rewritten unless ``text`` is given), validated
+    against the file itself and the library's other files. Writes nothing.
 
-    ``base`` is the loaded version being changed (None for a new file). Right before the rename, the file on
-    disk must still be that version (or still absent), so a hand edit saved meanwhile is never overwritten.
+    ``base`` is the loaded version being changed (None for a new file); it must still be what is on disk.
     """
-    if text is None:  # a card added, edited or removed: rewrite only its lines
-        raw = folder.read_fresh(base) if base is not None else None
+    raw = folder.read_fresh(base) if base is not None else None
+    if text is None:
         old_text = decode_text(raw, folder.display(path))[0] if raw is not None else None
         text = render(old_text, base.card_file if base is not None else None, card_file)
     own, clashes = validate_file(folder, library, path, card_file, text)
     errors = [p for p in (*own, *clashes) if p.is_error]
     if errors:
         raise ValidationFailed(f"{folder.display(path)} would not be valid, so nothing was written", errors)
-    if base is not None:
-        folder.read_fresh(base)
+    return PreparedFile(path, card_file, text, base, raw, tuple(p for p in own if not p.is_error))
+
+
+def commit_file(folder: CardsFolder, library: Library, prepared: PreparedFile) -> Library:
+    """Write a prepared file atomically and build the new library (in a worker thread). Does not swap it in.
+
+    Right before the rename, the file on disk must still be the version it was prepared from (or still absent),
+    so a hand edit saved meanwhile is never overwritten.
+    """
+    path = prepared.path
+    if prepared.base is not None:
+        folder.read_fresh(prepared.base)
     elif path.exists():
         raise StaleFileError(f"{folder.display(path)} appeared on disk meanwhile; run /cards reload and try again")
     try:
-        _replace_keeping_owner(path, text)
+        _replace_keeping_owner(path, prepared.text.encode("utf-8"))
     except OSError as exc:
         raise CurationError(f"could not write {folder.display(path)}: {exc.strerror or exc}") from exc
-    # The file's own warnings, as a load records them: validated just above, so not parsed again.
-    return replace_file(library, path, card_file, text.encode("utf-8"), [p for p in own if not p.is_error])
+    # The file's own warnings, as a load records them: validated when prepared, so not parsed again.
+    return replace_file(library, path, prepared.card_file, prepared.text.encode("utf-8"), prepared.warnings)
 
 
-def _replace_keeping_owner(path: Path, text: str) -> None:
+def restore_file(prepared: PreparedFile) -> None:
+    """Put back what a committed file replaced (remove it if it was new)."""
+    if prepared.base_raw is None:
+        prepared.path.unlink(missing_ok=True)
+    else:
+        _replace_keeping_owner(prepared.path, prepared.base_raw)
+
+
+def _replace_keeping_owner(path: Path, data: bytes) -> None:
     """Write atomically, and keep the file's mode and owner: a curator on the host must still be able to read and
     edit a file the bot wrote (a new file gets its folder's read and write bits)."""
     try:
@@ -111,7 +150,7 @@ def _replace_keeping_owner(path: Path, text: str) -> None:
         mode, owner = stat.S_IMODE(before.st_mode), (before.st_uid, before.st_gid)
     except FileNotFoundError:
         mode, owner = stat.S_IMODE(path.parent.stat().st_mode) & 0o666, None
-    atomic_write_text(path, text)
+    atomic_write_bytes(path, data)
     os.chmod(path, mode)
     if owner is not None and owner != (os.geteuid(), os.getegid()):
         with contextlib.suppress(PermissionError):  # only root may give a file away; the mode is kept anyway

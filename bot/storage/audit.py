@@ -229,11 +229,16 @@ class AuditLog:
         return [_entry(row) for row in rows]
 
     async def recent(self, guild_id: int | None = None, limit: int = 25) -> list[AuditEntry]:
-        """The latest changes made in ``guild_id`` (or anywhere when ``None``), newest first."""
+        """The latest changes made in ``guild_id`` (or anywhere when ``None``), newest first; a change that was
+        refused or undone (``not written``) is left out."""
         if guild_id is None:
-            rows = await self._db.fetchall(f"SELECT {_COLUMNS} FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
+            rows = await self._db.fetchall(
+                f"SELECT {_COLUMNS} FROM audit_log WHERE state <> 'not written' ORDER BY id DESC LIMIT ?", (limit,)
+            )
         else:
             rows = await self._db.fetchall(
-                f"SELECT {_COLUMNS} FROM audit_log WHERE guild_id = ? ORDER BY id DESC LIMIT ?", (guild_id, limit)
+                f"SELECT {_COLUMNS} FROM audit_log WHERE guild_id = ? AND state <> 'not written' ORDER BY id DESC "
+                "LIMIT ?",
+                (guild_id, limit),
             )
         return [_entry(row) for row in rows]

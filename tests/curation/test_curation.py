@@ -21,6 +21,7 @@ from bot.curation import (
     NotFoundError,
     StaleFileError,
     ValidationFailed,
+    card_builtins,
     parse_list,
     writes,
 )
@@ -566,3 +567,28 @@ def test_at_start_an_archived_copy_does_not_take_its_collection_over(cards_copy:
     assert library.collection_file[COLLECTION] == resolved(file)
     assert library.contested[COLLECTION] == (resolved(file), resolved(cards_copy / "archive" / file.name))
     assert resolved(cards_copy / "archive" / file.name) in library.broken  # reported, loudly
+
+
+async def test_a_start_settles_the_writes_a_kill_left_half_done(
+    cards_copy: Path, file: Path, storage: Storage, service: CardService
+) -> None:
+    # killed after the file was written: the card is on disk, its audit row pending
+    reached = service.library.cards[f"{COLLECTION}-002"]
+    landed = await storage.audit.begin(
+        [{"action": "edit", "card_id": reached.id, "before": None, "after": card_builtins(reached)}]
+    )
+    # killed before the file was written: the row is pending, the file never changed
+    lost = await storage.audit.begin(
+        [{"action": "add", "card_id": f"{COLLECTION}-011", "after": {"id": f"{COLLECTION}-011", "text": "Lost."}}]
+    )
+    leftover = cards_copy / f".{file.name}.k3x9q2.tmp"
+    write(leftover, "half a file")
+    curator = Curator(CardService.load(cards_copy), cards_copy, audit=storage.audit)
+    await curator.start()
+    assert not leftover.exists()
+    assert await storage.audit.pending() == []
+    (edit,) = await storage.audit.history(reached.id)
+    assert (edit.id, edit.state) == (landed[0], "done")
+    assert await storage.audit.history(f"{COLLECTION}-011") == []  # not written: not in the card's history
+    rows = {e.id: e.state for e in await storage.audit.recent(limit=10)}
+    assert lost[0] not in rows

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import shutil
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -522,3 +523,66 @@ async def test_an_edit_keeps_curators_comments_layout_and_the_files_mode(deck: D
     assert (await asyncio.to_thread(path.stat)).st_mode & 0o777 == 0o644
     unchanged = [line for line in curated.splitlines() if line not in after.splitlines()]
     assert len(unchanged) == 1  # the old article line of card -003, nothing else
+
+
+def _audit_rows(database: Path) -> list[tuple[str, str | None, str]]:
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        return conn.execute("SELECT action, card_id, state FROM audit_log ORDER BY id").fetchall()
+
+
+async def test_a_write_that_cannot_be_served_is_put_back_and_the_next_one_works(
+    deck: Deck, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = await asyncio.to_thread(_read, deck.file())
+    real_swap = deck.bot.service.swap
+
+    def full_cache_disk(library: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(deck.bot.service, "swap", full_cache_disk)
+    refused = await _add_expecting_refusal(deck)
+    assert refused.ephemeral
+    assert "could not be updated (No space left on device)" in refused.text
+    assert "nothing changed" in refused.text
+    assert await asyncio.to_thread(_read, deck.file()) == before  # the file agrees with the served cards
+    assert deck.bot.service.detail(f"{COLLECTION}-011") is None
+    assert await deck.bot.storage.audit.recent() == []  # and with the audit log
+    monkeypatch.setattr(deck.bot.service, "swap", real_swap)
+    added = _new_id(await _add(deck))  # the collection is not left refusing writes
+    assert deck.bot.service.detail(added) is not None
+    assert [(a, c) for a, c, s in await asyncio.to_thread(_audit_rows, deck.database) if s == "done"] == [
+        ("add", added)
+    ]
+
+
+async def test_shutdown_waits_for_the_write_under_way_and_its_audit_row(
+    deck: Deck, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.curation import curator
+
+    started, release = threading.Event(), threading.Event()
+    real_commit = curator.commit_file
+
+    def slow_commit(*args: Any) -> Any:
+        started.set()
+        release.wait(2)  # released once storage has closed, or after 2 s
+        return real_commit(*args)
+
+    monkeypatch.setattr(curator, "commit_file", slow_commit)
+    storage_close = deck.bot.storage.close
+
+    async def closing_storage() -> None:  # the write may finish only after storage closed, unless shutdown waits
+        await storage_close()
+        release.set()
+
+    monkeypatch.setattr(deck.bot.storage, "close", closing_storage)
+    it = await deck.cards_cmd("add", collection=COLLECTION)
+    await deck.fake.submit_modal(it, FORM)
+    assert await asyncio.to_thread(started.wait, 10)
+    await deck.bot.close()  # as SIGTERM does
+    task = deck.fake.bot_task
+    await deck.fake.wait_for(lambda: task is None or task.done(), timeout=15, what="run() to end")
+    written = validate_text(await asyncio.to_thread(_read, deck.file()), "x.yml").card_file
+    assert written is not None
+    assert FORM["Text"] in [c.text for c in written.cards]
+    assert [(a, s) for a, _c, s in await asyncio.to_thread(_audit_rows, deck.database)] == [("add", "done")]

@@ -294,6 +294,11 @@ class CardsCog(commands.Cog):
         """Bring the audit log in line with the card files before the first write."""
         await self.curator.start()
 
+    async def cog_unload(self) -> None:
+        """On shutdown (the bot removes its cogs before storage closes): let the write under way finish, with its
+        audit rows, and refuse new ones."""
+        await self.curator.close()
+
     @property
     def service(self) -> CardService:
         """The card service being served."""
