@@ -142,11 +142,10 @@ def _splice(text: str, old: CardFile, new: CardFile) -> str | None:
             if edited is None or lines[first][: item_of[card.id].start_mark.column].strip() != "-":
                 edited = _card_lines(new, new_cards[card.id], indent, newline)
             out.extend(edited)
-    last_after, indent = spans[-1][1], spans[-1][2]
-    out.extend(lines[at:last_after])
+    indent = spans[-1][2]  # ``at`` is now the line after the last card
     if out and not out[-1].endswith(("\n", "\r")):
         out[-1] += newline
     for card in new.cards[len(kept) :]:
         out.extend(_card_lines(new, card, indent, newline))
-    out.extend(lines[max(at, last_after) :])
+    out.extend(lines[at:])
     return "".join(out)
