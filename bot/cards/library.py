@@ -63,6 +63,8 @@ class Library:
     card_collection: Mapping[str, str] = field(repr=False)
     collection_file: Mapping[str, Path] = field(repr=False)
     digest: str = ""
+    #: Collections that more than one file claims: every claimant, the served one first (writes are refused).
+    contested: Mapping[str, tuple[Path, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -318,6 +320,10 @@ def _assemble(
             broken.append(path)
         else:
             good.append(LoadedFile(path, digest, entry.card_file, tuple(p for p in found if not p.is_error)))
+    # Which file a collection is served from, when two files claim it: the one it was served from before, else
+    # the one nearest the top of the folder (cards/x.yml over an archived cards/old/x.yml), then by path.
+    claim = _claim_order(root, previous.collection_file if previous is not None else {})
+    good.sort(key=claim)
     clashes = _cross_file_cached(good, cache)
     for path_text, found in clashes.items():
         problems.extend(found)
@@ -331,8 +337,20 @@ def _assemble(
                 served.append(old[path])
                 message = "this file has errors, so its last good version stays live until they are fixed"
                 problems.append(Problem(str(path), 1, 1, message, "warning"))
-    served.sort(key=lambda f: f.path)
-    return _index(root, served, problems, broken)
+    claimants: dict[str, list[Path]] = {}
+    for loaded in sorted({f.path: f for f in (*good, *served)}.values(), key=claim):
+        claimants.setdefault(loaded.card_file.collection.id, []).append(loaded.path)
+    contested = {cid: tuple(paths) for cid, paths in claimants.items() if len(paths) > 1}
+    served.sort(key=claim)
+    return _index(root, served, problems, broken, contested)
+
+
+def _claim_order(root: Path, served_from: Mapping[str, Path]) -> Callable[[LoadedFile], tuple[bool, int, Path]]:
+    def key(loaded: LoadedFile) -> tuple[bool, int, Path]:
+        depth = len(loaded.path.relative_to(root).parts) if loaded.path.is_relative_to(root) else 1 << 20
+        return served_from.get(loaded.card_file.collection.id) != loaded.path, depth, loaded.path
+
+    return key
 
 
 _CLASHES = msgspec.msgpack.Decoder(dict[str, list[tuple[str, int, int, str, str]]])
@@ -364,14 +382,21 @@ def _cross_file_cached(good: list[LoadedFile], cache: LoadCache | None) -> dict[
     return clashes
 
 
-def _index(root: Path, served: list[LoadedFile], problems: list[Problem], broken: list[Path]) -> Library:
+def _index(
+    root: Path,
+    served: list[LoadedFile],
+    problems: list[Problem],
+    broken: list[Path],
+    contested: Mapping[str, tuple[Path, ...]],
+) -> Library:
+    """The library of ``served`` files; where two claim a collection or a card, the first in ``served`` wins."""
     cards: dict[str, Card] = {}
     collections: dict[str, Collection] = {}
     card_collection: dict[str, str] = {}
     collection_file: dict[str, Path] = {}
     for loaded in served:
         info = loaded.card_file.collection
-        if info.id in collections:  # a last good version beside its broken file's copy: the first by path wins
+        if info.id in collections:  # a contested collection: the first claimant wins
             continue
         collections[info.id] = info
         collection_file[info.id] = loaded.path
@@ -379,6 +404,7 @@ def _index(root: Path, served: list[LoadedFile], problems: list[Problem], broken
             if card.id not in cards:
                 cards[card.id] = card
                 card_collection[card.id] = info.id
+    served = sorted(served, key=lambda f: f.path)
     digest = hashlib.blake2b(CACHE_VERSION.encode(), digest_size=16)
     for loaded in served:
         digest.update(f"{loaded.path.relative_to(root) if loaded.path.is_relative_to(root) else loaded.path}".encode())
@@ -393,6 +419,7 @@ def _index(root: Path, served: list[LoadedFile], problems: list[Problem], broken
         card_collection=card_collection,
         collection_file=collection_file,
         digest=digest.hexdigest(),
+        contested=contested,
     )
 
 
@@ -410,6 +437,6 @@ def replace_file(
     kept = tuple(p if p.path == str(path) else dataclasses.replace(p, path=str(path)) for p in warnings)
     loaded = LoadedFile(path, file_digest(raw), card_file, kept)
     served = [f for f in library.files if f.path != path] + [loaded]
-    served.sort(key=lambda f: f.path)
+    served.sort(key=_claim_order(library.root, library.collection_file))
     problems = [p for p in library.problems if p.path != str(path)] + list(kept)
-    return _index(library.root, served, problems, [b for b in library.broken if b != path])
+    return _index(library.root, served, problems, [b for b in library.broken if b != path], library.contested)

@@ -96,7 +96,14 @@ class _CardDumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+#: Line breaks in YAML 1.1 besides \n. In a block or plain scalar the reader folds NEL into a space or a newline,
+#: so a text holding one is written double-quoted, where it is escaped (\N) and reads back as written.
+_OTHER_BREAKS = frozenset("\x85\u2028\u2029")
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if not _OTHER_BREAKS.isdisjoint(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
     if len(value) > FOLD_AT:

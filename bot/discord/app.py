@@ -2,13 +2,14 @@
 
 Cog convention
 --------------
-:data:`COGS` lists cog factories: callables that take the bot and return a :class:`discord.ext.commands.Cog` (or
-an awaitable of one); a cog class whose ``__init__(self, bot)`` takes the bot qualifies as it is. The cog reads its
-dependencies from the bot's public attributes: ``bot.settings`` (:class:`bot.settings.Settings`), ``bot.service``
-(:class:`bot.service.CardService`), ``bot.storage`` (:class:`bot.storage.Storage`) and ``bot.daily`` (the
-:class:`bot.daily.DailyEngine` that the daily cog drives and ``/fact today`` asks). ``setup_hook`` adds them in
-order; a cog that fails to load stops the start rather than leaving a server without its moderation or daily
-posts. Background loops start in ``cog_load`` and stop in ``cog_unload``.
+:data:`COGS` lists each cog's ``from_bot`` factory. A cog's constructor takes its typed dependencies and nothing else
+(the card service, storage, settings, the curator, the daily engine, the client it routes components through),
+so a test builds a cog from exactly what it needs; ``from_bot`` takes them from the bot's public attributes:
+``bot.settings`` (:class:`bot.settings.Settings`), ``bot.service`` (:class:`bot.service.CardService`),
+``bot.storage`` (:class:`bot.storage.Storage`) and ``bot.daily`` (the :class:`bot.daily.DailyEngine` that the daily
+cog drives and ``/fact today`` asks). ``setup_hook`` adds them in order; a cog that fails to load stops the start
+rather than leaving a server without its moderation or daily posts. Background loops start in ``cog_load`` and stop
+in ``cog_unload``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ __all__ = ["COGS", "CogFactory", "FactdeckBot", "intents", "main", "run"]
 CogFactory = Callable[["FactdeckBot"], commands.Cog | Awaitable[commands.Cog]]
 
 #: Every cog, in the order they are added.
-COGS: tuple[CogFactory, ...] = (FactsCog.from_bot, CardsCog, DailyCog.from_bot)
+COGS: tuple[CogFactory, ...] = (FactsCog.from_bot, CardsCog.from_bot, DailyCog.from_bot)
 #: How often the health file is touched while connected (seconds).
 HEALTH_EVERY = 30.0
 

@@ -21,7 +21,9 @@ from bot.curation import (
     NotFoundError,
     StaleFileError,
     ValidationFailed,
+    card_builtins,
     parse_list,
+    writes,
 )
 from bot.service import CardService
 from bot.storage import Storage
@@ -287,13 +289,13 @@ async def test_a_hand_edit_saved_while_a_write_is_checked_is_not_overwritten(
     curator: Curator, service: CardService, file: Path, monkeypatch
 ):
     edited_by_hand = read(file).replace("Rogers (1951)", "Carl Rogers (1951)")
-    real = Curator._validate_file
+    real = writes.validate_file
 
-    def validate_while_someone_saves(self, *args):  # the curator saves in the middle of the write
+    def validate_while_someone_saves(*args):  # the curator saves in the middle of the write
         write(file, edited_by_hand)
-        return real(self, *args)
+        return real(*args)
 
-    monkeypatch.setattr(Curator, "_validate_file", validate_while_someone_saves)
+    monkeypatch.setattr(writes, "validate_file", validate_while_someone_saves)
     with pytest.raises(StaleFileError):
         await curator.add_card(COLLECTION, FORM, MOD)
     assert read(file) == edited_by_hand
@@ -510,14 +512,14 @@ async def test_a_cancelled_write_still_finishes_before_the_next_starts(
     import threading
 
     started, release = threading.Event(), threading.Event()
-    real = Curator._write
+    real = writes.validate_file
 
-    def slow_write(self, *args, **kwargs):
+    def slow_write(*args):
         started.set()
         release.wait(5)
-        return real(self, *args, **kwargs)
+        return real(*args)
 
-    monkeypatch.setattr(Curator, "_write", slow_write)
+    monkeypatch.setattr(writes, "validate_file", slow_write)
     first = asyncio.create_task(curator.add_card(COLLECTION, FORM, MOD))
     await asyncio.to_thread(started.wait, 5)
     first.cancel()  # e.g. the bot shutting down mid-write
@@ -539,3 +541,54 @@ def test_new_card_ids_count_up_past_every_id_in_use(curator: Curator) -> None:
     ids = curator.new_card_ids(COLLECTION, taken={f"{COLLECTION}-012", f"{COLLECTION}-014"})
     assert [next(ids) for _ in range(3)] == [f"{COLLECTION}-015", f"{COLLECTION}-016", f"{COLLECTION}-017"]
     assert curator.next_card_id(COLLECTION) == f"{COLLECTION}-011"  # the shipped file ends at -010
+
+
+async def test_a_removed_id_is_not_reused_after_a_restart(
+    curator: Curator, cards_copy: Path, storage: Storage, file: Path
+) -> None:
+    # -011 was added by hand and removed by hand while the bot ran; -010 removed by a moderator
+    write(file, read(file) + f"  - id: {COLLECTION}-011\n    text: A fact added by hand.\n")
+    started = Curator(CardService.load(cards_copy), cards_copy, audit=storage.audit)
+    await started.start()  # the bot starts and sees -011
+    write(file, read(file).replace(f"  - id: {COLLECTION}-011\n    text: A fact added by hand.\n", ""))
+    await started.reload()
+    await started.remove_card(f"{COLLECTION}-010", MOD)
+    restarted = Curator(CardService.load(cards_copy), cards_copy, audit=storage.audit)
+    await restarted.start()
+    added = await restarted.add_card(COLLECTION, FORM, MOD)
+    assert added.card_id == f"{COLLECTION}-012"
+
+
+def test_at_start_an_archived_copy_does_not_take_its_collection_over(cards_copy: Path, file: Path) -> None:
+    (cards_copy / "archive").mkdir()
+    write(cards_copy / "archive" / file.name, read(file).replace("Rogers (1951)", "Rogers (archived)"))
+    library = CardService.load(cards_copy).library
+    assert "Rogers (1951)" in library.cards[f"{COLLECTION}-001"].text
+    assert library.collection_file[COLLECTION] == resolved(file)
+    assert library.contested[COLLECTION] == (resolved(file), resolved(cards_copy / "archive" / file.name))
+    assert resolved(cards_copy / "archive" / file.name) in library.broken  # reported, loudly
+
+
+async def test_a_start_settles_the_writes_a_kill_left_half_done(
+    cards_copy: Path, file: Path, storage: Storage, service: CardService
+) -> None:
+    # killed after the file was written: the card is on disk, its audit row pending
+    reached = service.library.cards[f"{COLLECTION}-002"]
+    landed = await storage.audit.begin(
+        [{"action": "edit", "card_id": reached.id, "before": None, "after": card_builtins(reached)}]
+    )
+    # killed before the file was written: the row is pending, the file never changed
+    lost = await storage.audit.begin(
+        [{"action": "add", "card_id": f"{COLLECTION}-011", "after": {"id": f"{COLLECTION}-011", "text": "Lost."}}]
+    )
+    leftover = cards_copy / f".{file.name}.k3x9q2.tmp"
+    write(leftover, "half a file")
+    curator = Curator(CardService.load(cards_copy), cards_copy, audit=storage.audit)
+    await curator.start()
+    assert not leftover.exists()
+    assert await storage.audit.pending() == []
+    (edit,) = await storage.audit.history(reached.id)
+    assert (edit.id, edit.state) == (landed[0], "done")
+    assert await storage.audit.history(f"{COLLECTION}-011") == []  # not written: not in the card's history
+    rows = {e.id: e.state for e in await storage.audit.recent(limit=10)}
+    assert lost[0] not in rows

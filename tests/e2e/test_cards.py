@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import shutil
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -452,3 +453,136 @@ async def test_card_and_collection_options_autocomplete(deck: Deck) -> None:
     )
     assert collections[0] == {"name": f"Therapeutic Alliance ({COLLECTION})", "value": COLLECTION}
     deck.fake.assert_no_errors()
+
+
+# ------------------------------------------------------------------------------------ changes never lost
+async def test_a_stale_edit_form_is_refused_and_names_what_changed(deck: Deck) -> None:
+    card_id = f"{COLLECTION}-002"
+    first = await (await deck.cards_cmd("edit", card=card_id)).wait_modal()
+    second = await (await deck.cards_cmd("edit", deck.carl, card=card_id)).wait_modal()
+    carls = {t["_label"]: t.get("value") for t in second.text_inputs()}
+    carls_text = "Carl's corrected text about the alliance."
+    done = await (await deck.fake.submit_modal(second, {**carls, "Text": carls_text})).wait_message()
+    assert f"Updated card `{card_id}`" in done.text
+    marias = {t["_label"]: t.get("value") for t in first.text_inputs()}  # opened before carl's change
+    refused = await (
+        await deck.fake.submit_modal(first, {**marias, "Topics (comma-separated)": "alliance, a new topic"})
+    ).wait_message()
+    assert refused.ephemeral
+    assert f"`{card_id}` was changed since you opened the form" in refused.text
+    assert carls_text in refused.text  # what changed, so maria can redo her change on top of it
+    assert deck.bot.service.detail(card_id).card.text == carls_text
+    assert carls_text in await asyncio.to_thread(_read, deck.file())
+    history = await deck.bot.storage.audit.history(card_id)
+    assert [e.moderator_name for e in history] == ["carl"]
+
+
+async def test_a_removed_cards_id_is_never_given_to_a_new_card(deck: Deck) -> None:
+    highest = f"{COLLECTION}-010"
+    await (await deck.fact("show", card=highest)).wait_message()  # it has a view, and will have a history
+    it = await deck.cards_cmd("remove", card=highest)
+    await it.wait_message()
+    await (await deck.fake.click(it, "Remove")).wait_message()
+    assert deck.bot.service.detail(highest) is None
+    new_id = _new_id(await _add(deck))
+    assert new_id == f"{COLLECTION}-011"
+    history = await (await deck.cards_cmd("history", card=new_id)).wait_message()
+    assert [f["name"] for f in history.embed["fields"]] == ["add by maria"]  # not the removed card's history
+
+
+async def test_an_archived_copy_never_takes_a_collection_over(deck: Deck) -> None:
+    original = await asyncio.to_thread(_read, deck.file())
+    archived = original.replace("Rogers (1951)", "Rogers (archived)")
+    (deck.cards / "archive").mkdir()
+    await asyncio.to_thread(_write, deck.cards / "archive" / f"{COLLECTION}.yml", archived)
+    await (await deck.cards_cmd("reload")).wait_message()
+    served = deck.bot.service.detail(f"{COLLECTION}-001").card.text
+    assert "Rogers (1951)" in served  # the file it was served from keeps it
+    refused = await _add_expecting_refusal(deck)
+    assert refused.ephemeral
+    assert f"cards/{COLLECTION}.yml" in refused.text
+    assert f"cards/archive/{COLLECTION}.yml" in refused.text
+    assert await asyncio.to_thread(_read, deck.file()) == original
+    assert await asyncio.to_thread(_read, deck.cards / "archive" / f"{COLLECTION}.yml") == archived
+
+
+async def test_an_edit_keeps_curators_comments_layout_and_the_files_mode(deck: Deck) -> None:
+    path = deck.file()
+    text = await asyncio.to_thread(_read, path)
+    curated = text.replace(f"  - id: {COLLECTION}-001\n", f"  # checked against the book\n  - id: {COLLECTION}-001\n")
+    await asyncio.to_thread(_write, path, curated)
+    await asyncio.to_thread(path.chmod, 0o644)
+    await (await deck.cards_cmd("reload")).wait_message()
+    it = await deck.cards_cmd("edit", card=f"{COLLECTION}-003")
+    modal = await it.wait_modal()
+    defaults = {t["_label"]: t.get("value") for t in modal.text_inputs()}
+    await (await deck.fake.submit_modal(modal, {**defaults, "Article": "An edited article"})).wait_message()
+    after = await asyncio.to_thread(_read, path)
+    assert "  # checked against the book\n" in after
+    assert "An edited article" in after
+    assert (await asyncio.to_thread(path.stat)).st_mode & 0o777 == 0o644
+    unchanged = [line for line in curated.splitlines() if line not in after.splitlines()]
+    assert len(unchanged) == 1  # the old article line of card -003, nothing else
+
+
+def _audit_rows(database: Path) -> list[tuple[str, str | None, str]]:
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        return conn.execute("SELECT action, card_id, state FROM audit_log ORDER BY id").fetchall()
+
+
+async def test_a_write_that_cannot_be_served_is_put_back_and_the_next_one_works(
+    deck: Deck, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = await asyncio.to_thread(_read, deck.file())
+    real_swap = deck.bot.service.swap
+
+    def full_cache_disk(library: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(deck.bot.service, "swap", full_cache_disk)
+    refused = await _add_expecting_refusal(deck)
+    assert refused.ephemeral
+    assert "could not be updated (No space left on device)" in refused.text
+    assert "nothing changed" in refused.text
+    assert await asyncio.to_thread(_read, deck.file()) == before  # the file agrees with the served cards
+    assert deck.bot.service.detail(f"{COLLECTION}-011") is None
+    assert await deck.bot.storage.audit.recent() == []  # and with the audit log
+    monkeypatch.setattr(deck.bot.service, "swap", real_swap)
+    added = _new_id(await _add(deck))  # the collection is not left refusing writes
+    assert deck.bot.service.detail(added) is not None
+    assert [(a, c) for a, c, s in await asyncio.to_thread(_audit_rows, deck.database) if s == "done"] == [
+        ("add", added)
+    ]
+
+
+async def test_shutdown_waits_for_the_write_under_way_and_its_audit_row(
+    deck: Deck, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.curation import curator
+
+    started, release = threading.Event(), threading.Event()
+    real_commit = curator.commit_file
+
+    def slow_commit(*args: Any) -> Any:
+        started.set()
+        release.wait(2)  # released once storage has closed, or after 2 s
+        return real_commit(*args)
+
+    monkeypatch.setattr(curator, "commit_file", slow_commit)
+    storage_close = deck.bot.storage.close
+
+    async def closing_storage() -> None:  # the write may finish only after storage closed, unless shutdown waits
+        await storage_close()
+        release.set()
+
+    monkeypatch.setattr(deck.bot.storage, "close", closing_storage)
+    it = await deck.cards_cmd("add", collection=COLLECTION)
+    await deck.fake.submit_modal(it, FORM)
+    assert await asyncio.to_thread(started.wait, 10)
+    await deck.bot.close()  # as SIGTERM does
+    task = deck.fake.bot_task
+    await deck.fake.wait_for(lambda: task is None or task.done(), timeout=15, what="run() to end")
+    written = validate_text(await asyncio.to_thread(_read, deck.file()), "x.yml").card_file
+    assert written is not None
+    assert FORM["Text"] in [c.text for c in written.cards]
+    assert [(a, s) for a, _c, s in await asyncio.to_thread(_audit_rows, deck.database)] == [("add", "done")]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cards.model import Card
 from bot.cards.validate import Problem
 from bot.curation import (
     MAX_IMPORT_BYTES,
@@ -29,7 +30,9 @@ from bot.curation import (
     Curator,
     ImportPlan,
     Moderator,
+    StaleCardError,
     ValidationFailed,
+    card_builtins,
     describe_problems,
 )
 from bot.discord import choices
@@ -41,7 +44,7 @@ from bot.discord.inputs import CardId, CollectionId, clean_text
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
     from bot.service import CardService, ReloadReport
-    from bot.storage import AuditEntry
+    from bot.storage import AuditEntry, Storage
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +120,7 @@ class CardModal(discord.ui.Modal):
         owner_id: int,
         collection_id: str | None = None,
         card_id: str | None = None,
-        initial: CardInput | None = None,
+        opened: Card | None = None,
     ) -> None:
         title = f"Edit {card_id}" if card_id else "Add a card"
         super().__init__(title=clip(title, 45)[0], timeout=MODAL_TIMEOUT)
@@ -125,28 +128,29 @@ class CardModal(discord.ui.Modal):
         self.owner_id = owner_id
         self.collection_id = collection_id
         self.card_id = card_id
-        init = initial or CardInput("")
-        self.text = discord.ui.TextInput(
+        self.opened = opened
+        init = CardInput.of(opened) if opened is not None else CardInput("")
+        self.text: discord.ui.TextInput[CardModal] = discord.ui.TextInput(
             label="Text", style=discord.TextStyle.paragraph, max_length=INPUT_MAX, default=init.text or None
         )
-        self.topics = discord.ui.TextInput(
+        self.topics: discord.ui.TextInput[CardModal] = discord.ui.TextInput(
             label="Topics (comma-separated)",
             style=discord.TextStyle.paragraph,
             required=False,
             max_length=INPUT_MAX,
             default=", ".join(init.topics) or None,
         )
-        self.article = discord.ui.TextInput(
+        self.article: discord.ui.TextInput[CardModal] = discord.ui.TextInput(
             label="Article", required=False, max_length=1000, default=init.article or None
         )
-        self.source_type = discord.ui.TextInput(
+        self.source_type: discord.ui.TextInput[CardModal] = discord.ui.TextInput(
             label="Source type",
             required=False,
             max_length=1000,
             default=init.source_type or None,
             placeholder="e.g. Offline Book/Journal",
         )
-        self.references = discord.ui.TextInput(
+        self.references: discord.ui.TextInput[CardModal] = discord.ui.TextInput(
             label="References (semicolon-separated)",
             style=discord.TextStyle.paragraph,
             required=False,
@@ -171,9 +175,9 @@ class CardModal(discord.ui.Modal):
         if self.card_id is None:
             await self.cog.finish_add(interaction, self.collection_id, self.form())
         else:
-            await self.cog.finish_edit(interaction, self.card_id, self.form())
+            await self.cog.finish_edit(interaction, self.card_id, self.form(), self.opened)
 
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /, *_: object) -> None:
         """Log it; tell the moderator briefly."""
         await report_error(interaction, error)
 
@@ -203,10 +207,14 @@ def _too_long_for_the_form(form: CardInput) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------- confirming
+#: What Confirm does: given the press, act and return the embed that replaces the question.
+ConfirmAction = Callable[[discord.Interaction[Any]], Awaitable[discord.Embed]]
+
+
 class ConfirmView(discord.ui.View):
     """Confirm / Cancel for the moderator who asked; everyone else is refused when they press."""
 
-    def __init__(self, *, owner_id: int, confirm_label: str, action: Any) -> None:
+    def __init__(self, *, owner_id: int, confirm_label: str, action: ConfirmAction) -> None:
         super().__init__(timeout=CONFIRM_TIMEOUT)
         self.owner_id = owner_id
         self.action = action
@@ -272,9 +280,25 @@ class CardsCog(commands.Cog):
         default_permissions=discord.Permissions(manage_messages=True),
     )
 
-    def __init__(self, bot: FactdeckBot) -> None:
-        self.storage = bot.storage
-        self.curator = Curator(bot.service, bot.service.library.root, audit=bot.storage.audit)
+    def __init__(self, curator: Curator, storage: Storage) -> None:
+        self.curator = curator
+        self.storage = storage
+        super().__init__()
+
+    @classmethod
+    def from_bot(cls, bot: FactdeckBot) -> CardsCog:
+        """The cog factory used by :data:`bot.discord.app.COGS`: writes go to the folder the bot serves."""
+        service = bot.service
+        return cls(Curator(service, service.library.root, audit=bot.storage.audit), bot.storage)
+
+    async def cog_load(self) -> None:
+        """Bring the audit log in line with the card files before the first write."""
+        await self.curator.start()
+
+    async def cog_unload(self) -> None:
+        """On shutdown (the bot removes its cogs before storage closes): let the write under way finish, with its
+        audit rows, and refuse new ones."""
+        await self.curator.close()
 
     @property
     def service(self) -> CardService:
@@ -306,7 +330,16 @@ class CardsCog(commands.Cog):
         await _send(interaction, content=clip("\n".join(notes), 2000)[0], embeds=embeds)
 
     async def _refusal(self, interaction: discord.Interaction[Any], error: CurationError) -> None:
-        if isinstance(error, ValidationFailed) and error.problems:
+        if isinstance(error, StaleCardError):
+            changed = change_lines(card_builtins(error.opened), card_builtins(error.current))
+            lines = [
+                f"Card `{error.current.id}` was changed since you opened the form, so nothing was written"
+                " (saving would have reverted that change). Open /cards edit again to start from it.",
+                "What changed:",
+                *(f"- {safe(line)}" for line in changed),
+            ]
+            await _send(interaction, content=clip("\n".join(lines), 2000)[0])
+        elif isinstance(error, ValidationFailed) and error.problems:
             embed, _ = problems_embed(error.message, error.problems, with_place=False)
             await _send(interaction, embed=embed)
         else:
@@ -357,13 +390,15 @@ class CardsCog(commands.Cog):
                 "or with /cards export and /cards import.",
             )
             return
-        modal = CardModal(self, owner_id=interaction.user.id, card_id=card, initial=initial)
+        modal = CardModal(self, owner_id=interaction.user.id, card_id=card, opened=found)
         await interaction.response.send_modal(modal)
 
-    async def finish_edit(self, interaction: discord.Interaction[Any], card_id: str, form: CardInput) -> None:
-        """Write the edited card (called by the form) and show it."""
+    async def finish_edit(
+        self, interaction: discord.Interaction[Any], card_id: str, form: CardInput, opened: Card | None
+    ) -> None:
+        """Write the edited card (called by the form, with the card it was opened on) and show it."""
         try:
-            change = await self.curator.edit_card(card_id, form, moderator_of(interaction))
+            change = await self.curator.edit_card(card_id, form, moderator_of(interaction), opened=opened)
         except CurationError as error:
             await self._refusal(interaction, error)
             return
