@@ -321,11 +321,12 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         number = max(state.page + step, 0)
         page = await (await self._source(state)).page(number)
         pick = state.kind != COLLECTIONS
+        # The click's token edits the same message and is fresher than the command's: the sweeper uses it. It is
+        # kept before the reply goes out, so a sweep that runs while the reply is on its way sees the fresh list.
+        self.lists.turned(key, state, page=number, menu=pick and bool(page.options), token=interaction.token)
         await interaction.response.edit_message(
             embed=page.embed, view=list_components(state.kind, key, page, paged=state.paged, menu=pick)
         )
-        # The click's token edits the same message and is fresher than the command's: the sweeper uses it.
-        self.lists.turned(key, state, page=number, menu=pick and bool(page.options), token=interaction.token)
 
     async def _expired(self, interaction: discord.Interaction, kind: str | None) -> None:
         """Disable the clicked list's components (the click's own response edits it) and say it expired."""
