@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -182,10 +181,9 @@ def test_csl_styles_are_parsed_once() -> None:
     render_source(JOURNAL, "mla", key="k")
     info = sources._csl_style.cache_info()
     assert (info.misses, info.hits) == (2, 1)
-    start = time.perf_counter()
     for _ in range(20):
         render_source(JOURNAL, "apa", key="k")
-    assert (time.perf_counter() - start) / 20 < 0.1
+    assert sources._csl_style.cache_info().misses == 2  # the time this saves: benchmarks/bench_guards.py
 
 
 def test_unknown_style_raises() -> None:
