@@ -186,6 +186,8 @@ def test_billion_laughs_is_refused_before_expansion() -> None:
 def test_text_with_ampersands_and_asterisks_is_not_mistaken_for_an_alias() -> None:
     result = validate_text(GOOD.replace("Horvath & Symonds", "Horvath & Symonds *see* R&D"), "f.yml")
     assert result.ok
+    assert result.card_file is not None
+    assert result.card_file.cards[0].text == "The alliance predicts outcome (Horvath & Symonds *see* R&D, 1991)."
 
 
 def test_yaml_1_1_booleans_and_dates_stay_text() -> None:

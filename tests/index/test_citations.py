@@ -380,9 +380,9 @@ def test_explicit_citations() -> None:
 
 
 def test_citation_hit_type() -> None:
-    (hit, *_) = seed_index().lookup("Rogers")
+    (hit,) = seed_index().lookup("Rogers")
     assert isinstance(hit, CitationHit)
-    assert isinstance(hit.reference, Reference)
+    assert (hit.card_id, hit.reference.written, hit.reference.display()) == ("fact1", "Rogers (1951)", "Rogers (1951)")
 
 
 # --------------------------------------------------------------------------- parse_reference
@@ -533,8 +533,9 @@ else:
         for ref in extract(text):
             assert ref.key
         parse_reference(text)
-        assert isinstance(index.lookup(text), list)
-        assert isinstance(index.complete(text), list)
+        cards = {f"fact{i}" for i in range(1, len(seed_facts()) + 1)}
+        assert {hit.card_id for hit in index.lookup(text)} <= cards
+        assert all(count >= 1 for _display, count in index.complete(text))
 
 
 # --------------------------------------------------------------------------- benchmark
