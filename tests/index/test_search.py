@@ -239,12 +239,14 @@ def test_query_without_words_gives_message(big_index: SearchIndex) -> None:
     page = big_index.search("🙂 *** ?!")
     assert page.total == 0
     assert page.message is not None
+    assert "nothing to search for" in page.message
 
 
 def test_relaxed_search_says_so(big_index: SearchIndex) -> None:
     page = big_index.search("couple xylophonequartet")
     assert page.total > 0
     assert page.message is not None
+    assert "match some of them" in page.message
     assert set(ids(page)[:3]) == {"ta-04", "ta-08", "ta-09"}
 
 
