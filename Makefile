@@ -19,7 +19,7 @@ console: $(STAMP)
 	$(BIN)/factdeck console
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

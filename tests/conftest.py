@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,21 @@ pytest_plugins = ["tests.fakediscord.pytest_plugin"]
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CARDS = ROOT / "cards"
 SEED_PAGE = Path(__file__).resolve().parent / "fixtures" / "therapeutic-alliance.txt"
+
+
+def _folder_state(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shipped_cards_stay_untouched() -> Iterator[None]:
+    """The suite runs in parallel workers that all read cards/: a test that writes there (a cache, an edit) would
+    race with them and change the shipped cards, so the session fails if anything in cards/ was added or changed.
+    Tests write to ``cards_copy`` and keep the CLI's cache out with ``cli_cache_outside_repo``."""
+    before = _folder_state(SHIPPED_CARDS)
+    yield
+    changed = sorted({name.split("/")[0] for name, _ in before.items() ^ _folder_state(SHIPPED_CARDS).items()})
+    assert changed == [], f"the tests wrote into the shipped cards folder {SHIPPED_CARDS}: {changed}"
 
 
 @pytest.fixture

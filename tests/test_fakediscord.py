@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -225,7 +226,7 @@ async def test_ready_and_guild_create_give_the_bot_its_world(running: tuple[Worl
     assert not mods_only.permissions_for(g.get_member(w.bob.id)).view_channel
     assert not mods_only.permissions_for(g.me).view_channel
     assert g.get_channel(w.general.id).permissions_for(g.me).send_messages
-    assert bot.latency < 1.0  # heartbeat was ACKed
+    assert math.isfinite(bot.latency)  # heartbeat was ACKed (discord.py reports inf before the first ACK)
     assert w.fake.identify_count == 1
 
 

@@ -97,7 +97,8 @@ class CiteHits(Sequence[CiteHit]):
 
     def _hit(self, index: int) -> CiteHit:
         card_id, references = self._found[index]
-        detail = CardService._detail(self._snapshot, card_id)  # type: ignore[arg-type]
+        assert self._snapshot is not None  # only NO_HITS has no snapshot, and it has no hit to read
+        detail = CardService._detail(self._snapshot, card_id)
         assert detail is not None  # the ids come from the same snapshot's citation index
         written = "; ".join(dict.fromkeys(r.written for r in references))
         return CiteHit(detail, written, references[0])

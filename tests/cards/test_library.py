@@ -160,7 +160,12 @@ def test_parallel_parse_gives_the_same_library(tmp_path: Path, monkeypatch) -> N
         make_file(tmp_path, f"c{n}", 40)
     serial = load_library(tmp_path, workers=1)
     monkeypatch.setattr(library_module, "PARALLEL_BYTES", 0)
+    # Worker processes import their own copy of the module: only a parse in this process reaches the spy.
+    parsed_here: list[str] = []
+    real = library_module.parse_bytes
+    monkeypatch.setattr(library_module, "parse_bytes", lambda raw, p: parsed_here.append(Path(p).name) or real(raw, p))
     parallel = load_library(tmp_path, workers=2)
+    assert parsed_here == []  # a pool that fell back to a serial parse parses all six files here
     assert dict(parallel.cards) == dict(serial.cards)
     assert parallel.problems == serial.problems
     assert len(parallel.cards) == 240

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -138,7 +137,7 @@ def test_mla_three_authors_is_et_al() -> None:
 @pytest.mark.parametrize("source", [JOURNAL, CHAPTER, WEB, SPECIAL], ids=["journal", "chapter", "web", "special"])
 def test_csl_output_is_plain_text(style: str, source: dict) -> None:
     text = render_source(source, style, key="k")  # type: ignore[arg-type]
-    assert text
+    assert str(source["year"]) in text
     assert not re.search(r"</?[a-z]+[^>]*>", text), text
     assert "&amp;" not in text
     assert "\n" not in text
@@ -182,10 +181,9 @@ def test_csl_styles_are_parsed_once() -> None:
     render_source(JOURNAL, "mla", key="k")
     info = sources._csl_style.cache_info()
     assert (info.misses, info.hits) == (2, 1)
-    start = time.perf_counter()
     for _ in range(20):
         render_source(JOURNAL, "apa", key="k")
-    assert (time.perf_counter() - start) / 20 < 0.1
+    assert sources._csl_style.cache_info().misses == 2  # the time this saves: benchmarks/bench_guards.py
 
 
 def test_unknown_style_raises() -> None:

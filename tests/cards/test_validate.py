@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-import time
 import tracemalloc
 
 import pytest
@@ -165,27 +164,30 @@ def test_python_object_tags_are_refused_and_never_constructed(tmp_path) -> None:
     assert "the tag '!!python/object/apply:os.system' is not allowed" in problems[0].message
 
 
-def test_billion_laughs_is_refused_fast_and_small() -> None:
+def billion_laughs() -> str:
+    """A document of 9**10 strings once its aliases are expanded (also timed in benchmarks/bench_guards.py)."""
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for n in range(1, 10):
         lines.append(f"a{n}: &a{n} [" + ",".join([f"*a{n - 1}"] * 9) + "]")
-    text = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
+
+
+def test_billion_laughs_is_refused_before_expansion() -> None:
     tracemalloc.start()
-    started = time.perf_counter()
-    problems = validate_text(text, "laughs.yml").problems
-    elapsed = time.perf_counter() - started
+    problems = validate_text(billion_laughs(), "laughs.yml").problems
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert [(p.line, p.column) for p in problems] == [(2, 10)]
     assert "aliases" in problems[0].message
-    # Expanded, this document has 9**10 strings; refused before expansion it costs next to nothing.
-    assert elapsed < 1.0
+    # Expanded, this document has 9**10 strings; refused before expansion it stays small.
     assert peak < 5_000_000
 
 
 def test_text_with_ampersands_and_asterisks_is_not_mistaken_for_an_alias() -> None:
     result = validate_text(GOOD.replace("Horvath & Symonds", "Horvath & Symonds *see* R&D"), "f.yml")
     assert result.ok
+    assert result.card_file is not None
+    assert result.card_file.cards[0].text == "The alliance predicts outcome (Horvath & Symonds *see* R&D, 1991)."
 
 
 def test_yaml_1_1_booleans_and_dates_stay_text() -> None:

@@ -491,7 +491,7 @@ async def test_reload_with_a_broken_file_keeps_its_last_good_version(
     assert resolved(file) in report.broken
     assert any(p.is_error and p.line > 1 for p in report.problems)
     assert f"{COLLECTION}-001" in service.library.cards
-    assert service.search("core conditions Rogers").details
+    assert service.search("core conditions Rogers").details[0].card.id == f"{COLLECTION}-001"
     entries = await storage.audit.recent()
     assert entries[-1].action == "reload"
     assert "1 added" in (entries[-1].detail or "")

@@ -380,9 +380,9 @@ def test_explicit_citations() -> None:
 
 
 def test_citation_hit_type() -> None:
-    (hit, *_) = seed_index().lookup("Rogers")
+    (hit,) = seed_index().lookup("Rogers")
     assert isinstance(hit, CitationHit)
-    assert isinstance(hit.reference, Reference)
+    assert (hit.card_id, hit.reference.written, hit.reference.display()) == ("fact1", "Rogers (1951)", "Rogers (1951)")
 
 
 # --------------------------------------------------------------------------- parse_reference
@@ -477,15 +477,13 @@ HOSTILE = [
 
 @pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
 def test_hostile_inputs_do_not_raise(text: str) -> None:
-    index = seed_index()
-    start = time.perf_counter()
+    index = seed_index()  # the time each takes: benchmarks/bench_guards.py
     extract(text)
     parse_reference(text)
     index.lookup(text)
     index.complete(text)
     index2 = CitationIndex.build([("h", text, [text])])
     index2.lookup(text)
-    assert time.perf_counter() - start < 1.0
 
 
 @pytest.mark.parametrize("query", ["x" * 5000, "'; DROP TABLE cards; --", "🙂", r"(.*)", "\u202e", "[]", "()"])
@@ -535,8 +533,9 @@ else:
         for ref in extract(text):
             assert ref.key
         parse_reference(text)
-        assert isinstance(index.lookup(text), list)
-        assert isinstance(index.complete(text), list)
+        cards = {f"fact{i}" for i in range(1, len(seed_facts()) + 1)}
+        assert {hit.card_id for hit in index.lookup(text)} <= cards
+        assert all(count >= 1 for _display, count in index.complete(text))
 
 
 # --------------------------------------------------------------------------- benchmark
@@ -582,20 +581,16 @@ def synthetic_cards(n: int, seed: int = 7) -> tuple[list[tuple[str, str, tuple[s
     return cards, names
 
 
-def test_build_and_lookup_speed_small() -> None:
-    """A smoke test at 2,000 cards with generous bounds (the real benchmark is the script)."""
-    cards, names = synthetic_cards(2000)
-    start = time.perf_counter()
+def test_at_2000_cards_every_written_reference_finds_its_card() -> None:
+    """The timing at scale is benchmarks/bench_search.py's (citation index build and lookups, 10k and 100k cards)."""
+    cards, _names = synthetic_cards(2000)
     index = CitationIndex.build(cards)
-    assert time.perf_counter() - start < 5.0
     assert len(index) > 5000
-    rng = random.Random(3)
-    start = time.perf_counter()
-    for _ in range(200):
-        name = rng.choice(names)
-        index.lookup(f"{name} {rng.randint(1950, 2024)}")
-        index.complete(name[:3])
-    assert (time.perf_counter() - start) / 400 < 0.01
+    for card_id, _text, _citations in random.Random(3).sample(cards, 100):
+        references = index.references_of(card_id)
+        assert references, card_id  # every synthetic card cites about seven works
+        for reference in references:
+            assert card_id in {hit.card_id for hit in index.lookup(reference.written)}, reference.written
 
 
 def _percentiles(samples: list[float]) -> str:
