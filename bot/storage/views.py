@@ -2,10 +2,18 @@
 
 :meth:`ViewLog.record` is a plain function that appends to an in-memory buffer, so the interaction path never
 waits for the disk. A background task (:meth:`ViewLog.start`) writes the buffer in one transaction at least every
-``flush_interval`` seconds, and as soon as it holds ``max_batch`` views. :meth:`ViewLog.close` stops the task and
-writes everything left, so a clean shutdown loses nothing and a ``SIGKILL`` loses at most one interval. A failed
-write puts the batch back at the front of the buffer and is retried with back-off; nothing is dropped unless the
-buffer outgrows ``max_buffer`` (then the oldest views go, with an error logged).
+``flush_interval`` seconds, and as soon as it holds ``max_batch`` views. Each batch is first appended to the side
+file (:mod:`bot.storage.spill`), so a batch on its way to the database is never lost: a ``SIGKILL`` loses at most
+the views of the last ``flush_interval`` (not yet in the side file), whatever the database is doing.
+:meth:`ViewLog.close` stops the task, puts every view left in the side file, then writes them, so a clean shutdown
+loses nothing even when another process holds the write lock past ``docker stop``'s grace period; the next start
+writes what the side file holds, exactly once. A failed write puts the batch back at the front of the buffer and
+is retried with back-off; nothing is dropped unless the buffer outgrows ``max_buffer`` (then the oldest views go,
+with an error logged).
+
+While the database is unavailable (it could not be opened at start, see :class:`bot.storage.db.StorageUnavailable`)
+the views stay in memory (and the side file), the queries answer from memory, and the flusher reopens the database
+at each attempt; the first write that succeeds brings everything in.
 
 Queries count the buffered views too, so a card's footer is right the moment after it was recorded. In every
 query ``guild_id=None`` means "all guilds and DMs", not "DMs only".
@@ -28,10 +36,12 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from .db import MAX_SNOWFLAKE, Database
+from .db import MAX_SNOWFLAKE, Database, StorageUnavailable
+from .spill import MARK_KEY, ViewSpill
 
 __all__ = ["Stats", "ViewEvent", "ViewLog"]
 
@@ -41,6 +51,10 @@ _DAY_MS = 86_400_000
 #: (card_id, guild_id, channel_id, user_id, command, at_ms): the column order of ``_INSERT``.
 _Row = tuple[str, int | None, int | None, int | None, str, int]
 _INSERT = "INSERT INTO views (card_id, guild_id, channel_id, user_id, command, at_ms) VALUES (?, ?, ?, ?, ?, ?)"
+_SET_MARK = (
+    "INSERT INTO meta (key, value, updated_ms) VALUES (?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms"
+)
 
 
 def _utcnow() -> dt.datetime:
@@ -130,6 +144,7 @@ class ViewLog:
         max_backoff: float = 30.0,
         max_tallied_guilds: int = 1024,
         max_tallied_users: int = 20_000,
+        spill: ViewSpill | None = None,
     ) -> None:
         if flush_interval <= 0 or max_batch < 1:
             raise ValueError("flush_interval must be > 0 and max_batch >= 1")
@@ -139,6 +154,11 @@ class ViewLog:
         self.max_buffer = max_buffer
         self.max_backoff = max(max_backoff, flush_interval)
         self._buffer: list[_Row] = []
+        #: The side file (None: not kept), and how many views at the head of the buffer are already in it.
+        self._spill = spill
+        self._spill_open = False
+        self._spilled = 0
+        self._fault: str | None = None
         self._flush_lock = asyncio.Lock()
         self._writing: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -192,6 +212,7 @@ class ViewLog:
         excess = len(self._buffer) - self.max_buffer
         if excess > 0:
             del self._buffer[:excess]
+            self._spilled = max(0, self._spilled - excess)
             self.dropped += excess
             self._forget_tallies()
             log.error("view buffer is full (%d); dropped the %d oldest views", self.max_buffer, excess)
@@ -211,6 +232,19 @@ class ViewLog:
 
     # -- flushing --------------------------------------------------------------------------------------
 
+    async def open_spill(self) -> None:
+        """Open the side file and write what an earlier run left in it (when the database is open)."""
+        self._fault = self._db.unavailable  # already said by whoever opened the database
+        if self._spill is not None and not self._spill_open:
+            self._spill_open = await asyncio.to_thread(self._spill.open)
+            if not self._spill_open:
+                self._spill = None
+            elif self._db.is_open:
+                try:
+                    await self.flush()
+                except Exception:
+                    log.exception("could not write the views kept in %s; retrying with the next batch", self._spill)
+
     def start(self) -> None:
         """Start the background flusher (needs a running event loop). Calling it again does nothing."""
         if self._closed:
@@ -226,23 +260,64 @@ class ViewLog:
         """
         async with self._flush_lock:
             await self._settle()
-            if not self._buffer:
+            if not self._buffer and not (self._spill is not None and self._spill.leftovers):
                 return 0
             batch, self._buffer = self._buffer, []
-            writing = asyncio.ensure_future(self._write(batch))
+            spilled, self._spilled = self._spilled, 0
+            writing = asyncio.ensure_future(self._write(batch, spilled))
             writing.add_done_callback(_retrieve)
             self._writing = writing
             await asyncio.shield(writing)
             return len(batch)
 
-    async def _write(self, batch: list[_Row]) -> None:
+    async def _write(self, batch: list[_Row], spilled: int) -> None:
+        spill = self._spill
         try:
-            await self._db.executemany(_INSERT, batch)
+            if spill is not None:
+                spilled = await self._to_spill(spill, batch, spilled)
+            if not self._db.is_open and not await self._db.reopen():
+                raise StorageUnavailable(self._db.unavailable or "the database is not open")
+            replayed = await self._insert(batch, spill)
         except BaseException:
             self._buffer[:0] = batch
+            self._spilled = spilled
             self._trim()
             raise
         self.written += len(batch)
+        if replayed:
+            log.warning("wrote %d views kept in %s since an earlier stop", replayed, spill and spill.path)
+
+    async def _to_spill(self, spill: ViewSpill, batch: list[_Row], spilled: int) -> int:
+        """Append the views of ``batch`` not yet in the side file; return how many of its head are in it."""
+        if spilled >= len(batch):
+            return spilled
+        try:
+            await asyncio.to_thread(spill.append, batch[spilled:])
+        except OSError as exc:
+            log.warning("could not keep views in %s: %s", spill.path, exc)
+            return spilled
+        return len(batch)
+
+    async def _insert(self, batch: Sequence[_Row], spill: ViewSpill | None) -> int:
+        """Insert ``batch`` (and, the first time, what an earlier run left in the side file) with the side file's
+        mark, in one transaction; return how many views came from the side file."""
+        replayed = 0
+        async with self._db.transaction() as conn:
+            if spill is not None:
+                if spill.leftovers:
+                    async with conn.execute("SELECT value FROM meta WHERE key = ?", (MARK_KEY,)) as cursor:
+                        found = await cursor.fetchone()
+                    leftovers = spill.unreplayed(None if found is None else str(found[0]))
+                    await conn.executemany(_INSERT, leftovers)
+                    replayed = len(leftovers)
+                await conn.execute(_SET_MARK, (MARK_KEY, spill.mark(), time.time_ns() // 1_000_000))
+            if batch:
+                await conn.executemany(_INSERT, batch)
+        if spill is not None:
+            if replayed:
+                self._forget_tallies()
+            await asyncio.to_thread(spill.committed)
+        return replayed
 
     async def _settle(self) -> None:
         """Wait for a write left running by a cancelled flush(), so the buffer and the table agree."""
@@ -264,6 +339,11 @@ class ViewLog:
             self._wake.clear()
             try:
                 await self.flush()
+            except StorageUnavailable as exc:
+                failures += 1
+                if str(exc) != self._fault:  # one line per new fault, not one per attempt
+                    self._fault = str(exc)
+                    log.error("views are kept in memory until the database is back: %s", exc)
             except Exception:
                 failures += 1
                 log.error(
@@ -276,6 +356,7 @@ class ViewLog:
                 if failures:
                     log.info("writing views works again after %d failed attempts", failures)
                 failures = 0
+                self._fault = None
                 try:
                     await self._check_other_writers()
                 except Exception:
@@ -293,15 +374,27 @@ class ViewLog:
         self._stop.set()
         self._wake.set()
         try:
+            spill = self._spill
+            if spill is not None:  # first, so that a database that never answers loses nothing
+                async with self._flush_lock:
+                    self._spilled = await self._to_spill(spill, self._buffer, self._spilled)
             task = self._task
             if task is not None and not task.done():
                 await asyncio.wait({task})  # unlike awaiting it, never cancels the flusher
+            if spill is not None and self._spilled >= len(self._buffer):
+                attempts = 1  # all in the side file: one try, then the next start writes them
             for attempt in range(1, attempts + 1):
                 try:
-                    while self._buffer:
+                    while self._buffer or (spill is not None and spill.leftovers):
                         await self.flush()
                     break
-                except Exception:
+                except Exception as exc:
+                    if spill is not None and self._spilled >= len(self._buffer):
+                        why = "" if str(exc) == self._fault else f" ({exc})"
+                        log.warning(
+                            "%d views are kept in %s; the next start writes them%s", len(self._buffer), spill.path, why
+                        )
+                        break
                     if attempt == attempts:
                         log.error("could not write the last %d views on close; lost", len(self._buffer))
                         raise
@@ -309,6 +402,8 @@ class ViewLog:
                     await asyncio.sleep(0.1 * attempt)
         finally:
             self._closed = True
+            if self._spill is not None:
+                self._spill.close()
 
     # -- queries ---------------------------------------------------------------------------------------
 
@@ -319,6 +414,13 @@ class ViewLog:
         async with self._flush_lock:
             await self._settle()
             yield
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of a query on the table; none while the database is unavailable (memory answers alone)."""
+        try:
+            return await self._db.fetchall(sql, params)
+        except StorageUnavailable:
+            return []
 
     def _buffered(self, guild_id: int | None = None) -> list[_Row]:
         if guild_id is None:
@@ -336,13 +438,13 @@ class ViewLog:
             counts = self._guild_counts.get(guild_id)  # loaded while this call waited for the lock
             if counts is not None:
                 return counts
-            rows = await self._db.fetchall(
+            rows = await self._rows(
                 "SELECT card_id, COUNT(*) FROM views WHERE guild_id = ? GROUP BY card_id", (guild_id,)
             )
             counts = collections.Counter({card_id: n for card_id, n in rows})
             # No await from here on: views recorded from now on update the installed tally.
             counts.update(row[0] for row in self._buffer if row[1] == guild_id)
-            if generation == self._generation:
+            if generation == self._generation and self._db.is_open:
                 self._guild_counts[guild_id] = counts
                 while len(self._guild_counts) > self.max_tallied_guilds:
                     self._guild_counts.popitem(last=False)
@@ -360,12 +462,12 @@ class ViewLog:
             seen = self._user_seen.get(key)
             if seen is not None:
                 return seen
-            rows = await self._db.fetchall(
+            rows = await self._rows(
                 "SELECT DISTINCT card_id FROM views WHERE user_id = ? AND guild_id = ?", (user_id, guild_id)
             )
             seen = {row[0] for row in rows}
             seen.update(row[0] for row in self._buffer if row[3] == user_id and row[1] == guild_id)
-            if generation == self._generation:
+            if generation == self._generation and self._db.is_open:
                 self._user_seen[key] = seen
                 while len(self._user_seen) > self.max_tallied_users:
                     self._user_seen.popitem(last=False)
@@ -378,7 +480,7 @@ class ViewLog:
         params: list[Any] = [card_id]
         sql = "SELECT COUNT(*) FROM views WHERE card_id = ?" + _guild_clause(guild_id, params)
         async with self._consistent():
-            stored = await self._db.fetchval(sql, params)
+            stored = sum(row[0] for row in await self._rows(sql, params))
             return int(stored) + sum(1 for row in self._buffered(guild_id) if row[0] == card_id)
 
     async def counts(self, card_ids: Iterable[str], guild_id: int | None = None) -> dict[str, int]:
@@ -397,7 +499,7 @@ class ViewLog:
             + " GROUP BY card_id"
         )
         async with self._consistent():
-            for card_id, n in await self._db.fetchall(sql, params):
+            for card_id, n in await self._rows(sql, params):
                 result[card_id] += n
             for row in self._buffered(guild_id):
                 if row[0] in result:
@@ -408,7 +510,7 @@ class ViewLog:
         params: list[Any] = []
         sql = "SELECT card_id, COUNT(*) FROM views WHERE 1" + _guild_clause(guild_id, params) + " GROUP BY card_id"
         counter: collections.Counter[str] = collections.Counter()
-        for card_id, n in await self._db.fetchall(sql, params):
+        for card_id, n in await self._rows(sql, params):
             counter[card_id] = n
         return counter
 
@@ -438,10 +540,10 @@ class ViewLog:
         async with self._consistent():
             by_card = await self._by_card(guild_id)
             by_command: collections.Counter[str] = collections.Counter(
-                {cmd: n for cmd, n in await self._db.fetchall(cmd_sql + " GROUP BY command", cmd_params)}
+                {cmd: n for cmd, n in await self._rows(cmd_sql + " GROUP BY command", cmd_params)}
             )
             by_day_num: collections.Counter[int] = collections.Counter(
-                {day: n for day, n in await self._db.fetchall(day_sql + " GROUP BY 1", day_params)}
+                {day: n for day, n in await self._rows(day_sql + " GROUP BY 1", day_params)}
             )
             for card_id, _g, _c, _u, command, at_ms in self._buffered(guild_id):
                 by_card[card_id] += 1
@@ -468,14 +570,14 @@ class ViewLog:
         params: list[Any] = [user_id]
         sql = "SELECT DISTINCT card_id FROM views WHERE user_id = ?" + _guild_clause(guild_id, params)
         async with self._consistent():
-            seen = {row[0] for row in await self._db.fetchall(sql, params)}
+            seen = {row[0] for row in await self._rows(sql, params)}
             seen.update(row[0] for row in self._buffered(guild_id) if row[3] == user_id)
         return seen
 
     async def seen_in_guild(self, guild_id: int) -> set[str]:
         """Card ids shown anywhere in ``guild_id``."""
         async with self._consistent():
-            rows = await self._db.fetchall("SELECT DISTINCT card_id FROM views WHERE guild_id = ?", (guild_id,))
+            rows = await self._rows("SELECT DISTINCT card_id FROM views WHERE guild_id = ?", (guild_id,))
             seen = {row[0] for row in rows}
             seen.update(row[0] for row in self._buffered(guild_id))
         return seen
