@@ -249,6 +249,15 @@ def test_stats_reads_the_database(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert data["by_collection"] == {"therapeutic-alliance": 3}
 
 
+def test_stats_on_a_damaged_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "factdeck.db").write_bytes(b"not a database " * 500)
+    config = write(tmp_path, f"cache_dir: {tmp_path / 'cache'}\n")
+    assert cli_main(["stats", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{tmp_path / 'factdeck.db'} is not a SQLite database, or is damaged" in err
+
+
 def _hadolint() -> str | None:
     return shutil.which("hadolint") or next(
         (str(p) for p in [Path(sys.executable).parent / "hadolint"] if p.exists()), None
