@@ -44,6 +44,7 @@ class ViewSpill:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self._torn = False
         self.file_id = ""
         self.size = 0
         #: Views left by an earlier run: ``(end offset, row)`` in file order, replayed by the first write.
@@ -118,11 +119,22 @@ class ViewSpill:
         """Append ``rows`` and fsync (blocking). Raises OSError (a full disk, say)."""
         fd = self._require()
         data = b"".join(json.dumps(list(row), separators=(",", ":")).encode() + b"\n" for row in rows)
+        if self._torn:  # end the line a failed append left half-written, so the next row parses
+            data = b"\n" + data
         view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
+        try:
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, self.size)  # undo the partial append: none of these rows counts as kept
+            except OSError:
+                self.size = os.fstat(fd).st_size  # the mark must not fall behind what is in the file
+                self._torn = True
+            raise
+        self._torn = False
         self.size += len(data)
 
     def mark(self) -> str:

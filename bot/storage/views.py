@@ -381,6 +381,7 @@ class ViewLog:
             spill = self._spill
             if spill is not None:  # first, so that a database that never answers loses nothing
                 async with self._flush_lock:
+                    await self._settle()
                     self._spilled = await self._to_spill(spill, self._buffer, self._spilled)
             task = self._task
             if task is not None and not task.done():

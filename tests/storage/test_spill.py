@@ -6,6 +6,7 @@ file are closed as the kernel would close them); the real-process kills are in `
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from pathlib import Path
 
@@ -118,3 +119,28 @@ async def test_a_second_process_on_the_database_neither_keeps_nor_replays_the_si
         assert await stats.views.count("lab-001") == 0  # the bot's view is not replayed behind its back
     await bot.close()
     assert _count(path) == 1
+
+
+async def test_an_append_cut_short_by_a_full_disk_loses_no_later_view(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "factdeck.db"
+    storage = await Storage.open(path, flush_interval=60)
+    for n in range(3):
+        storage.views.record(_view(n))
+    real_write = spill.os.write
+
+    def half_then_full(fd: int, data: bytes) -> int:
+        monkeypatch.setattr(spill.os, "write", real_write)
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spill.os, "write", half_then_full)
+    await _spilled_not_written(storage, monkeypatch)  # half a line in the file, nothing in the table
+    for n in range(3, 5):
+        storage.views.record(_view(n))
+    await _spilled_not_written(storage, monkeypatch)  # the disk has room again: all five appended
+    await _killed(storage)
+    async with Storage.open(path):
+        pass
+    assert _count(path) == 5
