@@ -21,6 +21,8 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+import msgspec
+
 __all__ = ["MARK_KEY", "ViewSpill", "spill_path"]
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,9 @@ MARK_KEY = "views.spill"
 ROTATE_BYTES = 1 << 20
 
 Row = tuple[str, int | None, int | None, int | None, str, int]
+
+_ENCODER = msgspec.json.Encoder()
+_ROW = msgspec.json.Decoder(Row)
 
 
 def spill_path(database: str | os.PathLike[str]) -> Path:
@@ -82,17 +87,19 @@ class ViewSpill:
             offset += len(line)
             if not line.endswith(b"\n"):
                 break  # torn by a crash mid-write: never acknowledged, so never counted
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue
             if not self.file_id:
-                if isinstance(value, dict) and isinstance(value.get("id"), str):
-                    self.file_id = value["id"]
-                    continue
-                return  # not our file: start a new one
-            if isinstance(value, list) and len(value) == 6:
-                self.leftovers.append((offset, (value[0], value[1], value[2], value[3], value[4], value[5])))
+                try:
+                    header = json.loads(line)
+                except ValueError:
+                    return  # not our file: start a new one
+                if not isinstance(header, dict) or not isinstance(header.get("id"), str):
+                    return
+                self.file_id = header["id"]
+                continue
+            try:
+                self.leftovers.append((offset, _ROW.decode(line)))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue  # a line a failed append left behind
         self.size = offset
 
     def _restart(self) -> None:
@@ -118,7 +125,7 @@ class ViewSpill:
     def append(self, rows: Sequence[Row]) -> None:
         """Append ``rows`` and fsync (blocking). Raises OSError (a full disk, say)."""
         fd = self._require()
-        data = b"".join(json.dumps(list(row), separators=(",", ":")).encode() + b"\n" for row in rows)
+        data = b"".join([_ENCODER.encode(row) + b"\n" for row in rows])
         if self._torn:  # end the line a failed append left half-written, so the next row parses
             data = b"\n" + data
         view = memoryview(data)
@@ -126,7 +133,7 @@ class ViewSpill:
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
-            os.fsync(fd)
+            os.fdatasync(fd)
         except OSError:
             try:
                 os.ftruncate(fd, self.size)  # undo the partial append: none of these rows counts as kept
