@@ -43,6 +43,7 @@ __all__ = [
     "MigrationError",
     "StorageUnavailable",
     "describe_fault",
+    "is_environmental",
     "load_migrations",
     "split_sql",
 ]
@@ -110,7 +111,7 @@ def describe_fault(path: str, exc: BaseException) -> str:
     return f"the database {path} {what} ({reason})"
 
 
-def _environmental(exc: sqlite3.Error) -> bool:
+def is_environmental(exc: sqlite3.Error) -> bool:
     """A fault of the file or the machine (full, read-only, locked...), not of a migration's SQL."""
     lowered = str(exc).lower()
     return any(fragment in lowered for fragment, _ in _FAULTS) or "unable to open" in lowered
@@ -371,7 +372,7 @@ class Database:
                         (migration.version, migration.name, _utc_now_iso()),
                     )
             except sqlite3.Error as exc:
-                if _environmental(exc):
+                if is_environmental(exc):
                     raise  # the file or the disk, not the migration: open() says which
                 raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
             self.applied_now.append(migration.version)

@@ -36,11 +36,12 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from .db import MAX_SNOWFLAKE, Database, StorageUnavailable
+from .db import MAX_SNOWFLAKE, Database, StorageUnavailable, describe_fault, is_environmental
 from .spill import MARK_KEY, ViewSpill
 
 __all__ = ["Stats", "ViewEvent", "ViewLog"]
@@ -343,19 +344,19 @@ class ViewLog:
             self._wake.clear()
             try:
                 await self.flush()
-            except StorageUnavailable as exc:
+            except Exception as exc:
                 failures += 1
-                if str(exc) != self._fault:  # one line per new fault, not one per attempt
-                    self._fault = str(exc)
-                    log.error("views are kept in memory until the database is back: %s", exc)
-            except Exception:
-                failures += 1
-                log.error(
-                    "writing views failed (attempt %d); %d views kept for retry",
-                    failures,
-                    len(self._buffer),
-                    exc_info=True,
-                )
+                fault = self._fault_of(exc)
+                if fault is None:
+                    log.error(
+                        "writing views failed (attempt %d); %d views kept for retry",
+                        failures,
+                        len(self._buffer),
+                        exc_info=True,
+                    )
+                elif fault != self._fault:  # a fault of the file or the disk: one line when it starts, not a
+                    self._fault = fault  # traceback per attempt
+                    log.error("%s; %d views kept for retry until it is back", fault, len(self._buffer))
             else:
                 if failures:
                     log.info("writing views works again after %d failed attempts", failures)
@@ -366,6 +367,12 @@ class ViewLog:
                 except Exception:
                     self._forget_tallies()
                     log.warning("could not check the database for other writers", exc_info=True)
+
+    def _fault_of(self, exc: BaseException) -> str | None:
+        """One line for a fault of the database file or its disk (read-only, full, locked...), else None."""
+        if isinstance(exc, StorageUnavailable) or (isinstance(exc, sqlite3.Error) and is_environmental(exc)):
+            return describe_fault(self._db.path, exc)
+        return None
 
     async def close(self, *, attempts: int = 3) -> None:
         """Stop the flusher and write everything left. Idempotent.

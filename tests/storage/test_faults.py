@@ -8,6 +8,7 @@ SQLite's own); a path under a regular file, a folder, a corrupt or truncated fil
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -158,3 +159,33 @@ async def test_a_foreign_wal_file_is_refused_not_migrated(tmp_path: Path) -> Non
     (tmp_path / "factdeck.db-shm").unlink(missing_ok=True)
     async with Storage.open(path) as storage:
         assert await storage.views.count("lab-001") == 31  # and the view kept meanwhile, once
+
+
+async def test_a_full_disk_at_runtime_is_one_line_not_a_traceback_per_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "factdeck.db"
+    storage = await Storage.open(path, flush_interval=0.02)
+    real = storage.db.transaction
+    attempts: list[int] = []
+    retried = asyncio.Event()
+
+    def full(*args: object, **kwargs: object) -> None:
+        attempts.append(1)
+        if len(attempts) >= 4:  # the flusher retried, with its back-off
+            retried.set()
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(storage.db, "transaction", full)
+    with caplog.at_level(logging.ERROR, logger="bot.storage.views"):
+        for user in range(3):
+            storage.views.record(ViewEvent("lab-001", 10, 20, user, "random"))
+        await asyncio.wait_for(retried.wait(), timeout=30)
+    said = [r for r in caplog.records if r.name == "bot.storage.views"]
+    assert len(said) == 1, [r.getMessage() for r in said]
+    assert said[0].exc_info is None
+    assert f"the database {path} cannot be written: the disk is full" in said[0].getMessage()
+    monkeypatch.setattr(storage.db, "transaction", real)
+    await storage.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM views").fetchone()[0] == 3
