@@ -160,6 +160,9 @@ class ViewLog:
         self._spill_open = False
         self._spilled = 0
         self._fault: str | None = None
+        #: Reads of the table that failed (their answers came from memory alone), and the last fault logged.
+        self._unread = 0
+        self._read_fault: str | None = None
         self._flush_lock = asyncio.Lock()
         self._writing: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -239,7 +242,7 @@ class ViewLog:
 
     async def open_spill(self) -> None:
         """Open the side file and write what an earlier run left in it (when the database is open)."""
-        self._fault = self._db.unavailable  # already said by whoever opened the database
+        self._fault = self._read_fault = self._db.unavailable  # already said by whoever opened the database
         if self._spill is not None and not self._spill_open:
             self._spill_open = await asyncio.to_thread(self._spill.open)
             if not self._spill_open:
@@ -428,10 +431,18 @@ class ViewLog:
             yield
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """The rows of a query on the table; none while the database is unavailable (memory answers alone)."""
+        """The rows of a query on the table; none when the database cannot be read (unavailable, damaged, a disk
+        error): the answer then comes from memory alone, is not kept as a tally, and the fault is logged once."""
         try:
             return await self._db.fetchall(sql, params)
-        except StorageUnavailable:
+        except sqlite3.Error as exc:
+            fault = self._fault_of(exc)
+            if fault is None:
+                raise
+            self._unread += 1
+            if fault != self._read_fault:
+                self._read_fault = fault
+                log.error("%s; view counts come from memory until it can be read", fault)
             return []
 
     def _buffered(self, guild_id: int | None = None) -> list[_Row]:
@@ -445,7 +456,7 @@ class ViewLog:
         if counts is not None:
             self._guild_counts.move_to_end(guild_id)
             return counts
-        generation = self._generation
+        generation, unread = self._generation, self._unread
         async with self._consistent():
             counts = self._guild_counts.get(guild_id)  # loaded while this call waited for the lock
             if counts is not None:
@@ -456,7 +467,7 @@ class ViewLog:
             counts = collections.Counter({card_id: n for card_id, n in rows})
             # No await from here on: views recorded from now on update the installed tally.
             counts.update(row[0] for row in self._buffer if row[1] == guild_id)
-            if generation == self._generation and self._db.is_open:
+            if generation == self._generation and unread == self._unread:
                 self._guild_counts[guild_id] = counts
                 while len(self._guild_counts) > self.max_tallied_guilds:
                     self._guild_counts.popitem(last=False)
@@ -469,7 +480,7 @@ class ViewLog:
         if seen is not None:
             self._user_seen.move_to_end(key)
             return seen
-        generation = self._generation
+        generation, unread = self._generation, self._unread
         async with self._consistent():
             seen = self._user_seen.get(key)
             if seen is not None:
@@ -479,7 +490,7 @@ class ViewLog:
             )
             seen = {row[0] for row in rows}
             seen.update(row[0] for row in self._buffer if row[3] == user_id and row[1] == guild_id)
-            if generation == self._generation and self._db.is_open:
+            if generation == self._generation and unread == self._unread:
                 self._user_seen[key] = seen
                 while len(self._user_seen) > self.max_tallied_users:
                     self._user_seen.popitem(last=False)

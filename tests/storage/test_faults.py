@@ -189,3 +189,28 @@ async def test_a_full_disk_at_runtime_is_one_line_not_a_traceback_per_attempt(
     await storage.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM views").fetchone()[0] == 3
+
+
+async def test_a_damaged_views_table_at_runtime_answers_from_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with Storage.open(tmp_path / "factdeck.db", flush_interval=60) as storage:
+        for user in range(3):
+            storage.views.record(ViewEvent("lab-001", 10, 20, user, "random"))
+        await storage.views.flush()
+        real = storage.db.fetchall
+
+        async def damaged(*args: object, **kwargs: object) -> None:
+            raise sqlite3.DatabaseError("database disk image is malformed")
+
+        monkeypatch.setattr(storage.db, "fetchall", damaged)
+        storage.views.record(ViewEvent("lab-001", 10, 20, 9, "random"))
+        with caplog.at_level(logging.ERROR, logger="bot.storage.views"):
+            assert await storage.views.count("lab-001", 10) == 1  # the card is still shown, counted from memory
+            assert await storage.views.seen_by_user(9, 10) == {"lab-001"}
+            assert (await storage.views.stats(10)).total_views == 1
+        said = [r.getMessage() for r in caplog.records]
+        assert len(said) == 1, said
+        assert "is damaged" in said[0]
+        monkeypatch.setattr(storage.db, "fetchall", real)
+        assert await storage.views.count("lab-001", 10) == 4  # the partial answer was not kept as a tally
