@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import msgspec
 import yaml
@@ -179,35 +179,76 @@ def _check_mappings(merged: dict[str, Any]) -> tuple[list[str | int], str] | Non
     return None
 
 
-def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+#: Keys whose environment value is a comma-separated list.
+_LIST_KEYS = ("dev_guilds", "curator_guilds", "moderator_roles")
+
+
+def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """The overrides, the environment variable that set each overridden key (for error messages), and problems."""
     data: dict[str, Any] = {}
+    names: dict[str, str] = {}
     problems: list[str] = []
     if env.get("DISCORD_TOKEN"):
-        data["token"] = env["DISCORD_TOKEN"]
+        data["token"], names["token"] = env["DISCORD_TOKEN"], "DISCORD_TOKEN"
     aliases = {"FACTDECK_CARDS": "cards_dir", "FACTDECK_CACHE": "cache_dir"}
     for name, key in aliases.items():
         if env.get(name):
-            data[key] = env[name]
+            data[key], names[key] = env[name], name
     for key in _FIELDS:
         name = f"FACTDECK_{key.upper()}"
         value = env.get(name)
         if value is None or key in ("token", "cooldowns", "daily"):
             continue
-        if key in ("dev_guilds", "curator_guilds", "moderator_roles"):
-            data[key] = [v.strip() for v in value.split(",") if v.strip()]
-        else:
-            data[key] = value
+        data[key] = [v.strip() for v in value.split(",") if v.strip()] if key in _LIST_KEYS else value
+        names[key] = name
     if env.get("FACTDECK_CATCH_UP_HOURS"):
-        data["daily"] = {"catch_up_hours": env["FACTDECK_CATCH_UP_HOURS"]}
+        data["daily"], names["daily"] = {"catch_up_hours": env["FACTDECK_CATCH_UP_HOURS"]}, "FACTDECK_CATCH_UP_HOURS"
     for command in COOLDOWN_COMMANDS:
         name = f"FACTDECK_COOLDOWN_{command.upper()}"
         if name in env:
             rate, _, per = env[name].partition("/")
             try:
                 data.setdefault("cooldowns", {})[command] = {"rate": int(rate), "per": float(per or 10)}
+                names["cooldowns"] = name
             except ValueError:
-                problems.append(f"{name}={env[name]!r}: expected RATE/SECONDS, e.g. 5/10")
-    return data, problems
+                problems.append(f"environment {name}={env[name]!r}: expected RATE/SECONDS, e.g. 5/10")
+    return data, names, problems
+
+
+def _duplicate_key(node: yaml.Node | None) -> tuple[str, int, int] | None:
+    """The first key that appears twice in one mapping (YAML would silently keep the last): key, lines."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            name, line = str(key.value), key.start_mark.line + 1
+            if name in seen:
+                return name, seen[name], line
+            seen[name] = line
+            found = _duplicate_key(value)
+            if found is not None:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            found = _duplicate_key(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _read_config(config: Path) -> str:
+    """The config file's text; a non-UTF-8 byte or an unreadable file is a :class:`SettingsError` with its place."""
+    try:
+        raw = config.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"{config}: cannot read it: {exc.strerror or exc}") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SettingsError(
+            f"{config}:{line}:{column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        ) from exc
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -221,12 +262,10 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
     source: Path | None = None
     if config.exists():
         source = config.resolve()
+        text = _read_config(config)
         try:
-            text = config.read_text(encoding="utf-8")
             root = yaml.compose(text, Loader=yaml.SafeLoader)
             loaded = yaml.safe_load(text)
-        except OSError as exc:
-            raise SettingsError(f"{config}: cannot read it: {exc.strerror or exc}") from exc
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             where = f"{config}:{mark.line + 1}:{mark.column + 1}" if mark else str(config)
@@ -235,6 +274,10 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
             loaded = {}
         if not isinstance(loaded, dict):
             raise SettingsError(f"{config}:1: expected a mapping of keys (token: ..., cards_dir: ...)")
+        duplicate = _duplicate_key(root)
+        if duplicate is not None:
+            key, first, again = duplicate
+            raise SettingsError(f"{config}:{again}: {key} is set twice (lines {first} and {again}); keep one")
         raw = loaded
     elif explicit or "FACTDECK_CONFIG" in env:
         raise SettingsError(f"{config}: no such file (copy config.example.yml to start one)")
@@ -247,7 +290,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
         logging.getLogger(__name__).warning(
             "%s holds a Discord token; prefer the DISCORD_TOKEN environment variable", config
         )
-    overrides, problems = _env_overrides(env)
+    overrides, env_names, problems = _env_overrides(env)
     if problems:
         raise SettingsError("; ".join(problems))
     if "daily" in overrides and isinstance(raw.get("daily"), dict):
@@ -258,35 +301,63 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
     base = source.parent if source is not None else Path.cwd()
     if source is not None and "database" not in merged:
         merged["database"] = "factdeck.db"
+
+    def origin(key_path: list[str | int], *, key: bool = True) -> str:
+        return _origin(key_path, env_names, config, root, key=key)
+
     bad_entry = _check_mappings(merged)
     if bad_entry is not None:
         key_path, message = bad_entry
-        raise SettingsError(f"{_origin(key_path, overrides, config, root)}: {message}")
+        raise SettingsError(f"{origin(key_path)}: {message}")
     try:
         settings = msgspec.convert(merged, Settings, strict=False, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
         message, _, where = str(exc).partition(" - at `")
         key_path = _parse_path(where.rstrip("`"))
-        raise SettingsError(f"{_origin(key_path, overrides, config, root)}: {message}") from exc
-    return _finish(settings, base, source, config, root)
+        raise SettingsError(f"{origin(key_path)}: {message}") from exc
+    return _finish(settings, base, source, origin)
 
 
-def _origin(key_path: list[str | int], overrides: dict[str, Any], config: Path, root: yaml.Node | None) -> str:
+class _Origin(Protocol):
+    def __call__(self, key_path: list[str | int], *, key: bool = True) -> str: ...
+
+
+def _origin(
+    key_path: list[str | int], env_names: Mapping[str, str], config: Path, root: yaml.Node | None, *, key: bool = True
+) -> str:
+    """Where a key's value came from: ``environment NAME (key)`` or ``file:line: key`` (``key=False``: no key)."""
     top = str(key_path[0]) if key_path else ""
     dotted = ".".join(str(p) for p in key_path) or "<file>"
-    if top and top in overrides:
-        name = "DISCORD_TOKEN" if top == "token" else f"FACTDECK_{top.upper()}"
-        return f"environment {name} ({dotted})"
-    return f"{config}:{_line_of(root, key_path) or 1}: {dotted}"
+    if top in env_names:
+        return f"environment {env_names[top]}" + (f" ({dotted})" if key else "")
+    return f"{config}:{_line_of(root, key_path) or 1}" + (f": {dotted}" if key else "")
 
 
 def _dec_hook(kind: type, value: Any) -> Any:
-    if kind is Path and isinstance(value, str):
-        return Path(value)
+    if kind is Path:
+        if isinstance(value, str) and value.strip():
+            return Path(value)
+        if isinstance(value, str):
+            raise ValueError("Expected a path, got an empty string")
+        raise TypeError(f"Expected a path, got `{_yaml_type(value)}`")
     raise NotImplementedError
 
 
-def _finish(settings: Settings, base: Path, source: Path | None, config: Path, root: yaml.Node | None) -> Settings:
+def _yaml_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
+
+
+def _finish(settings: Settings, base: Path, source: Path | None, origin: _Origin) -> Settings:
     def resolve(p: Path | None) -> Path | None:
         if p is None:
             return None
@@ -296,30 +367,32 @@ def _finish(settings: Settings, base: Path, source: Path | None, config: Path, r
     level = settings.log_level.upper()
     if level not in LOG_LEVELS:
         raise SettingsError(
-            f"{config}:{_line_of(root, ['log_level']) or 1}: log_level {settings.log_level!r} is not one of "
+            f"{origin(['log_level'], key=False)}: log_level {settings.log_level!r} is not one of "
             + ", ".join(LOG_LEVELS)
         )
     bad = [c for c in settings.cooldowns if c not in COOLDOWN_COMMANDS]
     if bad:
         raise SettingsError(
-            f"{config}:{_line_of(root, ['cooldowns', bad[0]]) or 1}: no cooldown for {bad[0]!r}; "
+            f"{origin(['cooldowns', bad[0]], key=False)}: no cooldown for {bad[0]!r}; "
             f"commands with cooldowns: {', '.join(COOLDOWN_COMMANDS)}"
         )
     if isinstance(settings.moderator_roles, dict):
         for key in settings.moderator_roles:
             if key != "*" and not key.isdigit():
                 raise SettingsError(
-                    f"{config}:{_line_of(root, ['moderator_roles', key]) or 1}: moderator_roles keys are guild "
-                    f"ids or '*' (all guilds), not {key!r}"
+                    f"{origin(['moderator_roles', key], key=False)}: moderator_roles keys are guild ids or '*' "
+                    f"(all guilds), not {key!r}"
                 )
     if settings.token is not None and not settings.token.strip():
         settings = msgspec.structs.replace(settings, token=None)
     cards = resolve(settings.cards_dir)
     assert cards is not None
     if not cards.is_dir():
-        raise SettingsError(
-            f"{config}:{_line_of(root, ['cards_dir']) or 1}: cards_dir {cards} is not a folder of card files"
-        )
+        raise SettingsError(f"{origin(['cards_dir'], key=False)}: cards_dir {cards} is not a folder of card files")
+    for key in ("database", "health_file"):
+        path = resolve(getattr(settings, key))
+        if path is not None and path.is_dir():
+            raise SettingsError(f"{origin([key], key=False)}: {key} {path} is a folder; name a file")
     cooldowns = {**_default_cooldowns(), **settings.cooldowns}
     return msgspec.structs.replace(
         settings,

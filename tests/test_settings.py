@@ -119,6 +119,87 @@ def test_a_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
         load_settings(write(tmp_path, ""), env={"FACTDECK_COOLDOWN_SEARCH": "x"})
 
 
+#: YAML values of every kind a key can be given by mistake.
+WRONG_KINDS = {"null": "null", "empty": '""', "number": "5", "list": "[1, 2]", "mapping": "{a: 1}"}
+#: Which (key, kind) pairs are valid settings; every other pair is a one-line error naming the key and its line.
+VALID = {
+    ("token", "null"),
+    ("token", "empty"),
+    ("cache_dir", "null"),
+    ("health_file", "null"),
+    ("dev_guilds", "list"),
+    ("moderator_roles", "list"),
+    ("view_flush_interval", "number"),
+    ("guild_ready_timeout", "number"),
+    ("results_timeout", "number"),
+}
+
+
+def _all_keys() -> list[str]:
+    from bot.settings import _FIELDS
+
+    return list(_FIELDS)
+
+
+@pytest.mark.parametrize("kind", list(WRONG_KINDS))
+@pytest.mark.parametrize("key", _all_keys())
+def test_every_key_with_every_kind_of_value_loads_or_names_the_key_and_line(
+    tmp_path: Path, key: str, kind: str
+) -> None:
+    config = write(tmp_path, f"log_level: INFO\n{key}: {WRONG_KINDS[kind]}\n")
+    if (key, kind) in VALID:
+        load_settings(config, env={})
+        return
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config, env={})
+    message = str(caught.value)
+    assert message.startswith(f"{config}:2: {key}"), message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"log_level: INFO\ndatabase: caf\xe9.db\n", "config.yml:2:14: not UTF-8 text (byte 0xe9)"),
+        (b"database: a.db\nlog_level: INFO\ndatabase: b.db\n", "config.yml:3: database is set twice (lines 1 and 3)"),
+        (b"cooldowns:\n  search: {rate: 1, per: 5, rate: 2}\n", "config.yml:2: rate is set twice"),
+        (b"database: .\n", "config.yml:1: database "),
+        (b"health_file: 5\n", "config.yml:1: health_file: Expected a path"),
+    ],
+)
+def test_encoding_duplicates_and_folders_are_one_line_with_the_place(tmp_path: Path, raw: bytes, expected: str) -> None:
+    config = tmp_path / "config.yml"
+    config.write_bytes(raw)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config, env={})
+    assert expected in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"FACTDECK_CARDS": "/no/such/folder"}, "environment FACTDECK_CARDS: cards_dir /no/such/folder"),
+        ({"FACTDECK_CARDS_DIR": "/no/such/folder"}, "environment FACTDECK_CARDS_DIR: cards_dir"),
+        ({"FACTDECK_LOG_LEVEL": "loud"}, "environment FACTDECK_LOG_LEVEL: log_level 'loud'"),
+        ({"FACTDECK_DATABASE": " "}, "environment FACTDECK_DATABASE (database): Expected a path"),
+        (
+            {"FACTDECK_CACHE": "5", "FACTDECK_HEALTH_FILE": "/"},
+            "environment FACTDECK_HEALTH_FILE: health_file / is a folder",
+        ),
+        ({"FACTDECK_CATCH_UP_HOURS": "99"}, "environment FACTDECK_CATCH_UP_HOURS (daily.catch_up_hours)"),
+    ],
+)
+def test_an_environment_override_is_blamed_on_its_variable_not_the_file(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    (tmp_path / "cards").mkdir()
+    config = write(tmp_path, "cards_dir: cards\nlog_level: INFO\ndatabase: f.db\nhealth_file: h\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(config, env=env)
+    assert expected in str(caught.value)
+
+
 def test_a_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="no such file"):
         load_settings(tmp_path / "nope.yml", env={})
@@ -166,6 +247,15 @@ def test_stats_reads_the_database(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert data["total_views"] == 3
     assert data["top_cards"][0] == {"card": "therapeutic-alliance-001", "views": 2}
     assert data["by_collection"] == {"therapeutic-alliance": 3}
+
+
+def test_stats_on_a_damaged_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "factdeck.db").write_bytes(b"not a database " * 500)
+    config = write(tmp_path, f"cache_dir: {tmp_path / 'cache'}\n")
+    assert cli_main(["stats", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{tmp_path / 'factdeck.db'} is not a SQLite database, or is damaged" in err
 
 
 def _hadolint() -> str | None:

@@ -29,7 +29,7 @@ import msgspec
 from bot.cards import model
 from bot.cards.model import Card, CardFile, Collection
 from bot.cards.validate import FileResult, Problem, cross_file, decode_text, validate_text
-from bot.util.files import atomic_write_bytes
+from bot.util.files import drop_cache, write_cache
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class LoadCache:
         """The cached result for a file's content, or None."""
         try:
             return _ENTRY.decode((self.directory / f"{digest}.msgpack").read_bytes())
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # not cached (or no cache folder can exist there)
             return None
         except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
             log.warning("ignoring an unreadable cache entry %s: %s", digest, exc)
@@ -144,10 +144,7 @@ class LoadCache:
 
     def put(self, digest: str, encoded_entry: bytes) -> None:
         """Store a file's result, encoded as MessagePack."""
-        try:
-            atomic_write_bytes(self.directory / f"{digest}.msgpack", encoded_entry, durable=False)
-        except OSError as exc:
-            log.warning("could not write the load cache in %s: %s", self.directory, exc)
+        write_cache(self.directory / f"{digest}.msgpack", encoded_entry)
 
     def save_index(self, records: Mapping[str, _StatRecord]) -> None:
         """Record the files of this load, and forget entries no file refers to any more."""
@@ -157,14 +154,11 @@ class LoadCache:
         if merged == current:
             return
         self._index = merged
-        try:
-            atomic_write_bytes(self._index_path, _ENCODER.encode(merged), durable=False)
+        if write_cache(self._index_path, _ENCODER.encode(merged)):
             live = {rec.digest for rec in merged.values()}
             for entry in self.directory.glob("*.msgpack"):
                 if entry.name != self._index_path.name and entry.stem not in live:
-                    entry.unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("could not write the load cache index in %s: %s", self.directory, exc)
+                    drop_cache(entry)
 
 
 # ------------------------------------------------------------------------------------------- parsing
@@ -374,11 +368,8 @@ def _cross_file_cached(good: list[LoadedFile], cache: LoadCache | None) -> dict[
         path: [(p.path, p.line, p.column, p.message, p.severity) for p in found] for path, found in clashes.items()
     }
     for stale in cache.directory.glob("cross-*.bin"):
-        stale.unlink(missing_ok=True)
-    try:
-        atomic_write_bytes(entry, _ENCODER.encode(encoded), durable=False)
-    except OSError as exc:
-        log.warning("could not write the load cache in %s: %s", cache.directory, exc)
+        drop_cache(stale)
+    write_cache(entry, _ENCODER.encode(encoded))
     return clashes
 
 

@@ -105,7 +105,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if not settings.database.exists():
         print(f"factdeck: no database at {settings.database} yet (run the bot first)", file=sys.stderr)
         return 1
-    data = asyncio.run(_stats(settings, args.guild))
+    from bot.storage import StorageUnavailable
+
+    try:
+        data = asyncio.run(_stats(settings, args.guild))
+    except StorageUnavailable as exc:
+        print(f"factdeck: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")

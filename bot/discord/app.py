@@ -22,7 +22,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +172,17 @@ async def load_service(settings: Settings) -> CardService:
     return service
 
 
+@contextlib.asynccontextmanager
+async def _open_storage(settings: Settings) -> AsyncIterator[Storage]:
+    """Storage for the bot; a database that cannot be used is one logged line, and the cards are served anyway."""
+    async with Storage.open(
+        settings.database, flush_interval=settings.view_flush_interval, in_memory_fallback=True
+    ) as storage:
+        if storage.unavailable is not None:
+            log.error("%s; serving the cards, views kept in memory until it is back", storage.unavailable)
+        yield storage
+
+
 async def run(
     settings: Settings,
     *,
@@ -185,8 +196,7 @@ async def run(
     if not settings.token:
         raise ValueError("no Discord token configured")
     service = service if service is not None else await load_service(settings)
-    settings.database.parent.mkdir(parents=True, exist_ok=True)
-    async with Storage.open(settings.database, flush_interval=settings.view_flush_interval) as storage:
+    async with _open_storage(settings) as storage:
         bot = FactdeckBot(settings, service, storage, **bot_options)
         loop = asyncio.get_running_loop()
         handled: list[signal.Signals] = []
@@ -212,8 +222,7 @@ async def run(
 async def sync_now(settings: Settings) -> list[SyncResult] | None:
     """Log in and sync the slash commands whether or not they changed; ``None`` when Discord rejects the token."""
     service = await load_service(settings)
-    settings.database.parent.mkdir(parents=True, exist_ok=True)
-    async with Storage.open(settings.database, flush_interval=settings.view_flush_interval) as storage:
+    async with _open_storage(settings) as storage:
         bot = FactdeckBot(settings, service, storage, sync_on_start=False)
         async with bot:
             try:

@@ -10,6 +10,13 @@ or, for an app that opens in ``setup_hook`` and closes on shutdown::
     ...
     await storage.close()
 
+A database that cannot be used (damaged, read-only, full, locked, a folder, not ours) raises
+:class:`StorageUnavailable` from ``open``, one line that says what and where. The bot opens with
+``in_memory_fallback=True`` instead: it then starts anyway, :attr:`Storage.unavailable` says why, the views are
+kept in memory (and in the side file, :mod:`bot.storage.spill`) and the view flusher reopens the database at each
+attempt until it is back; the other repositories raise :class:`StorageUnavailable` meanwhile (``meta`` reads
+nothing and writes nothing).
+
 SQL lives only in this package. New tables: add the next ``migrations/NNNN_name.sql`` and a repository class on
 top of ``storage.db`` (``db.transaction()`` for writes, ``db.fetchall``/``fetchone`` for reads).
 """
@@ -25,8 +32,9 @@ from typing import Any, Self
 
 from .audit import ACTIONS, Action, AuditEntry, AuditLog
 from .daily import DailyStore
-from .db import MAX_SNOWFLAKE, Database, Migration, MigrationError, load_migrations
+from .db import MAX_SNOWFLAKE, Database, Migration, MigrationError, StorageUnavailable, load_migrations
 from .meta import Meta
+from .spill import ViewSpill, spill_path
 from .views import Stats, ViewEvent, ViewLog
 
 __all__ = [
@@ -41,6 +49,7 @@ __all__ = [
     "MigrationError",
     "Stats",
     "Storage",
+    "StorageUnavailable",
     "ViewEvent",
     "ViewLog",
     "load_migrations",
@@ -62,13 +71,21 @@ class Storage:
         flush_interval: float = 1.0,
         max_batch: int = 500,
         max_buffer: int | None = 250_000,
+        in_memory_fallback: bool = False,
     ) -> None:
         self.db = db
         self.meta = Meta(db)
-        self.views = ViewLog(db, flush_interval=flush_interval, max_batch=max_batch, max_buffer=max_buffer)
+        spill = None if db.path == ":memory:" else ViewSpill(spill_path(db.path))
+        self.views = ViewLog(db, flush_interval=flush_interval, max_batch=max_batch, max_buffer=max_buffer, spill=spill)
         self.audit = AuditLog(db)
         self.daily = DailyStore(db)
+        self.in_memory_fallback = in_memory_fallback
         self._closed = False
+
+    @property
+    def unavailable(self) -> str | None:
+        """Why the database cannot be used now (one line), or None when it is open."""
+        return None if self.db.is_open else self.db.unavailable
 
     @classmethod
     def open(
@@ -80,16 +97,32 @@ class Storage:
         max_buffer: int | None = 250_000,
         migrations_dir: Traversable | os.PathLike[str] | str | None = None,
         busy_timeout: float = 5.0,
+        in_memory_fallback: bool = False,
     ) -> _Opening:
-        """Open the database at ``path`` (migrating it) and start the view flusher.
+        """Open the database at ``path`` (migrating it), write the views an earlier run left in the side file,
+        and start the view flusher.
 
-        Use ``async with Storage.open(path) as storage:`` or ``storage = await Storage.open(path)``.
+        Use ``async with Storage.open(path) as storage:`` or ``storage = await Storage.open(path)``. Raises
+        :class:`StorageUnavailable` when the database cannot be used, unless ``in_memory_fallback``.
         """
         db = Database(path, migrations_dir=migrations_dir, busy_timeout=busy_timeout)
-        return _Opening(cls(db, flush_interval=flush_interval, max_batch=max_batch, max_buffer=max_buffer))
+        storage = cls(
+            db,
+            flush_interval=flush_interval,
+            max_batch=max_batch,
+            max_buffer=max_buffer,
+            in_memory_fallback=in_memory_fallback,
+        )
+        return _Opening(storage)
 
     async def _start(self) -> Self:
-        await self.db.open()
+        try:
+            await self.db.open()
+        except StorageUnavailable:
+            if not self.in_memory_fallback:
+                await self.close()
+                raise
+        await self.views.open_spill()
         self.views.start()
         return self
 

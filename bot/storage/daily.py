@@ -5,6 +5,11 @@ reads and writes rows, each multi-step change in one :meth:`Database.transaction
 makes posting exactly-once: :meth:`DailyStore.claim` inserts the day's row (``INSERT ... ON CONFLICT DO
 NOTHING`` on ``UNIQUE (guild_id, channel_id, local_date)``) before anything is sent, and only the caller that
 got the row back may send. Tables: see ``migrations/0003_daily.sql``.
+
+While the database is unavailable (see :class:`bot.storage.db.StorageUnavailable`) the posting loop finds no
+active schedule, no claim and nothing pending: no daily post goes out, since nothing could record it and a post
+that is not recorded could go out twice. A missed post still goes out when the database is back, within
+``daily.catch_up_hours``.
 """
 
 from __future__ import annotations
@@ -181,8 +186,14 @@ class DailyStore:
         )
         return None if row is None else _schedule(row)
 
+    def _down(self) -> bool:
+        """The database could not be opened (the bot runs without it until the view flusher reopens it)."""
+        return not self._db.is_open and self._db.unavailable is not None
+
     async def active_schedules(self) -> list[DailySchedule]:
-        """Schedules that are enabled and not paused, by guild id."""
+        """Schedules that are enabled and not paused, by guild id (none while the database is unavailable)."""
+        if self._down():
+            return []
         rows = await self._db.fetchall(
             f"SELECT {_SCHEDULE_COLUMNS} FROM daily_schedules "
             "WHERE enabled = 1 AND paused_reason IS NULL ORDER BY guild_id"
@@ -471,6 +482,8 @@ class DailyStore:
             "The bot stopped while sending this post, so it may or may not have been posted; "
             "not resent, to never post twice."
         )
+        if self._down():
+            return []
         async with self._db.transaction() as conn:
             rows = await _rows(
                 conn,
@@ -481,7 +494,9 @@ class DailyStore:
         return [_post(row) for row in rows]
 
     async def pending(self) -> list[DailyPost]:
-        """Rows still in flight (``claimed``) or waiting for a retry."""
+        """Rows still in flight (``claimed``) or waiting for a retry (none while the database is unavailable)."""
+        if self._down():
+            return []
         rows = await self._db.fetchall(
             f"SELECT {_POST_COLUMNS} FROM daily_posts WHERE state IN ('claimed', 'retry') ORDER BY id"
         )

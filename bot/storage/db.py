@@ -36,7 +36,17 @@ from typing import Any, Self
 
 import aiosqlite
 
-__all__ = ["MAX_SNOWFLAKE", "Database", "Migration", "MigrationError", "load_migrations", "split_sql"]
+__all__ = [
+    "MAX_SNOWFLAKE",
+    "Database",
+    "Migration",
+    "MigrationError",
+    "StorageUnavailable",
+    "describe_fault",
+    "is_environmental",
+    "load_migrations",
+    "split_sql",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +68,53 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 class MigrationError(RuntimeError):
     """A migration file is misnamed, malformed, or failed to apply."""
+
+
+class StorageUnavailable(sqlite3.OperationalError):
+    """The database cannot be used now (damaged, read-only, full, locked, not a file, not ours).
+
+    ``str()`` is one line that says what and where. It is a :class:`sqlite3.OperationalError`, so code that
+    already copes with a database fault at runtime copes with this one the same way.
+    """
+
+
+#: What a SQLite or OS error message means for the person running the bot, by a fragment of the message.
+_FAULTS = (
+    ("file is not a database", "is not a SQLite database, or is damaged (corrupt or truncated)"),
+    ("malformed", "is damaged (corrupt or truncated)"),
+    ("readonly", "is read-only (check the file's and its folder's permissions)"),
+    ("read-only", "is read-only (check the file's and its folder's permissions)"),
+    ("permission denied", "is read-only (check the file's and its folder's permissions)"),
+    ("disk is full", "cannot be written: the disk is full"),
+    ("no space left", "cannot be written: the disk is full"),
+    ("locked", "is locked by another process for longer than the busy timeout"),
+    ("busy", "is locked by another process for longer than the busy timeout"),
+    ("disk i/o error", "cannot be read or written (disk I/O error)"),
+)
+
+
+def describe_fault(path: str, exc: BaseException) -> str:
+    """One line for a database that cannot be opened or written: what is wrong with ``path``, and the cause."""
+    if isinstance(exc, StorageUnavailable):
+        return str(exc)
+    target = Path(path)
+    reason = str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
+    lowered = reason.lower()
+    what = next((meaning for fragment, meaning in _FAULTS if fragment in lowered), None)
+    if what is None:
+        if target.is_dir():
+            what = "is a folder, not a database file"
+        elif any(parent.exists() and not parent.is_dir() for parent in target.parents):
+            what = "cannot be created: a part of its folder path is a file"
+        else:
+            what = "cannot be opened"
+    return f"the database {path} {what} ({reason})"
+
+
+def is_environmental(exc: sqlite3.Error) -> bool:
+    """A fault of the file or the machine (full, read-only, locked...), not of a migration's SQL."""
+    lowered = str(exc).lower()
+    return any(fragment in lowered for fragment, _ in _FAULTS) or "unable to open" in lowered
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -135,6 +192,33 @@ def _as_traversable(directory: Traversable | os.PathLike[str] | str) -> Traversa
     return directory
 
 
+def _probe(path: str, busy_timeout: float) -> None:
+    """Before the read-write connection: refuse a folder, and a database that is not ours.
+
+    A database with tables but no ``schema_migrations`` is not Factdeck's: most often a stale or foreign ``-wal``
+    file beside ours replaced its contents. Migrating it would start the views from zero and hide the damage, so
+    it is refused. The probe connection is read-only, so closing it never checkpoints that ``-wal`` into the file.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise StorageUnavailable(f"the database {path} is a folder, not a database file")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists() or target.stat().st_size == 0:
+        return  # a new database
+    conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+    if tables and "schema_migrations" not in tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StorageUnavailable(
+            f"the database {path} is not a Factdeck database (tables {shown}, no schema_migrations; a stale or "
+            f"foreign {target.name}-wal beside it may have replaced it): not migrating it; move it and its -wal "
+            "and -shm files aside, or set `database` to the right file"
+        )
+
+
 def _utc_now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
@@ -163,19 +247,29 @@ class Database:
         self._closed = False
         #: Versions applied by the last :meth:`open` (empty when the schema was already current).
         self.applied_now: list[int] = []
+        #: Why the last :meth:`open` failed (one line), or None when it did not.
+        self.unavailable: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
     async def open(self) -> Self:
-        """Connect, set the pragmas and apply pending migrations. Returns ``self``."""
+        """Connect, set the pragmas and apply pending migrations. Returns ``self``.
+
+        Raises :class:`StorageUnavailable` (one line: what and where) when the file cannot be used: damaged,
+        read-only, on a full disk, locked past the busy timeout, a folder, or a database that is not ours (it
+        has tables but no ``schema_migrations``; see :func:`_probe`). :meth:`reopen` tries again later.
+        """
         if self._conn is not None:
             return self
         if self._closed:
             raise RuntimeError("this Database was closed; create a new one")
         migrations = load_migrations(self._migrations_dir)  # fail on a bad file before touching the db
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=self._busy_timeout)
+        try:
+            if self.path != ":memory:":
+                await asyncio.to_thread(_probe, self.path, self._busy_timeout)
+            conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=self._busy_timeout)
+        except (sqlite3.Error, OSError) as exc:
+            raise self._unavailable(exc) from exc
         try:
             conn.row_factory = sqlite3.Row
             await conn.execute("PRAGMA journal_mode=WAL")
@@ -184,11 +278,39 @@ class Database:
             await conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
             self._conn = conn
             await self._migrate(migrations)
-        except BaseException:
+        except BaseException as exc:
             self._conn = None
-            await conn.close()
+            with contextlib.suppress(Exception):
+                await conn.close()
+            if isinstance(exc, sqlite3.Error | OSError):
+                raise self._unavailable(exc) from exc
             raise
+        if self.unavailable is not None:
+            log.warning("the database %s can be used again", self.path)
+        self.unavailable = None
         return self
+
+    def _unavailable(self, exc: BaseException) -> StorageUnavailable:
+        self.unavailable = describe_fault(self.path, exc)
+        return exc if isinstance(exc, StorageUnavailable) else StorageUnavailable(self.unavailable)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the connection is up (False before :meth:`open`, after a failed one, and after close)."""
+        return self._conn is not None
+
+    async def reopen(self) -> bool:
+        """After a failed :meth:`open`, try again; return whether the database is open now. Never raises
+        :class:`StorageUnavailable` (it is kept in :attr:`unavailable`)."""
+        if self._conn is not None:
+            return True
+        if self._closed:
+            return False
+        try:
+            await self.open()
+        except StorageUnavailable:
+            return False
+        return True
 
     async def close(self) -> None:
         """Close the connection. Idempotent; waits for a running write transaction to finish first."""
@@ -216,6 +338,8 @@ class Database:
 
     def _require(self) -> aiosqlite.Connection:
         if self._conn is None:
+            if self.unavailable is not None and not self._closed:
+                raise StorageUnavailable(self.unavailable)
             raise RuntimeError("the database is not open")
         return self._conn
 
@@ -248,6 +372,8 @@ class Database:
                         (migration.version, migration.name, _utc_now_iso()),
                     )
             except sqlite3.Error as exc:
+                if is_environmental(exc):
+                    raise  # the file or the disk, not the migration: open() says which
                 raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
             self.applied_now.append(migration.version)
             log.info("applied migration %04d_%s", migration.version, migration.name)

@@ -2,10 +2,18 @@
 
 :meth:`ViewLog.record` is a plain function that appends to an in-memory buffer, so the interaction path never
 waits for the disk. A background task (:meth:`ViewLog.start`) writes the buffer in one transaction at least every
-``flush_interval`` seconds, and as soon as it holds ``max_batch`` views. :meth:`ViewLog.close` stops the task and
-writes everything left, so a clean shutdown loses nothing and a ``SIGKILL`` loses at most one interval. A failed
-write puts the batch back at the front of the buffer and is retried with back-off; nothing is dropped unless the
-buffer outgrows ``max_buffer`` (then the oldest views go, with an error logged).
+``flush_interval`` seconds, and as soon as it holds ``max_batch`` views. Each batch is first appended to the side
+file (:mod:`bot.storage.spill`), so a batch on its way to the database is never lost: a ``SIGKILL`` loses at most
+the views of the last ``flush_interval`` (not yet in the side file), whatever the database is doing.
+:meth:`ViewLog.close` stops the task, puts every view left in the side file, then writes them, so a clean shutdown
+loses nothing even when another process holds the write lock past ``docker stop``'s grace period; the next start
+writes what the side file holds, exactly once. A failed write puts the batch back at the front of the buffer and
+is retried with back-off; nothing is dropped unless the buffer outgrows ``max_buffer`` (then the oldest views go,
+with an error logged).
+
+While the database is unavailable (it could not be opened at start, see :class:`bot.storage.db.StorageUnavailable`)
+the views stay in memory (and the side file), the queries answer from memory, and the flusher reopens the database
+at each attempt; the first write that succeeds brings everything in.
 
 Queries count the buffered views too, so a card's footer is right the moment after it was recorded. In every
 query ``guild_id=None`` means "all guilds and DMs", not "DMs only".
@@ -28,10 +36,13 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from .db import MAX_SNOWFLAKE, Database
+from .db import MAX_SNOWFLAKE, Database, StorageUnavailable, describe_fault, is_environmental
+from .spill import MARK_KEY, ViewSpill
 
 __all__ = ["Stats", "ViewEvent", "ViewLog"]
 
@@ -41,6 +52,10 @@ _DAY_MS = 86_400_000
 #: (card_id, guild_id, channel_id, user_id, command, at_ms): the column order of ``_INSERT``.
 _Row = tuple[str, int | None, int | None, int | None, str, int]
 _INSERT = "INSERT INTO views (card_id, guild_id, channel_id, user_id, command, at_ms) VALUES (?, ?, ?, ?, ?, ?)"
+_SET_MARK = (
+    "INSERT INTO meta (key, value, updated_ms) VALUES (?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms"
+)
 
 
 def _utcnow() -> dt.datetime:
@@ -130,6 +145,7 @@ class ViewLog:
         max_backoff: float = 30.0,
         max_tallied_guilds: int = 1024,
         max_tallied_users: int = 20_000,
+        spill: ViewSpill | None = None,
     ) -> None:
         if flush_interval <= 0 or max_batch < 1:
             raise ValueError("flush_interval must be > 0 and max_batch >= 1")
@@ -139,6 +155,14 @@ class ViewLog:
         self.max_buffer = max_buffer
         self.max_backoff = max(max_backoff, flush_interval)
         self._buffer: list[_Row] = []
+        #: The side file (None: not kept), and how many views at the head of the buffer are already in it.
+        self._spill = spill
+        self._spill_open = False
+        self._spilled = 0
+        self._fault: str | None = None
+        #: Reads of the table that failed (their answers came from memory alone), and the last fault logged.
+        self._unread = 0
+        self._read_fault: str | None = None
         self._flush_lock = asyncio.Lock()
         self._writing: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -165,8 +189,12 @@ class ViewLog:
         """Views recorded but not yet written."""
         return len(self._buffer)
 
-    def record(self, view: ViewEvent) -> None:
-        """Append ``view`` to the buffer. Never blocks, never awaits, never touches the database."""
+    def record(self, view: object, /) -> None:
+        """Append ``view`` (a :class:`ViewEvent`) to the buffer. Never blocks, never awaits, never touches the
+        database. Typed ``object`` so that the daily engine's ``ViewRecorder`` protocol (which knows no
+        ``ViewEvent``) is satisfied; anything else is refused here, at the call site."""
+        if not isinstance(view, ViewEvent):
+            raise TypeError(f"record() takes a ViewEvent, not {type(view).__name__}")
         if self._closed:
             self.dropped += 1
             log.warning("view of %r recorded after the view log was closed; dropped", view.card_id)
@@ -192,6 +220,7 @@ class ViewLog:
         excess = len(self._buffer) - self.max_buffer
         if excess > 0:
             del self._buffer[:excess]
+            self._spilled = max(0, self._spilled - excess)
             self.dropped += excess
             self._forget_tallies()
             log.error("view buffer is full (%d); dropped the %d oldest views", self.max_buffer, excess)
@@ -211,6 +240,19 @@ class ViewLog:
 
     # -- flushing --------------------------------------------------------------------------------------
 
+    async def open_spill(self) -> None:
+        """Open the side file and write what an earlier run left in it (when the database is open)."""
+        self._fault = self._read_fault = self._db.unavailable  # already said by whoever opened the database
+        if self._spill is not None and not self._spill_open:
+            self._spill_open = await asyncio.to_thread(self._spill.open)
+            if not self._spill_open:
+                self._spill = None
+            elif self._db.is_open:
+                try:
+                    await self.flush()
+                except Exception:
+                    log.exception("could not write the views kept in %s; retrying with the next batch", self._spill)
+
     def start(self) -> None:
         """Start the background flusher (needs a running event loop). Calling it again does nothing."""
         if self._closed:
@@ -226,23 +268,64 @@ class ViewLog:
         """
         async with self._flush_lock:
             await self._settle()
-            if not self._buffer:
+            if not self._buffer and not (self._spill is not None and self._spill.leftovers):
                 return 0
             batch, self._buffer = self._buffer, []
-            writing = asyncio.ensure_future(self._write(batch))
+            spilled, self._spilled = self._spilled, 0
+            writing = asyncio.ensure_future(self._write(batch, spilled))
             writing.add_done_callback(_retrieve)
             self._writing = writing
             await asyncio.shield(writing)
             return len(batch)
 
-    async def _write(self, batch: list[_Row]) -> None:
+    async def _write(self, batch: list[_Row], spilled: int) -> None:
+        spill = self._spill
         try:
-            await self._db.executemany(_INSERT, batch)
+            if spill is not None:
+                spilled = await self._to_spill(spill, batch, spilled)
+            if not self._db.is_open and not await self._db.reopen():
+                raise StorageUnavailable(self._db.unavailable or "the database is not open")
+            replayed = await self._insert(batch, spill)
         except BaseException:
             self._buffer[:0] = batch
+            self._spilled = spilled
             self._trim()
             raise
         self.written += len(batch)
+        if replayed:
+            log.warning("wrote %d views kept in %s since an earlier stop", replayed, spill and spill.path)
+
+    async def _to_spill(self, spill: ViewSpill, batch: list[_Row], spilled: int) -> int:
+        """Append the views of ``batch`` not yet in the side file; return how many of its head are in it."""
+        if spilled >= len(batch):
+            return spilled
+        try:
+            await asyncio.to_thread(spill.append, batch[spilled:])
+        except OSError as exc:
+            log.warning("could not keep views in %s: %s", spill.path, exc)
+            return spilled
+        return len(batch)
+
+    async def _insert(self, batch: Sequence[_Row], spill: ViewSpill | None) -> int:
+        """Insert ``batch`` (and, the first time, what an earlier run left in the side file) with the side file's
+        mark, in one transaction; return how many views came from the side file."""
+        replayed = 0
+        async with self._db.transaction() as conn:
+            if spill is not None:
+                if spill.leftovers:
+                    async with conn.execute("SELECT value FROM meta WHERE key = ?", (MARK_KEY,)) as cursor:
+                        found = await cursor.fetchone()
+                    leftovers = spill.unreplayed(None if found is None else str(found[0]))
+                    await conn.executemany(_INSERT, leftovers)
+                    replayed = len(leftovers)
+                await conn.execute(_SET_MARK, (MARK_KEY, spill.mark(), time.time_ns() // 1_000_000))
+            if batch:
+                await conn.executemany(_INSERT, batch)
+        if spill is not None:
+            if replayed:
+                self._forget_tallies()
+            await asyncio.to_thread(spill.committed)
+        return replayed
 
     async def _settle(self) -> None:
         """Wait for a write left running by a cancelled flush(), so the buffer and the table agree."""
@@ -264,23 +347,35 @@ class ViewLog:
             self._wake.clear()
             try:
                 await self.flush()
-            except Exception:
+            except Exception as exc:
                 failures += 1
-                log.error(
-                    "writing views failed (attempt %d); %d views kept for retry",
-                    failures,
-                    len(self._buffer),
-                    exc_info=True,
-                )
+                fault = self._fault_of(exc)
+                if fault is None:
+                    log.error(
+                        "writing views failed (attempt %d); %d views kept for retry",
+                        failures,
+                        len(self._buffer),
+                        exc_info=True,
+                    )
+                elif fault != self._fault:  # a fault of the file or the disk: one line when it starts, not a
+                    self._fault = fault  # traceback per attempt
+                    log.error("%s; %d views kept for retry until it is back", fault, len(self._buffer))
             else:
                 if failures:
                     log.info("writing views works again after %d failed attempts", failures)
                 failures = 0
+                self._fault = None
                 try:
                     await self._check_other_writers()
                 except Exception:
                     self._forget_tallies()
                     log.warning("could not check the database for other writers", exc_info=True)
+
+    def _fault_of(self, exc: BaseException) -> str | None:
+        """One line for a fault of the database file or its disk (read-only, full, locked...), else None."""
+        if isinstance(exc, StorageUnavailable) or (isinstance(exc, sqlite3.Error) and is_environmental(exc)):
+            return describe_fault(self._db.path, exc)
+        return None
 
     async def close(self, *, attempts: int = 3) -> None:
         """Stop the flusher and write everything left. Idempotent.
@@ -293,15 +388,28 @@ class ViewLog:
         self._stop.set()
         self._wake.set()
         try:
+            spill = self._spill
+            if spill is not None:  # first, so that a database that never answers loses nothing
+                async with self._flush_lock:
+                    await self._settle()
+                    self._spilled = await self._to_spill(spill, self._buffer, self._spilled)
             task = self._task
             if task is not None and not task.done():
                 await asyncio.wait({task})  # unlike awaiting it, never cancels the flusher
+            if spill is not None and self._spilled >= len(self._buffer):
+                attempts = 1  # all in the side file: one try, then the next start writes them
             for attempt in range(1, attempts + 1):
                 try:
-                    while self._buffer:
+                    while self._buffer or (spill is not None and spill.leftovers):
                         await self.flush()
                     break
-                except Exception:
+                except Exception as exc:
+                    if spill is not None and self._spilled >= len(self._buffer):
+                        why = "" if str(exc) == self._fault else f" ({exc})"
+                        log.warning(
+                            "%d views are kept in %s; the next start writes them%s", len(self._buffer), spill.path, why
+                        )
+                        break
                     if attempt == attempts:
                         log.error("could not write the last %d views on close; lost", len(self._buffer))
                         raise
@@ -309,6 +417,8 @@ class ViewLog:
                     await asyncio.sleep(0.1 * attempt)
         finally:
             self._closed = True
+            if self._spill is not None:
+                self._spill.close()
 
     # -- queries ---------------------------------------------------------------------------------------
 
@@ -319,6 +429,21 @@ class ViewLog:
         async with self._flush_lock:
             await self._settle()
             yield
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of a query on the table; none when the database cannot be read (unavailable, damaged, a disk
+        error): the answer then comes from memory alone, is not kept as a tally, and the fault is logged once."""
+        try:
+            return await self._db.fetchall(sql, params)
+        except sqlite3.Error as exc:
+            fault = self._fault_of(exc)
+            if fault is None:
+                raise
+            self._unread += 1
+            if fault != self._read_fault:
+                self._read_fault = fault
+                log.error("%s; view counts come from memory until it can be read", fault)
+            return []
 
     def _buffered(self, guild_id: int | None = None) -> list[_Row]:
         if guild_id is None:
@@ -331,18 +456,18 @@ class ViewLog:
         if counts is not None:
             self._guild_counts.move_to_end(guild_id)
             return counts
-        generation = self._generation
+        generation, unread = self._generation, self._unread
         async with self._consistent():
             counts = self._guild_counts.get(guild_id)  # loaded while this call waited for the lock
             if counts is not None:
                 return counts
-            rows = await self._db.fetchall(
+            rows = await self._rows(
                 "SELECT card_id, COUNT(*) FROM views WHERE guild_id = ? GROUP BY card_id", (guild_id,)
             )
             counts = collections.Counter({card_id: n for card_id, n in rows})
             # No await from here on: views recorded from now on update the installed tally.
             counts.update(row[0] for row in self._buffer if row[1] == guild_id)
-            if generation == self._generation:
+            if generation == self._generation and unread == self._unread:
                 self._guild_counts[guild_id] = counts
                 while len(self._guild_counts) > self.max_tallied_guilds:
                     self._guild_counts.popitem(last=False)
@@ -355,17 +480,17 @@ class ViewLog:
         if seen is not None:
             self._user_seen.move_to_end(key)
             return seen
-        generation = self._generation
+        generation, unread = self._generation, self._unread
         async with self._consistent():
             seen = self._user_seen.get(key)
             if seen is not None:
                 return seen
-            rows = await self._db.fetchall(
+            rows = await self._rows(
                 "SELECT DISTINCT card_id FROM views WHERE user_id = ? AND guild_id = ?", (user_id, guild_id)
             )
             seen = {row[0] for row in rows}
             seen.update(row[0] for row in self._buffer if row[3] == user_id and row[1] == guild_id)
-            if generation == self._generation:
+            if generation == self._generation and unread == self._unread:
                 self._user_seen[key] = seen
                 while len(self._user_seen) > self.max_tallied_users:
                     self._user_seen.popitem(last=False)
@@ -378,7 +503,7 @@ class ViewLog:
         params: list[Any] = [card_id]
         sql = "SELECT COUNT(*) FROM views WHERE card_id = ?" + _guild_clause(guild_id, params)
         async with self._consistent():
-            stored = await self._db.fetchval(sql, params)
+            stored = sum(row[0] for row in await self._rows(sql, params))
             return int(stored) + sum(1 for row in self._buffered(guild_id) if row[0] == card_id)
 
     async def counts(self, card_ids: Iterable[str], guild_id: int | None = None) -> dict[str, int]:
@@ -397,7 +522,7 @@ class ViewLog:
             + " GROUP BY card_id"
         )
         async with self._consistent():
-            for card_id, n in await self._db.fetchall(sql, params):
+            for card_id, n in await self._rows(sql, params):
                 result[card_id] += n
             for row in self._buffered(guild_id):
                 if row[0] in result:
@@ -408,7 +533,7 @@ class ViewLog:
         params: list[Any] = []
         sql = "SELECT card_id, COUNT(*) FROM views WHERE 1" + _guild_clause(guild_id, params) + " GROUP BY card_id"
         counter: collections.Counter[str] = collections.Counter()
-        for card_id, n in await self._db.fetchall(sql, params):
+        for card_id, n in await self._rows(sql, params):
             counter[card_id] = n
         return counter
 
@@ -438,10 +563,10 @@ class ViewLog:
         async with self._consistent():
             by_card = await self._by_card(guild_id)
             by_command: collections.Counter[str] = collections.Counter(
-                {cmd: n for cmd, n in await self._db.fetchall(cmd_sql + " GROUP BY command", cmd_params)}
+                {cmd: n for cmd, n in await self._rows(cmd_sql + " GROUP BY command", cmd_params)}
             )
             by_day_num: collections.Counter[int] = collections.Counter(
-                {day: n for day, n in await self._db.fetchall(day_sql + " GROUP BY 1", day_params)}
+                {day: n for day, n in await self._rows(day_sql + " GROUP BY 1", day_params)}
             )
             for card_id, _g, _c, _u, command, at_ms in self._buffered(guild_id):
                 by_card[card_id] += 1
@@ -468,14 +593,14 @@ class ViewLog:
         params: list[Any] = [user_id]
         sql = "SELECT DISTINCT card_id FROM views WHERE user_id = ?" + _guild_clause(guild_id, params)
         async with self._consistent():
-            seen = {row[0] for row in await self._db.fetchall(sql, params)}
+            seen = {row[0] for row in await self._rows(sql, params)}
             seen.update(row[0] for row in self._buffered(guild_id) if row[3] == user_id)
         return seen
 
     async def seen_in_guild(self, guild_id: int) -> set[str]:
         """Card ids shown anywhere in ``guild_id``."""
         async with self._consistent():
-            rows = await self._db.fetchall("SELECT DISTINCT card_id FROM views WHERE guild_id = ?", (guild_id,))
+            rows = await self._rows("SELECT DISTINCT card_id FROM views WHERE guild_id = ?", (guild_id,))
             seen = {row[0] for row in rows}
             seen.update(row[0] for row in self._buffered(guild_id))
         return seen
