@@ -128,6 +128,7 @@ VALID = {
     ("cache_dir", "null"),
     ("health_file", "null"),
     ("dev_guilds", "list"),
+    ("curator_guilds", "list"),
     ("moderator_roles", "list"),
     ("view_flush_interval", "number"),
     ("guild_ready_timeout", "number"),

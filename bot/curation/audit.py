@@ -6,15 +6,17 @@ import itertools
 import json
 import logging
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.cards.library import Library
 from bot.cards.model import Card
 from bot.service import ReloadReport
-from bot.storage import Action, AuditEntry, AuditLog
+from bot.storage import Action, AuditEntry, AuditLog, StorageUnavailable
 from bot.storage.audit import State
 
+from .errors import CurationError
 from .forms import Moderator, card_builtins
 from .ids import highest_numbers
 from .imports import ImportPlan
@@ -39,6 +41,15 @@ def _holds(library: Library, entry: AuditEntry) -> bool:
     return loaded is not None and entry.after is not None and loaded.digest == entry.after.get("digest")
 
 
+def _fault(what: str, *args: object) -> None:
+    """Log an audit-log fault: one line when the database is known to be down, the traceback otherwise."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, StorageUnavailable):
+        log.warning(what + ": %s", *args, exc)
+    else:
+        log.exception(what, *args)
+
+
 def _who(moderator: Moderator) -> dict[str, Any]:
     return {"guild_id": moderator.guild_id, "moderator_id": moderator.id, "moderator_name": moderator.name}
 
@@ -59,7 +70,7 @@ class AuditTrail:
         try:
             await self.log.record(action, **fields)
         except _AUDIT_FAULTS:
-            log.exception("could not record %s of %s in the audit log", action, fields.get("card_id"))
+            _fault("could not record %s of %s in the audit log", action, fields.get("card_id"))
 
     async def marks(self) -> dict[str, int]:
         """Per id prefix, the highest number ever given out ({} without an audit log, or when it fails)."""
@@ -68,7 +79,7 @@ class AuditTrail:
         try:
             return await self.log.marks()
         except _AUDIT_FAULTS:
-            log.exception("could not read the card id marks; new ids count from the cards served")
+            _fault("could not read the card id marks; new ids count from the cards served")
             return {}
 
     async def raise_marks(self, marks: Mapping[str, int]) -> None:
@@ -78,7 +89,7 @@ class AuditTrail:
         try:
             await self.log.raise_marks(marks)
         except _AUDIT_FAULTS:
-            log.exception("could not record the card id marks %s", dict(marks))
+            _fault("could not record the card id marks %s", dict(marks))
 
     async def seed_marks(self, library: Library) -> None:
         """At start: every id the audit log or the library has seen counts as given out (a log from before the
@@ -88,7 +99,7 @@ class AuditTrail:
         try:
             seen = await self.log.card_ids()
         except _AUDIT_FAULTS:
-            log.exception("could not read the audit log's card ids")
+            _fault("could not read the audit log's card ids")
             seen = set()
         await self.raise_marks(highest_numbers([*seen, *library.cards]))
 
@@ -98,9 +109,12 @@ class AuditTrail:
             return []
         try:
             return await self.log.begin(entries)
-        except _AUDIT_FAULTS:
-            log.exception("could not record the pending %s in the audit log", entries[0].get("action"))
-            return []
+        except _AUDIT_FAULTS as exc:
+            _fault("could not record the pending %s in the audit log", entries[0].get("action"))
+            raise CurationError(
+                "the audit log cannot be written just now, so nothing was changed (every change is recorded "
+                "before its file is written); try again once the database is back"
+            ) from exc
 
     async def settle(self, entry_ids: Sequence[int], state: State) -> None:
         """Mark a write's rows done, or not written (a row left pending is settled at the next start)."""
@@ -109,7 +123,7 @@ class AuditTrail:
         try:
             await self.log.settle(entry_ids, state)
         except _AUDIT_FAULTS:
-            log.exception("could not mark audit rows %s %s", list(entry_ids), state)
+            _fault("could not mark audit rows %s %s", list(entry_ids), state)
 
     @staticmethod
     def change_entries(change: CardChange, moderator: Moderator) -> list[dict[str, Any]]:
@@ -167,8 +181,10 @@ class AuditTrail:
             return 0, 0
         try:
             pending = await self.log.pending()
+        except StorageUnavailable:
+            raise  # the database is down: the start waits for it (see Curator.start)
         except _AUDIT_FAULTS:
-            log.exception("could not read the pending rows of the audit log")
+            _fault("could not read the pending rows of the audit log")
             return 0, 0
         done = [e.id for e in pending if _holds(library, e)]
         lost = [e.id for e in pending if e.id not in set(done)]
@@ -201,7 +217,7 @@ class AuditTrail:
         try:
             await self.log.record_many(entries)  # one transaction, not one per card
         except _AUDIT_FAULTS:
-            log.exception("could not record the cards of this %s in the audit log", action)
+            _fault("could not record the cards of this %s in the audit log", action)
 
     async def reloaded(self, before: Library, after: Library, report: ReloadReport, moderator: Moderator) -> None:
         """A reload: one summary row, then a row per card it brought in, changed or took out."""

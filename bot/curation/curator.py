@@ -22,7 +22,7 @@ from bot.cards.library import Library, file_digest
 from bot.cards.model import Card
 from bot.cards.yamlio import dump
 from bot.service import CardService, ReloadReport
-from bot.storage import AuditLog
+from bot.storage import AuditLog, StorageUnavailable
 
 from .audit import AuditTrail
 from .errors import CurationError, StaleCardError, StaleFileError, ValidationFailed
@@ -98,6 +98,7 @@ class Curator:
         self.audit = audit
         self._trail = AuditTrail(audit)
         self._lock = asyncio.Lock()
+        self._settled = False  # the audit log was brought in line with the files (see start)
         self._closed = False
 
     async def start(self) -> None:
@@ -111,17 +112,27 @@ class Curator:
             removed = await asyncio.to_thread(_remove_leftovers, self.folder.root)
             for path in removed:
                 log.warning("removed %s, left by a write that did not finish", self.folder.display(path))
-            library = self.service.library
-            done, lost = await self._trail.reconcile(library)
-            if done or lost:
-                log.warning(
-                    "the audit log had %d change(s) under way when the bot stopped: %d reached the card files, "
-                    "%d did not and are marked not written",
-                    done + lost,
-                    done,
-                    lost,
-                )
-            await self._trail.seed_marks(library)
+            try:
+                await self._settle_audit()
+            except StorageUnavailable:
+                log.info("the audit log is settled before the first change, once the database is back")
+
+    async def _settle_audit(self) -> None:
+        """Settle what a crash left pending and count every id seen as given out (once; under the lock)."""
+        if self._settled:
+            return
+        library = self.service.library
+        done, lost = await self._trail.reconcile(library)
+        if done or lost:
+            log.warning(
+                "the audit log had %d change(s) under way when the bot stopped: %d reached the card files, "
+                "%d did not and are marked not written",
+                done + lost,
+                done,
+                lost,
+            )
+        await self._trail.seed_marks(library)
+        self._settled = True
 
     async def close(self) -> None:
         """Wait for the write under way (its file, its serving and its audit rows), then refuse new ones."""
@@ -165,6 +176,12 @@ class Curator:
         a library that cannot be served puts the old file back, so the file, the served cards and the audit log
         always agree.
         """
+        try:
+            await self._settle_audit()  # a start that found the database down settles it before the first change
+        except StorageUnavailable as exc:
+            raise CurationError(
+                "the audit log cannot be read just now, so nothing was changed; try again once the database is back"
+            ) from exc
         ids = await self._trail.begin(entries)
         try:
             new = await asyncio.to_thread(self._write_and_serve, prepared)

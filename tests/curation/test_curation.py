@@ -592,3 +592,19 @@ async def test_a_start_settles_the_writes_a_kill_left_half_done(
     assert await storage.audit.history(f"{COLLECTION}-011") == []  # not written: not in the card's history
     rows = {e.id: e.state for e in await storage.audit.recent(limit=10)}
     assert lost[0] not in rows
+
+
+async def test_while_the_database_is_down_changes_are_refused_and_the_file_is_untouched(
+    cards_copy: Path, file: Path, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"this is not a SQLite database" * 100)
+    before = raw_of(file)
+    async with Storage.open(damaged, in_memory_fallback=True, flush_interval=0.05) as storage:
+        assert storage.unavailable is not None
+        curator = Curator(CardService.load(cards_copy), cards_copy, audit=storage.audit)
+        await curator.start()  # the bot still starts: the audit log is settled once the database is back
+        with pytest.raises(CurationError, match="try again once the database is back"):
+            await curator.add_card(COLLECTION, FORM, MOD)
+    assert raw_of(file) == before
+    assert f"{COLLECTION}-011" not in CardService.load(cards_copy).library.cards
