@@ -347,17 +347,25 @@ def _walk(text: str, path: str) -> list[Problem]:
 
 
 class _Locator:
-    """Finds the line and column of a path in a file, composing the file at most once, and only if asked."""
+    """Finds the line and column of a path in a file, composing the file at most once, and only if asked.
 
-    def __init__(self, path: str, text: str | Callable[[], str]) -> None:
+    ``text`` is the text that was validated, or a function giving it (None when it is no longer to be had, e.g.
+    the file changed on disk since). Locating never fails: without a text that parses, a problem is placed at 1:1.
+    """
+
+    def __init__(self, path: str, text: str | Callable[[], str | None]) -> None:
         self.path, self.text = path, text
         self._root: yaml.Node | None = None
         self._composed = False
 
     def problem(self, where: Sequence[str | int], message: str, severity: Severity = "error") -> Problem:
         if not self._composed:
-            text = self.text if isinstance(self.text, str) else self.text()
-            self._root, self._composed = yamlio.compose(text), True
+            self._composed = True
+            try:
+                text = self.text if isinstance(self.text, str) else self.text()
+                self._root = yamlio.compose(text) if text is not None else None
+            except (OSError, ValueError, yaml.YAMLError):
+                self._root = None
         node = node_at(self._root, where)
         return _problem(self.path, node.start_mark if node else None, message, severity)
 
@@ -398,11 +406,11 @@ def validate_card(data: dict[str, Any], path: str = "<card>") -> tuple[Card | No
 
 
 # ---------------------------------------------------------------------------------------- whole library
-def cross_file(files: Iterable[tuple[str, CardFile, Callable[[], str]]]) -> dict[str, list[Problem]]:
+def cross_file(files: Iterable[tuple[str, CardFile, Callable[[], str | None]]]) -> dict[str, list[Problem]]:
     """Problems between files: duplicate collection ids, card ids and texts. Keyed by the file at fault.
 
-    ``files`` are (path, card file, a function giving its text) in load order, the text being read only to
-    locate a problem; the first file to use an id keeps it, and each
+    ``files`` are (path, card file, a function giving the text that was validated, or None) in load order, the text
+    being asked for only to locate a problem; the first file to use an id keeps it, and each
     later use is an error in the later file. A text seen twice (exactly) is a warning on the later card.
     """
     problems: dict[str, list[Problem]] = {}

@@ -70,13 +70,18 @@ def find_alias(text: str) -> yaml.Mark | None:
     Card files never need aliases, and aliases are how a small file expands into billions of nodes (the
     "billion laughs" attack), so the loader refuses any file that has one, before it is built. The cheap regular
     expression screens out nearly every file; only a possible match pays for a scan of the parser's events,
-    which never expands an alias.
+    which never expands an alias. Never raises: a file that does not parse has no alias to find.
     """
     if _ANCHOR_OR_ALIAS.search(text) is None:
         return None
-    for event in yaml.parse(text, Loader=CardLoader):
-        if isinstance(event, yaml.AliasEvent):
-            return event.start_mark
+    try:
+        for event in yaml.parse(text, Loader=CardLoader):
+            if isinstance(event, yaml.AliasEvent):
+                return event.start_mark
+    except yaml.YAMLError:
+        # A syntax error before any alias: loading the text stops at the same error (before anything is built)
+        # and reports it where it is; it is not this screen's to raise.
+        return None
     return None
 
 
