@@ -42,7 +42,7 @@ MAX_FILE_BYTES = 16 << 20
 #: Parse in worker processes only when there is this much uncached YAML; below it, starting them costs more.
 PARALLEL_BYTES = 4 << 20
 #: Changes whenever the model or the cache layout changes, so an old cache is never misread.
-CACHE_VERSION = hashlib.blake2b(model.schema_text().encode() + b"cache-v1", digest_size=6).hexdigest()
+CACHE_VERSION = hashlib.blake2b(model.schema_text().encode() + b"cache-v2", digest_size=6).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,8 @@ class Library:
     card_collection: Mapping[str, str] = field(repr=False)
     collection_file: Mapping[str, Path] = field(repr=False)
     digest: str = ""
+    #: The largest card file this library reads (``max_card_file_bytes``); a reload keeps it.
+    max_file_bytes: int = MAX_FILE_BYTES
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -217,12 +219,15 @@ def read_card_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     except OSError as exc:
         raise UnreadableFile(f"cannot read this file: {exc.strerror or exc}") from exc
     if len(raw) > max_bytes:
-        size = max(len(raw), info.st_size)
-        raise UnreadableFile(
-            f"the file is {size:,} bytes; card files may be at most {max_bytes:,} bytes (max_card_file_bytes), "
-            "so it was not read: split it into several collections"
-        )
+        raise UnreadableFile(_too_large(max(len(raw), info.st_size), max_bytes))
     return raw
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return (
+        f"the file is {size:,} bytes; card files may be at most {max_bytes:,} bytes (max_card_file_bytes), "
+        "so it was not read: split it into several collections"
+    )
 
 
 def _refused(message: str) -> _Entry:
@@ -356,16 +361,19 @@ def load_library(
     workers: int | None = None,
     paths: Iterable[Path] | None = None,
     refused: Mapping[Path, str] | None = None,
-    max_file_bytes: int = MAX_FILE_BYTES,
+    max_file_bytes: int | None = None,
 ) -> Library:
     """Load every card file under ``root`` (or just ``paths``) into a new library.
 
     Files with errors are skipped and their problems reported. With ``previous``, a file that was good before
     and is broken now keeps its previous version live, and the problems say so. ``refused`` are files (or
     folders) found but not to be read, with the reason (see :func:`scan`); without ``paths``, the scan of ``root``
-    supplies both. Files over ``max_file_bytes`` are refused unread.
+    supplies both. Files over ``max_file_bytes`` (by default the previous library's limit, else
+    :data:`MAX_FILE_BYTES`) are refused unread.
     """
     root = root.resolve()
+    if max_file_bytes is None:
+        max_file_bytes = previous.max_file_bytes if previous is not None else MAX_FILE_BYTES
     if paths is None:
         found = scan(root)
         paths, refused = found.files, {**found.refused, **(refused or {})}
@@ -380,6 +388,9 @@ def load_library(
                 continue
             try:
                 stat = path.stat()
+                if stat.st_size > max_file_bytes:  # refused even when a cache holds it from a larger limit
+                    entries[path] = ("", _refused(_too_large(stat.st_size, max_file_bytes)))
+                    continue
                 digest = cache.known_digest(path, stat) if cache else None
                 if digest is None and cache is not None:
                     digest = file_digest(read_card_file(path, max_file_bytes))
@@ -405,7 +416,8 @@ def load_library(
                     stats[str(path)] = _StatRecord(stat.st_size, stat.st_mtime_ns, digest)
         if cache is not None and stats:
             cache.save_index(stats)
-        return _assemble(root, files, entries, previous, cache)
+        library = _assemble(root, files, entries, previous, cache)
+    return dataclasses.replace(library, max_file_bytes=max_file_bytes)
 
 
 def validated_text(loaded: LoadedFile) -> Callable[[], str | None]:
@@ -540,4 +552,5 @@ def replace_file(
     served = [f for f in library.files if f.path != path] + [loaded]
     served.sort(key=lambda f: f.path)
     problems = [p for p in library.problems if p.path != str(path)] + list(kept)
-    return _index(library.root, served, problems, [b for b in library.broken if b != path])
+    new = _index(library.root, served, problems, [b for b in library.broken if b != path])
+    return dataclasses.replace(new, max_file_bytes=library.max_file_bytes)

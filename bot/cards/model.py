@@ -39,6 +39,11 @@ CardText = Annotated[
     ),
 ]
 Year = Annotated[int, msgspec.Meta(ge=1, le=9999)]
+#: When a card was added: a date and time with its time zone, so that every reader agrees on the moment.
+AddedAt = Annotated[
+    dt.datetime,
+    msgspec.Meta(tz=True, description="ISO 8601 date and time with a time zone, e.g. 2026-11-26T09:30:00+00:00."),
+]
 
 
 class _Base(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True, omit_defaults=True):
@@ -76,7 +81,7 @@ class Card(_Base, kw_only=True):
     source: Source = EMPTY_SOURCE
     citations: tuple[NonEmpty, ...] = ()
     added_by: NonEmpty | None = None
-    added_at: dt.datetime | None = None
+    added_at: AddedAt | None = None
 
 
 class Collection(_Base, kw_only=True):

@@ -59,6 +59,19 @@ class FileResult:
         return self.card_file is not None and not any(p.is_error for p in self.problems)
 
 
+#: How much of a curator's own text a message quotes back: enough to recognise it, never a whole huge value.
+ECHO_CHARS = 60
+
+
+def echo(value: object, limit: int = ECHO_CHARS) -> str:
+    """A value quoted back in a message: on one line, control characters shown as escapes, clipped to ``limit``."""
+    text = str(value)
+    clipped = text[: limit - 1] + "…" if len(text) > limit else text
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in clipped)
+    more = f" ({len(text):,} characters)" if len(text) > limit else ""
+    return f"'{shown}'{more}"
+
+
 # ----------------------------------------------------------------------------------------- YAML marks
 class _Located(Exception):
     """An error raised while constructing, carrying the node it is about."""
@@ -75,7 +88,7 @@ def _check_duplicate_keys(node: yaml.MappingNode) -> None:
     for key_node, _ in node.value:
         key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
         if key in seen:
-            raise _Located(key_node.start_mark, f"the key '{key}' appears twice in this mapping")
+            raise _Located(key_node.start_mark, f"the key {echo(key)} appears twice in this mapping")
         seen.add(key)
 
 
@@ -97,16 +110,33 @@ def _problem(path: str, mark: yaml.Mark | None, message: str, severity: Severity
     return Problem(path, mark.line + 1, mark.column + 1, message, severity)
 
 
-def _yaml_error(path: str, exc: yaml.YAMLError) -> Problem:
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _yaml_error(path: str, exc: yaml.YAMLError, text: str = "") -> Problem:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or "invalid YAML"
         if isinstance(exc, yaml.constructor.ConstructorError) and "could not determine a constructor" in what:
             tag = what.split("the tag", 1)[-1].strip(" '").replace("tag:yaml.org,2002:", "!!")
-            what = f"the tag '{tag}' is not allowed: card files hold plain text, lists and mappings"
+            what = f"the tag {echo(tag)} is not allowed: card files hold plain text, lists and mappings"
         context = f" ({exc.context})" if exc.context and exc.context not in what else ""
-        return _problem(path, mark, f"YAML syntax: {what}{context}")
-    return Problem(path, 1, 1, f"YAML syntax: {exc}")
+        kind = "" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax: "
+        return _problem(path, mark, _one_line(f"{kind}{what}{context}"))
+    if isinstance(exc, yaml.reader.ReaderError):
+        # The reader gives an offset (in bytes, from the C reader), not a line. The reader stops at the first
+        # character it refuses, so the first occurrence of that character in the text is the one.
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        at = text.find(char)
+        before = text[: at if at >= 0 else 0]
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        message = (
+            f"the character U+{ord(char):04X} is not allowed in a card file "
+            "(YAML forbids control characters and non-characters); remove it"
+        )
+        return Problem(path, line, column, message)
+    return Problem(path, 1, 1, _one_line(f"YAML syntax: {exc}"))
 
 
 # ------------------------------------------------------------------------------------ model-driven walk
@@ -159,6 +189,15 @@ _TYPE_WORDS = {
 
 def _friendly(name: str, message: str, value: Any) -> str:
     """Turn msgspec's terse messages into ones a curator can act on."""
+    bound = re.match(r"Expected `(?:int|float)` (>=|<=|>|<) (-?[\d.]+)", message)
+    if bound and isinstance(value, int | float) and not isinstance(value, bool):
+        limit = {">=": "at least", "<=": "at most", ">": "more than", "<": "less than"}[bound.group(1)]
+        return f"{name} is {value}; it should be {limit} {bound.group(2)}"
+    if "with a timezone component" in message or "RFC3339" in message:
+        return (
+            f"{name} {echo(value)} should be a date and time with a time zone, "
+            "written like 2026-11-26T09:30:00+00:00 (or ...Z for UTC)"
+        )
     if isinstance(value, str):
         if "length <=" in message:
             limit = re.search(r"<= (\d+)", message).group(1)  # type: ignore[union-attr]
@@ -168,7 +207,7 @@ def _friendly(name: str, message: str, value: Any) -> str:
             return f"{name} is empty"
         if "matching regex" in message:
             return (
-                f"{name} {value!r} is not a valid id: use lowercase letters, digits and hyphens, "
+                f"{name} {echo(value)} is not a valid id: use lowercase letters, digits and hyphens, "
                 "starting with a letter or digit, at most 80 characters"
             )
     expected = re.match(r"Expected `([^`]+)`", message)
@@ -176,7 +215,7 @@ def _friendly(name: str, message: str, value: Any) -> str:
         wanted = " or ".join(_TYPE_WORDS.get(t.strip(), t.strip()) for t in expected.group(1).split("|"))
         got = _TYPE_WORDS.get(type(value).__name__ if value is not None else "null", type(value).__name__)
         return f"{name} should be {wanted}, not {got}"
-    return f"{name}: {message}"
+    return _one_line(f"{name}: {message}")
 
 
 class _Walker:
@@ -206,13 +245,13 @@ class _Walker:
                 self.error(key_node, f"{name} has a key that is not text")
                 continue
             if key in seen:
-                self.error(key_node, f"the key '{key}' appears twice in {name}")
+                self.error(key_node, f"the key {echo(key)} appears twice in {name}")
                 continue
             seen.add(key)
             if key not in fields:
                 close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
                 hint = f"; did you mean '{close[0]}'?" if close else f"; allowed keys: {', '.join(fields)}"
-                self.error(key_node, f"unknown key '{key}' in {name}{hint}")
+                self.error(key_node, f"unknown key {echo(key)} in {name}{hint}")
                 continue
             self.value(value_node, fields[key].type, (*where, key))
         for key, info in fields.items():
@@ -312,10 +351,10 @@ def validate_text(text: str, path: str) -> FileResult:
         data = _load_strict(text)
     except _Located as exc:
         return FileResult(path, None, _walk(text, path) or [_problem(path, exc.mark, exc.message)])
-    except yaml.constructor.ConstructorError:
-        return FileResult(path, None, _walk(text, path))
+    except yaml.constructor.ConstructorError as exc:
+        return FileResult(path, None, _walk(text, path) or [_yaml_error(path, exc, text)])
     except yaml.YAMLError as exc:
-        return FileResult(path, None, [_yaml_error(path, exc)])
+        return FileResult(path, None, [_yaml_error(path, exc, text)])
     try:
         card_file = msgspec.convert(data, CardFile)
     except msgspec.ValidationError:
@@ -328,7 +367,7 @@ def _walk(text: str, path: str) -> list[Problem]:
     try:
         root = yamlio.compose(text)
     except yaml.YAMLError as exc:
-        return [_yaml_error(path, exc)]
+        return [_yaml_error(path, exc, text)]
     walker = _Walker(path)
     if root is None:
         return [Problem(path, 1, 1, "the file is empty: it needs a collection and cards")]
@@ -340,7 +379,9 @@ def _walk(text: str, path: str) -> list[Problem]:
             id_node = _child(item, "id")
             if isinstance(id_node, yaml.ScalarNode):
                 if id_node.value in first_seen:
-                    message = f"duplicate card id '{id_node.value}': card {first_seen[id_node.value] + 1} has it too"
+                    message = (
+                        f"duplicate card id {echo(id_node.value)}: card {first_seen[id_node.value] + 1} has it too"
+                    )
                     walker.error(id_node, message)
                 first_seen.setdefault(id_node.value, index)
     return sorted(walker.problems)

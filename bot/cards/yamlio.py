@@ -40,6 +40,41 @@ CardLoader.yaml_implicit_resolvers = {
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 CardLoader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tTfF"))
 
+# Numbers as YAML 1.2 writes them. YAML 1.1 also reads 0x7D0, 0o3720, 0b11111010000, 2_000 and 33:20 (base 60)
+# as 2000: a year or a topic that happens to look like one would silently become a different value.
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+CardLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _NUMBER_TAGS]
+    for first, resolvers in CardLoader.yaml_implicit_resolvers.items()
+}
+_DECIMAL = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")  # no leading zero: 03720 is octal in YAML 1.1
+_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+CardLoader.add_implicit_resolver("tag:yaml.org,2002:int", _DECIMAL, list("-+0123456789"))
+CardLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+# Only plain text, numbers, true/false, empty, lists and mappings can be built. Any other tag (!!set, !!omap,
+# !!pairs, !!binary, !!timestamp) is refused by name instead of turning into a value no card field expects.
+_ALLOWED_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "str", "seq", "map")}
+CardLoader.yaml_constructors = {
+    tag: build for tag, build in _BaseLoader.yaml_constructors.items() if tag in _ALLOWED_TAGS or tag is None
+}
+
+
+def _construct_decimal(loader: yaml.constructor.SafeConstructor, node: yaml.ScalarNode) -> int:
+    """``!!int`` as written in decimal digits only (an explicit tag must not bring hex or base 60 back)."""
+    value = loader.construct_scalar(node)
+    if not isinstance(value, str) or not _DECIMAL.match(value):
+        shown = str(value)[:40]
+        raise yaml.constructor.ConstructorError(
+            None, None, f"'{shown}' is not a whole number written in decimal digits", node.start_mark
+        )
+    return int(value)
+
+
+CardLoader.add_constructor("tag:yaml.org,2002:int", _construct_decimal)
+
 # An anchor (&name) or alias (*name) token: a word glued to & or * after white space or a flow indicator.
 # Text like "Horvath & Symonds" or "R&D" does not match; a match only means "look closer" (see find_alias).
 _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s\[\]{},])[&*][^\s\[\]{},]")
@@ -110,6 +145,9 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _CardDumper.add_representer(str, _represent_str)
+# Quote any text the card loader would read as a number ("09", "1e3"), besides what YAML 1.1 would (as before).
+_CardDumper.add_implicit_resolver("tag:yaml.org,2002:int", _DECIMAL, list("-+0123456789"))
+_CardDumper.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
 
 
 def _ordered(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cards.importers import guess_format, import_text
-from bot.cards.library import discover, load_library
+from bot.cards.library import load_library, scan
 from bot.cards.yamlio import dump
 from bot.cli import render
 from bot.settings import SHIPPED_CARDS
@@ -50,13 +50,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Validate files or folders with the loader's own checks; print every problem; exit 1 on any error."""
     targets = [Path(p) for p in args.paths] or [args.cards]
     files: list[Path] = []
+    refused: dict[Path, str] = {}
     for target in targets:
         if not target.exists():
             print(f"{target}: no such file or folder", file=sys.stderr)
             return 2
-        files.extend(discover(target) if target.is_dir() else [target])
-    library = load_library(Path.cwd(), paths=files)
-    shown = {str(path.resolve()): str(path) for path in files}  # report paths as the user wrote them
+        found = scan(target)  # a FIFO or device given by name is refused when read, never waited on
+        files.extend(found.files)
+        refused.update(found.refused)
+    library = load_library(Path.cwd(), paths=files, refused=refused)
+    # Report paths as the user wrote them.
+    shown = {**{str(path.resolve()): str(path) for path in files}, **{str(path): str(path) for path in refused}}
+    files += [path for path in refused if not path.is_dir()]
     problems = [dataclasses.replace(p, path=shown.get(p.path, p.path)) for p in library.problems]
     errors = sum(p.is_error for p in problems)
     warnings = len(problems) - errors

@@ -132,3 +132,4 @@ def test_arbitrary_bytes_as_a_card_file_give_problems_never_an_exception(raw: by
         assert any(p.is_error for p in result.problems)
     for problem in result.problems:
         assert (problem.line, problem.column) >= (1, 1)
+        assert "\n" not in problem.message
