@@ -12,7 +12,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -411,7 +411,25 @@ class _Locator:
         return _problem(self.path, node.start_mark if node else None, message, severity)
 
 
-def _within_file(card_file: CardFile, path: str, text: str) -> Iterator[Problem]:
+def validate_data(data: Mapping[str, Any], path: str) -> FileResult:
+    """Validate a whole card file given as plain data (an import, assembled), with the same rules as a file's text.
+
+    The model's structs check it in one pass; only to place a problem is it written out as YAML (and, when the
+    structs refuse it, validated as that text, to name every problem).
+    """
+
+    def text() -> str:
+        return yaml.safe_dump(dict(data), allow_unicode=True, sort_keys=False)
+
+    try:
+        card_file = msgspec.convert(data, CardFile)
+    except msgspec.ValidationError:
+        return validate_text(text(), path)
+    problems = list(_within_file(card_file, path, text))
+    return FileResult(path, None if any(p.is_error for p in problems) else card_file, problems)
+
+
+def _within_file(card_file: CardFile, path: str, text: str | Callable[[], str | None]) -> Iterator[Problem]:
     where = _Locator(path, text)
     first_seen: dict[str, int] = {}
     for index, card in enumerate(card_file.cards):
@@ -431,7 +449,17 @@ def _within_file(card_file: CardFile, path: str, text: str) -> Iterator[Problem]
 
 
 def validate_card(data: dict[str, Any], path: str = "<card>") -> tuple[Card | None, list[Problem]]:
-    """Validate one card given as plain data (a moderator's edit), with the same rules as a file's cards."""
+    """Validate one card given as plain data (a moderator's edit, an imported row), with a file's rules.
+
+    The model's structs check a good card at once; only a card with a problem is written out as YAML and walked
+    node by node, to name every problem.
+    """
+    try:
+        card = msgspec.convert(data, Card)
+    except msgspec.ValidationError:
+        pass
+    else:
+        return (card, []) if card.text.strip() else (None, [Problem(path, 1, 1, "text is empty")])
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
     walker = _Walker(path, "the card")
     root = yamlio.compose(text)
