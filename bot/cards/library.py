@@ -30,7 +30,7 @@ import msgspec
 
 from bot.cards import model
 from bot.cards.model import Card, CardFile, Collection
-from bot.cards.validate import FileResult, Problem, cross_file, decode_text, validate_text
+from bot.cards.validate import FileResult, Problem, Severity, cross_file, decode_text, validate_text
 from bot.util.files import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class Library:
 # -------------------------------------------------------------------------------------------- the cache
 class _Entry(msgspec.Struct, array_like=True, gc=False):
     card_file: CardFile | None
-    problems: tuple[tuple[int, int, str, str], ...]  # line, column, message, severity
+    problems: tuple[tuple[int, int, str, Severity], ...]  # line, column, message, severity
 
 
 class _StatRecord(msgspec.Struct, array_like=True, gc=False):
@@ -350,7 +350,7 @@ def _parse_many(
 
 
 def _problems_of(path: Path, entry: _Entry) -> list[Problem]:
-    return [Problem(str(path), line, col, msg, sev) for line, col, msg, sev in entry.problems]  # type: ignore[arg-type]
+    return [Problem(str(path), line, col, msg, sev) for line, col, msg, sev in entry.problems]
 
 
 def load_library(
@@ -475,7 +475,7 @@ def _assemble(
     return _index(root, served, problems, broken)
 
 
-_CLASHES = msgspec.msgpack.Decoder(dict[str, list[tuple[str, int, int, str, str]]])
+_CLASHES = msgspec.msgpack.Decoder(dict[str, list[tuple[str, int, int, str, Severity]]])
 
 
 def _cross_file_cached(good: list[LoadedFile], cache: LoadCache | None) -> dict[str, list[Problem]]:
@@ -488,7 +488,7 @@ def _cross_file_cached(good: list[LoadedFile], cache: LoadCache | None) -> dict[
     entry = cache.directory / f"cross-{key.hexdigest()}.bin"
     try:
         raw = _CLASHES.decode(entry.read_bytes())
-        return {path: [Problem(*p) for p in found] for path, found in raw.items()}  # type: ignore[arg-type]
+        return {path: [Problem(*p) for p in found] for path, found in raw.items()}
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         pass
     clashes = cross_file((str(f.path), f.card_file, validated_text(f)) for f in good)

@@ -76,7 +76,7 @@ def echo(value: object, limit: int = ECHO_CHARS) -> str:
 class _Located(Exception):
     """An error raised while constructing, carrying the node it is about."""
 
-    def __init__(self, mark: yaml.Mark, message: str) -> None:
+    def __init__(self, mark: yamlio.Position, message: str) -> None:
         super().__init__(message)
         self.mark = mark
         self.message = message
@@ -104,7 +104,7 @@ def _load_strict(text: str) -> Any:
     return yaml.load(text, Loader=_StrictLoader)
 
 
-def _problem(path: str, mark: yaml.Mark | None, message: str, severity: Severity = "error") -> Problem:
+def _problem(path: str, mark: yamlio.Position | None, message: str, severity: Severity = "error") -> Problem:
     if mark is None:
         return Problem(path, 1, 1, message, severity)
     return Problem(path, mark.line + 1, mark.column + 1, message, severity)
@@ -199,10 +199,10 @@ def _friendly(name: str, message: str, value: Any) -> str:
             "written like 2026-11-26T09:30:00+00:00 (or ...Z for UTC)"
         )
     if isinstance(value, str):
-        if "length <=" in message:
-            limit = re.search(r"<= (\d+)", message).group(1)  # type: ignore[union-attr]
+        longest = re.search(r"length <= (\d+)", message)
+        if longest:
             extra = " so that it fits a Discord embed" if name.endswith("text") else ""
-            return f"{name} is {len(value):,} characters; at most {int(limit):,} are allowed{extra}"
+            return f"{name} is {len(value):,} characters; at most {int(longest.group(1)):,} are allowed{extra}"
         if "length >=" in message:
             return f"{name} is empty"
         if "matching regex" in message:
@@ -303,10 +303,12 @@ class _Walker:
 
 def _child(node: yaml.Node, step: str | int) -> yaml.Node | None:
     if isinstance(step, int) and isinstance(node, yaml.SequenceNode) and step < len(node.value):
-        return node.value[step]
+        item: yaml.Node = node.value[step]
+        return item
     if isinstance(step, str) and isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if getattr(key_node, "value", None) == step:
+        pairs: list[tuple[yaml.Node, yaml.Node]] = node.value
+        for key_node, value_node in pairs:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == step:
                 return value_node
     return None
 

@@ -11,21 +11,32 @@ scalars, so that a diff of one change shows one card.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
 from bot.cards.model import CARD_KEYS, COLLECTION_KEYS, FILE_KEYS, SOURCE_KEYS, CardFile, to_builtins
 
 try:  # PyYAML built against libyaml: several times faster.
-    _BaseLoader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - only where libyaml is missing
-    _BaseLoader = yaml.SafeLoader
+    from yaml import CSafeLoader as _BaseLoader
 
-HAS_C_LOADER = _BaseLoader is not yaml.SafeLoader
+    HAS_C_LOADER = True
+except ImportError:  # pragma: no cover - only where libyaml is missing
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+    HAS_C_LOADER = False
 
 
-class CardLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class Position(Protocol):
+    """Where a node or an error is in a file (0-based), as both PyYAML's and libyaml's marks give it."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def column(self) -> int: ...
+
+
+class CardLoader(_BaseLoader):
     """The safe (C) loader with timestamp and YAML 1.1 yes/no/on/off resolution turned off."""
 
 
@@ -62,7 +73,7 @@ CardLoader.yaml_constructors = {
 }
 
 
-def _construct_decimal(loader: yaml.constructor.SafeConstructor, node: yaml.ScalarNode) -> int:
+def _construct_decimal(loader: CardLoader, node: yaml.ScalarNode) -> int:
     """``!!int`` as written in decimal digits only (an explicit tag must not bring hex or base 60 back)."""
     value = loader.construct_scalar(node)
     if not isinstance(value, str) or not _DECIMAL.match(value):
@@ -99,7 +110,7 @@ def construct(node: yaml.Node) -> Any:
         loader.dispose()
 
 
-def find_alias(text: str) -> yaml.Mark | None:
+def find_alias(text: str) -> Position | None:
     """The position of the first YAML alias in ``text``, or None.
 
     Card files never need aliases, and aliases are how a small file expands into billions of nodes (the
