@@ -36,8 +36,8 @@ from bot.util.files import atomic_write_bytes
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".yml", ".yaml")
-#: Card files larger than this are refused before they are parsed (docs/cards.md, "Limits"): parsing takes about
-#: 80 times a file's size in memory, and the largest collection we know of is under 2 MB.
+#: Card files larger than this are refused before they are read (``max_card_file_bytes``; docs/cards.md, "Files
+#: that are not read"): checking a file takes about 80 times its size in memory.
 MAX_FILE_BYTES = 16 << 20
 #: Parse in worker processes only when there is this much uncached YAML; below it, starting them costs more.
 PARALLEL_BYTES = 4 << 20
