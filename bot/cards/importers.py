@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
-import multiprocessing
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.cards.model import MAX_TEXT, CardFile
 from bot.cards.validate import Problem, echo, validate_card, validate_data
-
-log = logging.getLogger(__name__)
+from bot.cards.worker import in_worker_process
 
 Format = Literal["seed", "csv"]
 #: Imports at least this large get a progress bar on a terminal.
@@ -299,11 +294,7 @@ def import_text(
 ) -> ImportResult:
     """Import a page or CSV file given as text (a large one in a worker process, see :data:`ISOLATE_FROM`)."""
     if progress is None and len(text) >= ISOLATE_FROM:
-        try:
-            with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver")) as pool:
-                return pool.submit(_import_in_worker, text, path, fmt, collection_id).result()
-        except (BrokenProcessPool, OSError) as exc:  # no worker processes here: import in this one
-            log.warning("importing in a worker process failed (%s); importing in this process instead", exc)
+        return in_worker_process(_import_in_worker, text, path, fmt, collection_id)
     return _import(text, path, fmt, collection_id, progress)
 
 

@@ -21,6 +21,7 @@ import yaml
 
 from bot.cards import yamlio
 from bot.cards.model import Card, CardFile
+from bot.cards.worker import in_worker_process
 
 Severity = Literal["error", "warning"]
 
@@ -363,6 +364,22 @@ def validate_text(text: str, path: str) -> FileResult:
         return FileResult(path, None, _walk(text, path))
     problems = list(_within_file(card_file, path, text))
     return FileResult(path, None if any(p.is_error for p in problems) else card_file, problems)
+
+
+#: Texts at least this long are validated in a worker process by :func:`validate_text_aside`.
+ASIDE_FROM = 1 << 20
+
+
+def validate_text_aside(text: str, path: str) -> FileResult:
+    """:func:`validate_text` for a caller in a thread beside the bot's event loop: a text of :data:`ASIDE_FROM`
+    characters or more is validated in a worker process, since parsing it holds the GIL for seconds."""
+    if len(text) >= ASIDE_FROM:
+        return in_worker_process(_validate_text_in_worker, text, path)
+    return validate_text(text, path)
+
+
+def _validate_text_in_worker(text: str, path: str) -> FileResult:
+    return validate_text(text, path)
 
 
 def _walk(text: str, path: str) -> list[Problem]:

@@ -76,3 +76,21 @@ async def test_an_upload_with_an_unterminated_quote_is_refused_with_its_row(card
     plan = await curator.import_file("alliance.csv", upload)
     assert [p.message.split(":")[0] for p in plan.problems] == ["row 3"]
     assert plan.card_file is None
+
+
+def test_a_large_file_is_validated_aside_in_a_worker_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.cards import validate, yamlio
+    from bot.cards.model import Card, CardFile, Collection
+
+    cards = tuple(Card(id=f"big-{n:05d}", text=f"Fact {n} about the alliance.", topics=("a",)) for n in range(14_000))
+    text = yamlio.dump(CardFile(collection=Collection(id="big", title="Big", curator="Ada"), cards=cards))
+    assert len(text) >= validate.ASIDE_FROM
+
+    def not_here(*args: object) -> None:
+        raise AssertionError("a large file was parsed in the bot's own process")
+
+    monkeypatch.setattr(validate, "validate_text", not_here)
+    result = validate.validate_text_aside(text, "big.yml")
+    assert result.ok
+    assert result.card_file is not None
+    assert result.card_file.cards == cards
