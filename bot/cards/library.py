@@ -215,11 +215,16 @@ def read_card_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
             info = os.fstat(handle.fileno())
             if not _stat.S_ISREG(info.st_mode):
                 raise UnreadableFile(f"this is {_kind(info.st_mode)}, not a file; card files must be regular files")
-            raw = handle.read(max_bytes + 1)
+            if info.st_size > max_bytes:
+                raise UnreadableFile(_too_large(info.st_size, max_bytes))
+            expected = info.st_size + 1  # one byte more than fstat said: a file still growing shows it
+            raw = handle.read(expected)
+            if len(raw) == expected:
+                raw += handle.read(max_bytes + 1 - expected)
     except OSError as exc:
         raise UnreadableFile(f"cannot read this file: {exc.strerror or exc}") from exc
     if len(raw) > max_bytes:
-        raise UnreadableFile(_too_large(max(len(raw), info.st_size), max_bytes))
+        raise UnreadableFile(_too_large(len(raw), max_bytes))
     return raw
 
 

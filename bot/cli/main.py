@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cards.importers import guess_format, import_text
-from bot.cards.library import load_library, scan
+from bot.cards.library import UnreadableFile, load_library, read_card_file, scan
 from bot.cards.yamlio import dump
 from bot.cli import render
 from bot.settings import SHIPPED_CARDS
@@ -99,12 +99,19 @@ def _progress(rows: Iterable[Any], total: int) -> Iterable[Any]:
     return tqdm(rows, total=total, unit=" rows", file=sys.stderr, disable=None)
 
 
+#: The largest page or CSV ``factdeck import`` reads (on a terminal, nothing else waits on it).
+IMPORT_READ_BYTES = 1 << 30
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Convert a seed-format page or CSV file into a validated card file."""
     source = Path(args.file)
     try:
-        text = source.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_card_file(source, IMPORT_READ_BYTES).decode("utf-8-sig")  # a FIFO or device is refused
+    except UnreadableFile as exc:
+        print(f"{source}: {exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:
         print(f"{source}: cannot read it as UTF-8 text: {exc}", file=sys.stderr)
         return 2
     fmt = args.format or guess_format(source.name, text)
