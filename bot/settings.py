@@ -91,6 +91,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     guild_ready_timeout: Annotated[float, msgspec.Meta(ge=0, le=60)] = 2.0
     results_timeout: Annotated[float, msgspec.Meta(ge=1, le=840)] = 300.0
     health_file: Path | None = None
+    #: Card files larger than this many bytes are refused unread (docs/cards.md, "Files that are not read").
+    max_card_file_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16 << 20
     #: The config file these settings came from (None when there was none); not a key in the file.
     source: Path | None = None
 

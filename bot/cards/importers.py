@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.cards.model import Card, CardFile, Collection
-from bot.cards.validate import Problem, validate_card, validate_text
-from bot.cards.yamlio import dump
+from bot.cards.model import MAX_TEXT, CardFile
+from bot.cards.validate import Problem, echo, validate_card, validate_data
+from bot.cards.worker import in_worker_process
 
 Format = Literal["seed", "csv"]
 #: Imports at least this large get a progress bar on a terminal.
@@ -165,26 +165,34 @@ def parse_csv(
     (the header is row 1).
     """
     problems: list[Problem] = []
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    # strict: a quote that is never closed is an error, not every following row swallowed into one card.
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [h.strip().lower() for h in reader.fieldnames or []]
+    except csv.Error as exc:
+        return ImportResult(None, [Problem(path, 1, 1, f"row 1 (the header): {_csv_error(exc)}")])
     if "text" not in header:
-        found = ", ".join(header) or "nothing"
+        found = ", ".join(echo(h) for h in header[:10]) or "nothing"
         problems.append(Problem(path, 1, 1, f"the header row must name a 'text' column (found: {found})"))
         return ImportResult(None, problems)
     unknown = [h for h in header if h not in CSV_COLUMNS]
     if unknown:
-        problems.append(
-            Problem(path, 1, 1, f"unknown column(s) {', '.join(unknown)}; expected {', '.join(CSV_COLUMNS)}")
-        )
+        named = ", ".join(echo(h) for h in unknown[:10])
+        problems.append(Problem(path, 1, 1, f"unknown column(s) {named}; expected {', '.join(CSV_COLUMNS)}"))
     reader.fieldnames = header
-    rows: Iterable[dict[str, str | None]] = reader
+    read = _Rows(reader, path, problems)
+    rows: Iterable[dict[str, str | None]] = read
     lines = text.count("\n")
     if progress is not None and lines >= PROGRESS_FROM:
-        rows = progress(reader, lines)
+        rows = progress(rows, lines)
     cards: list[dict[str, Any]] = []
+    line = reader.line_num + 1  # where the next row starts
     for row_number, row in enumerate(rows, 2):
+        row_line, line = line, reader.line_num + 1
         if None in row:
-            problems.append(Problem(path, row_number, 1, "this row has more cells than the header has columns"))
+            problems.append(
+                Problem(path, row_line, 1, f"row {row_number}: this row has more cells than the header has columns")
+            )
             continue
         body = (row.get("text") or "").strip()
         topics = [t.strip() for t in (row.get("topics") or "").split(";") if t.strip()]
@@ -194,37 +202,86 @@ def parse_csv(
             card["topics"] = topics
         if source:
             card["source"] = {k: v.strip() for k, v in source.items()}
-        card["_line"] = row_number
+        card["_line"] = row_line
+        card["_where"] = f"row {row_number}"
         cards.append(card)
+    if read.broken:
+        return ImportResult(None, problems)  # the rows after a malformed one are unknown: nothing to import
     info = {"id": collection_id, "title": title or collection_id, "description": "", "curator": curator}
     return _finish(info, cards, path, problems, where="row")
+
+
+class _Rows:
+    """The rows of a CSV file, stopping at the first one the csv module cannot read, which becomes a problem.
+
+    After a malformed row nothing that follows can be trusted (a stray quote shifts every later cell), so the
+    rest is not read, the problem says so, and ``broken`` is set.
+    """
+
+    def __init__(self, reader: csv.DictReader[str], path: str, problems: list[Problem]) -> None:
+        self.reader, self.path, self.problems = reader, path, problems
+        self.broken = False
+
+    def __iter__(self) -> Iterator[dict[str, str | None]]:
+        row_number = 1
+        while True:
+            start = self.reader.line_num + 1
+            try:
+                row = next(self.reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                message = f"row {row_number + 1}: {_csv_error(exc)}; the rows after it were not read"
+                self.problems.append(Problem(self.path, start, 1, message))
+                self.broken = True
+                return
+            row_number += 1
+            yield row
+
+
+def _csv_error(exc: csv.Error) -> str:
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return (
+            "a quoted cell opened on this row is never closed, so every row after it would become part of it; "
+            'close the quote (write "" for a quote inside a quoted cell)'
+        )
+    if "expected after" in text:
+        return 'a quoted cell goes on after its closing quote; write "" for a quote inside a quoted cell'
+    if "field larger than field limit" in text:
+        return (
+            f"a cell is longer than {csv.field_size_limit():,} characters (a card's text may have at most "
+            f"{MAX_TEXT:,}), so the file cannot be imported as it is"
+        )
+    return f"this row is not valid CSV ({text})"
 
 
 # ----------------------------------------------------------------------------------------------- both
 def _finish(
     info: dict[str, Any], cards: list[dict[str, Any]], path: str, problems: list[Problem], *, where: str
 ) -> ImportResult:
-    built: list[Card] = []
+    built: list[dict[str, Any]] = []
     skipped = 0
     for data in cards:
         line = data.pop("_line")
-        card, found = validate_card(data, path)
+        label = data.pop("_where", f"{where} {line}")
+        card, found = validate_card(data, path)  # the model's structs at once; a bad row is walked for messages
         if card is None:
             skipped += 1
             for problem in found:
-                problems.append(Problem(path, line, 1, f"{where} {line}: {problem.message}"))
+                problems.append(Problem(path, line, 1, f"{label}: {problem.message}"))
         else:
-            built.append(card)
-    try:
-        collection = Collection(**{k: v for k, v in info.items() if v or k in ("description",)})
-    except TypeError as exc:  # pragma: no cover - missing keys are reported above
-        problems.append(Problem(path, 1, 1, str(exc)))
-        return ImportResult(None, problems, skipped)
-    card_file = CardFile(collection=collection, cards=tuple(built))
-    # The whole file, exactly as it would be written, through the validator every card file goes through.
-    final = validate_text(dump(card_file), path)
+            built.append(data)
+    collection = {k: v for k, v in info.items() if v or k in ("description",)}
+    # The assembled file, once, through the rules every card file goes through (writers validate the text again).
+    final = validate_data({"collection": collection, "cards": built}, path)
     problems.extend(p for p in final.problems if p.is_error)
-    return ImportResult(card_file if final.ok else None, problems, skipped)
+    return ImportResult(final.card_file if final.ok else None, problems, skipped)
+
+
+#: Imports of at least this many characters are read and validated in a worker process (unless a progress bar is
+#: shown, as on a terminal where nothing else waits): the bot's other commands then never wait on the import.
+ISOLATE_FROM = 2 << 20
 
 
 def import_text(
@@ -235,11 +292,27 @@ def import_text(
     collection_id: str | None = None,
     progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
 ) -> ImportResult:
-    """Import a page or CSV file given as text."""
+    """Import a page or CSV file given as text (a large one in a worker process, see :data:`ISOLATE_FROM`)."""
+    if progress is None and len(text) >= ISOLATE_FROM:
+        return in_worker_process(_import_in_worker, text, path, fmt, collection_id)
+    return _import(text, path, fmt, collection_id, progress)
+
+
+def _import(
+    text: str,
+    path: str,
+    fmt: Format,
+    collection_id: str | None,
+    progress: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
+) -> ImportResult:
     if fmt == "seed":
         return parse_seed_page(text, path, collection_id=collection_id)
     stem = slugify(path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
     return parse_csv(text, path, collection_id=collection_id or stem, title=None, progress=progress)
+
+
+def _import_in_worker(text: str, path: str, fmt: Format, collection_id: str | None) -> ImportResult:
+    return _import(text, path, fmt, collection_id)
 
 
 def guess_format(filename: str, text: str) -> Format | Literal["yaml"]:

@@ -15,9 +15,11 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
+import itertools
 import logging
 import multiprocessing
 import os
+import stat as _stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,16 +30,19 @@ import msgspec
 
 from bot.cards import model
 from bot.cards.model import Card, CardFile, Collection
-from bot.cards.validate import FileResult, Problem, cross_file, decode_text, validate_text
+from bot.cards.validate import FileResult, Problem, Severity, cross_file, decode_text, validate_text
 from bot.util.files import drop_cache, write_cache
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".yml", ".yaml")
+#: Card files larger than this are refused before they are read (``max_card_file_bytes``; docs/cards.md, "Files
+#: that are not read"): checking a file takes about 80 times its size in memory.
+MAX_FILE_BYTES = 16 << 20
 #: Parse in worker processes only when there is this much uncached YAML; below it, starting them costs more.
 PARALLEL_BYTES = 4 << 20
 #: Changes whenever the model or the cache layout changes, so an old cache is never misread.
-CACHE_VERSION = hashlib.blake2b(model.schema_text().encode() + b"cache-v1", digest_size=6).hexdigest()
+CACHE_VERSION = hashlib.blake2b(model.schema_text().encode() + b"cache-v2", digest_size=6).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +70,8 @@ class Library:
     digest: str = ""
     #: Collections that more than one file claims: every claimant, the served one first (writes are refused).
     contested: Mapping[str, tuple[Path, ...]] = field(default_factory=dict, repr=False)
+    #: The largest card file this library reads (``max_card_file_bytes``); a reload keeps it.
+    max_file_bytes: int = MAX_FILE_BYTES
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -90,7 +97,7 @@ class Library:
 # -------------------------------------------------------------------------------------------- the cache
 class _Entry(msgspec.Struct, array_like=True, gc=False):
     card_file: CardFile | None
-    problems: tuple[tuple[int, int, str, str], ...]  # line, column, message, severity
+    problems: tuple[tuple[int, int, str, Severity], ...]  # line, column, message, severity
 
 
 class _StatRecord(msgspec.Struct, array_like=True, gc=False):
@@ -180,10 +187,65 @@ def parse_bytes(raw: bytes, path: str) -> FileResult:
     return validate_text(text, path)
 
 
-def _parse_in_worker(path: str) -> tuple[str, bytes]:
-    raw = Path(path).read_bytes()
+class UnreadableFile(Exception):
+    """A card file that cannot be read as one; the message says why, in words a curator can act on."""
+
+
+_KINDS = ((_stat.S_ISFIFO, "a named pipe (FIFO)"), (_stat.S_ISCHR, "a device"), (_stat.S_ISBLK, "a device"))
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "a socket" if _stat.S_ISSOCK(mode) else "a folder")
+
+
+def _nonblocking(path: str, flags: int) -> int:
+    # Opening a FIFO for reading waits for a writer; without blocking it opens at once and fstat says what it is.
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
+def read_card_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a card file; raises :class:`UnreadableFile` for anything that is not a readable regular file
+    of at most ``max_bytes`` (checked before reading, so a huge file or ``/dev/zero`` is never read whole)."""
+    try:
+        with open(path, "rb", opener=_nonblocking) as handle:
+            info = os.fstat(handle.fileno())
+            if not _stat.S_ISREG(info.st_mode):
+                raise UnreadableFile(f"this is {_kind(info.st_mode)}, not a file; card files must be regular files")
+            if info.st_size > max_bytes:
+                raise UnreadableFile(_too_large(info.st_size, max_bytes))
+            expected = info.st_size + 1  # one byte more than fstat said: a file still growing shows it
+            raw = handle.read(expected)
+            if len(raw) == expected:
+                raw += handle.read(max_bytes + 1 - expected)
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read this file: {exc.strerror or exc}") from exc
+    if len(raw) > max_bytes:
+        raise UnreadableFile(_too_large(len(raw), max_bytes))
+    return raw
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return (
+        f"the file is {size:,} bytes; card files may be at most {max_bytes:,} bytes (max_card_file_bytes), "
+        "so it was not read: split it into several collections"
+    )
+
+
+def _refused(message: str) -> _Entry:
+    return _Entry(None, ((1, 1, message, "error"),))
+
+
+def _parse_in_worker(path: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str, bytes]:
+    """(digest, encoded entry) of one file; a file that cannot be read gives an empty digest and its reason."""
+    try:
+        raw = read_card_file(Path(path), max_bytes)
+    except UnreadableFile as exc:
+        return "", _ENCODER.encode(_refused(str(exc)))
     with _gc_paused():
-        entry = _result_entry(parse_bytes(raw, path))
+        try:
+            entry = _result_entry(parse_bytes(raw, path))
+        except RecursionError:  # the parser limits nesting; this is the last line of defence for the process
+            entry = _refused("the file nests lists or mappings too deeply to be read")
     return file_digest(raw), _ENCODER.encode(entry)
 
 
@@ -198,18 +260,65 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """What a folder holds: the card files to load, and the ones (or folders) that cannot be, with the reason."""
+
+    files: list[Path]
+    refused: dict[Path, str]
+
+
+def scan(root: Path) -> Scan:
+    """The card files under a folder, in a stable order; hidden files and folders (the cache among them) skipped.
+
+    Nothing is skipped without a word: a folder that cannot be listed, a dangling symbolic link, a named pipe or
+    device with a card file's name, and a link to a file outside ``root`` (which is never read) are refused, each
+    with its reason.
+    """
+    if not root.is_dir():
+        return Scan([root], {})
+    inside = root.resolve()
+    files: list[Path] = []
+    refused: dict[Path, str] = {}
+
+    def unlisted(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else root
+        refused[where] = f"cannot open this folder: {exc.strerror or exc}; the card files in it are not loaded"
+
+    for folder, folders, names in os.walk(root, onerror=unlisted):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in names:
+            if name.startswith(".") or not name.endswith(SUFFIXES):
+                continue
+            path = Path(folder) / name
+            reason = _refusal(path, inside)
+            if reason is None:
+                files.append(path)
+            else:
+                refused[path] = reason
+    return Scan(sorted(files), dict(sorted(refused.items())))
+
+
+def _refusal(path: Path, inside: Path) -> str | None:
+    """Why a file found in a folder of card files cannot be one of them, or None."""
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.exists():
+            return f"a symbolic link to {target}, which does not exist"
+        if not target.is_relative_to(inside):
+            return f"a symbolic link to {target}, outside the cards folder: not read (copy the file in instead)"
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return f"cannot read this file: {exc.strerror or exc}"
+    if not _stat.S_ISREG(mode):
+        return f"this is {_kind(mode)}, not a file; card files must be regular files"
+    return None
+
+
 def discover(root: Path) -> list[Path]:
-    """The card files under a folder, in a stable order; hidden folders (the cache among them) are skipped."""
-    if root.is_file():
-        return [root]
-    found = [
-        path
-        for path in root.rglob("*")
-        if path.suffix in SUFFIXES
-        and path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(root).parts)
-    ]
-    return sorted(found)
+    """The card files under a folder, in a stable order (see :func:`scan` for the ones it refuses)."""
+    return scan(root).files
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -218,7 +327,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
-def _parse_many(paths: list[Path], sizes: dict[Path, int], workers: int | None) -> Iterator[tuple[Path, str, bytes]]:
+def _parse_many(
+    paths: list[Path], sizes: dict[Path, int], workers: int | None, max_bytes: int = MAX_FILE_BYTES
+) -> Iterator[tuple[Path, str, bytes]]:
     """(path, digest, encoded entry) for each file, in worker processes when that pays."""
     total = sum(sizes.values())
     count = workers if workers is not None else min(os.cpu_count() or 1, len(paths))
@@ -227,7 +338,7 @@ def _parse_many(paths: list[Path], sizes: dict[Path, int], workers: int | None) 
         largest_first = sorted(paths, key=lambda p: -sizes[p])
         try:
             with _pool(count) as pool:
-                results = pool.map(_parse_in_worker, map(str, largest_first))
+                results = pool.map(_parse_in_worker, map(str, largest_first), itertools.repeat(max_bytes))
                 for path, (digest, encoded) in zip(largest_first, results, strict=True):
                     done.add(path)
                     yield path, digest, encoded
@@ -235,12 +346,12 @@ def _parse_many(paths: list[Path], sizes: dict[Path, int], workers: int | None) 
             log.warning("parsing in worker processes failed (%s); parsing in this process instead", exc)
     for path in paths:
         if path not in done:
-            digest, encoded = _parse_in_worker(str(path))
+            digest, encoded = _parse_in_worker(str(path), max_bytes)
             yield path, digest, encoded
 
 
 def _problems_of(path: Path, entry: _Entry) -> list[Problem]:
-    return [Problem(str(path), line, col, msg, sev) for line, col, msg, sev in entry.problems]  # type: ignore[arg-type]
+    return [Problem(str(path), line, col, msg, sev) for line, col, msg, sev in entry.problems]
 
 
 def load_library(
@@ -250,48 +361,82 @@ def load_library(
     previous: Library | None = None,
     workers: int | None = None,
     paths: Iterable[Path] | None = None,
+    refused: Mapping[Path, str] | None = None,
+    max_file_bytes: int | None = None,
 ) -> Library:
     """Load every card file under ``root`` (or just ``paths``) into a new library.
 
     Files with errors are skipped and their problems reported. With ``previous``, a file that was good before
-    and is broken now keeps its previous version live, and the problems say so.
+    and is broken now keeps its previous version live, and the problems say so. ``refused`` are files (or
+    folders) found but not to be read, with the reason (see :func:`scan`); without ``paths``, the scan of ``root``
+    supplies both. Files over ``max_file_bytes`` (by default the previous library's limit, else
+    :data:`MAX_FILE_BYTES`) are refused unread.
     """
     root = root.resolve()
-    files = sorted(p.resolve() for p in paths) if paths is not None else discover(root)
-    entries: dict[Path, tuple[str, _Entry]] = {}
+    if max_file_bytes is None:
+        max_file_bytes = previous.max_file_bytes if previous is not None else MAX_FILE_BYTES
+    if paths is None:
+        found = scan(root)
+        paths, refused = found.files, {**found.refused, **(refused or {})}
+    entries: dict[Path, tuple[str, _Entry]] = {path: ("", _refused(why)) for path, why in (refused or {}).items()}
+    files = sorted({*(p.resolve() for p in paths), *entries})
     to_parse: list[Path] = []
     sizes: dict[Path, int] = {}
     stats: dict[str, _StatRecord] = {}
     with _gc_paused():
         for path in files:
+            if path in entries:
+                continue
             try:
                 stat = path.stat()
+                if stat.st_size > max_file_bytes:  # refused even when a cache holds it from a larger limit
+                    entries[path] = ("", _refused(_too_large(stat.st_size, max_file_bytes)))
+                    continue
+                digest = cache.known_digest(path, stat) if cache else None
+                if digest is None and cache is not None:
+                    digest = file_digest(read_card_file(path, max_file_bytes))
             except OSError as exc:
-                log.warning("cannot read %s: %s", path, exc)
+                entries[path] = ("", _refused(f"cannot read this file: {exc.strerror or exc}"))
                 continue
-            digest = cache.known_digest(path, stat) if cache else None
-            if digest is None and cache is not None:
-                digest = file_digest(path.read_bytes())
+            except UnreadableFile as exc:
+                entries[path] = ("", _refused(str(exc)))
+                continue
             entry = cache.get(digest) if cache and digest else None
-            if entry is None:
+            if entry is None or digest is None:
                 to_parse.append(path)
                 sizes[path] = stat.st_size
             else:
-                entries[path] = (digest, entry)  # type: ignore[assignment]
-                stats[str(path)] = _StatRecord(stat.st_size, stat.st_mtime_ns, digest)  # type: ignore[arg-type]
-        for path, digest, encoded in _parse_many(to_parse, sizes, workers):
-            entries[path] = (digest, _ENTRY.decode(encoded))
-            if cache is not None:
-                cache.put(digest, encoded)
-                stat = path.stat()
+                entries[path] = (digest, entry)
                 stats[str(path)] = _StatRecord(stat.st_size, stat.st_mtime_ns, digest)
+        for path, digest, encoded in _parse_many(to_parse, sizes, workers, max_file_bytes):
+            entries[path] = (digest, _ENTRY.decode(encoded))
+            if cache is not None and digest:
+                cache.put(digest, encoded)
+                with contextlib.suppress(OSError):
+                    stat = path.stat()
+                    stats[str(path)] = _StatRecord(stat.st_size, stat.st_mtime_ns, digest)
         if cache is not None and stats:
             cache.save_index(stats)
-        return _assemble(root, files, entries, previous, cache)
+        library = _assemble(root, files, entries, previous, cache)
+    return dataclasses.replace(library, max_file_bytes=max_file_bytes)
 
 
-def _read_text(path: Path) -> Callable[[], str]:
-    return lambda: path.read_text(encoding="utf-8", errors="replace")
+def validated_text(loaded: LoadedFile) -> Callable[[], str | None]:
+    """A function giving the text of a loaded file exactly as it was validated, or None if the file has changed.
+
+    Only locating a problem between files needs it, which is rare, so the text is not kept but read again; the
+    digest check makes sure it is the text that was validated (a file caught mid-save is not), and decoding it
+    as the loader did keeps line and column true.
+    """
+
+    def read() -> str | None:
+        try:
+            raw = read_card_file(loaded.path)
+        except UnreadableFile:
+            return None
+        return decode_text(raw, str(loaded.path))[0] if file_digest(raw) == loaded.digest else None
+
+    return read
 
 
 def _assemble(
@@ -347,23 +492,23 @@ def _claim_order(root: Path, served_from: Mapping[str, Path]) -> Callable[[Loade
     return key
 
 
-_CLASHES = msgspec.msgpack.Decoder(dict[str, list[tuple[str, int, int, str, str]]])
+_CLASHES = msgspec.msgpack.Decoder(dict[str, list[tuple[str, int, int, str, Severity]]])
 
 
 def _cross_file_cached(good: list[LoadedFile], cache: LoadCache | None) -> dict[str, list[Problem]]:
     """Problems between files; for an unchanged set of files, read back from the cache instead of recomputed."""
     if cache is None:
-        return cross_file((str(f.path), f.card_file, _read_text(f.path)) for f in good)
+        return cross_file((str(f.path), f.card_file, validated_text(f)) for f in good)
     key = hashlib.blake2b(digest_size=16)
     for loaded in good:
         key.update(f"{loaded.path}\0{loaded.digest}\0".encode())
     entry = cache.directory / f"cross-{key.hexdigest()}.bin"
     try:
         raw = _CLASHES.decode(entry.read_bytes())
-        return {path: [Problem(*p) for p in found] for path, found in raw.items()}  # type: ignore[arg-type]
+        return {path: [Problem(*p) for p in found] for path, found in raw.items()}
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         pass
-    clashes = cross_file((str(f.path), f.card_file, _read_text(f.path)) for f in good)
+    clashes = cross_file((str(f.path), f.card_file, validated_text(f)) for f in good)
     encoded = {
         path: [(p.path, p.line, p.column, p.message, p.severity) for p in found] for path, found in clashes.items()
     }
@@ -430,4 +575,5 @@ def replace_file(
     served = [f for f in library.files if f.path != path] + [loaded]
     served.sort(key=_claim_order(library.root, library.collection_file))
     problems = [p for p in library.problems if p.path != str(path)] + list(kept)
-    return _index(library.root, served, problems, [b for b in library.broken if b != path], library.contested)
+    new = _index(library.root, served, problems, [b for b in library.broken if b != path], library.contested)
+    return dataclasses.replace(new, max_file_bytes=library.max_file_bytes)

@@ -39,13 +39,18 @@ CardText = Annotated[
     ),
 ]
 Year = Annotated[int, msgspec.Meta(ge=1, le=9999)]
+#: When a card was added: a date and time with its time zone, so that every reader agrees on the moment.
+AddedAt = Annotated[
+    dt.datetime,
+    msgspec.Meta(tz=True, description="ISO 8601 date and time with a time zone, e.g. 2026-11-26T09:30:00+00:00."),
+]
 
 
 class _Base(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True, omit_defaults=True):
     """Shared struct options: immutable, untracked by the GC, strict about keys, compact when written."""
 
 
-class Source(_Base, kw_only=True):
+class Source(_Base, frozen=True, kw_only=True):
     """Where a card comes from: the article and source type as the page gives them, plus optional detail."""
 
     article: NonEmpty | None = None
@@ -67,7 +72,7 @@ class Source(_Base, kw_only=True):
 EMPTY_SOURCE = Source()
 
 
-class Card(_Base, kw_only=True):
+class Card(_Base, frozen=True, kw_only=True):
     """One fact, with the topics it is found by, its source and the references it cites."""
 
     id: Slug
@@ -76,10 +81,10 @@ class Card(_Base, kw_only=True):
     source: Source = EMPTY_SOURCE
     citations: tuple[NonEmpty, ...] = ()
     added_by: NonEmpty | None = None
-    added_at: dt.datetime | None = None
+    added_at: AddedAt | None = None
 
 
-class Collection(_Base, kw_only=True):
+class Collection(_Base, frozen=True, kw_only=True):
     """A curated collection: its title, description and curator, as the curator's page presents them."""
 
     id: Slug
@@ -91,7 +96,7 @@ class Collection(_Base, kw_only=True):
     license: NonEmpty | None = None
 
 
-class CardFile(_Base, kw_only=True):
+class CardFile(_Base, frozen=True, kw_only=True):
     """One YAML file in ``cards/``: a collection and its cards."""
 
     collection: Collection
@@ -123,4 +128,5 @@ def schema_text() -> str:
 
 def to_builtins(struct: Card | Collection | Source) -> dict[str, Any]:
     """A card (or collection, or source) as plain data: dicts, lists and strings, without empty fields."""
-    return msgspec.to_builtins(struct)
+    data: dict[str, Any] = msgspec.to_builtins(struct)
+    return data

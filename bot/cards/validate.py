@@ -12,7 +12,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ import yaml
 
 from bot.cards import yamlio
 from bot.cards.model import Card, CardFile
+from bot.cards.worker import in_worker_process
 
 Severity = Literal["error", "warning"]
 
@@ -59,11 +60,24 @@ class FileResult:
         return self.card_file is not None and not any(p.is_error for p in self.problems)
 
 
+#: How much of a curator's own text a message quotes back: enough to recognise it, never a whole huge value.
+ECHO_CHARS = 60
+
+
+def echo(value: object, limit: int = ECHO_CHARS) -> str:
+    """A value quoted back in a message: on one line, control characters shown as escapes, clipped to ``limit``."""
+    text = str(value)
+    clipped = text[: limit - 1] + "…" if len(text) > limit else text
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in clipped)
+    more = f" ({len(text):,} characters)" if len(text) > limit else ""
+    return f"'{shown}'{more}"
+
+
 # ----------------------------------------------------------------------------------------- YAML marks
 class _Located(Exception):
     """An error raised while constructing, carrying the node it is about."""
 
-    def __init__(self, mark: yaml.Mark, message: str) -> None:
+    def __init__(self, mark: yamlio.Position, message: str) -> None:
         super().__init__(message)
         self.mark = mark
         self.message = message
@@ -75,7 +89,7 @@ def _check_duplicate_keys(node: yaml.MappingNode) -> None:
     for key_node, _ in node.value:
         key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
         if key in seen:
-            raise _Located(key_node.start_mark, f"the key '{key}' appears twice in this mapping")
+            raise _Located(key_node.start_mark, f"the key {echo(key)} appears twice in this mapping")
         seen.add(key)
 
 
@@ -91,22 +105,39 @@ def _load_strict(text: str) -> Any:
     return yaml.load(text, Loader=_StrictLoader)
 
 
-def _problem(path: str, mark: yaml.Mark | None, message: str, severity: Severity = "error") -> Problem:
+def _problem(path: str, mark: yamlio.Position | None, message: str, severity: Severity = "error") -> Problem:
     if mark is None:
         return Problem(path, 1, 1, message, severity)
     return Problem(path, mark.line + 1, mark.column + 1, message, severity)
 
 
-def _yaml_error(path: str, exc: yaml.YAMLError) -> Problem:
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _yaml_error(path: str, exc: yaml.YAMLError, text: str = "") -> Problem:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or "invalid YAML"
         if isinstance(exc, yaml.constructor.ConstructorError) and "could not determine a constructor" in what:
             tag = what.split("the tag", 1)[-1].strip(" '").replace("tag:yaml.org,2002:", "!!")
-            what = f"the tag '{tag}' is not allowed: card files hold plain text, lists and mappings"
+            what = f"the tag {echo(tag)} is not allowed: card files hold plain text, lists and mappings"
         context = f" ({exc.context})" if exc.context and exc.context not in what else ""
-        return _problem(path, mark, f"YAML syntax: {what}{context}")
-    return Problem(path, 1, 1, f"YAML syntax: {exc}")
+        kind = "" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax: "
+        return _problem(path, mark, _one_line(f"{kind}{what}{context}"))
+    if isinstance(exc, yaml.reader.ReaderError):
+        # The reader gives an offset (in bytes, from the C reader), not a line. The reader stops at the first
+        # character it refuses, so the first occurrence of that character in the text is the one.
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        at = text.find(char)
+        before = text[: at if at >= 0 else 0]
+        line, column = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        message = (
+            f"the character U+{ord(char):04X} is not allowed in a card file "
+            "(YAML forbids control characters and non-characters); remove it"
+        )
+        return Problem(path, line, column, message)
+    return Problem(path, 1, 1, _one_line(f"YAML syntax: {exc}"))
 
 
 # ------------------------------------------------------------------------------------ model-driven walk
@@ -159,16 +190,25 @@ _TYPE_WORDS = {
 
 def _friendly(name: str, message: str, value: Any) -> str:
     """Turn msgspec's terse messages into ones a curator can act on."""
+    bound = re.match(r"Expected `(?:int|float)` (>=|<=|>|<) (-?[\d.]+)", message)
+    if bound and isinstance(value, int | float) and not isinstance(value, bool):
+        limit = {">=": "at least", "<=": "at most", ">": "more than", "<": "less than"}[bound.group(1)]
+        return f"{name} is {value}; it should be {limit} {bound.group(2)}"
+    if "with a timezone component" in message or "RFC3339" in message:
+        return (
+            f"{name} {echo(value)} should be a date and time with a time zone, "
+            "written like 2026-11-26T09:30:00+00:00 (or ...Z for UTC)"
+        )
     if isinstance(value, str):
-        if "length <=" in message:
-            limit = re.search(r"<= (\d+)", message).group(1)  # type: ignore[union-attr]
+        longest = re.search(r"length <= (\d+)", message)
+        if longest:
             extra = " so that it fits a Discord embed" if name.endswith("text") else ""
-            return f"{name} is {len(value):,} characters; at most {int(limit):,} are allowed{extra}"
+            return f"{name} is {len(value):,} characters; at most {int(longest.group(1)):,} are allowed{extra}"
         if "length >=" in message:
             return f"{name} is empty"
         if "matching regex" in message:
             return (
-                f"{name} {value!r} is not a valid id: use lowercase letters, digits and hyphens, "
+                f"{name} {echo(value)} is not a valid id: use lowercase letters, digits and hyphens, "
                 "starting with a letter or digit, at most 80 characters"
             )
     expected = re.match(r"Expected `([^`]+)`", message)
@@ -176,7 +216,7 @@ def _friendly(name: str, message: str, value: Any) -> str:
         wanted = " or ".join(_TYPE_WORDS.get(t.strip(), t.strip()) for t in expected.group(1).split("|"))
         got = _TYPE_WORDS.get(type(value).__name__ if value is not None else "null", type(value).__name__)
         return f"{name} should be {wanted}, not {got}"
-    return f"{name}: {message}"
+    return _one_line(f"{name}: {message}")
 
 
 class _Walker:
@@ -206,13 +246,13 @@ class _Walker:
                 self.error(key_node, f"{name} has a key that is not text")
                 continue
             if key in seen:
-                self.error(key_node, f"the key '{key}' appears twice in {name}")
+                self.error(key_node, f"the key {echo(key)} appears twice in {name}")
                 continue
             seen.add(key)
             if key not in fields:
                 close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
                 hint = f"; did you mean '{close[0]}'?" if close else f"; allowed keys: {', '.join(fields)}"
-                self.error(key_node, f"unknown key '{key}' in {name}{hint}")
+                self.error(key_node, f"unknown key {echo(key)} in {name}{hint}")
                 continue
             self.value(value_node, fields[key].type, (*where, key))
         for key, info in fields.items():
@@ -264,10 +304,12 @@ class _Walker:
 
 def _child(node: yaml.Node, step: str | int) -> yaml.Node | None:
     if isinstance(step, int) and isinstance(node, yaml.SequenceNode) and step < len(node.value):
-        return node.value[step]
+        item: yaml.Node = node.value[step]
+        return item
     if isinstance(step, str) and isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if getattr(key_node, "value", None) == step:
+        pairs: list[tuple[yaml.Node, yaml.Node]] = node.value
+        for key_node, value_node in pairs:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == step:
                 return value_node
     return None
 
@@ -312,10 +354,10 @@ def validate_text(text: str, path: str) -> FileResult:
         data = _load_strict(text)
     except _Located as exc:
         return FileResult(path, None, _walk(text, path) or [_problem(path, exc.mark, exc.message)])
-    except yaml.constructor.ConstructorError:
-        return FileResult(path, None, _walk(text, path))
+    except yaml.constructor.ConstructorError as exc:
+        return FileResult(path, None, _walk(text, path) or [_yaml_error(path, exc, text)])
     except yaml.YAMLError as exc:
-        return FileResult(path, None, [_yaml_error(path, exc)])
+        return FileResult(path, None, [_yaml_error(path, exc, text)])
     try:
         card_file = msgspec.convert(data, CardFile)
     except msgspec.ValidationError:
@@ -324,11 +366,27 @@ def validate_text(text: str, path: str) -> FileResult:
     return FileResult(path, None if any(p.is_error for p in problems) else card_file, problems)
 
 
+#: Texts at least this long are validated in a worker process by :func:`validate_text_aside`.
+ASIDE_FROM = 1 << 20
+
+
+def validate_text_aside(text: str, path: str) -> FileResult:
+    """:func:`validate_text` for a caller in a thread beside the bot's event loop: a text of :data:`ASIDE_FROM`
+    characters or more is validated in a worker process, since parsing it holds the GIL for seconds."""
+    if len(text) >= ASIDE_FROM:
+        return in_worker_process(_validate_text_in_worker, text, path)
+    return validate_text(text, path)
+
+
+def _validate_text_in_worker(text: str, path: str) -> FileResult:
+    return validate_text(text, path)
+
+
 def _walk(text: str, path: str) -> list[Problem]:
     try:
         root = yamlio.compose(text)
     except yaml.YAMLError as exc:
-        return [_yaml_error(path, exc)]
+        return [_yaml_error(path, exc, text)]
     walker = _Walker(path)
     if root is None:
         return [Problem(path, 1, 1, "the file is empty: it needs a collection and cards")]
@@ -340,29 +398,57 @@ def _walk(text: str, path: str) -> list[Problem]:
             id_node = _child(item, "id")
             if isinstance(id_node, yaml.ScalarNode):
                 if id_node.value in first_seen:
-                    message = f"duplicate card id '{id_node.value}': card {first_seen[id_node.value] + 1} has it too"
+                    message = (
+                        f"duplicate card id {echo(id_node.value)}: card {first_seen[id_node.value] + 1} has it too"
+                    )
                     walker.error(id_node, message)
                 first_seen.setdefault(id_node.value, index)
     return sorted(walker.problems)
 
 
 class _Locator:
-    """Finds the line and column of a path in a file, composing the file at most once, and only if asked."""
+    """Finds the line and column of a path in a file, composing the file at most once, and only if asked.
 
-    def __init__(self, path: str, text: str | Callable[[], str]) -> None:
+    ``text`` is the text that was validated, or a function giving it (None when it is no longer to be had, e.g.
+    the file changed on disk since). Locating never fails: without a text that parses, a problem is placed at 1:1.
+    """
+
+    def __init__(self, path: str, text: str | Callable[[], str | None]) -> None:
         self.path, self.text = path, text
         self._root: yaml.Node | None = None
         self._composed = False
 
     def problem(self, where: Sequence[str | int], message: str, severity: Severity = "error") -> Problem:
         if not self._composed:
-            text = self.text if isinstance(self.text, str) else self.text()
-            self._root, self._composed = yamlio.compose(text), True
+            self._composed = True
+            try:
+                text = self.text if isinstance(self.text, str) else self.text()
+                self._root = yamlio.compose(text) if text is not None else None
+            except (OSError, ValueError, yaml.YAMLError):
+                self._root = None
         node = node_at(self._root, where)
         return _problem(self.path, node.start_mark if node else None, message, severity)
 
 
-def _within_file(card_file: CardFile, path: str, text: str) -> Iterator[Problem]:
+def validate_data(data: Mapping[str, Any], path: str) -> FileResult:
+    """Validate a whole card file given as plain data (an import, assembled), with the same rules as a file's text.
+
+    The model's structs check it in one pass; only to place a problem is it written out as YAML (and, when the
+    structs refuse it, validated as that text, to name every problem).
+    """
+
+    def text() -> str:
+        return yaml.safe_dump(dict(data), allow_unicode=True, sort_keys=False)
+
+    try:
+        card_file = msgspec.convert(data, CardFile)
+    except msgspec.ValidationError:
+        return validate_text(text(), path)
+    problems = list(_within_file(card_file, path, text))
+    return FileResult(path, None if any(p.is_error for p in problems) else card_file, problems)
+
+
+def _within_file(card_file: CardFile, path: str, text: str | Callable[[], str | None]) -> Iterator[Problem]:
     where = _Locator(path, text)
     first_seen: dict[str, int] = {}
     for index, card in enumerate(card_file.cards):
@@ -382,7 +468,17 @@ def _within_file(card_file: CardFile, path: str, text: str) -> Iterator[Problem]
 
 
 def validate_card(data: dict[str, Any], path: str = "<card>") -> tuple[Card | None, list[Problem]]:
-    """Validate one card given as plain data (a moderator's edit), with the same rules as a file's cards."""
+    """Validate one card given as plain data (a moderator's edit, an imported row), with a file's rules.
+
+    The model's structs check a good card at once; only a card with a problem is written out as YAML and walked
+    node by node, to name every problem.
+    """
+    try:
+        card = msgspec.convert(data, Card)
+    except msgspec.ValidationError:
+        pass
+    else:
+        return (card, []) if card.text.strip() else (None, [Problem(path, 1, 1, "text is empty")])
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
     walker = _Walker(path, "the card")
     root = yamlio.compose(text)
@@ -398,11 +494,11 @@ def validate_card(data: dict[str, Any], path: str = "<card>") -> tuple[Card | No
 
 
 # ---------------------------------------------------------------------------------------- whole library
-def cross_file(files: Iterable[tuple[str, CardFile, Callable[[], str]]]) -> dict[str, list[Problem]]:
+def cross_file(files: Iterable[tuple[str, CardFile, Callable[[], str | None]]]) -> dict[str, list[Problem]]:
     """Problems between files: duplicate collection ids, card ids and texts. Keyed by the file at fault.
 
-    ``files`` are (path, card file, a function giving its text) in load order, the text being read only to
-    locate a problem; the first file to use an id keeps it, and each
+    ``files`` are (path, card file, a function giving the text that was validated, or None) in load order, the text
+    being asked for only to locate a problem; the first file to use an id keeps it, and each
     later use is an error in the later file. A text seen twice (exactly) is a warning on the later card.
     """
     problems: dict[str, list[Problem]] = {}

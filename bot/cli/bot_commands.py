@@ -47,7 +47,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 2
         from bot.service import CardService
 
-        service = CardService.load(settings.cards_dir, cache_dir=settings.effective_cache_dir)
+        service = CardService.load(
+            settings.cards_dir, cache_dir=settings.effective_cache_dir, max_file_bytes=settings.max_card_file_bytes
+        )
         try:
             from bot.cli.console import run_console
         except ImportError:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.cards.importers import guess_format, import_text
-from bot.cards.library import discover, load_library
+from bot.cards.library import UnreadableFile, load_library, read_card_file, scan
 from bot.cards.yamlio import dump
 from bot.cli import render
 from bot.cli.text import valid_args
@@ -69,13 +69,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Validate files or folders with the loader's own checks; print every problem; exit 1 on any error."""
     targets = [Path(p) for p in args.paths] or [args.cards]
     files: list[Path] = []
+    refused: dict[Path, str] = {}
     for target in targets:
         if not target.exists():
             print(f"{target}: no such file or folder", file=sys.stderr)
             return 2
-        files.extend(discover(target) if target.is_dir() else [target])
-    library = load_library(Path.cwd(), paths=files)
-    shown = {str(path.resolve()): str(path) for path in files}  # report paths as the user wrote them
+        found = scan(target)  # a FIFO or device given by name is refused when read, never waited on
+        files.extend(found.files)
+        refused.update(found.refused)
+    library = load_library(Path.cwd(), paths=files, refused=refused)
+    # Report paths as the user wrote them.
+    shown = {**{str(path.resolve()): str(path) for path in files}, **{str(path): str(path) for path in refused}}
+    files += [path for path in refused if not path.is_dir()]
     problems = [dataclasses.replace(p, path=shown.get(p.path, p.path)) for p in library.problems]
     errors = sum(p.is_error for p in problems)
     warnings = len(problems) - errors
@@ -113,12 +118,19 @@ def _progress(rows: Iterable[T], total: int) -> Iterable[T]:
     return tqdm(rows, total=total, unit=" rows", file=sys.stderr, disable=None)
 
 
+#: The largest page or CSV ``factdeck import`` reads (on a terminal, nothing else waits on it).
+IMPORT_READ_BYTES = 1 << 30
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Convert a seed-format page or CSV file into a validated card file."""
     source = Path(args.file)
     try:
-        text = source.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_card_file(source, IMPORT_READ_BYTES).decode("utf-8-sig")  # a FIFO or device is refused
+    except UnreadableFile as exc:
+        print(f"{source}: {exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:
         print(f"{source}: cannot read it as UTF-8 text: {exc}", file=sys.stderr)
         return 2
     fmt = args.format or guess_format(source.name, text)

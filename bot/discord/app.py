@@ -165,7 +165,12 @@ def _freeze_startup_heap() -> None:
 
 async def load_service(settings: Settings) -> CardService:
     """Load and index the cards off the event loop."""
-    service = await asyncio.to_thread(CardService.load, settings.cards_dir, cache_dir=settings.effective_cache_dir)
+    service = await asyncio.to_thread(
+        CardService.load,
+        settings.cards_dir,
+        cache_dir=settings.effective_cache_dir,
+        max_file_bytes=settings.max_card_file_bytes,
+    )
     for problem in service.library.errors:
         log.error("%s", problem)
     log.info("serving %d cards from %s", len(service.library.cards), settings.cards_dir)

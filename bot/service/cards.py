@@ -175,10 +175,19 @@ class CardService:
         self._summaries: tuple[Library, list[CollectionSummary]] | None = None
 
     @classmethod
-    def load(cls, cards_dir: Path, *, cache_dir: Path | None = None, rng: _random.Random | None = None) -> CardService:
-        """Load a card folder (through the cache, when one is given) and index it."""
+    def load(
+        cls,
+        cards_dir: Path,
+        *,
+        cache_dir: Path | None = None,
+        rng: _random.Random | None = None,
+        max_file_bytes: int | None = None,
+    ) -> CardService:
+        """Load a card folder (through the cache, when one is given) and index it; files over ``max_file_bytes``
+        are refused unread (reloads keep the limit)."""
         cache = LoadCache(cache_dir) if cache_dir is not None else None
-        return cls(load_library(cards_dir, cache=cache), cache_dir=cache_dir, rng=rng, load_cache=cache)
+        library = load_library(cards_dir, cache=cache, max_file_bytes=max_file_bytes)
+        return cls(library, cache_dir=cache_dir, rng=rng, load_cache=cache)
 
     # ------------------------------------------------------------------------------------- the library
     @property

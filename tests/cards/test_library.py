@@ -108,7 +108,9 @@ def test_warm_load_reads_the_cache_and_parses_nothing(tmp_path: Path, monkeypatc
     cold = load_library(cards, cache=cache)
     parsed: list[str] = []
     real = library_module._parse_in_worker
-    monkeypatch.setattr(library_module, "_parse_in_worker", lambda p: parsed.append(Path(p).name) or real(p))
+    monkeypatch.setattr(
+        library_module, "_parse_in_worker", lambda p, *rest: parsed.append(Path(p).name) or real(p, *rest)
+    )
     warm = load_library(cards, cache=LoadCache(tmp_path / "cache"))
     assert parsed == []
     assert dict(warm.cards) == dict(cold.cards)
@@ -124,7 +126,9 @@ def test_one_changed_file_reparses_that_file_only(tmp_path: Path, monkeypatch) -
     make_file(cards, "c1", 6)
     parsed: list[str] = []
     real = library_module._parse_in_worker
-    monkeypatch.setattr(library_module, "_parse_in_worker", lambda p: parsed.append(Path(p).name) or real(p))
+    monkeypatch.setattr(
+        library_module, "_parse_in_worker", lambda p, *rest: parsed.append(Path(p).name) or real(p, *rest)
+    )
     library = load_library(cards, cache=LoadCache(tmp_path / "cache"))
     assert parsed == ["c1.yml"]
     assert len(library.cards_of("c1")) == 6
@@ -137,7 +141,7 @@ def test_a_touched_but_unchanged_file_hits_the_cache_by_content(tmp_path: Path, 
     load_library(cards, cache=LoadCache(tmp_path / "cache"))
     os.utime(path, ns=(1, 1))
     parsed: list[str] = []
-    monkeypatch.setattr(library_module, "_parse_in_worker", lambda p: parsed.append(p))
+    monkeypatch.setattr(library_module, "_parse_in_worker", lambda p, *rest: parsed.append(p))
     library = load_library(cards, cache=LoadCache(tmp_path / "cache"))
     assert parsed == []
     assert len(library.cards) == 5

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from bot.cards import sources
+from bot.cards.model import Source
 from bot.cards.sources import SourceFields, bibtex_escape, render_source
 
 JOURNAL = {
@@ -172,6 +173,14 @@ def test_object_sources_render_like_mappings() -> None:
     assert isinstance(obj, SourceFields)
     for style in ("plain", "apa", "mla", "bibtex"):
         assert render_source(obj, style, key="hs1991") == render_source(JOURNAL, style, key="hs1991")  # type: ignore[arg-type]
+
+
+def test_a_cards_own_source_is_source_fields_and_renders_like_its_mapping() -> None:
+    fields = {k: v for k, v in JOURNAL.items() if k not in ("volume", "issue")}
+    source = Source(**{**fields, "authors": tuple(JOURNAL["authors"])})
+    assert isinstance(source, SourceFields)
+    for style in ("plain", "apa", "mla", "bibtex"):
+        assert render_source(source, style, key="hs1991") == render_source(fields, style, key="hs1991")  # type: ignore[arg-type]
 
 
 def test_csl_styles_are_parsed_once() -> None:

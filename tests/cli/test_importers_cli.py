@@ -146,3 +146,29 @@ def test_check_json_lists_every_problem_across_files(tmp_path: Path, capsys) -> 
     messages = {(Path(p["path"]).name, p["line"], p["message"]) for p in report["problems"]}
     assert ("b.yml", 3, f"duplicate collection id 'therapeutic-alliance': {tmp_path / 'a.yml'} has it too") in messages
     assert report["errors"] == 11  # the collection id and each of the ten card ids
+
+
+def test_import_of_a_csv_with_a_huge_cell_names_the_row_and_writes_nothing(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "huge.csv"
+    source.write_text("text,topics\nA good fact.,a\n" + "x" * 200_000 + ",b\n", encoding="utf-8")
+    assert main(["import", str(source), "--out", str(tmp_path / "out.yml")]) == 1
+    err = capsys.readouterr().err
+    assert f"{source}:3:1: row 3: a cell is longer than 131,072 characters" in err
+    assert not (tmp_path / "out.yml").exists()
+
+
+def test_import_of_dev_zero_or_a_fifo_answers_at_once(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe.csv")
+    for target, kind in (("/dev/zero", "a device"), (str(tmp_path / "pipe.csv"), "a named pipe (FIFO)")):
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "import", target, "--out", str(tmp_path / "out.yml")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+            check=False,
+        )
+        assert done.returncode == 2
+        assert done.stderr.startswith(f"{target}: this is {kind}, not a file")
