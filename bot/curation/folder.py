@@ -4,7 +4,6 @@ collection name can steer a write outside it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 from bot.cards.library import Library, LoadedFile, file_digest
@@ -12,7 +11,7 @@ from bot.cards.model import ID_PATTERN, Card
 
 from .errors import CurationError, NotFoundError, StaleFileError
 
-__all__ = ["CardsFolder", "is_id", "text_of"]
+__all__ = ["CardsFolder", "is_id"]
 
 _ID = re.compile(ID_PATTERN)
 
@@ -20,11 +19,6 @@ _ID = re.compile(ID_PATTERN)
 def is_id(value: object) -> bool:
     """True for a well-formed card or collection id."""
     return isinstance(value, str) and _ID.fullmatch(value) is not None
-
-
-def text_of(path: Path) -> Callable[[], str]:
-    """A function giving a file's text, read only when a problem in it must be located."""
-    return lambda: path.read_text(encoding="utf-8", errors="replace")
 
 
 class CardsFolder:

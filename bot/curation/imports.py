@@ -17,7 +17,7 @@ import msgspec
 from bot.cards.importers import guess_format, import_text, slugify
 from bot.cards.library import Library
 from bot.cards.model import Card, CardFile
-from bot.cards.validate import Problem, decode_text, validate_text
+from bot.cards.validate import Problem, decode_text, validate_text_aside
 from bot.cards.yamlio import dump
 
 from .errors import CurationError
@@ -115,7 +115,7 @@ def plan_import(
     text = decoded.replace("\r\n", "\n").replace("\r", "\n")
     fmt = fmt or guess_format(name, text)
     if fmt == "yaml":
-        result = validate_text(text, name)
+        result = validate_text_aside(text, name)  # a large upload is parsed in a worker process: no stall
         if not result.ok or result.card_file is None:
             return ImportPlan(name, fmt, collection_id, None, name, None, None, tuple(result.problems), None)
         card_file = result.card_file

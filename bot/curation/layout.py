@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from bot.cards.model import Card, CardFile
-from bot.cards.validate import validate_text
+from bot.cards.validate import validate_text_aside
 from bot.cards.yamlio import CardLoader, compose, construct, dump
 
 __all__ = ["render"]
@@ -29,7 +29,7 @@ def render(text: str | None, old: CardFile | None, new: CardFile) -> str:
             spliced = _splice(text, old, new)
         except yaml.YAMLError:
             spliced = None
-        if spliced is not None and validate_text(spliced, "spliced.yml").card_file == new:
+        if spliced is not None and validate_text_aside(spliced, "spliced.yml").card_file == new:
             return spliced
     return dump(new)
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from bot.cards.library import Library, LoadedFile, replace_file
+from bot.cards.library import Library, LoadedFile, replace_file, validated_text
 from bot.cards.model import Card, CardFile
-from bot.cards.validate import Problem, cross_file, decode_text, validate_card, validate_text
+from bot.cards.validate import Problem, cross_file, decode_text, validate_card, validate_text_aside
 from bot.util.files import atomic_write_bytes
 
 from .errors import CurationError, StaleFileError, ValidationFailed
-from .folder import CardsFolder, text_of
+from .folder import CardsFolder
 from .layout import render
 
 __all__ = [
@@ -70,10 +70,10 @@ def validate_file(
 ) -> tuple[list[Problem], list[Problem]]:
     """Every problem of a file about to be written: its own, then those against the library's other files."""
     shown = folder.display(path)
-    result = validate_text(text, shown)
+    result = validate_text_aside(text, shown)  # a large file is parsed in a worker process: no stall
     clashes: list[Problem] = []
     if result.ok:
-        others = [(folder.display(f.path), f.card_file, text_of(f.path)) for f in library.files if f.path != path]
+        others = [(folder.display(f.path), f.card_file, validated_text(f)) for f in library.files if f.path != path]
         clashes = cross_file([*others, (shown, card_file, lambda: text)]).get(shown, [])
     return list(result.problems), clashes
 
