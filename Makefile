@@ -32,3 +32,5 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_search
 	$(BIN)/python -m benchmarks.bench_bot
 	$(BIN)/python -m benchmarks.bench_views
+	$(BIN)/python -m benchmarks.bench_import
+	$(BIN)/python -m benchmarks.bench_guards

@@ -189,12 +189,8 @@ class ViewLog:
         """Views recorded but not yet written."""
         return len(self._buffer)
 
-    def record(self, view: object, /) -> None:
-        """Append ``view`` (a :class:`ViewEvent`) to the buffer. Never blocks, never awaits, never touches the
-        database. Typed ``object`` so that the daily engine's ``ViewRecorder`` protocol (which knows no
-        ``ViewEvent``) is satisfied; anything else is refused here, at the call site."""
-        if not isinstance(view, ViewEvent):
-            raise TypeError(f"record() takes a ViewEvent, not {type(view).__name__}")
+    def record(self, view: ViewEvent, /) -> None:
+        """Append ``view`` to the buffer. Never blocks, never awaits, never touches the database."""
         if self._closed:
             self.dropped += 1
             log.warning("view of %r recorded after the view log was closed; dropped", view.card_id)

@@ -568,10 +568,3 @@ async def test_audit_record_many_stores_every_row_in_one_transaction(tmp_path: P
         with pytest.raises(ValueError, match="unknown audit action"):
             await storage.audit.record_many([{"action": "import"}, {"action": "frobnicate"}])
         assert len(await storage.audit.recent(limit=10)) == 3  # a bad row stores none of its batch
-
-
-async def test_record_refuses_anything_but_a_view_event_at_the_call_site(tmp_path: Path) -> None:
-    async with Storage.open(tmp_path / "v.db") as storage:
-        with pytest.raises(TypeError, match="takes a ViewEvent, not tuple"):
-            storage.views.record(("lab-001", 1, 2, 3, "random", 0))
-        assert storage.views.pending == 0
