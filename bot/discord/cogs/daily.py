@@ -34,6 +34,17 @@ from bot.discord.checks import moderator_only
 from bot.discord.daily_failures import classify
 from bot.discord.embeds import safe, set_text, status_embed, when_text
 from bot.discord.errors import NO_MENTIONS, reply
+from bot.discord.inputs import (
+    COLLECTION_MAX,
+    TIME_MAX,
+    TOPIC_MAX,
+    ZONE_MAX,
+    CollectionId,
+    TimeOfDay,
+    Topic,
+    ZoneName,
+    too_long,
+)
 from bot.discord.ui import card_message
 from bot.service import CardService
 from bot.settings import Settings
@@ -59,6 +70,8 @@ POST_HEADER = "**Fact of the day**"
 NEEDED = ("view_channel", "send_messages", "embed_links")
 #: Seconds the loop pauses after an iteration that raised (so a broken database does not make it spin).
 ERROR_PAUSE = 30.0
+#: The most characters of the engine's refusal a /daily set reply repeats (it may quote what was typed).
+ERROR_ECHO_MAX = 500
 
 
 def _utcnow() -> dt.datetime:
@@ -275,12 +288,22 @@ class DailyCog(commands.Cog):
         self,
         interaction: discord.Interaction,
         channel: discord.TextChannel,
-        at: app_commands.Range[str, 1, 10],
-        zone: app_commands.Range[str, 1, 64],
-        topic: app_commands.Range[str, 1, 100] | None = None,
-        collection: app_commands.Range[str, 1, 100] | None = None,
+        at: TimeOfDay,
+        zone: ZoneName,
+        topic: Topic | None = None,
+        collection: CollectionId | None = None,
     ) -> None:
-        """/daily set."""
+        """/daily set: refuse a forged option too long to be a time, a zone or a filter before anything else."""
+        refusals = (
+            too_long("time", at, TIME_MAX, "HH:MM, e.g. 09:30"),
+            too_long("time zone", zone, ZONE_MAX, "an IANA name such as Europe/Berlin"),
+            too_long("topic", topic, TOPIC_MAX),
+            too_long("collection", collection, COLLECTION_MAX),
+        )
+        refusal = next((r for r in refusals if r is not None), None)
+        if refusal is not None:
+            await reply(interaction, f"{refusal} Nothing was changed.")
+            return
         guild = interaction.guild
         assert guild is not None  # the group is guild-only and the check refuses DMs
         missing = missing_post_permissions(channel.permissions_for(guild.me))
@@ -294,7 +317,7 @@ class DailyCog(commands.Cog):
         try:
             status = await self.engine.set(guild.id, channel.id, at, zone, topic=topic, collection=collection)
         except DailyError as exc:
-            await reply(interaction, f"{safe(str(exc))} Nothing was changed.")
+            await reply(interaction, f"{safe(str(exc), ERROR_ECHO_MAX)} Nothing was changed.")
             return
         await reply(interaction, set_text(status, channel.mention))
 
