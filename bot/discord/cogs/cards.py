@@ -1,9 +1,9 @@
-"""``/cards``: moderators curate the card files from Discord, with an audit trail.
+"""``/cards``: curators change the shared card files from Discord, with an audit trail.
 
 Thin on purpose: each command parses the interaction, calls :class:`bot.curation.Curator` (which validates, writes
 the YAML files atomically and serves the result) and renders what came back with the builders in
 :mod:`bot.discord.embeds.curation`. The card library is shared by every server, so every command needs a curator:
-the bot's owner, or a moderator of a server named in ``curator_guilds``. That is checked twice
+the bot's owner (or its team), or a moderator of a server named in ``curator_guilds``. That is checked twice
 (``default_permissions`` on the group hides it from members without Manage Messages, :func:`curator_only` decides
 on our side); buttons and modals check again when pressed or submitted (:func:`curator_refusal`), and only the
 moderator who opened them may use them.
@@ -148,8 +148,8 @@ class CardModal(discord.ui.Modal):
         return CardInput.from_form(*(clean_text(field.value) for field in fields))
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        """Only the moderator who opened the form, and only while still a moderator, may submit it."""
-        return await _owner_and_moderator(interaction, self.owner_id)
+        """Only the moderator who opened the form, and only while still a curator, may submit it."""
+        return await _owner_and_curator(interaction, self.owner_id)
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         """Add or edit the card, then show it."""
@@ -164,8 +164,9 @@ class CardModal(discord.ui.Modal):
         await report_error(interaction, error)
 
 
-async def _owner_and_moderator(interaction: discord.Interaction[Any], owner_id: int) -> bool:
-    """For forms and buttons: the moderator who started the action, still a moderator; others are told why."""
+async def _owner_and_curator(interaction: discord.Interaction[Any], owner_id: int) -> bool:
+    """For forms and buttons: the moderator who started the action, still a curator (:func:`curator_refusal`);
+    others are told why."""
     refusal = await curator_refusal(interaction)
     if refusal is not None:
         await _send(interaction, content=refusal)
@@ -205,8 +206,8 @@ class ConfirmView(discord.ui.View):
         self.confirm.label = confirm_label
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        """Checked again at each press: the moderator who asked, still a moderator."""
-        return await _owner_and_moderator(interaction, self.owner_id)
+        """Checked again at each press: the moderator who asked, still a curator."""
+        return await _owner_and_curator(interaction, self.owner_id)
 
     def _disable(self) -> None:
         for item in self.children:
@@ -252,7 +253,7 @@ class ConfirmView(discord.ui.View):
 
 # -------------------------------------------------------------------------------------------------- cog
 class CardsCog(commands.Cog):
-    """Moderators' commands for the cards: add, edit, remove, import, export, reload and history."""
+    """Curators' commands for the cards: add, edit, remove, import, export, reload and history."""
 
     cards = app_commands.Group(
         name="cards",

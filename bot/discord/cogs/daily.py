@@ -1,8 +1,8 @@
 """``/daily`` (moderators: set, off, status, preview), the daily post, and the loop that sends it.
 
 The decisions (when, which card, exactly once, failures) are :class:`bot.daily.DailyEngine`'s; this module only
-turns interactions into engine calls, renders the answers, sends the post (:class:`ChannelPoster`), and runs the
-loop::
+turns interactions into engine calls, renders the answers with :mod:`bot.discord.embeds.daily`, sends the post
+(:class:`ChannelPoster`), and runs the loop::
 
     while True: await engine.run_due(); await engine.wait_next()
 
