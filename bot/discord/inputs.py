@@ -5,6 +5,10 @@ forged payload) can put unpaired surrogates in them, which is what invalid UTF-8
 string cannot be encoded again, so the search index, the database or the reply would fail on it.
 :func:`clean_payload` replaces every unpaired surrogate with U+FFFD before any command or autocomplete reads
 the interaction (the command tree calls it, see :class:`bot.discord.errors.FactdeckTree`).
+
+Discord's client holds a text option to its ``max_length``, but nothing makes a forged request do so: a command
+that passes its options on to work (``/daily set``) first refuses one that is too long, with
+:func:`too_long`, in one short line instead of echoing it.
 """
 
 from __future__ import annotations
@@ -16,14 +20,19 @@ __all__ = [
     "COLLECTION_MAX",
     "QUERY_MAX",
     "REFERENCE_MAX",
+    "TIME_MAX",
     "TOPIC_MAX",
+    "ZONE_MAX",
     "CardId",
     "CollectionId",
     "Query",
     "ReferenceText",
+    "TimeOfDay",
     "Topic",
+    "ZoneName",
     "clean_payload",
     "clean_text",
+    "too_long",
 ]
 
 #: The longest value each kind of text option takes (``max_length`` in the synced command).
@@ -32,6 +41,9 @@ REFERENCE_MAX = 200
 CARD_MAX = 100
 TOPIC_MAX = 100
 COLLECTION_MAX = 100
+#: A time of day (``HH:MM``, room for spaces) and an IANA time zone name (the longest is 32 characters).
+TIME_MAX = 10
+ZONE_MAX = 64
 
 #: The text options as command parameters declare them (Discord enforces the length in its client).
 Query = app_commands.Range[str, 1, QUERY_MAX]
@@ -39,6 +51,16 @@ ReferenceText = app_commands.Range[str, 1, REFERENCE_MAX]
 CardId = app_commands.Range[str, 1, CARD_MAX]
 Topic = app_commands.Range[str, 1, TOPIC_MAX]
 CollectionId = app_commands.Range[str, 1, COLLECTION_MAX]
+TimeOfDay = app_commands.Range[str, 1, TIME_MAX]
+ZoneName = app_commands.Range[str, 1, ZONE_MAX]
+
+
+def too_long(what: str, value: str | None, limit: int, hint: str = "") -> str | None:
+    """The refusal of an option value longer than ``limit`` (only a forged request sends one), naming ``what``
+    it is and how long it may be (then ``hint``, in brackets); None when ``value`` fits or is absent."""
+    if value is None or len(value) <= limit:
+        return None
+    return f"The {what} is too long: {len(value):,} characters, at most {limit}{f' ({hint})' if hint else ''}."
 
 
 def clean_text(text: str) -> str:

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.discord import embeds
-from bot.discord.cogs.cards import _fit_lines
 from bot.discord.cogs.facts import _short
+from bot.discord.embeds.cards import _chunks
+from bot.discord.embeds.curation import fit_lines
 from tests.discord.freeze import no_freeze
 
 #: Text rich in what trips splitters: backslashes, spaces, markdown, newlines, and any other character.
@@ -29,7 +30,7 @@ def _words(text: str) -> str:
 def test_a_run_of_backslashes_the_size_of_a_card_is_split() -> None:
     text = embeds.safe("\\" * 2100 + " the end")  # 4,200 escaped backslashes: more than one embed holds
     with no_freeze(10):
-        pieces = embeds._chunks(text, embeds.DESCRIPTION_MAX)
+        pieces = _chunks(text, embeds.DESCRIPTION_MAX)
     assert len(pieces) == 2
     assert all(len(p) <= embeds.DESCRIPTION_MAX and not _odd_tail(p) for p in pieces)
     assert "".join(pieces).endswith("the end")
@@ -39,7 +40,7 @@ def test_a_run_of_backslashes_the_size_of_a_card_is_split() -> None:
 @given(TEXT, LIMITS)
 def test_chunks_end_fit_and_keep_every_character(text: str, limit: int) -> None:
     with no_freeze(10):
-        pieces = embeds._chunks(text, limit)
+        pieces = _chunks(text, limit)
     assert all(p and len(p) <= limit for p in pieces)
     assert _words("".join(pieces)) == _words(text)  # only whitespace at the cuts goes
     if limit >= 2:  # no cut leaves half an escape behind (unless all that fits is one lone backslash)
@@ -75,7 +76,7 @@ def test_safe_with_a_limit_fits_and_never_pings(text: str, limit: int) -> None:
 @given(st.lists(TEXT, max_size=60), st.integers(min_value=120, max_value=4096))
 def test_problem_lines_fit_the_embed_and_say_how_many_were_left_out(lines: list[str], limit: int) -> None:
     with no_freeze(10):
-        body, cut = _fit_lines(lines, limit)
+        body, cut = fit_lines(lines, limit)
     assert len(body) <= limit
     if cut:
         assert body.rsplit("… and ", 1)[1].split(" ", 1)[0].isdigit()

@@ -486,3 +486,32 @@ async def test_set_autocompletes_topics(w: World) -> None:
         )
         assert topics[0] == {"name": "couple therapy", "value": "couple therapy"}
         w.fake.assert_no_errors()
+
+
+async def test_an_option_of_thousands_of_characters_is_refused_in_one_short_line(w: World) -> None:
+    """Discord holds /daily's text options to their ``max_length``; a forged 3,000-character time zone (or time,
+    topic, collection) is refused at once, in one short line that says which option and how long it may be, and
+    nothing is saved (issue 14.5)."""
+    async with w.running():
+        (group,) = [c for c in w.fake.commands() if c["name"] == "daily"]
+        (set_command,) = [o for o in group["options"] if o["name"] == "set"]
+        limits = {o["name"]: o.get("max_length") for o in set_command["options"] if o["type"] == 3}
+        assert limits == {"time": 10, "timezone": 64, "topic": 100, "collection": 100}
+
+        refused = await w.set(timezone="Europe/" + "B" * 3000)
+        assert refused.ephemeral
+        assert refused.text == (
+            "The time zone is too long: 3,007 characters, at most 64 (an IANA name such as Europe/Berlin). "
+            "Nothing was changed."
+        )
+        for option, wording, limit in (
+            ("time", "time", 10),
+            ("topic", "topic", 100),
+            ("collection", "collection", 100),
+        ):
+            answer = await w.set(**{option: "x" * 3000})
+            assert answer.text.startswith(f"The {wording} is too long: 3,000 characters, at most {limit}"), answer.text
+            assert len(answer.text) < 200
+        assert await w.cog.engine.status(w.guild.id) is None
+        assert w.bot_errors() == []
+    w.fake.assert_no_errors()

@@ -1,10 +1,12 @@
-"""``/cards``: moderators curate the card files from Discord, with an audit trail.
+"""``/cards``: curators change the shared card files from Discord, with an audit trail.
 
 Thin on purpose: each command parses the interaction, calls :class:`bot.curation.Curator` (which validates, writes
-the YAML files atomically and serves the result) and renders what came back. Every command needs Manage Messages
-or a moderator role, checked twice (``default_permissions`` on the group for Discord, :func:`moderator_only` on our
-side); buttons and modals check again when pressed or submitted, and only the moderator who opened them may use
-them.
+the YAML files atomically and serves the result) and renders what came back with the builders in
+:mod:`bot.discord.embeds.curation`. The card library is shared by every server, so every command needs a curator:
+the bot's owner (or its team), or a moderator of a server named in ``curator_guilds``. That is checked twice
+(``default_permissions`` on the group hides it from members without Manage Messages, :func:`curator_only` decides
+on our side); buttons and modals check again when pressed or submitted (:func:`curator_refusal`), and only the
+moderator who opened them may use them.
 """
 
 from __future__ import annotations
@@ -28,23 +30,34 @@ from bot.curation import (
     CardInput,
     CurationError,
     Curator,
-    ImportPlan,
     Moderator,
     StaleCardError,
     ValidationFailed,
-    card_builtins,
-    describe_problems,
 )
 from bot.discord import choices
 from bot.discord.checks import curator_only, curator_refusal
-from bot.discord.embeds import DESCRIPTION_MAX, FIELD_VALUE_MAX, card_embed, clip, safe
+from bot.discord.embeds import (
+    cancelled_embed,
+    card_embed,
+    clip,
+    history_embed,
+    import_preview_embed,
+    imported_embed,
+    problems_embed,
+    refused_embed,
+    reload_embed,
+    removed_embed,
+    safe,
+    stale_card_text,
+    written_card_text,
+)
 from bot.discord.errors import NO_MENTIONS, report_error
 from bot.discord.inputs import CardId, CollectionId, clean_text
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
-    from bot.service import CardService, ReloadReport
-    from bot.storage import AuditEntry, Storage
+    from bot.service import CardService
+    from bot.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +69,6 @@ INPUT_MAX = 4000
 CONFIRM_TIMEOUT = 600.0
 MODAL_TIMEOUT = 900.0
 NOT_YOURS = "Only the moderator who started this can use it."
-OK_COLOR = discord.Color.green()
-WARN_COLOR = discord.Color.orange()
-ERROR_COLOR = discord.Color.red()
 
 
 def moderator_of(interaction: discord.Interaction[Any]) -> Moderator:
@@ -74,34 +84,6 @@ async def _send(interaction: discord.Interaction[Any], *, ephemeral: bool = True
         await interaction.followup.send(ephemeral=ephemeral, **kwargs)
     else:
         await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
-
-
-def problems_embed(title: str, problems: Sequence[Problem], *, with_place: bool = True) -> tuple[discord.Embed, bool]:
-    """Every problem, one a line (``file:line:col: message``) in a code block, as many as fit; and whether some
-    did not fit."""
-    lines = [str(p) if with_place else f"{'warning: ' if not p.is_error else ''}{p.message}" for p in problems]
-    body, cut = _fit_lines(lines, DESCRIPTION_MAX - 40)
-    embed = discord.Embed(title=clip(title, 256)[0], color=ERROR_COLOR, description=body)
-    return embed, cut
-
-
-def _fit_lines(lines: Sequence[str], limit: int) -> tuple[str, bool]:
-    out: list[str] = []
-    used = 8  # the code fences
-    for number, line in enumerate(lines):
-        text = clip(line.replace("`", "\u02cb"), 400)[0]
-        more = f"… and {len(lines) - number} more (see the attached file)"
-        if used + len(text) + 1 > limit - len(more):
-            return "```\n" + "\n".join(out) + "\n```" + more, True
-        out.append(text)
-        used += len(text) + 1
-    return ("```\n" + "\n".join(out) + "\n```") if out else "-", False
-
-
-def _ids(ids: Sequence[str], limit: int = FIELD_VALUE_MAX) -> str:
-    if not ids:
-        return "none"
-    return clip(", ".join(f"`{i}`" for i in ids), limit)[0]
 
 
 def _report_file(name: str, problems: Sequence[Problem]) -> discord.File:
@@ -166,8 +148,8 @@ class CardModal(discord.ui.Modal):
         return CardInput.from_form(*(clean_text(field.value) for field in fields))
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        """Only the moderator who opened the form, and only while still a moderator, may submit it."""
-        return await _owner_and_moderator(interaction, self.owner_id)
+        """Only the moderator who opened the form, and only while still a curator, may submit it."""
+        return await _owner_and_curator(interaction, self.owner_id)
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         """Add or edit the card, then show it."""
@@ -182,8 +164,9 @@ class CardModal(discord.ui.Modal):
         await report_error(interaction, error)
 
 
-async def _owner_and_moderator(interaction: discord.Interaction[Any], owner_id: int) -> bool:
-    """For forms and buttons: the moderator who started the action, still a moderator; others are told why."""
+async def _owner_and_curator(interaction: discord.Interaction[Any], owner_id: int) -> bool:
+    """For forms and buttons: the moderator who started the action, still a curator (:func:`curator_refusal`);
+    others are told why."""
     refusal = await curator_refusal(interaction)
     if refusal is not None:
         await _send(interaction, content=refusal)
@@ -223,8 +206,8 @@ class ConfirmView(discord.ui.View):
         self.confirm.label = confirm_label
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        """Checked again at each press: the moderator who asked, still a moderator."""
-        return await _owner_and_moderator(interaction, self.owner_id)
+        """Checked again at each press: the moderator who asked, still a curator."""
+        return await _owner_and_curator(interaction, self.owner_id)
 
     def _disable(self) -> None:
         for item in self.children:
@@ -250,8 +233,7 @@ class ConfirmView(discord.ui.View):
         self.done = True
         self._disable()
         self.stop()
-        embed = discord.Embed(description="Cancelled: nothing was changed.", color=discord.Color.light_grey())
-        await interaction.response.edit_message(embed=embed, view=self)
+        await interaction.response.edit_message(embed=cancelled_embed(), view=self)
 
     async def on_timeout(self) -> None:
         """Disable the buttons, so nobody presses a dead one."""
@@ -271,7 +253,7 @@ class ConfirmView(discord.ui.View):
 
 # -------------------------------------------------------------------------------------------------- cog
 class CardsCog(commands.Cog):
-    """Moderators' commands for the cards: add, edit, remove, import, export, reload and history."""
+    """Curators' commands for the cards: add, edit, remove, import, export, reload and history."""
 
     cards = app_commands.Group(
         name="cards",
@@ -325,20 +307,11 @@ class CardsCog(commands.Cog):
         embeds: list[discord.Embed] = []
         if detail is not None:
             embeds.append(card_embed(detail, views=await self._views(change.card_id, interaction.guild_id)).embed)
-        notes = [f"{headline}", f"-# written to `{change.display_path}`"]
-        notes += [f"-# warning: {safe(p.message)}" for p in change.warnings]
-        await _send(interaction, content=clip("\n".join(notes), 2000)[0], embeds=embeds)
+        await _send(interaction, content=written_card_text(change, headline), embeds=embeds)
 
     async def _refusal(self, interaction: discord.Interaction[Any], error: CurationError) -> None:
         if isinstance(error, StaleCardError):
-            changed = change_lines(card_builtins(error.opened), card_builtins(error.current))
-            lines = [
-                f"Card `{error.current.id}` was changed since you opened the form, so nothing was written"
-                " (saving would have reverted that change). Open /cards edit again to start from it.",
-                "What changed:",
-                *(f"- {safe(line)}" for line in changed),
-            ]
-            await _send(interaction, content=clip("\n".join(lines), 2000)[0])
+            await _send(interaction, content=stale_card_text(error))
         elif isinstance(error, ValidationFailed) and error.problems:
             embed, _ = problems_embed(error.message, error.problems, with_place=False)
             await _send(interaction, embed=embed)
@@ -421,11 +394,8 @@ class CardsCog(commands.Cog):
             try:
                 change = await self.curator.remove_card(card, moderator_of(pressed))
             except CurationError as error:
-                return discord.Embed(description=clip(error.message, DESCRIPTION_MAX)[0], color=ERROR_COLOR)
-            return discord.Embed(
-                description=f"Removed card `{card}` from `{change.display_path}`; its view history is kept.",
-                color=OK_COLOR,
-            )
+                return refused_embed(error.message)
+            return removed_embed(card, change.display_path)
 
         confirm = ConfirmView(owner_id=interaction.user.id, confirm_label="Remove", action=do_remove)
         shown = card_embed(detail, views=await self._views(card, interaction.guild_id)).embed
@@ -470,7 +440,7 @@ class CardsCog(commands.Cog):
             files = [_report_file(f"{file.filename}.errors.txt", plan.errors)] if cut else []
             await interaction.followup.send(embed=embed, files=files, allowed_mentions=NO_MENTIONS)
             return
-        embed = self._preview_embed(plan, dry_run=dry_run)
+        embed = import_preview_embed(plan, dry_run=dry_run)
         if dry_run or not plan.has_changes:
             await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)
             return
@@ -479,36 +449,12 @@ class CardsCog(commands.Cog):
             try:
                 applied = await self.curator.apply_import(plan, moderator_of(pressed))
             except CurationError as error:
-                return discord.Embed(description=clip(error.message, DESCRIPTION_MAX)[0], color=ERROR_COLOR)
-            done = self._preview_embed(applied.plan, dry_run=False)
-            done.title = clip(f"Imported {plan.filename} into {plan.display_path}", 256)[0]
-            done.color = OK_COLOR
-            done.set_footer(text="Live now.")
-            return done
+                return refused_embed(error.message)
+            return imported_embed(applied.plan)
 
         confirm = ConfirmView(owner_id=interaction.user.id, confirm_label="Confirm", action=do_import)
         message = await interaction.followup.send(embed=embed, view=confirm, allowed_mentions=NO_MENTIONS, wait=True)
         confirm.message = message
-
-    @staticmethod
-    def _preview_embed(plan: ImportPlan, *, dry_run: bool) -> discord.Embed:
-        verb = "would change" if not dry_run else "would change (dry run)"
-        title = f"{plan.filename} → {plan.display_path}: {verb}"
-        if not plan.has_changes:
-            title = f"{plan.filename} → {plan.display_path}: nothing to change"
-        embed = discord.Embed(title=clip(title, 256)[0], color=WARN_COLOR)
-        if plan.new_collection:
-            embed.description = f"A new collection `{plan.collection_id}`."
-        embed.add_field(name=f"Added ({len(plan.added)})", value=_ids(plan.added), inline=False)
-        embed.add_field(name=f"Changed ({len(plan.changed)})", value=_ids(plan.changed), inline=False)
-        embed.add_field(name=f"Removed ({len(plan.removed)})", value=_ids(plan.removed), inline=False)
-        if plan.warnings:
-            lines = describe_problems(plan.warnings, limit=8)
-            embed.add_field(name=f"Warnings ({len(plan.warnings)})", value=clip(safe("\n".join(lines)), 1000)[0])
-        footer = f"{plan.unchanged} unchanged."
-        footer += " Nothing was changed." if dry_run else " Nothing changes until you confirm."
-        embed.set_footer(text=footer)
-        return embed
 
     # ----------------------------------------------------------------------------------------- export
     @cards.command(name="export", description="Download a collection as a YAML card file")
@@ -548,7 +494,7 @@ class CardsCog(commands.Cog):
         """Re-read cards/ and summarise what changed; broken files keep their last good version."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         report = await self.curator.reload(moderator_of(interaction))
-        embeds = [self._reload_embed(report)]
+        embeds = [reload_embed(report, [self.curator.display(p) for p in report.broken])]
         errors = [
             dataclasses.replace(p, path=self.curator.display(Path(p.path))) for p in report.problems if p.is_error
         ]
@@ -559,17 +505,6 @@ class CardsCog(commands.Cog):
             if cut:
                 files.append(_report_file("reload-errors.txt", errors))
         await interaction.followup.send(embeds=embeds, files=files, ephemeral=True, allowed_mentions=NO_MENTIONS)
-
-    def _reload_embed(self, report: ReloadReport) -> discord.Embed:
-        color = ERROR_COLOR if report.broken else OK_COLOR
-        embed = discord.Embed(title=f"Reloaded: {report.cards} cards live", color=color)
-        embed.add_field(name=f"Added ({len(report.added)})", value=_ids(report.added), inline=False)
-        embed.add_field(name=f"Changed ({len(report.changed)})", value=_ids(report.changed), inline=False)
-        embed.add_field(name=f"Removed ({len(report.removed)})", value=_ids(report.removed), inline=False)
-        broken = [self.curator.display(p) for p in report.broken]
-        value = "\n".join(f"`{b}`" for b in broken) + "\n-# a broken file keeps its last good version live"
-        embed.add_field(name=f"Broken files ({len(broken)})", value=clip(value, 1000)[0] if broken else "none")
-        return embed
 
     # ---------------------------------------------------------------------------------------- history
     @cards.command(name="history", description="Who changed a card, when, and what")
@@ -588,42 +523,3 @@ class CardsCog(commands.Cog):
         await interaction.followup.send(
             embed=history_embed(card, entries), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
-
-
-def _value(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, list | tuple):
-        return "; ".join(str(v) for v in value) or "(none)"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {v}" for k, v in value.items()) or "(none)"
-    return str(value)
-
-
-def change_lines(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
-    """What changed between two card dicts, one line per field: ``field: before → after``."""
-    if before is None and after is None:
-        return []
-    if before is None:
-        return ["created: " + clip(_value((after or {}).get("text")), 200)[0]]
-    if after is None:
-        return ["removed; it was: " + clip(_value(before.get("text")), 200)[0]]
-    out = []
-    for key in dict.fromkeys([*before, *after]):
-        if before.get(key) != after.get(key):
-            out.append(f"{key}: {clip(_value(before.get(key)), 150)[0]} → {clip(_value(after.get(key)), 150)[0]}")
-    return out or ["no change"]
-
-
-def history_embed(card_id: str, entries: Sequence[AuditEntry]) -> discord.Embed:
-    """The audit entries of a card as an embed: when, who, what, before and after."""
-    embed = discord.Embed(title=clip(f"History of {card_id}", 256)[0], color=discord.Color.blurple())
-    for entry in entries[:10]:
-        who = entry.moderator_name or "unknown"
-        stamp = discord.utils.format_dt(entry.at, "f")
-        name = clip(f"{entry.action} by {who}", 256)[0]
-        lines = [stamp, *(safe(line) for line in change_lines(entry.before, entry.after))]
-        if entry.detail and entry.action in ("import", "reload"):
-            lines.append(f"-# {safe(entry.detail, 200)}")
-        embed.add_field(name=safe(name, 256), value=clip("\n".join(lines), 1000)[0], inline=False)
-    return embed

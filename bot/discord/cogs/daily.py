@@ -1,8 +1,8 @@
 """``/daily`` (moderators: set, off, status, preview), the daily post, and the loop that sends it.
 
 The decisions (when, which card, exactly once, failures) are :class:`bot.daily.DailyEngine`'s; this module only
-turns interactions into engine calls, renders the answers, sends the post (:class:`ChannelPoster`), and runs the
-loop::
+turns interactions into engine calls, renders the answers with :mod:`bot.discord.embeds.daily`, sends the post
+(:class:`ChannelPoster`), and runs the loop::
 
     while True: await engine.run_due(); await engine.wait_next()
 
@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import zoneinfo
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -29,16 +28,27 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.daily import Clock, DailyEngine, DailyError, DailyStatus, PostResult, zone_choices
-from bot.discord import choices, embeds
+from bot.daily import Clock, DailyEngine, DailyError, PostResult, zone_choices
+from bot.discord import choices
 from bot.discord.checks import moderator_only
 from bot.discord.daily_failures import classify
+from bot.discord.embeds import safe, set_text, status_embed, when_text
 from bot.discord.errors import NO_MENTIONS, reply
+from bot.discord.inputs import (
+    COLLECTION_MAX,
+    TIME_MAX,
+    TOPIC_MAX,
+    ZONE_MAX,
+    CollectionId,
+    TimeOfDay,
+    Topic,
+    ZoneName,
+    too_long,
+)
 from bot.discord.ui import card_message
 from bot.service import CardService
 from bot.settings import Settings
 from bot.storage import Storage, ViewLog
-from bot.storage.daily import DailyPost, DailySchedule
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
@@ -52,7 +62,6 @@ __all__ = [
     "ServiceCards",
     "daily_engine",
     "missing_post_permissions",
-    "status_embed",
 ]
 
 #: The line above the card in a daily post.
@@ -61,6 +70,8 @@ POST_HEADER = "**Fact of the day**"
 NEEDED = ("view_channel", "send_messages", "embed_links")
 #: Seconds the loop pauses after an iteration that raised (so a broken database does not make it spin).
 ERROR_PAUSE = 30.0
+#: The most characters of the engine's refusal a /daily set reply repeats (it may quote what was typed).
+ERROR_ECHO_MAX = 500
 
 
 def _utcnow() -> dt.datetime:
@@ -138,90 +149,6 @@ def daily_engine(
 def missing_post_permissions(permissions: discord.Permissions) -> list[str]:
     """The permissions a daily post needs that ``permissions`` lacks, as Discord names them."""
     return [name.replace("_", " ").title() for name in NEEDED if not getattr(permissions, name)]
-
-
-def when_text(moment: dt.datetime, zone: str) -> str:
-    """``moment`` in the server's zone, then in the reader's own time (Discord timestamps)."""
-    local = moment.astimezone(zoneinfo.ZoneInfo(zone))
-    unix = int(moment.timestamp())
-    return f"{local:%A %d %B %Y, %H:%M} {local.tzname()} ({zone}); your time: <t:{unix}:F> (<t:{unix}:R>)"
-
-
-def _filters(schedule: DailySchedule) -> str:
-    parts = []
-    if schedule.topic:
-        parts.append(f"topic “{embeds.safe(schedule.topic, 100)}”")
-    if schedule.collection:
-        parts.append(f"collection `{embeds.safe(schedule.collection, 100)}`")
-    return ", ".join(parts) or "none (every card)"
-
-
-def _post_link(post: DailyPost) -> str:
-    if post.message_id is None:
-        return ""
-    return f" · [message](https://discord.com/channels/{post.guild_id}/{post.channel_id}/{post.message_id})"
-
-
-def _field(embed: discord.Embed, name: str, text: str, *, inline: bool = False) -> None:
-    embed.add_field(name=name, value=embeds.clip(text, embeds.FIELD_VALUE_MAX)[0], inline=inline)
-
-
-def _state_text(schedule: DailySchedule) -> str:
-    if not schedule.enabled:
-        return "Off. Turn it on again with /daily set."
-    if schedule.paused_reason:
-        return f"Paused: {embeds.safe(schedule.paused_reason)}\nRun /daily set again to resume."
-    return "On"
-
-
-def _today_text(today: DailyPost) -> str:
-    """Today's post that has not gone out (yet): its state, card, next try and reason."""
-    text = f"{today.local_date:%Y-%m-%d}: {today.state}"
-    if today.card_id:
-        text += f", card `{today.card_id}`"
-    if today.retry_at is not None:
-        text += f", next try <t:{int(today.retry_at.timestamp())}:R>"
-    if today.reason:
-        text += f"\n{embeds.safe(today.reason)}"
-    return text
-
-
-def _last_post_text(last: DailyPost | None) -> str:
-    if last is None:
-        return "None yet"
-    sent = f"<t:{int(last.sent_at.timestamp())}:f>" if last.sent_at else f"{last.local_date:%Y-%m-%d}"
-    return f"{sent}, card `{last.card_id}`{_post_link(last)}"
-
-
-def _last_error_text(schedule: DailySchedule) -> str:
-    when = f" (<t:{int(schedule.last_error_at.timestamp())}:f>)" if schedule.last_error_at else ""
-    text = f"{embeds.safe(schedule.last_error or '')}{when}"
-    if schedule.failures:
-        text += f"\n{schedule.failures} failure{'s' if schedule.failures != 1 else ''} in a row"
-    return text
-
-
-def status_embed(status: DailyStatus) -> discord.Embed:
-    """Everything ``/daily status`` shows: settings, next and last post, the last error, problem days."""
-    schedule = status.schedule
-    embed = discord.Embed(title="Daily fact", color=embeds.CARD_COLOR)
-    _field(embed, "State", _state_text(schedule))
-    embed.add_field(name="Channel", value=f"<#{schedule.channel_id}>", inline=True)
-    embed.add_field(name="Time", value=f"{schedule.post_time:%H:%M} {schedule.zone}", inline=True)
-    embed.add_field(name="Filters", value=_filters(schedule), inline=True)
-    if status.next_post_at is not None:
-        _field(embed, "Next post", when_text(status.next_post_at, schedule.zone))
-    if status.today is not None and status.today.state != "sent":
-        _field(embed, "Today", _today_text(status.today))
-    _field(embed, "Last post", _last_post_text(status.last_post))
-    if schedule.last_error:
-        _field(embed, "Last error", _last_error_text(schedule))
-    if status.problems:
-        lines = [
-            f"{p.local_date:%Y-%m-%d} {p.state}: {embeds.safe(p.reason or '')}".rstrip(": ") for p in status.problems
-        ]
-        _field(embed, "Days without a post", "\n".join(lines))
-    return embed
 
 
 # --------------------------------------------------------------------------------------------------- cog
@@ -361,12 +288,22 @@ class DailyCog(commands.Cog):
         self,
         interaction: discord.Interaction,
         channel: discord.TextChannel,
-        at: app_commands.Range[str, 1, 10],
-        zone: app_commands.Range[str, 1, 64],
-        topic: app_commands.Range[str, 1, 100] | None = None,
-        collection: app_commands.Range[str, 1, 100] | None = None,
+        at: TimeOfDay,
+        zone: ZoneName,
+        topic: Topic | None = None,
+        collection: CollectionId | None = None,
     ) -> None:
-        """/daily set."""
+        """/daily set: refuse a forged option too long to be a time, a zone or a filter before anything else."""
+        refusals = (
+            too_long("time", at, TIME_MAX, "HH:MM, e.g. 09:30"),
+            too_long("time zone", zone, ZONE_MAX, "an IANA name such as Europe/Berlin"),
+            too_long("topic", topic, TOPIC_MAX),
+            too_long("collection", collection, COLLECTION_MAX),
+        )
+        refusal = next((r for r in refusals if r is not None), None)
+        if refusal is not None:
+            await reply(interaction, f"{refusal} Nothing was changed.")
+            return
         guild = interaction.guild
         assert guild is not None  # the group is guild-only and the check refuses DMs
         missing = missing_post_permissions(channel.permissions_for(guild.me))
@@ -380,16 +317,9 @@ class DailyCog(commands.Cog):
         try:
             status = await self.engine.set(guild.id, channel.id, at, zone, topic=topic, collection=collection)
         except DailyError as exc:
-            await reply(interaction, f"{embeds.safe(str(exc))} Nothing was changed.")
+            await reply(interaction, f"{safe(str(exc), ERROR_ECHO_MAX)} Nothing was changed.")
             return
-        schedule = status.schedule
-        lines = [
-            f"Daily facts go to {channel.mention} every day at {schedule.post_time:%H:%M} ({schedule.zone}).",
-            f"Filters: {_filters(schedule)}.",
-        ]
-        if status.next_post_at is not None:
-            lines.append(f"Next post: {when_text(status.next_post_at, schedule.zone)}.")
-        await reply(interaction, "\n".join(lines))
+        await reply(interaction, set_text(status, channel.mention))
 
     @daily.command(name="off", description="Stop the daily fact in this server")
     @moderator_only()

@@ -1,11 +1,12 @@
-"""The embeds every Discord surface shows: one builder per kind of reply, all within Discord's limits.
+"""What a reader sees: a card, a page of results, a card's source, the views, the collections and the help.
 
 A card embed carries the fact (description), the collection title and curator (author line), the article and
 source type, the references the card cites, its topics, and a footer with the card id and its views in this
 server. What does not fit is cut at a word boundary and :attr:`CardRender.truncated` is set, so the caller can
 offer "Read more" (:func:`full_card_messages` lays the whole card out over as many messages as it needs).
 
-Text from users (queries) is escaped with :func:`safe`; card text is escaped too, so it shows verbatim.
+Text from users (queries) is escaped with :func:`~bot.discord.embeds.common.safe`; card text is escaped too, so
+it shows verbatim.
 """
 
 from __future__ import annotations
@@ -15,59 +16,38 @@ from dataclasses import dataclass
 
 import discord
 
+from bot.discord.embeds.common import (
+    AUTHOR_MAX,
+    CARD_COLOR,
+    DESCRIPTION_MAX,
+    EMBED_TOTAL_MAX,
+    FIELD_NAME_MAX,
+    FIELD_VALUE_MAX,
+    FIELDS_MAX,
+    TITLE_MAX,
+    clip,
+    safe,
+    whole_escapes,
+)
 from bot.index.search import Hit, highlight
 from bot.service import CardDetail, CiteHit, CollectionSummary
 
 __all__ = [
-    "CARD_COLOR",
+    "CARD_TEXT_MAX",
+    "HELP",
     "CardRender",
     "card_embed",
     "cite_page_embed",
-    "clip",
     "collections_embed",
     "full_card_messages",
     "help_embed",
-    "safe",
     "search_page_embed",
     "source_embed",
     "stats_embed",
 ]
 
-CARD_COLOR = discord.Color.from_rgb(88, 101, 242)
-#: Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
-TITLE_MAX, DESCRIPTION_MAX, FIELD_NAME_MAX, FIELD_VALUE_MAX = 256, 4096, 256, 1024
-FOOTER_MAX, AUTHOR_MAX, FIELDS_MAX, EMBED_TOTAL_MAX = 2048, 256, 25, 6000
 #: A card in a channel shows at most this much of its text; "Read more" shows the rest.
 CARD_TEXT_MAX = 1800
-ELLIPSIS = "…"
-
-
-def safe(text: str, limit: int | None = None) -> str:
-    """User text made inert: markdown escaped, ``@everyone``/``@here`` broken, optionally clipped."""
-    out = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
-    return clip(out, limit)[0] if limit is not None else out
-
-
-def clip(text: str, limit: int) -> tuple[str, bool]:
-    """``text`` cut to at most ``limit`` characters at a word boundary (with "…"); and whether it was cut.
-
-    The cut never leaves half a markdown escape behind (a lone backslash would escape the "…").
-    """
-    if len(text) <= limit:
-        return text, False
-    room = max(limit - len(ELLIPSIS), 0)
-    cut = text[:room]
-    space = cut.rfind(" ")
-    if space > room // 2:
-        cut = cut[:space]
-    cut = _whole_escapes(cut.rstrip())
-    return cut + ELLIPSIS, True
-
-
-def _whole_escapes(text: str) -> str:
-    """``text`` without a last backslash that has nothing left to escape (an odd run of them at its end)."""
-    run = len(text) - len(text.rstrip("\\"))
-    return text[:-1] if run % 2 else text
 
 
 def _size(embed: discord.Embed) -> int:
@@ -132,7 +112,7 @@ def _chunks(text: str, limit: int) -> list[str]:
         if cut <= limit // 2:
             cut = limit
         piece = rest[:cut].rstrip()
-        piece = _whole_escapes(piece) or piece  # a lone backslash with only spaces after it goes as it is
+        piece = whole_escapes(piece) or piece  # a lone backslash with only spaces after it goes as it is
         pieces.append(piece)
         rest = rest[len(piece) :].lstrip()
     if rest:
