@@ -341,7 +341,7 @@ def test_citation_updates_match_a_full_rebuild() -> None:
     cards += [(f"g{i}", card_text(rng, 300)) for i in range(300)]
     index = CitationIndex.build((c, t, ()) for c, t in cards)
     index.complete("")  # the lazily ranked list is updated too
-    queries = [*{e[0].display() for e in index._entries.values()}, *CITES]
+    queries = [*{e.ref.display() for e in index._entries.values()}, *CITES]
     for step in range(25):
         changes: dict[str, list[Reference] | None] = {}
         for n in range(rng.randint(1, 6)):
