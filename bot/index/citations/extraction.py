@@ -4,7 +4,8 @@ explicit citation strings. Every function accepts any string and returns empty r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 from ._grammar import (
@@ -114,10 +115,36 @@ def _superscripts(text: str, found: list[tuple[int, Reference]]) -> None:
         found.extend((nums_start, ref) for ref in _parse_numbers(m.group("nums")))
 
 
+def _matches_at(pattern: re.Pattern[str], text: str, openers: str) -> Iterator[re.Match[str]]:
+    """What ``pattern.finditer(text)`` finds, for a pattern whose every match starts with one of ``openers``.
+
+    The regular expression is tried only where an opener stands (found with ``str.find``, which is far cheaper than
+    the engine's attempt at every position of a text where most characters open nothing); non-overlapping, left to
+    right, as ``finditer``. Lookbehinds still see the text before each position.
+    """
+    positions = [i for c in openers for i in _positions(text, c)]
+    if len(openers) > 1:
+        positions.sort()
+    end = 0
+    for at in positions:
+        if at >= end:
+            m = pattern.match(text, at)
+            if m is not None:
+                end = m.end()
+                yield m
+
+
+def _positions(text: str, char: str) -> Iterator[int]:
+    at = text.find(char)
+    while at >= 0:
+        yield at
+        at = text.find(char, at + 1)
+
+
 def _extract_positioned(text: str) -> list[tuple[int, Reference]]:
     found: list[tuple[int, Reference]] = []
     if "(" in text or "[" in text:
-        for m in _ITEM_RE.finditer(text):
+        for m in _matches_at(_ITEM_RE, text, "([;"):
             start = m.start("authors")
             lead = m.group("lead")
             if lead:
@@ -125,7 +152,7 @@ def _extract_positioned(text: str) -> list[tuple[int, Reference]]:
                 if p is not None:
                     start -= len(lead) - p.start()
             found.extend((start, ref) for ref in _parse_item(text[start : m.end()]))
-        for m in _DIGIT_GROUP_RE.finditer(text):
+        for m in _matches_at(_DIGIT_GROUP_RE, text, "(["):
             start = _narrative_start(text, m.start())
             if start >= 0:
                 found.extend((start, ref) for ref in _parse_narrative(text[start : m.end()]))
