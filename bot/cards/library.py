@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import hashlib
 import logging
@@ -184,11 +185,20 @@ def parse_bytes(raw: bytes, path: str) -> FileResult:
     return validate_text(text, path)
 
 
-def _parse_in_worker(path: str) -> tuple[str, bytes]:
+#: Called with a file's digest and cards where that file was parsed (a worker process, when there are several): a
+#: layer above derives what it needs from the cards while they are at hand (the citation index caches their
+#: references). Must pickle by reference, i.e. be a module-level function or a ``functools.partial`` of one.
+AfterParse = Callable[[str, CardFile], None]
+
+
+def _parse_in_worker(path: str, after_parse: AfterParse | None = None) -> tuple[str, bytes]:
     raw = Path(path).read_bytes()
     with _gc_paused():
         entry = _result_entry(parse_bytes(raw, path))
-    return file_digest(raw), _ENCODER.encode(entry)
+        digest = file_digest(raw)
+        if after_parse is not None and entry.card_file is not None:
+            after_parse(digest, entry.card_file)
+    return digest, _ENCODER.encode(entry)
 
 
 @contextlib.contextmanager
@@ -222,7 +232,9 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
-def _parse_many(paths: list[Path], sizes: dict[Path, int], workers: int | None) -> Iterator[tuple[Path, str, bytes]]:
+def _parse_many(
+    paths: list[Path], sizes: dict[Path, int], workers: int | None, after_parse: AfterParse | None = None
+) -> Iterator[tuple[Path, str, bytes]]:
     """(path, digest, encoded entry) for each file, in worker processes when that pays."""
     total = sum(sizes.values())
     count = workers if workers is not None else min(os.cpu_count() or 1, len(paths))
@@ -231,7 +243,8 @@ def _parse_many(paths: list[Path], sizes: dict[Path, int], workers: int | None) 
         largest_first = sorted(paths, key=lambda p: -sizes[p])
         try:
             with _pool(count) as pool:
-                results = pool.map(_parse_in_worker, map(str, largest_first))
+                parse = functools.partial(_parse_in_worker, after_parse=after_parse)
+                results = pool.map(parse, map(str, largest_first))
                 for path, (digest, encoded) in zip(largest_first, results, strict=True):
                     done.add(path)
                     yield path, digest, encoded
@@ -239,7 +252,7 @@ def _parse_many(paths: list[Path], sizes: dict[Path, int], workers: int | None) 
             log.warning("parsing in worker processes failed (%s); parsing in this process instead", exc)
     for path in paths:
         if path not in done:
-            digest, encoded = _parse_in_worker(str(path))
+            digest, encoded = _parse_in_worker(str(path), after_parse)
             yield path, digest, encoded
 
 
@@ -254,11 +267,13 @@ def load_library(
     previous: Library | None = None,
     workers: int | None = None,
     paths: Iterable[Path] | None = None,
+    after_parse: AfterParse | None = None,
 ) -> Library:
     """Load every card file under ``root`` (or just ``paths``) into a new library.
 
     Files with errors are skipped and their problems reported. With ``previous``, a file that was good before
-    and is broken now keeps its previous version live, and the problems say so.
+    and is broken now keeps its previous version live, and the problems say so. ``after_parse`` is called for
+    each good file this load parses (not for those read back from the cache), in the process that parsed it.
     """
     root = root.resolve()
     files = sorted(p.resolve() for p in paths) if paths is not None else discover(root)
@@ -283,7 +298,7 @@ def load_library(
             else:
                 entries[path] = (digest, entry)  # type: ignore[assignment]
                 stats[str(path)] = _StatRecord(stat.st_size, stat.st_mtime_ns, digest)  # type: ignore[arg-type]
-        for path, digest, encoded in _parse_many(to_parse, sizes, workers):
+        for path, digest, encoded in _parse_many(to_parse, sizes, workers, after_parse):
             entries[path] = (digest, _ENTRY.decode(encoded))
             if cache is not None:
                 cache.put(digest, encoded)

@@ -9,6 +9,7 @@ a few cards, updating the indexes in place of rebuilding them. Neither ever chan
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import pickle
@@ -23,8 +24,18 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 
-from bot.cards.library import Library, LoadedFile, _gc_paused, _pool
+from bot.cards.library import AfterParse, Library, LoadedFile, _gc_paused, _pool
+from bot.cards.model import CardFile
 from bot.index.citations import EXTRACTION_VERSION, CitationIndex, Reference, card_references
+from bot.index.citations.cache import (
+    REFERENCES,
+    FileReferences,
+    cache_file_references,
+    has_file_references,
+    prune_file_references,
+    read_file_references,
+    write_file_references,
+)
 from bot.index.search import SearchDoc, SearchIndex, Vocabulary
 from bot.util.files import atomic_write_bytes
 from bot.util.text import topic_key
@@ -39,8 +50,9 @@ class Picker:
         self.all: tuple[str, ...] = tuple(library.cards)
         by_topic: dict[str, list[str]] = {}
         by_collection: dict[str, list[str]] = {}
+        keys: dict[str, str] = {}  # topic as written -> its key: a library has few distinct topics
         for card_id, card in library.cards.items():
-            for topic in {topic_key(t) for t in card.topics}:
+            for topic in {keys.get(t) or keys.setdefault(t, topic_key(t)) for t in card.topics}:
                 by_topic.setdefault(topic, []).append(card_id)
             by_collection.setdefault(library.card_collection[card_id], []).append(card_id)
         self.by_topic = {k: tuple(v) for k, v in by_topic.items()}
@@ -288,7 +300,7 @@ def _cache_new_files(before: Library, library: Library, citations: CitationIndex
     """
     known = {f.digest for f in before.files}
     for loaded in library.files:
-        if loaded.digest in known or (refs_dir / f"{loaded.digest}.pickle").exists():
+        if loaded.digest in known or has_file_references(refs_dir, loaded.digest):
             continue
         refs = [
             (
@@ -299,60 +311,53 @@ def _cache_new_files(before: Library, library: Library, citations: CitationIndex
             )
             for c in loaded.card_file.cards
         ]
-        try:
-            atomic_write_bytes(refs_dir / f"{loaded.digest}.pickle", pickle.dumps(refs, 5), durable=False)
-        except OSError as exc:
-            log.warning("could not cache references in %s: %s", refs_dir, exc)
+        write_file_references(refs_dir, loaded.digest, refs)
 
 
-def _extract(cards: Sequence[tuple[str, str, tuple[str, ...]]]) -> list[tuple[str, list[Reference]]]:
-    return [(card_id, card_references(text, explicit)) for card_id, text, explicit in cards]
-
-
-#: The folder of per-file reference caches, per version of the extraction code.
-REFERENCES = f"references-{EXTRACTION_VERSION}"
 #: Extract references in worker processes when at least this many cards have none cached.
 PARALLEL_CARDS = 20_000
 
 
-def _file_references(library: Library, refs_dir: Path | None) -> list[list[tuple[str, list[Reference]]]]:
+def _extract(card_file: CardFile) -> FileReferences:
+    return [(card.id, card_references(card.text, card.citations)) for card in card_file.cards]
+
+
+def reference_cacher(index_dir: Path | None) -> AfterParse | None:
+    """For ``load_library(after_parse=...)``: each file the loader parses has its references extracted and cached
+    in the process that parsed it, so that the citation index of a first start reads them instead of extracting."""
+    return functools.partial(cache_file_references, index_dir / REFERENCES) if index_dir is not None else None
+
+
+def _file_references(library: Library, refs_dir: Path | None) -> list[FileReferences]:
     """Each served file's references, per card: read back from the cache by file digest, or extracted.
 
-    Extraction is regular-expression work over every card's text, so it is done once per file content, in
-    worker processes when there is a lot of it; a moderator's edit re-extracts the one file it changed.
+    Extraction is done once per file content (usually by the loader's workers, see :func:`reference_cacher`);
+    what is missing is extracted here, in worker processes when there is a lot of it.
     """
-    found: dict[str, list[tuple[str, list[Reference]]]] = {}
+    found: dict[str, FileReferences] = {}
     missing: list[LoadedFile] = []
     for loaded in library.files:
-        try:
-            if refs_dir is None:
-                raise FileNotFoundError
-            with (refs_dir / f"{loaded.digest}.pickle").open("rb") as handle, _gc_paused():
-                found[loaded.digest] = pickle.load(handle)  # our own cache folder, written below
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        refs = read_file_references(refs_dir, loaded.digest) if refs_dir is not None else None
+        if refs is None:
             missing.append(loaded)
-    jobs = [[(c.id, c.text, c.citations) for c in f.card_file.cards] for f in missing]
-    if sum(map(len, jobs)) >= PARALLEL_CARDS and len(jobs) > 1:
+        else:
+            found[loaded.digest] = refs
+    files = [f.card_file for f in missing]
+    if sum(len(f.cards) for f in files) >= PARALLEL_CARDS and len(files) > 1:
         try:
-            with _pool(min(os.cpu_count() or 1, len(jobs))) as pool:
-                results = list(pool.map(_extract, jobs))
+            with _pool(min(os.cpu_count() or 1, len(files))) as pool:
+                results = list(pool.map(_extract, files))
         except (BrokenProcessPool, OSError) as exc:
             log.warning("extracting references in worker processes failed (%s); extracting here", exc)
-            results = [_extract(job) for job in jobs]
+            results = [_extract(f) for f in files]
     else:
-        results = [_extract(job) for job in jobs]
+        results = [_extract(f) for f in files]
     for loaded, refs in zip(missing, results, strict=True):
         found[loaded.digest] = refs
         if refs_dir is not None:
-            try:
-                atomic_write_bytes(refs_dir / f"{loaded.digest}.pickle", pickle.dumps(refs, 5), durable=False)
-            except OSError as exc:
-                log.warning("could not cache references in %s: %s", refs_dir, exc)
-    if refs_dir is not None and missing:
-        live = {f"{f.digest}.pickle" for f in library.files}
-        for stale in refs_dir.glob("*.pickle"):
-            if stale.name not in live:
-                stale.unlink(missing_ok=True)
+            write_file_references(refs_dir, loaded.digest, refs)
+    if refs_dir is not None:
+        prune_file_references(refs_dir, found)
     return [found[f.digest] for f in library.files]
 
 

@@ -16,8 +16,9 @@ import msgspec
 import pytest
 
 from benchmarks.synth import card_text, write_library
+from bot.cards import library as library_module
 from bot.cards import yamlio
-from bot.cards.library import Library, replace_file
+from bot.cards.library import Library, load_library, replace_file
 from bot.cards.model import Card, CardFile
 from bot.index import search as search_module
 from bot.index import snapshot as indexes_module
@@ -419,3 +420,19 @@ def test_past_the_deleted_share_only_the_search_index_is_rebuilt(
     assert svc._snapshot.search.deleted == 0
     assert [h.detail.card.id for h in svc.cite("Zyzzyva 2024").hits] == [edited.id]
     assert_same(svc, new)
+
+
+def test_a_first_start_extracts_references_once_where_the_files_are_parsed(
+    cards_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    monkeypatch.setattr(library_module, "PARALLEL_BYTES", 0)  # parse in worker processes, however small
+    library = load_library(cards_dir, workers=2, after_parse=indexes_module.reference_cacher(index_dir))
+    # The parse workers cached every file's references: building the citation index extracts none again.
+    monkeypatch.setattr(indexes_module, "card_references", lambda *a: pytest.fail("extracted twice"))
+    index = indexes_module.citation_index(library, index_dir)
+    fresh = CitationIndex.build((c.id, c.text, c.citations) for c in library.cards.values())
+    queries = [*{r.display() for refs in map(fresh.references_of, library.cards) for r in refs}, *CITES]
+    assert len(index) == len(fresh) > 0
+    for query in queries:
+        assert index.lookup(query) == fresh.lookup(query), query

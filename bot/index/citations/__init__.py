@@ -40,31 +40,12 @@ numbered references.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
-from bot.util import text as _text_module
+from bot.index.citations.cache import EXTRACTION_VERSION
+from bot.index.citations.extraction import card_references, extract
+from bot.index.citations.index import CitationIndex
+from bot.index.citations.query import parse_reference
+from bot.index.citations.records import CitationHit, Reference, ReferenceQuery
 from bot.util.text import fold
-
-from . import _grammar
-from . import extraction as _extract_module
-from . import query as _query_module
-from . import records as _records_module
-from .extraction import card_references, extract
-from .index import CitationIndex
-from .query import parse_reference
-from .records import CitationHit, Reference, ReferenceQuery
-
-#: Changes whenever the extraction code changes (the grammar, the records, extraction, query parsing or the
-#: folding they use), so references cached by an older version are never reused: a fixed pattern takes effect
-#: without the card files changing.
-EXTRACTION_VERSION = hashlib.blake2b(
-    b"".join(
-        Path(module.__file__ or "").read_bytes()
-        for module in (_grammar, _records_module, _extract_module, _query_module, _text_module)
-    ),
-    digest_size=6,
-).hexdigest()
 
 __all__ = [
     "EXTRACTION_VERSION",

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
-from ._grammar import (
+from bot.index.citations._grammar import (
     _ABBREVIATIONS,
     _DIGIT_GROUP_RE,
     _ITEM_BODY_RE,
@@ -25,8 +25,8 @@ from ._grammar import (
     _squash,
     _years,
 )
-from .query import parse_reference
-from .records import Reference
+from bot.index.citations.query import parse_reference
+from bot.index.citations.records import Reference
 
 # --------------------------------------------------------------------------- extraction
 # Each citation string is parsed once (lru_cache): cards citing the same work the same way

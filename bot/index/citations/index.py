@@ -13,10 +13,10 @@ from typing import TypeVar
 import msgspec
 from rapidfuzz import fuzz, process
 
-from ._grammar import _ET_AL_KEY, _MAX_QUERY_LEN, _name_key, _text_key
-from .extraction import card_references
-from .query import _authors_match, _year_matches, parse_reference
-from .records import CitationHit, Reference, ReferenceQuery
+from bot.index.citations._grammar import _ET_AL_KEY, _MAX_QUERY_LEN, _name_key, _text_key
+from bot.index.citations.extraction import card_references
+from bot.index.citations.query import _authors_match, _year_matches, parse_reference
+from bot.index.citations.records import CitationHit, Reference, ReferenceQuery
 
 #: One citing row of an entry: (card order, position of the reference in the card, card id, the reference as
 #: written in that card). A plain tuple: a 100k-card library holds about a million of them, they sort by card

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ._grammar import (
+from bot.index.citations._grammar import (
     _ETAL,
     _LEADIN_RE,
     _LET,
@@ -18,7 +18,7 @@ from ._grammar import (
     _split_names,
     _years,
 )
-from .records import ReferenceQuery
+from bot.index.citations.records import ReferenceQuery
 
 _Q_WORD = rf"(?!(?:and|et)\b){_LET}{_TAIL}"
 _Q_NAME = rf"{_Q_WORD}(?:\s+{_Q_WORD}){{0,5}}"

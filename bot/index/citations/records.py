@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ._grammar import _ET_AL_KEY, _join_authors, _name_key, _text_key
+from bot.index.citations._grammar import _ET_AL_KEY, _join_authors, _name_key, _text_key
 
 
 @dataclass(frozen=True, slots=True)
