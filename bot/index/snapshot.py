@@ -223,26 +223,12 @@ def derive_snapshot(old: Snapshot, library: Library, index_dir: Path | None) -> 
     if before.root != library.root:
         return None
     b_cards, a_cards = before.cards, library.cards
-    b_coll, a_coll = before.card_collection, library.card_collection
-    renamed: set[str] = set()
-    for cid, col in library.collections.items():
-        prev_col = before.collections.get(cid)
-        if prev_col is not None and prev_col.title != col.title:
-            renamed.add(cid)
+    a_coll = library.card_collection
     added = [k for k in a_cards if k not in b_cards]
     removed = [k for k in b_cards if k not in a_cards]
     if len(added) + len(removed) > INCREMENTAL_CARDS:
         return None
-    changed: list[str] = []
-    moved: list[str] = []  # same card, other collection (or its title changed)
-    for card_id, card in a_cards.items():
-        prev = b_cards.get(card_id)
-        if prev is None:
-            continue
-        if prev is not card and prev != card:
-            changed.append(card_id)
-        elif a_coll[card_id] != b_coll[card_id] or a_coll[card_id] in renamed:
-            moved.append(card_id)
+    changed, moved = _changed_and_moved(before, library)
     stale = [*removed, *changed, *moved]
     if len(added) + len(stale) > INCREMENTAL_CARDS:
         return None
@@ -252,19 +238,8 @@ def derive_snapshot(old: Snapshot, library: Library, index_dir: Path | None) -> 
     touched = {*added, *stale}
     if not _same_order(b_cards, a_cards, touched):
         return None
-    cited: dict[str, list[Reference] | None] = dict.fromkeys(removed)
-    for card_id in (*added, *changed):
-        card, prev = a_cards[card_id], b_cards.get(card_id)
-        if prev is None or prev.text != card.text or tuple(prev.citations) != tuple(card.citations):
-            cited[card_id] = card_references(card.text, card.citations)
-    citations = old.citations.updated(cited, list(a_cards))
-    deltas: dict[str, int] = {}
-    for card_id in (*removed, *changed):
-        for topic in b_cards[card_id].topics:
-            deltas[topic] = deltas.get(topic, 0) - 1
-    for card_id in (*added, *changed):
-        for topic in a_cards[card_id].topics:
-            deltas[topic] = deltas.get(topic, 0) + 1
+    citations = old.citations.updated(_cited(before, library, added, removed, changed), list(a_cards))
+    deltas = _topic_deltas(before, library, added, removed, changed)
     picker = Picker.derive(old.picker, before, library, touched)
     # The search index last: its update commits to the index on disk that ``old`` shares, so nothing that can
     # still fail comes after it.
@@ -281,6 +256,54 @@ def derive_snapshot(old: Snapshot, library: Library, index_dir: Path | None) -> 
     if index_dir is not None:
         _cache_new_files(before, library, citations, index_dir / REFERENCES)
     return Snapshot(library, search, citations, old.topics.updated(deltas), _collection_names(library, picker), picker)
+
+
+def _changed_and_moved(before: Library, library: Library) -> tuple[list[str], list[str]]:
+    """Cards in both libraries that changed, and those that only moved (another collection, or its title changed)."""
+    b_cards, b_coll, a_coll = before.cards, before.card_collection, library.card_collection
+    renamed: set[str] = set()
+    for cid, col in library.collections.items():
+        prev_col = before.collections.get(cid)
+        if prev_col is not None and prev_col.title != col.title:
+            renamed.add(cid)
+    changed: list[str] = []
+    moved: list[str] = []
+    for card_id, card in library.cards.items():
+        prev = b_cards.get(card_id)
+        if prev is None:
+            continue
+        if prev is not card and prev != card:
+            changed.append(card_id)
+        elif a_coll[card_id] != b_coll[card_id] or a_coll[card_id] in renamed:
+            moved.append(card_id)
+    return changed, moved
+
+
+def _cited(
+    before: Library, library: Library, added: list[str], removed: list[str], changed: list[str]
+) -> dict[str, list[Reference] | None]:
+    """The citation index's changes: None for a removed card, the references of a card whose text or citations
+    changed (a card whose other fields changed keeps its references)."""
+    cited: dict[str, list[Reference] | None] = dict.fromkeys(removed)
+    for card_id in (*added, *changed):
+        card, prev = library.cards[card_id], before.cards.get(card_id)
+        if prev is None or prev.text != card.text or tuple(prev.citations) != tuple(card.citations):
+            cited[card_id] = card_references(card.text, card.citations)
+    return cited
+
+
+def _topic_deltas(
+    before: Library, library: Library, added: list[str], removed: list[str], changed: list[str]
+) -> dict[str, int]:
+    """How many cards each topic gains or loses."""
+    deltas: dict[str, int] = {}
+    for card_id in (*removed, *changed):
+        for topic in before.cards[card_id].topics:
+            deltas[topic] = deltas.get(topic, 0) - 1
+    for card_id in (*added, *changed):
+        for topic in library.cards[card_id].topics:
+            deltas[topic] = deltas.get(topic, 0) + 1
+    return deltas
 
 
 def _serves(library: Library, loaded: LoadedFile, card_id: str) -> bool:

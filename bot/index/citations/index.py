@@ -179,17 +179,21 @@ class CitationIndex:
                     entry.last = card_id
                     entry.cards += 1
                 refs.append(ref)
-        index._surnames = sorted(by_surname)
-        # Rank for autocomplete: most cited first, then by key (numbers in numeric order).
-        rank_of = index._rank_of
-        for key, entry in entries.items():
+        index._sort_lists()
+        return index
+
+    def _sort_lists(self) -> None:
+        """Rank every key for autocomplete (most cited first, then by key; numbers in numeric order) and sort the
+        lists that completion walks."""
+        rank_of = self._rank_of
+        for key, entry in self._entries.items():
             rank_of[key] = _rank(key, entry.cards)
-        for keys in by_surname.values():
+        self._surnames = sorted(self._by_surname)
+        for keys in self._by_surname.values():
             if len(keys) > 1:
                 keys.sort(key=rank_of.__getitem__)
-        index._opaque_sorted = sorted(index._opaque)
-        index._numbered = sorted((k for k in entries if k.startswith("#")), key=lambda k: int(k[1:]))
-        return index
+        self._opaque_sorted = sorted(self._opaque)
+        self._numbered = sorted((k for k in self._entries if k.startswith("#")), key=_number_of)
 
     def __len__(self) -> int:
         """Number of distinct references."""
@@ -225,19 +229,10 @@ class CitationIndex:
         self, changes: Mapping[str, Sequence[Reference] | None], order: Iterable[str] | None
     ) -> dict[str, int] | None:
         """The card order of every changed card still present; None when they cannot be placed."""
+        if order is None:
+            return self._place_at_end(changes)
         old = self._order
         placed: dict[str, int] = {}
-        if order is None:
-            last = max(old.values(), default=0)
-            for card_id, refs in changes.items():
-                if refs is None:
-                    continue
-                if card_id in old:
-                    placed[card_id] = old[card_id]
-                else:
-                    last += _ORDER_GAP
-                    placed[card_id] = last
-            return placed
         prev = 0
         pending: list[str] = []
         kept = 0
@@ -268,6 +263,21 @@ class CitationIndex:
         missing = [card_id for card_id, refs in changes.items() if refs is not None and card_id not in placed]
         if missing:
             raise ValueError(f"changed cards missing from the new order: {missing[:5]}")
+        return placed
+
+    def _place_at_end(self, changes: Mapping[str, Sequence[Reference] | None]) -> dict[str, int]:
+        """Changed cards keep their place; new cards come after all others, in the order given."""
+        old = self._order
+        placed: dict[str, int] = {}
+        last = max(old.values(), default=0)
+        for card_id, refs in changes.items():
+            if refs is None:
+                continue
+            if card_id in old:
+                placed[card_id] = old[card_id]
+            else:
+                last += _ORDER_GAP
+                placed[card_id] = last
         return placed
 
     def _rebuilt(self, changes: Mapping[str, Sequence[Reference] | None], order: Iterable[str] | None) -> CitationIndex:
