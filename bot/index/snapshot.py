@@ -306,6 +306,16 @@ def _topic_deltas(
     return deltas
 
 
+def _served_collection(library: Library, loaded: LoadedFile) -> str | None:
+    """The id of the collection ``loaded`` holds if the library serves it from that file, else None.
+
+    The cards ``loaded`` serves are those of that collection (see :func:`_serves`): one path comparison per file
+    instead of one per card.
+    """
+    collection_id = loaded.card_file.collection.id
+    return collection_id if library.collection_file.get(collection_id) == loaded.path else None
+
+
 def _serves(library: Library, loaded: LoadedFile, card_id: str) -> bool:
     """Whether ``loaded`` is the file whose version of ``card_id`` the library serves.
 
@@ -398,11 +408,13 @@ def citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
             pass
     per_file = _file_references(library, index_dir / REFERENCES if index_dir is not None else None)
+    card_collection = library.card_collection
     index = CitationIndex.from_references(
         (card_id, refs)
         for loaded, file_refs in zip(library.files, per_file, strict=True)
+        if (served := _served_collection(library, loaded)) is not None
         for card_id, refs in file_refs
-        if _serves(library, loaded, card_id)
+        if card_collection.get(card_id) == served
     )
     if cached is not None:
         try:

@@ -7,6 +7,7 @@ import heapq
 import re
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from itertools import islice
 from typing import TypeVar
 
@@ -53,7 +54,12 @@ _PICKLE_FORMAT = 2
 
 
 def _folded_authors(key: str) -> tuple[str, ...]:
-    names = key[: key.rfind("|")]
+    return _split_folded(key[: key.rfind("|")])
+
+
+@lru_cache(maxsize=65536)
+def _split_folded(names: str) -> tuple[str, ...]:
+    """The folded surnames of a key's author part (shared by every year the same authors are cited with)."""
     names = names.removesuffix(_ET_AL_KEY)
     return tuple(names.split("&")) if names else ()
 
