@@ -72,12 +72,18 @@ def measure_start(cards: int, files: int) -> dict:
         write_library(folder, cards, files)
         bare_parse(folder)  # warm the page cache so both sides read from memory
         baseline = bare_parse(folder)
-        started = time.perf_counter()
+        cpu = time.process_time()
+        bare_parse(folder)
+        baseline_cpu = time.process_time() - cpu
+        started, cpu = time.perf_counter(), time.process_time()
         service = CardService.load(folder, cache_dir=cache_dir)
-        cold_s = time.perf_counter() - started
-        started = time.perf_counter()
-        CardService(service.library, cache_dir=cache_dir)
-        warm_indexes_s = time.perf_counter() - started
+        cold_s, cold_cpu = time.perf_counter() - started, time.process_time() - cpu
+        warm_indexes_s, warm_indexes_cpu = [], []
+        for _ in range(3):  # the best of three: what the code costs, not what other processes took meanwhile
+            started, cpu = time.perf_counter(), time.process_time()
+            CardService(service.library, cache_dir=cache_dir)
+            warm_indexes_s.append(time.perf_counter() - started)
+            warm_indexes_cpu.append(time.process_time() - cpu)
         started = time.perf_counter()
         warm = CardService.load(folder, cache_dir=cache_dir)
         warm_s = time.perf_counter() - started
@@ -85,10 +91,13 @@ def measure_start(cards: int, files: int) -> dict:
         return {
             "cards": cards,
             "bare_parse_s": baseline,
+            "bare_parse_cpu_s": baseline_cpu,
             "start_cold_s": cold_s,
             "start_cold_ratio": cold_s / baseline,
-            "start_warm_indexes_s": warm_indexes_s,
-            "start_warm_indexes_ratio": warm_indexes_s / baseline,
+            "start_cold_cpu_s": cold_cpu,
+            "start_warm_indexes_s": min(warm_indexes_s),
+            "start_warm_indexes_ratio": min(warm_indexes_s) / baseline,
+            "start_warm_indexes_cpu_s": min(warm_indexes_cpu),
             "start_warm_s": warm_s,
             "start_warm_ratio": warm_s / baseline,
         }
@@ -96,10 +105,13 @@ def measure_start(cards: int, files: int) -> dict:
 
 START_ROWS = [
     ("bare_parse_s", "baseline: bare CSafeLoader (s)", "{:>20.2f}"),
+    ("bare_parse_cpu_s", "  its CPU time (s)", "{:>20.2f}"),
     ("start_cold_s", "cold start: load+validate+indexes", "{:>20.2f}"),
     ("start_cold_ratio", "  / baseline (target <= 1.3)", "{:>20.2f}"),
+    ("start_cold_cpu_s", "  CPU of the main process (s)", "{:>20.2f}"),
     ("start_warm_indexes_s", "warm start, every index (s)", "{:>20.3f}"),
     ("start_warm_indexes_ratio", "  / baseline", "{:>20.3f}"),
+    ("start_warm_indexes_cpu_s", "  its CPU time (s)", "{:>20.3f}"),
     ("start_warm_s", "warm start, load + indexes (s)", "{:>20.3f}"),
     ("start_warm_ratio", "  / baseline", "{:>20.3f}"),
 ]
@@ -164,9 +176,8 @@ def main() -> None:
         table += LOAD_ROWS
     for row, n in zip(rows, args.sizes, strict=True):
         start = measure_start(n, max(10, n // 1000))
-        start["start_bare_parse_s"] = start.pop("bare_parse_s")
-        row.update(start)
-    table += [(("start_" + k) if k == "bare_parse_s" else k, label, fmt) for k, label, fmt in START_ROWS]
+        row.update({("start_" + k if k.startswith("bare_") else k): v for k, v in start.items()})
+    table += [(("start_" + k) if k.startswith("bare_") else k, label, fmt) for k, label, fmt in START_ROWS]
     print(f"{'':34}" + "".join(f"{n:>14,} cards" for n in args.sizes))
     for key, label, fmt in table:
         print(f"{label:34}" + "".join(fmt.format(r[key]) for r in rows))
