@@ -7,7 +7,6 @@ import heapq
 import re
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 from itertools import islice
 from typing import TypeVar
 
@@ -53,15 +52,18 @@ _ORDER_GAP = 1 << 32
 _PICKLE_FORMAT = 2
 
 
-def _folded_authors(key: str) -> tuple[str, ...]:
-    return _split_folded(key[: key.rfind("|")])
-
-
-@lru_cache(maxsize=65536)
-def _split_folded(names: str) -> tuple[str, ...]:
-    """The folded surnames of a key's author part (shared by every year the same authors are cited with)."""
-    names = names.removesuffix(_ET_AL_KEY)
-    return tuple(names.split("&")) if names else ()
+def _folded_authors(key: str, shared: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    """The folded surnames of an author-year key; with ``shared``, one tuple for every key of the same authors."""
+    names = key[: key.rfind("|")]
+    if shared is not None:
+        found = shared.get(names)
+        if found is not None:
+            return found
+    bare = names.removesuffix(_ET_AL_KEY)
+    folded = tuple(bare.split("&")) if bare else ()
+    if shared is not None:
+        shared[names] = folded
+    return folded
 
 
 class CitationIndex:
@@ -154,6 +156,7 @@ class CitationIndex:
         by_first = index._by_first
         by_surname = index._by_surname
         orders = index._order
+        shared_folded: dict[str, tuple[str, ...]] = {}
         for n, (card_id, found) in enumerate(cards, 1):
             order = n * _ORDER_GAP
             refs = by_card.get(card_id)
@@ -172,7 +175,7 @@ class CitationIndex:
                 seen.add(key)
                 entry = entries.get(key)
                 if entry is None:
-                    folded = _folded_authors(key) if ref.kind == "author-year" else ()
+                    folded = _folded_authors(key, shared_folded) if ref.kind == "author-year" else ()
                     entry = entries[key] = Entry(ref, folded, [])
                     if folded:
                         by_first.setdefault(folded[0], []).append(key)
