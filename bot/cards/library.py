@@ -236,6 +236,7 @@ def _parse_many(
     paths: list[Path], sizes: dict[Path, int], workers: int | None, after_parse: AfterParse | None = None
 ) -> Iterator[tuple[Path, str, bytes]]:
     """(path, digest, encoded entry) for each file, in worker processes when that pays."""
+    parse = _parse_in_worker if after_parse is None else functools.partial(_parse_in_worker, after_parse=after_parse)
     total = sum(sizes.values())
     count = workers if workers is not None else min(os.cpu_count() or 1, len(paths))
     done: set[Path] = set()
@@ -243,7 +244,6 @@ def _parse_many(
         largest_first = sorted(paths, key=lambda p: -sizes[p])
         try:
             with _pool(count) as pool:
-                parse = functools.partial(_parse_in_worker, after_parse=after_parse)
                 results = pool.map(parse, map(str, largest_first))
                 for path, (digest, encoded) in zip(largest_first, results, strict=True):
                     done.add(path)
@@ -252,7 +252,7 @@ def _parse_many(
             log.warning("parsing in worker processes failed (%s); parsing in this process instead", exc)
     for path in paths:
         if path not in done:
-            digest, encoded = _parse_in_worker(str(path), after_parse)
+            digest, encoded = parse(str(path))
             yield path, digest, encoded
 
 
