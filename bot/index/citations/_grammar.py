@@ -1,5 +1,5 @@
 """The reference grammar: the regular expressions that recognise citations, and the small helpers that normalise
-what they capture (names, years, numbers). No references are built here: see :mod:`.extract` and :mod:`.query`.
+what they capture (names, years, numbers). No references are built here: see :mod:`.extraction` and :mod:`.query`.
 """
 
 from __future__ import annotations
