@@ -1,11 +1,12 @@
 """Finding facts at 10k and 100k cards: search, autocomplete, citation lookup and random picks, each beside a
 baseline measured in the same run (a naive linear scan for search; the bare YAML parse for index builds).
 
-Run: .venv/bin/python benchmarks/bench_search.py [SIZES ...]
+Run: .venv/bin/python benchmarks/bench_search.py [SIZES ...]   (library sizes in cards; default 10000 100000)
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
 import random
 import statistics
@@ -23,7 +24,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.bench_search_index import _percentiles, _time_calls, naive_search, query_sets  # noqa: E402
 from benchmarks.synth import card_text, write_library  # noqa: E402
-from bot import yamlio  # noqa: E402
+from bot.cards import yamlio  # noqa: E402
 from bot.cards.library import load_library, replace_file  # noqa: E402
 from bot.index.citations import CitationIndex  # noqa: E402
 from bot.index.search import SearchDoc, SearchIndex  # noqa: E402
@@ -156,4 +157,6 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [10_000, 100_000])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000], help="library sizes in cards")
+    main(parser.parse_args().sizes)

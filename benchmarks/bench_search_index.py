@@ -13,6 +13,7 @@ suffixes, so stemming has work to do), with citations (some with accented names)
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 import sys
@@ -305,4 +306,6 @@ def main(sizes: Sequence[int] = (10_000, 100_000)) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or (10_000, 100_000))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000], help="library sizes in cards")
+    main(parser.parse_args().sizes)

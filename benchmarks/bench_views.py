@@ -9,8 +9,8 @@ The per-view baseline is slow, so it writes at most ``baseline_views`` views (a 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -84,7 +84,9 @@ async def measure(n_views: int = 100_000, baseline_views: int | None = None) -> 
 
 def main() -> None:
     """Print the comparison table."""
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("n_views", nargs="?", type=int, default=100_000, help="views to record (default 100000)")
+    n = parser.parse_args().n_views
     r = asyncio.run(measure(n))
     print(f"{r['writers']} concurrent writers, WAL + synchronous=NORMAL")
     print(f"{'strategy':<26}{'views':>10}{'seconds':>10}{'views/s':>12}")

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import hashlib
-import itertools
 import logging
 import multiprocessing
 import os
@@ -235,7 +235,15 @@ def _refused(message: str) -> _Entry:
     return _Entry(None, ((1, 1, message, "error"),))
 
 
-def _parse_in_worker(path: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str, bytes]:
+#: Called with a file's digest and cards where that file was parsed (a worker process, when there are several): a
+#: layer above derives what it needs from the cards while they are at hand (the citation index caches their
+#: references). Must pickle by reference, i.e. be a module-level function or a ``functools.partial`` of one.
+AfterParse = Callable[[str, CardFile], None]
+
+
+def _parse_in_worker(
+    path: str, max_bytes: int = MAX_FILE_BYTES, after_parse: AfterParse | None = None
+) -> tuple[str, bytes]:
     """(digest, encoded entry) of one file; a file that cannot be read gives an empty digest and its reason."""
     try:
         raw = read_card_file(Path(path), max_bytes)
@@ -246,7 +254,10 @@ def _parse_in_worker(path: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[str, b
             entry = _result_entry(parse_bytes(raw, path))
         except RecursionError:  # the parser limits nesting; this is the last line of defence for the process
             entry = _refused("the file nests lists or mappings too deeply to be read")
-    return file_digest(raw), _ENCODER.encode(entry)
+        digest = file_digest(raw)
+        if after_parse is not None and entry.card_file is not None:
+            after_parse(digest, entry.card_file)
+    return digest, _ENCODER.encode(entry)
 
 
 @contextlib.contextmanager
@@ -328,9 +339,14 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _parse_many(
-    paths: list[Path], sizes: dict[Path, int], workers: int | None, max_bytes: int = MAX_FILE_BYTES
+    paths: list[Path],
+    sizes: dict[Path, int],
+    workers: int | None,
+    max_bytes: int = MAX_FILE_BYTES,
+    after_parse: AfterParse | None = None,
 ) -> Iterator[tuple[Path, str, bytes]]:
     """(path, digest, encoded entry) for each file, in worker processes when that pays."""
+    parse = functools.partial(_parse_in_worker, max_bytes=max_bytes, after_parse=after_parse)
     total = sum(sizes.values())
     count = workers if workers is not None else min(os.cpu_count() or 1, len(paths))
     done: set[Path] = set()
@@ -338,7 +354,7 @@ def _parse_many(
         largest_first = sorted(paths, key=lambda p: -sizes[p])
         try:
             with _pool(count) as pool:
-                results = pool.map(_parse_in_worker, map(str, largest_first), itertools.repeat(max_bytes))
+                results = pool.map(parse, map(str, largest_first))
                 for path, (digest, encoded) in zip(largest_first, results, strict=True):
                     done.add(path)
                     yield path, digest, encoded
@@ -346,7 +362,7 @@ def _parse_many(
             log.warning("parsing in worker processes failed (%s); parsing in this process instead", exc)
     for path in paths:
         if path not in done:
-            digest, encoded = _parse_in_worker(str(path), max_bytes)
+            digest, encoded = parse(str(path))
             yield path, digest, encoded
 
 
@@ -363,6 +379,7 @@ def load_library(
     paths: Iterable[Path] | None = None,
     refused: Mapping[Path, str] | None = None,
     max_file_bytes: int | None = None,
+    after_parse: AfterParse | None = None,
 ) -> Library:
     """Load every card file under ``root`` (or just ``paths``) into a new library.
 
@@ -371,6 +388,8 @@ def load_library(
     folders) found but not to be read, with the reason (see :func:`scan`); without ``paths``, the scan of ``root``
     supplies both. Files over ``max_file_bytes`` (by default the previous library's limit, else
     :data:`MAX_FILE_BYTES`) are refused unread.
+    ``after_parse`` is called for each good file this load parses (not for those read back from the cache), in
+    the process that parsed it.
     """
     root = root.resolve()
     if max_file_bytes is None:
@@ -408,7 +427,7 @@ def load_library(
             else:
                 entries[path] = (digest, entry)
                 stats[str(path)] = _StatRecord(stat.st_size, stat.st_mtime_ns, digest)
-        for path, digest, encoded in _parse_many(to_parse, sizes, workers, max_file_bytes):
+        for path, digest, encoded in _parse_many(to_parse, sizes, workers, max_file_bytes, after_parse):
             entries[path] = (digest, _ENTRY.decode(encoded))
             if cache is not None and digest:
                 cache.put(digest, encoded)

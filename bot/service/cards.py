@@ -23,7 +23,7 @@ from bot.cards.sources import Style, render_source
 from bot.cards.validate import Problem
 from bot.index.citations import Reference
 from bot.index.search import SearchPage, card_label
-from bot.index.snapshot import Snapshot, build_snapshot, derive_snapshot
+from bot.index.snapshot import Snapshot, build_snapshot, derive_snapshot, reference_cacher
 from bot.util.text import topic_key
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,9 @@ class CardService:
         """Load a card folder (through the cache, when one is given) and index it; files over ``max_file_bytes``
         are refused unread (reloads keep the limit)."""
         cache = LoadCache(cache_dir) if cache_dir is not None else None
-        library = load_library(cards_dir, cache=cache, max_file_bytes=max_file_bytes)
+        # The parse workers extract each file's references as they go (the citation index then reads them).
+        after_parse = reference_cacher(cache_dir / "search" if cache_dir is not None else None)
+        library = load_library(cards_dir, cache=cache, after_parse=after_parse, max_file_bytes=max_file_bytes)
         return cls(library, cache_dir=cache_dir, rng=rng, load_cache=cache)
 
     # ------------------------------------------------------------------------------------- the library

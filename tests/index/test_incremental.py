@@ -16,8 +16,9 @@ import msgspec
 import pytest
 
 from benchmarks.synth import card_text, write_library
+from bot.cards import library as library_module
 from bot.cards import yamlio
-from bot.cards.library import Library, replace_file
+from bot.cards.library import Library, load_library, replace_file
 from bot.cards.model import Card, CardFile
 from bot.index import snapshot as indexes_module
 from bot.index.citations import CitationIndex, Reference, card_references, extract
@@ -341,7 +342,7 @@ def test_citation_updates_match_a_full_rebuild() -> None:
     cards += [(f"g{i}", card_text(rng, 300)) for i in range(300)]
     index = CitationIndex.build((c, t, ()) for c, t in cards)
     index.complete("")  # the lazily ranked list is updated too
-    queries = [*{e[0].display() for e in index._entries.values()}, *CITES]
+    queries = [*{e.ref.display() for e in index._entries.values()}, *CITES]
     for step in range(25):
         changes: dict[str, list[Reference] | None] = {}
         for n in range(rng.randint(1, 6)):
@@ -419,3 +420,19 @@ def test_past_the_deleted_share_only_the_search_index_is_rebuilt(
     assert svc._snapshot.search.deleted == 0
     assert [h.detail.card.id for h in svc.cite("Zyzzyva 2024").hits] == [edited.id]
     assert_same(svc, new)
+
+
+def test_a_first_start_extracts_references_once_where_the_files_are_parsed(
+    cards_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    monkeypatch.setattr(library_module, "PARALLEL_BYTES", 0)  # parse in worker processes, however small
+    library = load_library(cards_dir, workers=2, after_parse=indexes_module.reference_cacher(index_dir))
+    # The parse workers cached every file's references: building the citation index extracts none again.
+    monkeypatch.setattr(indexes_module, "card_references", lambda *a: pytest.fail("extracted twice"))
+    index = indexes_module.citation_index(library, index_dir)
+    fresh = CitationIndex.build((c.id, c.text, c.citations) for c in library.cards.values())
+    queries = [*{r.display() for refs in map(fresh.references_of, library.cards) for r in refs}, *CITES]
+    assert len(index) == len(fresh) > 0
+    for query in queries:
+        assert index.lookup(query) == fresh.lookup(query), query
