@@ -127,7 +127,7 @@ def test_one_changed_file_reparses_that_file_only(tmp_path: Path, monkeypatch) -
     parsed: list[str] = []
     real = library_module._parse_in_worker
     monkeypatch.setattr(
-        library_module, "_parse_in_worker", lambda p, *rest: parsed.append(Path(p).name) or real(p, *rest)
+        library_module, "_parse_in_worker", lambda p, *rest, **kw: parsed.append(Path(p).name) or real(p, *rest, **kw)
     )
     library = load_library(cards, cache=LoadCache(tmp_path / "cache"))
     assert parsed == ["c1.yml"]
@@ -141,7 +141,7 @@ def test_a_touched_but_unchanged_file_hits_the_cache_by_content(tmp_path: Path, 
     load_library(cards, cache=LoadCache(tmp_path / "cache"))
     os.utime(path, ns=(1, 1))
     parsed: list[str] = []
-    monkeypatch.setattr(library_module, "_parse_in_worker", lambda p, *rest: parsed.append(p))
+    monkeypatch.setattr(library_module, "_parse_in_worker", lambda p, *rest, **kw: parsed.append(p))
     library = load_library(cards, cache=LoadCache(tmp_path / "cache"))
     assert parsed == []
     assert len(library.cards) == 5
