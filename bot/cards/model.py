@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Annotated, Any
 
 import msgspec
+
+from bot.util.text import fold
 
 #: A card must fit in a Discord embed description.
 MAX_TEXT = 4096
@@ -71,6 +74,41 @@ class Source(_Base, frozen=True, kw_only=True):
 
 EMPTY_SOURCE = Source()
 
+#: A term a curator asks to blank: a word or a phrase of the card's text, not a sentence.
+ClozeTerm = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=100,
+        description="A word or phrase of the card's text (matched ignoring case and accents) to blank in a quiz.",
+    ),
+]
+AcceptedAnswer = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class Study(_Base, frozen=True, kw_only=True):
+    """How study mode quizzes a card, when the curator wants a say: which terms to blank, which other answers to
+    accept, or not to quiz the card at all. Without it, questions are derived from the text on their own."""
+
+    cloze: Annotated[
+        tuple[ClozeTerm, ...],
+        msgspec.Meta(
+            max_length=10,
+            description="The terms to blank, instead of those study mode would pick; each must occur in the text.",
+        ),
+    ] = ()
+    answers: Annotated[
+        tuple[AcceptedAnswer, ...],
+        msgspec.Meta(
+            max_length=20,
+            description="Other answers accepted for the cloze terms (synonyms, abbreviations); needs `cloze`.",
+        ),
+    ] = ()
+    skip: Annotated[bool, msgspec.Meta(description="true: study mode never quizzes this card.")] = False
+
+
+NO_STUDY = Study()
+
 
 class Card(_Base, frozen=True, kw_only=True):
     """One fact, with the topics it is found by, its source and the references it cites."""
@@ -82,6 +120,7 @@ class Card(_Base, frozen=True, kw_only=True):
     citations: tuple[NonEmpty, ...] = ()
     added_by: NonEmpty | None = None
     added_at: AddedAt | None = None
+    study: Study = NO_STUDY
 
 
 class Collection(_Base, frozen=True, kw_only=True):
@@ -108,6 +147,39 @@ FILE_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(CardFile))
 COLLECTION_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(Collection))
 CARD_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(Card))
 SOURCE_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(Source))
+
+
+def folded_with_offsets(text: str) -> tuple[str, list[int]]:
+    """``text`` folded as search folds it (:func:`bot.util.text.fold`), and for each folded character the index of
+    the character of ``text`` it comes from (plus one past the end), so a match in the folded text maps back."""
+    if text.isascii():
+        return text.lower(), list(range(len(text) + 1))
+    parts: list[str] = []
+    offsets: list[int] = []
+    for index, char in enumerate(text):
+        folded = fold(char)
+        parts.append(folded)
+        offsets.extend([index] * len(folded))
+    offsets.append(len(text))
+    return "".join(parts), offsets
+
+
+def term_pattern(term: str) -> re.Pattern[str] | None:
+    """The pattern of a term in folded text: its folded words, any run of spaces between them, whole words only."""
+    words = fold(term).split()
+    if not words:
+        return None
+    return re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)")
+
+
+def term_spans(text: str, term: str) -> list[tuple[int, int]]:
+    """Where ``term`` occurs in ``text`` as whole words, ignoring case, accents and spacing: the (start, end) of each
+    occurrence in ``text``. A study block's cloze term must occur at least once."""
+    pattern = term_pattern(term)
+    if pattern is None:
+        return []
+    folded, offsets = folded_with_offsets(text)
+    return [(offsets[m.start()], offsets[m.end()]) for m in pattern.finditer(folded)]
 
 
 def schema() -> dict[str, Any]:
