@@ -269,6 +269,24 @@ def cmd_source(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_questions(args: argparse.Namespace) -> int:
+    """What study mode asks about a card: its clozes and choices, or why it is not quizzed."""
+    from bot.cli.questions import derive, questions_json, questions_text
+
+    service = _service(args)
+    derived = derive(args.id, service.library)
+    if derived is None:
+        choices = service.card_choices(args.id, limit=3)
+        hint = f" Did you mean {', '.join(c for c, _ in choices)}?" if choices else ""
+        print(f"No card has the id '{args.id}'.{hint}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(questions_json(args.id, *derived))
+    else:
+        print(questions_text(args.id, *derived))
+    return 0
+
+
 def cmd_console(args: argparse.Namespace) -> int:
     """The interactive offline console."""
     from bot.cli.console import run_console
@@ -330,6 +348,10 @@ def build_parser(
     p.add_argument("id")
     p.add_argument("--style", choices=["plain", "apa", "mla", "bibtex"], default="plain")
     p.set_defaults(func=cmd_source)
+
+    p = sub.add_parser("questions", parents=[common], help="the study questions a card yields")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_questions)
 
     p = sub.add_parser("console", parents=[common], help="an interactive console on the cards (no Discord)")
     p.set_defaults(func=cmd_console)

@@ -49,6 +49,7 @@ __all__ = [
     "answer_matches",
     "no_questions_reason",
     "questions_for",
+    "terms_of",
 ]
 
 Kind = Literal["cloze", "choice"]
@@ -503,6 +504,12 @@ def _key_terms(card: Card, derivation: _Derivation) -> list[tuple[_Term, tuple[s
         first.setdefault(term.kind, term)
     none: tuple[str, ...] = ()
     return [(first[kind], none) for kind in TERM_KINDS if kind in first][:MAX_TERMS]
+
+
+def terms_of(card: Card, library: Library) -> tuple[tuple[str, str], ...]:
+    """Every key term found in a card, as (term kind, the term as the text has it), in the order they are picked:
+    the candidates for its blanks and the terms other cards draw distractors from."""
+    return tuple((t.kind, t.surface) for t in _derivation(library).terms(card))
 
 
 def no_questions_reason(card: Card) -> str | None:
