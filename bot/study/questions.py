@@ -3,7 +3,8 @@
 A card yields, for each of its key terms (at most :data:`MAX_TERMS`), a *cloze* (the text with the term blanked)
 and, when three good distractors exist, a *choice* of four. Key terms, by kind:
 
-* ``topic``: one of the card's topics found in its text (the whole topic, else its longest word of 4+ letters);
+* ``topic``: one of the card's topics found in its text (the whole topic, else its longest word of 4+ letters
+  that is; whole topics come first, then the card's order of topics);
 * ``author``: a surname cited in the text, "(Horvath & Luborsky, 1993)" or "Rogers (1951)";
 * ``name``: a capitalised word outside a citation that the collection cites as an author elsewhere;
 * ``term``: any other capitalised word or run of them, not opening a sentence ("Transactional Analysis");
@@ -293,7 +294,7 @@ def _extract(card: Card) -> tuple[_Term, ...]:
     """The card's candidate key terms in order (topics first, then the text's order), each once; capitalised runs
     are kind ``capital`` until the collection's authors tell names from other terms."""
     text = card.text
-    # key -> (order, term); whole topics first in the card's order, then longest topic words, then the text's order
+    # key -> (order, term): whole topics first in the card's order, then topic words so, then the text's order
     found: dict[tuple[str, ...], tuple[tuple[int, int, int], _Term]] = {}
     priority = {"author": 0, "year": 1, "topic": 2, "capital": 3, "number": 4}
 
@@ -327,7 +328,7 @@ def _extract(card: Card) -> tuple[_Term, ...]:
         )
         spans = next((s for s in (term_spans(text, w) for w in words) if s), [])
         if spans:
-            add("topic", text[spans[0][0] : spans[0][1]], spans[0][0], (1, -(spans[0][1] - spans[0][0]), number))
+            add("topic", text[spans[0][0] : spans[0][1]], spans[0][0], (1, number, 0))
     for start, end, run in _runs(text, 0, len(text)):
         if _inside(citations, start):
             continue
