@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from functools import lru_cache
 from typing import Annotated, Any
 
 import msgspec
@@ -149,21 +150,37 @@ CARD_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(Card))
 SOURCE_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(Source))
 
 
-def folded_with_offsets(text: str) -> tuple[str, list[int]]:
-    """``text`` folded as search folds it (:func:`bot.util.text.fold`), and for each folded character the index of
-    the character of ``text`` it comes from (plus one past the end), so a match in the folded text maps back."""
-    if text.isascii():
-        return text.lower(), list(range(len(text) + 1))
-    parts: list[str] = []
-    offsets: list[int] = []
-    for index, char in enumerate(text):
-        folded = fold(char)
-        parts.append(folded)
-        offsets.extend([index] * len(folded))
-    offsets.append(len(text))
-    return "".join(parts), offsets
+class FoldedText:
+    """A text folded as search folds it (:func:`bot.util.text.fold`), able to map a match in the folded text back
+    to the characters of the text it comes from (folding can change lengths: "ß" becomes "ss")."""
+
+    __slots__ = ("folded", "offsets", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.offsets: list[int] | None = None  # None: one folded character per character (ASCII)
+        if text.isascii():
+            self.folded = text.lower()
+            return
+        parts: list[str] = []
+        offsets: list[int] = []
+        for index, char in enumerate(text):
+            folded = fold(char)
+            parts.append(folded)
+            offsets.extend([index] * len(folded))
+        offsets.append(len(text))
+        self.folded, self.offsets = "".join(parts), offsets
+
+    def spans(self, pattern: re.Pattern[str] | None) -> list[tuple[int, int]]:
+        """The (start, end) in the text of each match of ``pattern`` in the folded text."""
+        if pattern is None:
+            return []
+        found = [m.span() for m in pattern.finditer(self.folded)]
+        offsets = self.offsets
+        return found if offsets is None else [(offsets[start], offsets[end]) for start, end in found]
 
 
+@lru_cache(maxsize=8192)
 def term_pattern(term: str) -> re.Pattern[str] | None:
     """The pattern of a term in folded text: its folded words, any run of spaces between them, whole words only."""
     words = fold(term).split()
@@ -172,14 +189,10 @@ def term_pattern(term: str) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)")
 
 
-def term_spans(text: str, term: str) -> list[tuple[int, int]]:
+def term_spans(text: str | FoldedText, term: str) -> list[tuple[int, int]]:
     """Where ``term`` occurs in ``text`` as whole words, ignoring case, accents and spacing: the (start, end) of each
     occurrence in ``text``. A study block's cloze term must occur at least once."""
-    pattern = term_pattern(term)
-    if pattern is None:
-        return []
-    folded, offsets = folded_with_offsets(text)
-    return [(offsets[m.start()], offsets[m.end()]) for m in pattern.finditer(folded)]
+    return (text if isinstance(text, FoldedText) else FoldedText(text)).spans(term_pattern(term))
 
 
 def schema() -> dict[str, Any]:

@@ -14,27 +14,29 @@ Questions come in that order of kinds (topic, name, term, author, year, number),
 ``study.cloze`` replaces the choice of terms, ``study.answers`` adds accepted answers to those, ``study.skip``
 turns the card off; a card of fewer than :data:`MIN_WORDS` words is not quizzed.
 
-Distractors are terms of the same kind from other cards of the same collection, then of cards sharing a topic,
-picked by a generator seeded from the card id and the answer (so the same library gives the same questions in
-every process). None occurs in the card's text, none is the answer or an accepted answer in other words (the
-same folding, plural and typo rules as :func:`answer_matches`, or one's words a part of the other's), and no two
-are alike. Terms are extracted once per card and pooled once per collection and topic, cached per library.
+Distractors are terms of the same kind from other cards of the same collection, then of cards sharing a topic:
+each pool is in an order fixed by a digest of its terms, and a question looks at most :data:`_PROBES` of them from
+a place given by a digest of the card id and the answer (so the same library gives the same questions in every
+process, and deriving stays cheap whatever the pool's size). None occurs in the card's text, none is the answer
+or an accepted answer in other words (the same folding, plural and typo rules as :func:`answer_matches`, or one's
+words a part of the other's), and no two are alike. Terms are extracted once per card and pooled once per
+collection and topic, cached per library.
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from rapidfuzz.distance import OSA
 
 from bot.cards.library import Library
-from bot.cards.model import MAX_TEXT, Card, folded_with_offsets, term_spans
+from bot.cards.model import MAX_TEXT, Card, FoldedText, term_spans
 from bot.index.search.query import fuzzy_distance
 from bot.util.text import fold, topic_key
 
@@ -94,7 +96,10 @@ def _words(text: str) -> tuple[str, ...]:
 
 
 def _stems(word: str) -> tuple[str, str]:
-    """A word and its form without a plural ending (a crude stem, enough to forgive "goal" for "goals")."""
+    """A word and its form without a plural ending (a crude stem, enough to forgive "goal" for "goals" and "diary"
+    for "diaries")."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word, word[:-3] + "y"
     if len(word) > 4 and word.endswith("es"):
         return word, word[:-2]
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
@@ -114,7 +119,7 @@ def _same_words(given: Sequence[str], wanted: Sequence[str]) -> bool:
     must be exact (digits only, so "1,000" is "1000")."""
     if not given or not wanted:
         return False
-    if any(c.isdigit() for w in wanted for c in w) or any(c.isdigit() for w in given for c in w):
+    if not ("".join(wanted).isalpha() and "".join(given).isalpha()):
         return "".join(given) == "".join(wanted)
     return len(given) == len(wanted) and all(_same_word(g, w) for g, w in zip(given, wanted, strict=True))
 
@@ -134,7 +139,8 @@ def answer_matches(given: str, question: Question) -> bool:
     return any(_same_words(words, _words(wanted)) for wanted in (question.answer, *question.accepted))
 
 
-def _alike(a: Sequence[str], b: Sequence[str]) -> bool:
+@lru_cache(maxsize=1 << 16)
+def _alike(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """Two terms a quiz must not offer side by side: one would be accepted for the other, or one's words are all
     among the other's ("alliance" and "working alliance")."""
     if _same_words(a, b) or _same_words(b, a):
@@ -184,7 +190,10 @@ _NUMBER_WORDS = [
     "billion",
 ]
 _NUMBER_WORD = re.compile(r"(?<![\w-])(?:" + "|".join(_NUMBER_WORDS) + r")(?![\w-])", re.IGNORECASE)
-_CAPITAL_RUN = re.compile(r"[^\W\d_][\w'’-]*(?: [^\W\d_][\w'’-]*)*")
+#: Upper-case letters of the Latin, Greek and Cyrillic scripts, as a regular expression class.
+_UPPER = "".join(re.escape(chr(c)) for c in range(0x530) if chr(c).isupper())
+_CAPITAL_WORD = rf"[{_UPPER}][\w'’-]*"
+_CAPITAL_RUN = re.compile(rf"(?<![\w'’-]){_CAPITAL_WORD}(?: {_CAPITAL_WORD})*")
 _NARRATIVE = re.compile(r"\s+(?:et\.? al\.?\s+)?\((?:1[5-9]\d\d|20\d\d|\d{1,3}(?:\s*,\s*\d{1,3})*)[a-z]?[),;:]")
 _CITATION_INSIDE = re.compile(r"^\s*\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\s*$")
 #: Capitalised words that are not names or terms: sentence openers, citation words, pronouns.
@@ -259,7 +268,7 @@ _TOPIC_STOPWORDS = frozenset(
 
 
 def _capitalised(word: str) -> bool:
-    return word[:1].isupper() and fold(word) not in _NOT_NAMES and len(word) > 1
+    return len(word) > 1 and word.lower() not in _NOT_NAMES
 
 
 def _sentence_start(text: str, at: int) -> bool:
@@ -294,6 +303,7 @@ def _extract(card: Card) -> tuple[_Term, ...]:
     """The card's candidate key terms in order (topics first, then the text's order), each once; capitalised runs
     are kind ``capital`` until the collection's authors tell names from other terms."""
     text = card.text
+    folded = FoldedText(text)
     # key -> (order, term): whole topics first in the card's order, then topic words so, then the text's order
     found: dict[tuple[str, ...], tuple[tuple[int, int, int], _Term]] = {}
     priority = {"author": 0, "year": 1, "topic": 2, "capital": 3, "number": 4}
@@ -319,14 +329,14 @@ def _extract(card: Card) -> tuple[_Term, ...]:
         elif _CITATION_INSIDE.match(inner):
             citations.append(paren.span())
     for number, topic in enumerate(card.topics):
-        spans = term_spans(text, topic)
+        spans = term_spans(folded, topic) if fold(topic).split()[0] in folded.folded else []
         if spans:
             add("topic", text[spans[0][0] : spans[0][1]], spans[0][0], (0, number, 0))
             continue
         words = sorted(
             (w for w in re.findall(r"[^\W\d_]{4,}", topic) if fold(w) not in _TOPIC_STOPWORDS), key=len, reverse=True
         )
-        spans = next((s for s in (term_spans(text, w) for w in words) if s), [])
+        spans = next((s for s in (term_spans(folded, w) for w in words if fold(w) in folded.folded) if s), [])
         if spans:
             add("topic", text[spans[0][0] : spans[0][1]], spans[0][0], (1, number, 0))
     for start, end, run in _runs(text, 0, len(text)):
@@ -349,23 +359,29 @@ def _extract(card: Card) -> tuple[_Term, ...]:
     return tuple(term for _, term in sorted(found.values(), key=lambda held: held[0]))
 
 
-def _blank(text: str, surface: str) -> str | None:
+@lru_cache(maxsize=8192)
+def _blank_pattern(surface: str) -> re.Pattern[str]:
+    """A term in folded text, whole words, with or without a plural ending on its last word."""
+    words = fold(surface).split()
+    escaped = [re.escape(w) for w in words]
+    if words[-1].isalpha() and len(words[-1]) > 3:
+        singular = _stems(words[-1])[1]
+        escaped[-1] = (
+            re.escape(singular[:-1]) + "(?:y|ies)" if singular.endswith("y") else re.escape(singular) + "(?:es|s)?"
+        )
+    return re.compile(r"(?<!\w)" + r"\s+".join(escaped) + r"(?!\w)")
+
+
+def _blank(text: FoldedText, surface: str) -> str | None:
     """The text with every occurrence of the term blanked (a plural or singular too, so none gives it away)."""
-    words = [re.escape(w) for w in fold(surface).split()]
-    last = fold(surface).split()[-1]
-    if last.isalpha() and len(last) > 3:
-        words[-1] = re.escape(_stems(last)[1]) + "(?:es|s)?"
-    pattern = r"\s+".join(words)
-    folded, offsets = folded_with_offsets(text)
     parts: list[str] = []
     done = 0
-    for match in re.finditer(r"(?<!\w)" + pattern + r"(?!\w)", folded):
-        start, end = offsets[match.start()], offsets[match.end()]
-        parts += [text[done:start], BLANK]
+    for start, end in text.spans(_blank_pattern(surface)):
+        parts += [text.text[done:start], BLANK]
         done = end
     if not parts:
         return None
-    prompt = "".join([*parts, text[done:]])
+    prompt = "".join([*parts, text.text[done:]])
     return prompt if len(prompt) <= MAX_TEXT else None
 
 
@@ -418,7 +434,9 @@ class _Derivation:
                 for term in self.terms(card):
                     if term.kind == kind:
                         unique.setdefault(term.key, term)
-            held = self._pools[(scope, name, kind)] = tuple(unique[k] for k in sorted(unique))
+            # In an order fixed by the terms alone (a digest of each), so that neighbours are unrelated.
+            ordered = sorted(unique, key=lambda key: (_digest(*key), key))
+            held = self._pools[(scope, name, kind)] = tuple(unique[k] for k in ordered)
         return held
 
     def pools(self, card: Card, kind: str) -> Iterator[tuple[_Term, ...]]:
@@ -459,20 +477,20 @@ def _digest(*parts: str) -> int:
 
 
 def _text_words(text: str) -> frozenset[str]:
-    return frozenset(s for w in _words(text) for s in _stems(w))
+    return frozenset(s for w in set(_words(text)) for s in _stems(w))
 
 
 def _distractors(
     card: Card, term: _Term, accepted: Sequence[str], derivation: _Derivation, in_text: frozenset[str]
 ) -> tuple[str, ...]:
     """Three terms of the answer's kind for a choice question, or fewer when the pools have no more good ones."""
-    rng = random.Random(_digest(card.id, *term.key))
+    start = _digest(card.id, *term.key)
     refused = [term.key, *(_words(a) for a in accepted)]
     chosen: list[_Term] = []
     seen: set[tuple[str, ...]] = set()
     for pool in derivation.pools(card, term.kind):
-        for index in rng.sample(range(len(pool)), min(len(pool), _PROBES)):
-            candidate = pool[index]
+        for step in range(min(len(pool), _PROBES)):
+            candidate = pool[(start + step) % len(pool)]
             if candidate.key in seen:
                 continue
             seen.add(candidate.key)
@@ -529,9 +547,10 @@ def questions_for(card: Card, library: Library) -> tuple[Question, ...]:
         return ()
     derivation = _derivation(library)
     in_text = _text_words(card.text)
+    text = FoldedText(card.text)
     questions: list[Question] = []
     for term, accepted in _key_terms(card, derivation):
-        prompt = _blank(card.text, term.surface)
+        prompt = _blank(text, term.surface)
         if prompt is None:
             continue
         questions.append(Question(card.id, "cloze", prompt, term.surface, (), accepted, term.kind))
