@@ -28,9 +28,9 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Literal
 
 from rapidfuzz.distance import OSA
@@ -426,11 +426,11 @@ class _Derivation:
             for t in self.raw_terms(card)
         )
 
-    def _pool(self, scope: str, name: str, kind: str, cards: Iterable[Card]) -> tuple[_Term, ...]:
+    def _pool(self, scope: str, name: str, kind: str, cards: Callable[[], Iterable[Card]]) -> tuple[_Term, ...]:
         held = self._pools.get((scope, name, kind))
         if held is None:
             unique: dict[tuple[str, ...], _Term] = {}
-            for card in cards:
+            for card in cards():
                 for term in self.terms(card):
                     if term.kind == kind:
                         unique.setdefault(term.key, term)
@@ -443,10 +443,13 @@ class _Derivation:
         """Terms of ``kind`` from the card's collection, then from each of its topics (library-wide)."""
         collection = self.library.card_collection.get(card.id)
         if collection is not None:
-            yield self._pool("collection", collection, kind, self.library.cards_of(collection))
+            yield self._pool("collection", collection, kind, lambda: self.library.cards_of(collection))
         for topic in dict.fromkeys(topic_key(t) for t in card.topics):
             ids = self.topic_cards().get(topic, ())
-            yield self._pool("topic", topic, kind, (self.library.cards[i] for i in ids))
+            yield self._pool("topic", topic, kind, partial(self._cards, ids))
+
+    def _cards(self, ids: Iterable[str]) -> list[Card]:
+        return [self.library.cards[i] for i in ids]
 
     def topic_cards(self) -> dict[str, tuple[str, ...]]:
         if self._topics is None:
@@ -476,8 +479,8 @@ def _digest(*parts: str) -> int:
     return int.from_bytes(hashlib.blake2b("\x00".join(parts).encode(), digest_size=8).digest(), "big")
 
 
-def _text_words(text: str) -> frozenset[str]:
-    return frozenset(s for w in set(_words(text)) for s in _stems(w))
+def _text_words(words: Iterable[str]) -> frozenset[str]:
+    return frozenset(s for w in set(words) for s in _stems(w))
 
 
 def _distractors(
@@ -531,11 +534,11 @@ def terms_of(card: Card, library: Library) -> tuple[tuple[str, str], ...]:
     return tuple((t.kind, t.surface) for t in _derivation(library).terms(card))
 
 
-def no_questions_reason(card: Card) -> str | None:
+def no_questions_reason(card: Card, words: Sequence[str] | None = None) -> str | None:
     """Why a card is never quizzed, before looking at its terms: its curator's skip, or too few words."""
     if card.study.skip:
         return "its curator set study.skip"
-    if len(_words(card.text)) < MIN_WORDS:
+    if len(_words(card.text) if words is None else words) < MIN_WORDS:
         return f"it is too short to quiz (fewer than {MIN_WORDS} words)"
     return None
 
@@ -543,10 +546,11 @@ def no_questions_reason(card: Card) -> str | None:
 def questions_for(card: Card, library: Library) -> tuple[Question, ...]:
     """Every question a card yields (deterministic, offline); () when the card is too short, has nothing to blank,
     or its curator set study.skip."""
-    if no_questions_reason(card) is not None:
+    words = _words(card.text)
+    if no_questions_reason(card, words) is not None:
         return ()
     derivation = _derivation(library)
-    in_text = _text_words(card.text)
+    in_text = _text_words(words)
     text = FoldedText(card.text)
     questions: list[Question] = []
     for term, accepted in _key_terms(card, derivation):
