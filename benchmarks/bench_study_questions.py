@@ -1,6 +1,6 @@
 """Study questions: deriving every question of a whole library, against loading that library (cold and warm).
 
-Both are done in the same run on the same synthetic cards (benchmarks/synth.py, academic-sounding text with
+Times are CPU seconds of this process (the benchmark machine is shared). Both are done in the same run on the same synthetic cards (benchmarks/synth.py, academic-sounding text with
 citations): the baseline is what the bot already pays to have the cards at all. Derivation is measured cold (a
 fresh library: terms extracted, pools built) and warm (the same library again: pools cached), plus the first
 card of a fresh library alone (what `/study start` or `factdeck questions` waits for: its collection's pools).
@@ -27,9 +27,10 @@ from bot.study.questions import questions_for  # noqa: E402
 
 
 def _timed(action):
-    started = time.perf_counter()
+    """The action's result and its CPU time (the machine may be shared, so wall time would measure the others)."""
+    started = time.process_time()
     result = action()
-    return result, time.perf_counter() - started
+    return result, time.process_time() - started
 
 
 def measure(cards: int, files: int) -> dict:
