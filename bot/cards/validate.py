@@ -211,6 +211,10 @@ def _friendly(name: str, message: str, value: Any) -> str:
                 f"{name} {echo(value)} is not a valid id: use lowercase letters, digits and hyphens, "
                 "starting with a letter or digit, at most 80 characters"
             )
+    if isinstance(value, list | tuple):
+        most = re.search(r"length <= (\d+)", message)
+        if most:
+            return f"{name} has {len(value):,} entries; at most {int(most.group(1)):,} are allowed"
     expected = re.match(r"Expected `([^`]+)`", message)
     if expected:
         wanted = " or ".join(_TYPE_WORDS.get(t.strip(), t.strip()) for t in expected.group(1).split("|"))

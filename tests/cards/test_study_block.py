@@ -111,3 +111,16 @@ def test_the_json_schema_describes_the_study_block() -> None:
     assert set(study["properties"]) == {"cloze", "answers", "skip"}
     assert study["properties"]["cloze"]["maxItems"] == 10
     assert study["additionalProperties"] is False
+
+
+def test_too_many_terms_and_too_long_answers_are_named() -> None:
+    eleven = ", ".join(["alliance"] * 11)
+    found = problems(
+        FILE.replace("cloze: [working alliance, Ronnestad]", f"cloze: [{eleven}]").replace(
+            "[helping alliance]", "[" + "x" * 101 + "]"
+        )
+    )
+    assert found == [
+        "f.yml:10:14: cards[0].study.cloze has 11 entries; at most 10 are allowed",
+        "f.yml:11:17: cards[0].study.answers[0] is 101 characters; at most 100 are allowed",
+    ]
