@@ -159,15 +159,20 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------- browsing
+def _no_such_card(service: CardService, card_id: str) -> int:
+    """Say that no card has this id, with the closest ids; the exit status of a command given a wrong id."""
+    choices = service.card_choices(card_id, limit=3)
+    hint = f" Did you mean {', '.join(c for c, _ in choices)}?" if choices else ""
+    print(f"No card has the id '{card_id}'.{hint}", file=sys.stderr)
+    return 1
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     """Show one card."""
     service = _service(args)
     detail = service.detail(args.id)
     if detail is None:
-        choices = service.card_choices(args.id, limit=3)
-        hint = f" Did you mean {', '.join(c for c, _ in choices)}?" if choices else ""
-        print(f"No card has the id '{args.id}'.{hint}", file=sys.stderr)
-        return 1
+        return _no_such_card(service, args.id)
     if args.json:
         _print_json(render.card_json(detail))
     else:
@@ -276,10 +281,7 @@ def cmd_questions(args: argparse.Namespace) -> int:
     service = _service(args)
     derived = derive(args.id, service.library)
     if derived is None:
-        choices = service.card_choices(args.id, limit=3)
-        hint = f" Did you mean {', '.join(c for c, _ in choices)}?" if choices else ""
-        print(f"No card has the id '{args.id}'.{hint}", file=sys.stderr)
-        return 1
+        return _no_such_card(service, args.id)
     if args.json:
         _print_json(questions_json(args.id, *derived))
     else:
