@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ MAX_TERMS = 3
 CHOICES = 4
 #: A typed answer longer than this is never right (answers are words or short phrases).
 MAX_ANSWER_CHARS = 200
+#: Most terms of one kind kept per card (the first ones): enough for varied distractor pools, and a library of
+#: 100,000 cards keeps a bounded number of terms in memory (names and words shared between cards are interned).
+_PER_KIND = 4
 #: Most candidates looked at per pool for one question's distractors: a bound on the work, whatever the pool size.
 _PROBES = 48
 
@@ -360,7 +364,13 @@ def _extract(card: Card) -> tuple[_Term, ...]:
     for match in _NUMBER_WORD.finditer(lowered if len(lowered) == len(text) else text):
         if not (match.start() and text[match.start() - 1] == "-"):
             add("number", text[match.start() : match.end()], match.start())
-    return tuple(term for _, term in sorted(found.values(), key=lambda held: held[0]))
+    kept: list[_Term] = []
+    per_kind: dict[str, int] = {}
+    for _, term in sorted(found.values(), key=lambda held: held[0]):
+        per_kind[term.kind] = per_kind.get(term.kind, 0) + 1
+        if per_kind[term.kind] <= _PER_KIND:
+            kept.append(_Term(term.kind, sys.intern(term.surface), tuple(sys.intern(w) for w in term.key)))
+    return tuple(kept)
 
 
 @lru_cache(maxsize=8192)
