@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+from functools import lru_cache
 from typing import Annotated, Any
 
 import msgspec
+
+from bot.util.text import fold
 
 #: A card must fit in a Discord embed description.
 MAX_TEXT = 4096
@@ -71,6 +75,41 @@ class Source(_Base, frozen=True, kw_only=True):
 
 EMPTY_SOURCE = Source()
 
+#: A term a curator asks to blank: a word or a phrase of the card's text, not a sentence.
+ClozeTerm = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=100,
+        description="A word or phrase of the card's text (matched ignoring case and accents) to blank in a quiz.",
+    ),
+]
+AcceptedAnswer = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class Study(_Base, frozen=True, kw_only=True):
+    """How study mode quizzes a card, when the curator wants a say: which terms to blank, which other answers to
+    accept, or not to quiz the card at all. Without it, questions are derived from the text on their own."""
+
+    cloze: Annotated[
+        tuple[ClozeTerm, ...],
+        msgspec.Meta(
+            max_length=10,
+            description="The terms to blank, instead of those study mode would pick; each must occur in the text.",
+        ),
+    ] = ()
+    answers: Annotated[
+        tuple[AcceptedAnswer, ...],
+        msgspec.Meta(
+            max_length=20,
+            description="Other answers accepted for the cloze terms (synonyms, abbreviations); needs `cloze`.",
+        ),
+    ] = ()
+    skip: Annotated[bool, msgspec.Meta(description="true: study mode never quizzes this card.")] = False
+
+
+NO_STUDY = Study()
+
 
 class Card(_Base, frozen=True, kw_only=True):
     """One fact, with the topics it is found by, its source and the references it cites."""
@@ -82,6 +121,7 @@ class Card(_Base, frozen=True, kw_only=True):
     citations: tuple[NonEmpty, ...] = ()
     added_by: NonEmpty | None = None
     added_at: AddedAt | None = None
+    study: Study = NO_STUDY
 
 
 class Collection(_Base, frozen=True, kw_only=True):
@@ -108,6 +148,51 @@ FILE_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(CardFile))
 COLLECTION_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(Collection))
 CARD_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(Card))
 SOURCE_KEYS = tuple(f.encode_name for f in msgspec.structs.fields(Source))
+
+
+class FoldedText:
+    """A text folded as search folds it (:func:`bot.util.text.fold`), able to map a match in the folded text back
+    to the characters of the text it comes from (folding can change lengths: "ß" becomes "ss")."""
+
+    __slots__ = ("folded", "offsets", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.offsets: list[int] | None = None  # None: one folded character per character (ASCII)
+        if text.isascii():
+            self.folded = text.lower()
+            return
+        parts: list[str] = []
+        offsets: list[int] = []
+        for index, char in enumerate(text):
+            folded = fold(char)
+            parts.append(folded)
+            offsets.extend([index] * len(folded))
+        offsets.append(len(text))
+        self.folded, self.offsets = "".join(parts), offsets
+
+    def spans(self, pattern: re.Pattern[str] | None) -> list[tuple[int, int]]:
+        """The (start, end) in the text of each match of ``pattern`` in the folded text."""
+        if pattern is None:
+            return []
+        found = [m.span() for m in pattern.finditer(self.folded)]
+        offsets = self.offsets
+        return found if offsets is None else [(offsets[start], offsets[end]) for start, end in found]
+
+
+@lru_cache(maxsize=8192)
+def term_pattern(term: str) -> re.Pattern[str] | None:
+    """The pattern of a term in folded text: its folded words, any run of spaces between them, whole words only."""
+    words = fold(term).split()
+    if not words:
+        return None
+    return re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)")
+
+
+def term_spans(text: str | FoldedText, term: str) -> list[tuple[int, int]]:
+    """Where ``term`` occurs in ``text`` as whole words, ignoring case, accents and spacing: the (start, end) of each
+    occurrence in ``text``. A study block's cloze term must occur at least once."""
+    return (text if isinstance(text, FoldedText) else FoldedText(text)).spans(term_pattern(term))
 
 
 def schema() -> dict[str, Any]:

@@ -20,7 +20,7 @@ import msgspec
 import yaml
 
 from bot.cards import yamlio
-from bot.cards.model import Card, CardFile
+from bot.cards.model import Card, CardFile, term_spans
 from bot.cards.worker import in_worker_process
 
 Severity = Literal["error", "warning"]
@@ -211,6 +211,10 @@ def _friendly(name: str, message: str, value: Any) -> str:
                 f"{name} {echo(value)} is not a valid id: use lowercase letters, digits and hyphens, "
                 "starting with a letter or digit, at most 80 characters"
             )
+    if isinstance(value, list | tuple):
+        most = re.search(r"length <= (\d+)", message)
+        if most:
+            return f"{name} has {len(value):,} entries; at most {int(most.group(1)):,} are allowed"
     expected = re.match(r"Expected `([^`]+)`", message)
     if expected:
         wanted = " or ".join(_TYPE_WORDS.get(t.strip(), t.strip()) for t in expected.group(1).split("|"))
@@ -465,6 +469,35 @@ def _within_file(card_file: CardFile, path: str, text: str | Callable[[], str | 
             yield where.problem(
                 ("cards", index, "id"), f"card '{card.id}' has no topics, so topic search cannot find it", "warning"
             )
+        for at, message, severity in study_problems(card):
+            yield where.problem(("cards", index, *at), f"cards[{index}].{message}", severity)
+
+
+def study_problems(card: Card) -> Iterator[tuple[tuple[str | int, ...], str, Severity]]:
+    """What is wrong with a card's study block: (where in the card, message, severity) for each problem.
+
+    A cloze term must occur in the text (ignoring case, accents and spacing, as whole words), or no question could
+    blank it; accepted answers only make sense for curated cloze terms.
+    """
+    study = card.study
+    seen: dict[str, int] = {}
+    for number, term in enumerate(study.cloze):
+        at, name = ("study", "cloze", number), f"study.cloze[{number}]"
+        if not term.strip():
+            yield at, f"{name} is empty", "error"
+        elif not term_spans(card.text, term):
+            yield at, f"{name} {echo(term)} does not occur in the card's text (whole words, any case)", "error"
+        key = " ".join(term.casefold().split())
+        if key in seen:
+            yield at, f"{name} {echo(term)} is study.cloze[{seen[key]}] again", "warning"
+        seen.setdefault(key, number)
+    for number, answer in enumerate(study.answers):
+        if not answer.strip():
+            yield ("study", "answers", number), f"study.answers[{number}] is empty", "error"
+    if study.answers and not study.cloze:
+        yield ("study", "answers"), "study.answers needs study.cloze: the terms these answers stand for", "error"
+    if study.skip and study.cloze:
+        yield ("study", "skip"), "study.skip is true, so study.cloze is never used", "warning"
 
 
 def validate_card(data: dict[str, Any], path: str = "<card>") -> tuple[Card | None, list[Problem]]:
@@ -478,7 +511,9 @@ def validate_card(data: dict[str, Any], path: str = "<card>") -> tuple[Card | No
     except msgspec.ValidationError:
         pass
     else:
-        return (card, []) if card.text.strip() else (None, [Problem(path, 1, 1, "text is empty")])
+        if not card.text.strip():
+            return None, [Problem(path, 1, 1, "text is empty")]
+        return _study_checked(card, path, lambda: yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
     walker = _Walker(path, "the card")
     root = yamlio.compose(text)
@@ -490,7 +525,14 @@ def validate_card(data: dict[str, Any], path: str = "<card>") -> tuple[Card | No
     card = msgspec.convert(data, Card)
     if not card.text.strip():
         return None, [Problem(path, 1, 1, "text is empty")]
-    return card, []
+    return _study_checked(card, path, text)
+
+
+def _study_checked(card: Card, path: str, text: str | Callable[[], str]) -> tuple[Card | None, list[Problem]]:
+    """A valid card after its study block's checks: refused on an error, kept with its warnings otherwise."""
+    where = _Locator(path, text)
+    problems = [where.problem(at, message, severity) for at, message, severity in study_problems(card)]
+    return (None if any(p.is_error for p in problems) else card), problems
 
 
 # ---------------------------------------------------------------------------------------- whole library

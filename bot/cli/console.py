@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.cli import render
+from bot.cli.questions import derive, questions_text
 from bot.cli.text import valid_text
 from bot.service import STYLES, CardService
 
@@ -29,11 +30,25 @@ HELP = """Commands (the same as /fact on Discord):
   show CARD               one card by id
   source CARD [STYLE]     where a card comes from; STYLE is plain, apa, mla or bibtex
   topics [PREFIX]         topics to search by
+  questions CARD          the study questions a card yields (clozes and choices)
   collections             the collections and their curators
   help                    this list
   quit                    leave (Ctrl-D works too)"""
 
-COMMANDS = ("random", "search", "next", "prev", "cite", "show", "source", "topics", "collections", "help", "quit")
+COMMANDS = (
+    "random",
+    "search",
+    "next",
+    "prev",
+    "cite",
+    "show",
+    "source",
+    "topics",
+    "questions",
+    "collections",
+    "help",
+    "quit",
+)
 PAGE = 5
 
 
@@ -68,6 +83,7 @@ class Console:
             "show": self._show,
             "source": self._source,
             "topics": self._topics,
+            "questions": self._questions,
             "collections": lambda _: self.write(render.collections_text(self.service.collections())),
             "help": lambda _: self.write(HELP),
             "?": lambda _: self.write(HELP),
@@ -130,12 +146,19 @@ class Console:
         topics = self.service.topics(prefix, limit=40)
         self.write(", ".join(topics) if topics else f"No topic starts with “{prefix}”.")
 
+    def _questions(self, card_id: str) -> None:
+        derived = derive(card_id, self.service.library)
+        if derived is None:
+            self.write(f"No card has the id “{card_id}”." if card_id else "Usage: questions CARD")
+            return
+        self.write(questions_text(card_id, *derived))
+
 
 def _options(service: CardService, command: str, arg: str) -> list[str]:
     """What the argument ``arg`` of ``command`` may become: topics, card ids or references."""
     if command in ("random", "search"):
         return service.topics(arg, limit=20)
-    if command in ("show", "source"):
+    if command in ("show", "source", "questions"):
         return [card_id for card_id, _ in service.card_choices(arg, limit=20)]
     if command == "cite":
         return [display for display, _ in service.references(arg, limit=20)]

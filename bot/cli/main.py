@@ -159,15 +159,20 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------- browsing
+def _no_such_card(service: CardService, card_id: str) -> int:
+    """Say that no card has this id, with the closest ids; the exit status of a command given a wrong id."""
+    choices = service.card_choices(card_id, limit=3)
+    hint = f" Did you mean {', '.join(c for c, _ in choices)}?" if choices else ""
+    print(f"No card has the id '{card_id}'.{hint}", file=sys.stderr)
+    return 1
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     """Show one card."""
     service = _service(args)
     detail = service.detail(args.id)
     if detail is None:
-        choices = service.card_choices(args.id, limit=3)
-        hint = f" Did you mean {', '.join(c for c, _ in choices)}?" if choices else ""
-        print(f"No card has the id '{args.id}'.{hint}", file=sys.stderr)
-        return 1
+        return _no_such_card(service, args.id)
     if args.json:
         _print_json(render.card_json(detail))
     else:
@@ -269,6 +274,21 @@ def cmd_source(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_questions(args: argparse.Namespace) -> int:
+    """What study mode asks about a card: its clozes and choices, or why it is not quizzed."""
+    from bot.cli.questions import derive, questions_json, questions_text
+
+    service = _service(args)
+    derived = derive(args.id, service.library)
+    if derived is None:
+        return _no_such_card(service, args.id)
+    if args.json:
+        _print_json(questions_json(args.id, *derived))
+    else:
+        print(questions_text(args.id, *derived))
+    return 0
+
+
 def cmd_console(args: argparse.Namespace) -> int:
     """The interactive offline console."""
     from bot.cli.console import run_console
@@ -330,6 +350,10 @@ def build_parser(
     p.add_argument("id")
     p.add_argument("--style", choices=["plain", "apa", "mla", "bibtex"], default="plain")
     p.set_defaults(func=cmd_source)
+
+    p = sub.add_parser("questions", parents=[common], help="the study questions a card yields")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_questions)
 
     p = sub.add_parser("console", parents=[common], help="an interactive console on the cards (no Discord)")
     p.set_defaults(func=cmd_console)

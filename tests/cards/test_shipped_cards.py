@@ -60,7 +60,7 @@ def test_shipped_json_schema_is_generated_from_the_model() -> None:
     assert card["required"] == ["id", "text"]
     assert card["additionalProperties"] is False
     assert card["properties"]["text"]["maxLength"] == model.MAX_TEXT
-    assert set(card["properties"]) == {"id", "text", "topics", "source", "citations", "added_by", "added_at"}
+    assert set(card["properties"]) == {"id", "text", "topics", "source", "citations", "added_by", "added_at", "study"}
     assert set(schema["$defs"]["Source"]["properties"]) == {
         "article",
         "type",
