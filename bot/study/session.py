@@ -93,6 +93,11 @@ class Session(msgspec.Struct, kw_only=True):
         self.answers = {}
         self.expected = list(self.joined)
 
+    def reopen(self, now: dt.datetime) -> None:
+        """After a restart: give the current question its full time again from ``now``, keeping its answers."""
+        self.phase = "asking"
+        self.asked_at = now
+
     def answer(self, user_id: int, index: int, text: str, correct: bool, now: dt.datetime) -> Outcome:
         """Record ``user_id``'s answer to question ``index``; say why when it is refused."""
         if index != self.index or self.phase == "ended":
