@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.cards.library import Library
 from bot.cards.model import Card
 from bot.service import CardDetail, CardService
 from bot.storage.study import Answer, DueCard, StudyStore
@@ -91,6 +92,8 @@ class StudyDesk:
         self.rng = rng or random.Random()
         self.sessions: dict[int, Session] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._derived: dict[str, tuple[Question, ...]] = {}
+        self._derived_for: Library | None = None
 
     def lock(self, channel_id: int) -> asyncio.Lock:
         """The lock that orders everything done to one channel's session."""
@@ -102,7 +105,18 @@ class StudyDesk:
         detail = self.service.detail(card_id)
         if detail is None:
             return None
-        return detail, questions_for(detail.card, self.service.library)
+        return detail, self._questions_of(detail.card)
+
+    def _questions_of(self, card: Card) -> tuple[Question, ...]:
+        """``questions_for(card)``, derived once per card and library (a click must not re-derive it)."""
+        library = self.service.library
+        if library is not self._derived_for:
+            self._derived.clear()
+            self._derived_for = library
+        found = self._derived.get(card.id)
+        if found is None:
+            found = self._derived[card.id] = questions_for(card, library)
+        return found
 
     def question(self, card_id: str, mode: Mode) -> tuple[CardDetail, Question] | None:
         """The card's question of ``mode`` (or its cloze when it has no choice question); None when it has none."""
@@ -195,7 +209,7 @@ class StudyDesk:
         source: str,
         now: dt.datetime,
     ) -> None:
-        key = answer_key(card, questions_for(card, self.service.library))
+        key = answer_key(card, self._questions_of(card))
         self.recorder.record(Answer(user_id, guild_id, card.id, int(rating), correct, source, key, now))
 
     async def resume(self) -> list[Session]:

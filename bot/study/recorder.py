@@ -3,7 +3,8 @@
 :meth:`StudyRecorder.record` appends to a buffer and returns; a background task applies the buffer in one
 transaction (:meth:`bot.storage.study.StudyStore.write_batch`, each answer through FSRS) at least every
 ``flush_interval`` seconds and as soon as ``max_batch`` answers wait. Session states ride in the same batch
-(:meth:`StudyRecorder.save_session`): the latest state of each channel is written, or its row deleted. A failed
+(:meth:`StudyRecorder.save_session`): the latest state of each channel is written, or its row deleted, so a
+crash loses at most the last ``flush_interval`` of a session (a clean shutdown loses nothing). A failed
 write keeps the batch and retries with back-off; :meth:`StudyRecorder.close` writes what is left.
 """
 
@@ -56,7 +57,6 @@ class StudyRecorder:
     def save_session(self, channel_id: int, guild_id: int, state_json: str | None) -> None:
         """Queue the latest state of a channel's session (``None``: the session is over, delete it)."""
         self._sessions[channel_id] = None if state_json is None else (guild_id, state_json)
-        self._wake.set()
 
     def _update(self, card_id: str, state: str | None, rating: int, at: dt.datetime) -> tuple[str, dt.datetime]:
         review = self._srs.review(card_id, state, Rating(rating), at)

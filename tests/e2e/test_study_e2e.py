@@ -271,3 +271,19 @@ async def test_a_session_survives_a_restart(launch: Any) -> None:
         summary = await r.chan.wait_for_message(lambda m: bool(m.embed) and "Study session over" in m.embed["title"])
         assert f"<@{r.alice.id}>: 1 right" in summary.embed["description"]
         assert f"<@{r.bob.id}>: 1 right" in summary.embed["description"]
+
+
+async def test_time_up_reveals_and_asks_the_next_question(running: Running) -> None:
+    r = running
+    await (await _study(r, "start", questions=2, mode="choice", seconds=30)).wait_message()
+    q1 = await _question_message(r.chan, 1)
+    session = _session(r)
+    await _pick(r, q1, r.bob, _question(r, session).answer)
+    cog = _cog(r)
+    deadline = session.deadline()
+    assert deadline is not None
+    cog.clock = lambda: deadline  # the question's time is up: re-arming the timer fires it at once
+    cog._arm(session)
+    reveal = await r.chan.wait_for_message(lambda m: bool(m.embed) and m.embed.get("title") == "Question 1: revealed")
+    assert "1 of 1 got it right" in reveal.embeds[0]["description"]
+    await _question_message(r.chan, 2)

@@ -3,16 +3,20 @@ machine, the exam plan, and the desk over the shipped cards and a real SQLite da
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from fsrs import Card as FsrsCard
 
 from bot.service import CardService
 from bot.storage import Storage
-from bot.study.desk import StudyDesk, StudyError
+from bot.study.desk import ReviewItem, StudyDesk, StudyError
 from bot.study.exam import RECALLS, exam_start, plan_exam
 from bot.study.questions import questions_for
 from bot.study.recorder import StudyRecorder
@@ -251,3 +255,63 @@ async def test_exam_brings_the_topics_cards_forward(desk: StudyDesk) -> None:
     progress = await desk.progress(11, T0)
     assert progress.exams
     assert progress.exams[0][1] == day
+
+
+# -- edited and removed cards ----------------------------------------------------------------------------
+@pytest.fixture
+async def copy_desk(cards_copy: Path, tmp_path: Path):
+    service = await asyncio.to_thread(CardService.load, cards_copy)
+    async with Storage.open(tmp_path / "s.db") as storage:
+        srs = Srs(clock=lambda: T0, fuzzing=False)
+        recorder = StudyRecorder(storage.study, srs)
+        yield StudyDesk(service, storage.study, recorder, srs, rng=random.Random(1)), cards_copy
+        await recorder.close()
+
+
+def _rewrite(folder: Path, card_id: str, change: Callable[[str], str]) -> None:
+    for path in folder.glob("*.yml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for card in data["cards"]:
+            if card["id"] == card_id:
+                card["text"] = change(card["text"])
+                path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+                return
+    raise AssertionError(card_id)
+
+
+async def test_an_edit_keeps_the_schedule_unless_the_answer_changed(copy_desk) -> None:
+    desk, folder = copy_desk
+    found = [f for f in (desk.question(c, "cloze") for c in desk.service.library.cards) if f is not None]
+    assert len(found) >= 2
+    kept, changed = (ReviewItem(*f) for f in found[:2])
+    for item in (kept, changed):
+        await desk.rate(11, 1, item.detail.card.id, Rating.Again, T0)
+    later = T0 + dt.timedelta(days=2)
+    assert {kept.detail.card.id, changed.detail.card.id} <= {i.detail.card.id for i in await desk.due(11, None, later)}
+
+    _rewrite(folder, kept.detail.card.id, lambda text: text + " Added later by a curator.")
+    answer = changed.question.answer
+    _rewrite(folder, changed.detail.card.id, lambda text: re.sub(re.escape(answer), "something", text, flags=re.I))
+    await asyncio.to_thread(desk.service.reload)
+    again = desk.question(kept.detail.card.id, "cloze")
+    assert again is not None
+    assert again[1].answer == kept.question.answer  # the derivation still blanks the same term
+    after = {i.detail.card.id for i in await desk.due(11, None, later)}
+    assert kept.detail.card.id in after
+    assert changed.detail.card.id not in after  # its answer changed: the old schedule no longer applies
+
+
+async def test_removed_cards_drop_out_of_reviews_and_progress(copy_desk) -> None:
+    desk, folder = copy_desk
+    topic = next(iter(desk.service.library.cards.values())).topics[0]
+    [first, *_] = await desk.due(11, topic, T0)
+    await desk.rate(11, 1, first.detail.card.id, Rating.Again, T0)
+    assert (await desk.progress(11, T0)).studied == 1
+    for path in folder.glob("*.yml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data["cards"] = [c for c in data["cards"] if c["id"] != first.detail.card.id]
+        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    await asyncio.to_thread(desk.service.reload)
+    later = T0 + dt.timedelta(days=2)
+    assert first.detail.card.id not in {i.detail.card.id for i in await desk.due(11, None, later)}
+    assert (await desk.progress(11, later)).studied == 0

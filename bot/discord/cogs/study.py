@@ -673,17 +673,21 @@ class StudyCog(commands.Cog):
         await self._answer(interaction, session, int(match["index"]), _modal_text(data))
 
     async def _answer(self, interaction: discord.Interaction[Any], session: Session, index: int, given: str) -> None:
-        async with self.desk.lock(session.channel_id):
-            if self.desk.sessions.get(session.channel_id) is not session:
-                await reply(interaction, "This study session is over.")
-                return
-            outcome, _correct = self.desk.answer(session, interaction.user.id, index, given, self.clock())
-            if outcome != "recorded":
-                await reply(interaction, ANSWER_REPLIES[outcome])
-                return
-            await reply(interaction, f"Your answer “{safe(given, 300)}” is in. The answer comes at the reveal.")
-            if session.everyone_answered():
-                await self._reveal(session)
+        # Recording an answer never awaits, so it needs no lock: a reveal closes the question before its first
+        # await. The acknowledgement goes out at once, whatever the channel's lock is doing (a reveal posting).
+        if self.desk.sessions.get(session.channel_id) is not session:
+            await reply(interaction, "This study session is over.")
+            return
+        outcome, _correct = self.desk.answer(session, interaction.user.id, index, given, self.clock())
+        if outcome != "recorded":
+            await reply(interaction, ANSWER_REPLIES[outcome])
+            return
+        await reply(interaction, f"Your answer “{safe(given, 300)}” is in. The answer comes at the reveal.")
+        if session.everyone_answered():
+            async with self.desk.lock(session.channel_id):
+                same = self.desk.sessions.get(session.channel_id) is session and session.index == index
+                if same and session.phase == "asking":
+                    await self._reveal(session)
 
     async def on_review_button(self, interaction: discord.Interaction[Any], action: str, card_id: str) -> None:
         """Show a review card's answer, or record the member's rating and show the next due card."""
