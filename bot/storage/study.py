@@ -69,9 +69,14 @@ class MemberStats:
 
 _UPSERT = (
     "INSERT INTO study_states (user_id, card_id, state, due_ms, answer_key, reviews, updated_ms) "
-    "VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT (user_id, card_id) DO UPDATE SET state = excluded.state, "
-    "due_ms = excluded.due_ms, answer_key = excluded.answer_key, reviews = study_states.reviews + 1, "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, card_id) DO UPDATE SET state = excluded.state, "
+    "due_ms = excluded.due_ms, answer_key = excluded.answer_key, reviews = study_states.reviews + excluded.reviews, "
     "updated_ms = excluded.updated_ms"
+)
+#: The stored states of a batch's (user, card) pairs, given as one JSON array of pairs.
+_CURRENT = (
+    "SELECT user_id, card_id, state, answer_key FROM study_states WHERE (user_id, card_id) IN "
+    "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))"
 )
 _LOG = (
     "INSERT INTO study_reviews (user_id, guild_id, card_id, rating, correct, source, at_ms) "
@@ -92,23 +97,29 @@ class StudyStore:
         """Apply ``answers`` in order (each through ``update``) and save or delete ``sessions``
         (``{channel_id: (guild_id, state_json) or None}``), all in one transaction."""
         async with self._db.transaction() as conn:
+            keys = sorted({(a.user_id, a.card_id) for a in answers})
             current: dict[tuple[int, str], tuple[str, str]] = {}
-            for a in answers:
+            if keys:
+                async with conn.execute(_CURRENT, (json.dumps(keys),)) as cursor:
+                    for row in await cursor.fetchall():
+                        current[(int(row[0]), str(row[1]))] = (str(row[2]), str(row[3]))
+            states: dict[tuple[int, str], tuple[str, int, str, int]] = {}
+            reviews: dict[tuple[int, str], int] = {}
+            log_rows = []
+            for a in answers:  # in order: a member's second answer builds on their first
                 key = (a.user_id, a.card_id)
-                if key not in current:
-                    async with conn.execute(
-                        "SELECT state, answer_key FROM study_states WHERE user_id = ? AND card_id = ?", key
-                    ) as cursor:
-                        row = await cursor.fetchone()
-                    if row is not None:
-                        current[key] = (row[0], row[1])
                 stored = current.get(key)
                 previous = stored[0] if stored is not None and stored[1] == a.answer_key else None
                 state, due = update(a.card_id, previous, a.rating, a.at)
                 current[key] = (state, a.answer_key)
                 at_ms = to_ms(a.at)
-                await conn.execute(_UPSERT, (a.user_id, a.card_id, state, to_ms(due), a.answer_key, at_ms))
-                await conn.execute(_LOG, (a.user_id, a.guild_id, a.card_id, a.rating, int(a.correct), a.source, at_ms))
+                states[key] = (state, to_ms(due), a.answer_key, at_ms)
+                reviews[key] = reviews.get(key, 0) + 1
+                log_rows.append((a.user_id, a.guild_id, a.card_id, a.rating, int(a.correct), a.source, at_ms))
+            await conn.executemany(
+                _UPSERT, [(u, c, st, due, k, reviews[(u, c)], at) for (u, c), (st, due, k, at) in states.items()]
+            )
+            await conn.executemany(_LOG, log_rows)
             for channel_id, saved in sessions.items():
                 if saved is None:
                     await conn.execute("DELETE FROM study_sessions WHERE channel_id = ?", (channel_id,))
