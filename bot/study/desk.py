@@ -175,7 +175,7 @@ class StudyDesk:
     def save(self, session: Session) -> None:
         """Queue the session's state (deleted when it has ended)."""
         ended = session.phase == "ended"
-        self.recorder.save_session(session.channel_id, session.guild_id, None if ended else session.to_json())
+        self.recorder.save_session(session.channel_id, session.guild_id, None if ended else session.to_json)
         if ended:
             self.sessions.pop(session.channel_id, None)
 

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from bot.storage.study import Answer, StudyStore
 
@@ -36,7 +37,9 @@ class StudyRecorder:
         self.max_batch = max_batch
         self.max_backoff = max_backoff
         self._answers: list[Answer] = []
-        self._sessions: dict[int, tuple[int, str] | None] = {}
+        #: Per channel: the guild and a function giving the session's JSON (called at the write, so a session
+        #: answered 200 times between two writes is serialised once), or None to delete it.
+        self._sessions: dict[int, tuple[int, Callable[[], str]] | None] = {}
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -54,9 +57,10 @@ class StudyRecorder:
         if len(self._answers) >= self.max_batch:
             self._wake.set()
 
-    def save_session(self, channel_id: int, guild_id: int, state_json: str | None) -> None:
-        """Queue the latest state of a channel's session (``None``: the session is over, delete it)."""
-        self._sessions[channel_id] = None if state_json is None else (guild_id, state_json)
+    def save_session(self, channel_id: int, guild_id: int, state: Callable[[], str] | None) -> None:
+        """Queue the state of a channel's session, as ``state()`` gives it when written (``None``: the session is
+        over, delete it)."""
+        self._sessions[channel_id] = None if state is None else (guild_id, state)
 
     def _update(self, card_id: str, state: str | None, rating: int, at: dt.datetime) -> tuple[str, dt.datetime]:
         review = self._srs.review(card_id, state, Rating(rating), at)
@@ -70,7 +74,8 @@ class StudyRecorder:
                 return
             self._answers, self._sessions = [], {}
             try:
-                await self._store.write_batch(answers, self._update, sessions)
+                states = {c: None if s is None else (s[0], s[1]()) for c, s in sessions.items()}
+                await self._store.write_batch(answers, self._update, states)
             except BaseException:
                 self._answers[:0] = answers
                 for channel_id, state in sessions.items():
