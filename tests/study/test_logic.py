@@ -315,3 +315,20 @@ async def test_removed_cards_drop_out_of_reviews_and_progress(copy_desk) -> None
     later = T0 + dt.timedelta(days=2)
     assert first.detail.card.id not in {i.detail.card.id for i in await desk.due(11, None, later)}
     assert (await desk.progress(11, later)).studied == 0
+
+
+async def test_a_session_skips_a_card_removed_mid_session(copy_desk) -> None:
+    desk, folder = copy_desk
+    s = desk.start(
+        guild_id=1, channel_id=2, starter_id=10, topic=None, collection=None, count=3, mode="cloze", seconds=30
+    )
+    gone, following = s.card_ids[0], s.card_ids[1]
+    for path in folder.glob("*.yml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data["cards"] = [c for c in data["cards"] if c["id"] != gone]
+        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    await asyncio.to_thread(desk.service.reload)
+    found = desk.current(s)
+    assert found is not None
+    assert found[0].card.id == following
+    assert s.number == 2

@@ -383,6 +383,11 @@ class StudyCog(commands.Cog):
                 await channel.send(
                     embeds=reveal_embeds(session, question, detail, source, result), allowed_mentions=NO_MENTIONS
                 )
+            else:
+                await channel.send(
+                    f"Question {session.number}'s card was removed from the library meanwhile, so it is not counted.",
+                    allowed_mentions=NO_MENTIONS,
+                )
             await self._next(channel, session)
         except (discord.NotFound, discord.Forbidden) as exc:
             log.info("study session in channel %s ended: %s", session.channel_id, exc)
