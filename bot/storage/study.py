@@ -230,6 +230,30 @@ class StudyStore:
                 [(to_ms(when), user_id, card_id) for card_id, when in due.items()],
             )
 
+    async def set_guild_exam(self, guild_id: int, topic: str, day: dt.date) -> None:
+        """Record a server's exam on ``topic`` (a topic key) on ``day``."""
+        await self._db.execute(
+            "INSERT INTO study_guild_exams (guild_id, topic, exam_date, updated_ms) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, topic) DO UPDATE SET exam_date = excluded.exam_date, "
+            "updated_ms = excluded.updated_ms",
+            (guild_id, topic, day.isoformat(), to_ms(dt.datetime.now(dt.UTC))),
+        )
+
+    async def guild_exams(self, guild_id: int) -> list[tuple[str, dt.date, dt.datetime]]:
+        """A server's exams: ``(topic key, date, when it was set)``, soonest first."""
+        rows = await self._db.fetchall(
+            "SELECT topic, exam_date, updated_ms FROM study_guild_exams WHERE guild_id = ? ORDER BY exam_date",
+            (guild_id,),
+        )
+        return [(str(r[0]), dt.date.fromisoformat(r[1]), _at(int(r[2]))) for r in rows]
+
+    async def guild_members(self, guild_id: int) -> list[int]:
+        """The members who have answered or reviewed in ``guild_id``."""
+        rows = await self._db.fetchall(
+            "SELECT DISTINCT user_id FROM study_reviews WHERE guild_id = ? ORDER BY user_id", (guild_id,)
+        )
+        return [int(r[0]) for r in rows]
+
     async def review_counts(self, user_id: int, card_ids: Sequence[str], since: dt.datetime) -> dict[str, int]:
         """``{card_id: reviews}`` of the member since ``since`` (cards with none are left out)."""
         rows = await self._db.fetchall(

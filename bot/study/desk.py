@@ -261,16 +261,23 @@ class StudyDesk:
             raise StudyError("That card is no longer in the library.")
         self._record(user_id, guild_id, detail.card, rating, rating != Rating.Again, "review", now)
         await self.recorder.flush()
-        for topic, day in await self.store.exams(user_id):
-            if topic in {topic_key(t) for t in detail.card.topics} and exam_start(day) > now:
-                await self.plan(user_id, topic, day, now)
+        topics = {topic_key(t) for t in detail.card.topics}
+        for topic, day, since in await self._exams(user_id, guild_id):
+            if topic in topics and exam_start(day) > now:
+                await self.plan(user_id, topic, day, now, since=since)
+
+    async def _exams(self, user_id: int, guild_id: int | None) -> list[tuple[str, dt.date, dt.datetime | None]]:
+        """The member's own exams, then those of the server they study in: ``(topic key, date, set at)``."""
+        own: list[tuple[str, dt.date, dt.datetime | None]] = [(t, d, None) for t, d in await self.store.exams(user_id)]
+        server = await self.store.guild_exams(guild_id) if guild_id is not None else []
+        return own + [(t, d, at) for t, d, at in server]
 
     # -- progress, streaks, leaderboard, exams -------------------------------------------------------
     async def _states(self, user_id: int) -> list[DueCard]:
         await self.recorder.flush()
         return [row for row in await self.store.states(user_id) if row.card_id in self.service.library.cards]
 
-    async def progress(self, user_id: int, now: dt.datetime) -> Progress:
+    async def progress(self, user_id: int, now: dt.datetime, guild_id: int | None = None) -> Progress:
         """Cards studied and learned, due today and this week, retention, and the two series of the chart."""
         states = await self._states(user_id)
         stats = await self.store.stats(user_id, now, days=PAST_DAYS)
@@ -282,10 +289,11 @@ class StudyDesk:
             if day in coming:
                 coming[day] += 1
         exams = []
-        for topic, day in await self.store.exams(user_id):
+        by_id = {row.card_id: row.state for row in states}
+        for topic, day, server in await self._exams(user_id, guild_id):
             cards = self.service.pool(topic=topic)
-            by_id = {row.card_id: row.state for row in states}
-            exams.append((topic, day, self._readiness([by_id.get(c) for c in cards], day)))
+            label = f"{topic} (server)" if server is not None else topic
+            exams.append((label, day, self._readiness([by_id.get(c) for c in cards], day)))
         return Progress(
             studied=len(states),
             learned=sum(1 for row in states if self.srs.learned(row.state)),
@@ -330,20 +338,36 @@ class StudyDesk:
         await self.recorder.flush()
         return await self.store.leaderboard(guild_id, now - dt.timedelta(days=30))
 
-    async def set_exam(self, user_id: int, topic: str, day: dt.date, now: dt.datetime) -> ExamPlan:
-        """Record an exam on ``topic`` on ``day`` and bring the topic's reviews forward."""
+    def _check_exam(self, topic: str, day: dt.date, now: dt.datetime) -> None:
         if not self.service.pool(topic=topic):
             raise StudyError(f"No card has the topic “{topic}”.")
         if exam_start(day) <= now:
             raise StudyError("The exam date must be in the future.")
+
+    async def set_exam(self, user_id: int, topic: str, day: dt.date, now: dt.datetime) -> ExamPlan:
+        """Record an exam on ``topic`` on ``day`` and bring the topic's reviews forward."""
+        self._check_exam(topic, day, now)
         await self.store.set_exam(user_id, topic_key(topic), day)
         return await self.plan(user_id, topic_key(topic), day, now)
 
-    async def plan(self, user_id: int, topic: str, day: dt.date, now: dt.datetime) -> ExamPlan:
-        """Apply the exam plan of ``topic`` for the member (see :mod:`bot.study.exam`)."""
+    async def set_server_exam(self, guild_id: int, topic: str, day: dt.date, now: dt.datetime) -> int:
+        """Record a server's exam (a moderator's) and plan it for every member who studies there; how many."""
+        self._check_exam(topic, day, now)
+        await self.recorder.flush()
+        await self.store.set_guild_exam(guild_id, topic_key(topic), day)
+        members = await self.store.guild_members(guild_id)
+        for user_id in members:
+            await self.plan(user_id, topic_key(topic), day, now, since=now)
+        return len(members)
+
+    async def plan(
+        self, user_id: int, topic: str, day: dt.date, now: dt.datetime, *, since: dt.datetime | None = None
+    ) -> ExamPlan:
+        """Apply the exam plan of ``topic`` for the member (see :mod:`bot.study.exam`); reviews are counted from
+        ``since`` (default: when the member set their exam)."""
         cards = self.service.pool(topic=topic)
         states = {row.card_id: (row.state, row.due) for row in await self._states(user_id)}
-        since = await self.store.exam_set_at(user_id, topic) or now
+        since = since or await self.store.exam_set_at(user_id, topic) or now
         counts = await self.store.review_counts(user_id, cards, since)
         plan = plan_exam(self.srs, cards, states, counts, day, now)
         await self.store.reschedule(user_id, {c: when for c, when in plan.due.items() if c in states})

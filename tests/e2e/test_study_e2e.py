@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bot.discord.checks import NOT_MODERATOR
 from bot.discord.cogs.study import ANSWER_REPLIES, ONLY_STARTER, StudyCog
 from bot.study.questions import Question
 from bot.study.session import MAX_ANSWER, Session
@@ -244,6 +245,15 @@ async def test_streak_leaderboard_and_exam(running: Running) -> None:
     names = [f["name"] for f in progress.embed["fields"]]
     assert "Streak" in names
     assert any(n.startswith("Exam:") for n in names)
+    refused = await (await _study(r, "exam", user=r.bob, topic=topic, date="2099-01-01", server=True)).wait_message()
+    assert refused.content == NOT_MODERATOR
+    mods = r.guild.add_role("Mods", permissions=0x2000)  # Manage Messages
+    maria = r.guild.add_member("maria", roles=[mods])
+    server = await (await _study(r, "exam", user=maria, topic=topic, date="2098-06-01", server=True)).wait_message()
+    assert "for this server" in server.content
+    assert "1 member who" in server.content  # alice studied here; bob and maria have not
+    progress = await (await _study(r, "progress", user=r.bob)).wait_followup()
+    assert any(f["name"].endswith("(server)") for f in progress.embed["fields"])
 
 
 async def test_a_session_survives_a_restart(launch: Any) -> None:

@@ -22,6 +22,7 @@ from bot.study.questions import questions_for
 from bot.study.recorder import StudyRecorder
 from bot.study.session import MAX_ANSWER, Session, new_session
 from bot.study.srs import Rating, Srs, rating_for
+from bot.util.text import topic_key
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -332,3 +333,20 @@ async def test_a_session_skips_a_card_removed_mid_session(copy_desk) -> None:
     assert found is not None
     assert found[0].card.id == following
     assert s.number == 2
+
+
+async def test_a_server_exam_plans_every_member_who_studies_there(desk: StudyDesk) -> None:
+    topic = next(iter(desk.service.library.cards.values())).topics[0]
+    item = (await desk.due(11, topic, T0))[0]
+    for user, guild in ((11, 1), (12, 1), (13, 2)):
+        await desk.rate(user, guild, item.detail.card.id, Rating.Easy, T0)
+    day = (T0 + dt.timedelta(days=5)).date()
+    for user in (11, 12, 13):
+        assert all(r.due > exam_start(day) for r in await desk.store.states(user))
+    assert await desk.set_server_exam(1, topic, day, T0) == 2
+    for user in (11, 12):
+        assert all(r.due < exam_start(day) for r in await desk.store.states(user))
+    assert all(r.due > exam_start(day) for r in await desk.store.states(13))  # another server's member
+    here = await desk.progress(11, T0, guild_id=1)
+    assert [label for label, _d, _r in here.exams] == [f"{topic_key(topic)} (server)"]
+    assert (await desk.progress(11, T0, guild_id=2)).exams == []

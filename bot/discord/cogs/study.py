@@ -26,7 +26,7 @@ from discord.ext import commands
 
 from bot.daily import zone_choices
 from bot.discord import choices
-from bot.discord.checks import is_moderator
+from bot.discord.checks import NOT_MODERATOR, is_moderator
 from bot.discord.embeds import safe
 from bot.discord.errors import NO_MENTIONS, reply
 from bot.discord.study_embeds import (
@@ -539,7 +539,7 @@ class StudyCog(commands.Cog):
     async def progress(self, interaction: discord.Interaction[Any]) -> None:
         """Cards learned, due, retention, and the chart."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        progress = await self.desk.progress(interaction.user.id, self.clock())
+        progress = await self.desk.progress(interaction.user.id, self.clock(), interaction.guild_id)
         embed = progress_embed(progress)
         try:
             png = await render_progress(progress.reviews_by_day, progress.coming)
@@ -581,13 +581,33 @@ class StudyCog(commands.Cog):
         await interaction.response.send_message(embed=leaderboard_embed(rows), allowed_mentions=NO_MENTIONS)
 
     @study.command(name="exam", description="Plan your reviews of a topic before an exam date")
-    @app_commands.describe(topic="The exam's topic", date="The exam date, YYYY-MM-DD")
-    async def exam(self, interaction: discord.Interaction[Any], topic: str, date: str) -> None:
+    @app_commands.describe(
+        topic="The exam's topic",
+        date="The exam date, YYYY-MM-DD",
+        server="For every member who studies in this server (moderators)",
+    )
+    async def exam(self, interaction: discord.Interaction[Any], topic: str, date: str, server: bool = False) -> None:
         """Bring a topic's reviews forward before the date."""
         try:
             day = dt.date.fromisoformat(date.strip())
         except ValueError:
             await reply(interaction, f"“{safe(date, 40)}” is not a date: write it as YYYY-MM-DD, e.g. 2026-06-15.")
+            return
+        if server:
+            if not is_moderator(interaction.user, self.settings):
+                await reply(interaction, NOT_MODERATOR)
+                return
+            try:
+                members = await self.desk.set_server_exam(interaction.guild_id or 0, topic, day, self.clock())
+            except StudyError as exc:
+                await reply(interaction, str(exc))
+                return
+            await interaction.response.send_message(
+                f"Exam on {day.isoformat()} for this server: the reviews of “{safe(topic, 64)}” of "
+                f"{members} member{'s' if members != 1 else ''} who study here come before it, each card recalled "
+                "at least twice; members who start later get the plan as they review here.",
+                allowed_mentions=NO_MENTIONS,
+            )
             return
         try:
             plan = await self.desk.set_exam(interaction.user.id, topic, day, self.clock())

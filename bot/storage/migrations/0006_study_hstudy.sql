@@ -56,3 +56,12 @@ CREATE TABLE study_exams (
     updated_ms INTEGER NOT NULL,
     PRIMARY KEY (user_id, topic)
 ) WITHOUT ROWID;
+
+-- A server's exam dates (set by a moderator): every member who studies in that server gets the plan.
+CREATE TABLE study_guild_exams (
+    guild_id   INTEGER NOT NULL,
+    topic      TEXT    NOT NULL,
+    exam_date  TEXT    NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (guild_id, topic)
+) WITHOUT ROWID;
