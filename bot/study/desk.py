@@ -107,6 +107,10 @@ class StudyDesk:
             return None
         return detail, self._questions_of(detail.card)
 
+    def _key(self, card: Card) -> str:
+        """The card's answer key, from all its questions (the same however it was asked)."""
+        return answer_key(card, self._questions_of(card))
+
     def _questions_of(self, card: Card) -> tuple[Question, ...]:
         """``questions_for(card)``, derived once per card and library (a click must not re-derive it)."""
         library = self.service.library
@@ -209,7 +213,7 @@ class StudyDesk:
         source: str,
         now: dt.datetime,
     ) -> None:
-        key = answer_key(card, self._questions_of(card))
+        key = self._key(card)
         self.recorder.record(Answer(user_id, guild_id, card.id, int(rating), correct, source, key, now))
 
     async def resume(self) -> list[Session]:
@@ -233,7 +237,7 @@ class StudyDesk:
         items: list[ReviewItem] = []
         for row in await self.store.due(user_id, now, limit=500):
             item = self._item(row.card_id, wanted)
-            if item is not None and answer_key(item.detail.card, (item.question,)) == row.answer_key:
+            if item is not None and self._key(item.detail.card) == row.answer_key:
                 items.append(item)
             if len(items) >= limit:
                 return items
