@@ -9,6 +9,7 @@ import random
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -269,12 +270,12 @@ async def copy_desk(cards_copy: Path, tmp_path: Path):
         await recorder.close()
 
 
-def _rewrite(folder: Path, card_id: str, change: Callable[[str], str]) -> None:
+def _rewrite(folder: Path, card_id: str, change: Callable[[dict[str, Any]], None]) -> None:
     for path in folder.glob("*.yml"):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         for card in data["cards"]:
             if card["id"] == card_id:
-                card["text"] = change(card["text"])
+                change(card)
                 path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
                 return
     raise AssertionError(card_id)
@@ -290,9 +291,13 @@ async def test_an_edit_keeps_the_schedule_unless_the_answer_changed(copy_desk) -
     later = T0 + dt.timedelta(days=2)
     assert {kept.detail.card.id, changed.detail.card.id} <= {i.detail.card.id for i in await desk.due(11, None, later)}
 
-    _rewrite(folder, kept.detail.card.id, lambda text: text + " Added later by a curator.")
+    _rewrite(folder, kept.detail.card.id, lambda card: card.update(source={"article": "Corrected", "type": "Website"}))
     answer = changed.question.answer
-    _rewrite(folder, changed.detail.card.id, lambda text: re.sub(re.escape(answer), "something", text, flags=re.I))
+    _rewrite(
+        folder,
+        changed.detail.card.id,
+        lambda card: card.update(text=re.sub(re.escape(answer), "something", card["text"], flags=re.I)),
+    )
     await asyncio.to_thread(desk.service.reload)
     again = desk.question(kept.detail.card.id, "cloze")
     assert again is not None
