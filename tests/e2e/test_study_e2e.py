@@ -297,3 +297,15 @@ async def test_time_up_reveals_and_asks_the_next_question(running: Running) -> N
     reveal = await r.chan.wait_for_message(lambda m: bool(m.embed) and m.embed.get("title") == "Question 1: revealed")
     assert "1 of 1 got it right" in reveal.embeds[0]["description"]
     await _question_message(r.chan, 2)
+
+
+async def test_a_channel_the_bot_can_no_longer_post_in_ends_the_session_cleanly(running: Running) -> None:
+    r = running
+    await (await _study(r, "start", questions=2, mode="choice", seconds=300)).wait_message()
+    await _question_message(r.chan, 1)
+    r.chan.forbid_bot()
+    await (await _study(r, "reveal")).wait_message()
+    await r.fake.wait_for(lambda: r.chan.id not in _cog(r).desk.sessions, what="the session to end")
+    again = await (await _study(r, "reveal")).wait_message()
+    assert "No study session" in again.content
+    assert not r.errors.records

@@ -355,3 +355,26 @@ async def test_a_server_exam_plans_every_member_who_studies_there(desk: StudyDes
     here = await desk.progress(11, T0, guild_id=1)
     assert [label for label, _d, _r in here.exams] == [f"{topic_key(topic)} (server)"]
     assert (await desk.progress(11, T0, guild_id=2)).exams == []
+
+
+async def test_two_hundred_answers_are_written_in_one_batch(desk: StudyDesk) -> None:
+    batches: list[int] = []
+    write = desk.store.write_batch
+
+    async def counting(answers, update, sessions=None):  # type: ignore[no-untyped-def]
+        batches.append(len(answers))
+        await write(answers, update, sessions or {})
+
+    desk.store.write_batch = counting  # type: ignore[method-assign]
+    s = desk.start(
+        guild_id=1, channel_id=2, starter_id=10, topic=None, collection=None, count=1, mode="choice", seconds=30
+    )
+    s.ask(T0, 5)
+    found = desk.current(s)
+    assert found is not None
+    for user in range(200):
+        assert desk.answer(s, 1000 + user, 0, found[1].answer, T0)[0] == "recorded"
+    assert batches == []  # nothing written while the members click
+    await desk.recorder.flush()
+    assert batches == [200]
+    assert len(await desk.leaderboard(1, T0)) == 10  # the top ten of the 200, all right
