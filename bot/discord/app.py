@@ -33,6 +33,7 @@ from bot.daily import Clock
 from bot.discord.cogs.cards import CardsCog
 from bot.discord.cogs.daily import DailyCog, daily_engine
 from bot.discord.cogs.facts import FactsCog
+from bot.discord.cogs.study import StudyCog
 from bot.discord.errors import NO_MENTIONS, FactdeckTree
 from bot.discord.sync import SyncResult, sync_commands
 from bot.discord.ui import ReadMore
@@ -47,7 +48,7 @@ __all__ = ["COGS", "CogFactory", "FactdeckBot", "intents", "main", "run"]
 CogFactory = Callable[["FactdeckBot"], commands.Cog | Awaitable[commands.Cog]]
 
 #: Every cog, in the order they are added.
-COGS: tuple[CogFactory, ...] = (FactsCog.from_bot, CardsCog.from_bot, DailyCog.from_bot)
+COGS: tuple[CogFactory, ...] = (FactsCog.from_bot, CardsCog.from_bot, DailyCog.from_bot, StudyCog.from_bot)
 #: How often the health file is touched while connected (seconds).
 HEALTH_EVERY = 30.0
 

@@ -35,6 +35,7 @@ from .daily import DailyStore
 from .db import MAX_SNOWFLAKE, Database, Migration, MigrationError, StorageUnavailable, load_migrations
 from .meta import Meta
 from .spill import ViewSpill, spill_path
+from .study import StudyStore
 from .views import Stats, ViewEvent, ViewLog
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "Stats",
     "Storage",
     "StorageUnavailable",
+    "StudyStore",
     "ViewEvent",
     "ViewLog",
     "load_migrations",
@@ -59,7 +61,7 @@ log = logging.getLogger(__name__)
 
 
 class Storage:
-    """Owns the :class:`Database` and the repositories built on it: ``db``, ``meta``, ``views``, ``audit``, ``daily``.
+    """Owns the :class:`Database` and its repositories: ``db``, ``meta``, ``views``, ``audit``, ``daily``, ``study``.
 
     Create it with :meth:`open`; :meth:`close` writes the buffered views, then closes the database (idempotent).
     """
@@ -79,6 +81,7 @@ class Storage:
         self.views = ViewLog(db, flush_interval=flush_interval, max_batch=max_batch, max_buffer=max_buffer, spill=spill)
         self.audit = AuditLog(db)
         self.daily = DailyStore(db)
+        self.study = StudyStore(db)
         self.in_memory_fallback = in_memory_fallback
         self._closed = False
 

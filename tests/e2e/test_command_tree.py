@@ -46,7 +46,7 @@ async def test_no_two_commands_or_options_share_a_name(running: Running) -> None
     assert sorted(set(defined) - set(synced)) == [], "a cog's command never reached Discord"
     assert {c.qualified_name for c in r.bot.tree.walk_commands()} <= set(synced)
     assert [c.qualified_name for c in r.bot.walk_commands()] == []  # slash commands only: no prefix commands
-    assert sorted(r.fake.command_names()) == ["cards", "daily", "fact"]
+    assert sorted(r.fake.command_names()) == ["cards", "daily", "fact", "study"]
 
 
 async def test_every_command_and_option_has_a_description(running: Running) -> None:

@@ -132,9 +132,9 @@ async def test_factdeck_sync_forces_a_sync_even_when_nothing_changed(fake_discor
     assert fake.sync_count() == 1
     code, out = await _factdeck_sync(fake, tmp_path, "test-token")
     assert code == 0, out
-    assert "synced 3 commands to global" in out
+    assert "synced 4 commands to global" in out
     assert fake.sync_count() == 2
-    assert sorted(fake.command_names()) == ["cards", "daily", "fact"]
+    assert sorted(fake.command_names()) == ["cards", "daily", "fact", "study"]
     code, out = await _factdeck_sync(fake, tmp_path, "wrong-token")
     assert code == 1
     assert "Discord rejected the token" in out

@@ -684,6 +684,12 @@ class FakeGuild:
         self._fake._emit_guild(self, "GUILD_MEMBER_ADD", {**member.to_dict(), "guild_id": str(self.id)}, intent=1 << 1)
         return member
 
+    def remove_member(self, member: FakeMember) -> None:
+        """The member leaves the server: REST look-ups of them get 404/10007, the bot gets GUILD_MEMBER_REMOVE."""
+        self.members.remove(member)
+        data = {"guild_id": str(self.id), "user": member.user.to_dict()}
+        self._fake._emit_guild(self, "GUILD_MEMBER_REMOVE", data, intent=1 << 1)
+
     def get_member(self, user_id: int) -> FakeMember | None:
         """The member with that user id, or ``None``."""
         return next((m for m in self.members if m.id == user_id), None)

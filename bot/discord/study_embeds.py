@@ -1,0 +1,149 @@
+"""What study mode looks like in Discord: question, reveal, summary, review and progress embeds.
+
+Every reveal shows the right answer, the whole card (its text, article, source type and what it cites) and its
+source formatted as a reference. Member text is always made inert (:func:`bot.discord.embeds.safe`): an answer
+of markdown and mentions is shown as typed and pings nobody.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import discord
+
+from bot.discord.embeds import (
+    DESCRIPTION_MAX,
+    EMBED_TOTAL_MAX,
+    FIELD_VALUE_MAX,
+    card_embed,
+    clip,
+    safe,
+)
+from bot.service import CardDetail
+from bot.study.desk import Progress
+from bot.study.questions import Question
+from bot.study.session import Result, Session, Summary
+
+__all__ = [
+    "leaderboard_embed",
+    "progress_embed",
+    "question_embed",
+    "reveal_embeds",
+    "review_answer_embeds",
+    "review_question_embed",
+    "summary_embed",
+]
+
+STUDY_COLOR = discord.Color.from_rgb(87, 242, 135)
+
+
+def _prompt(question: Question) -> str:
+    return clip(safe(question.prompt), DESCRIPTION_MAX - 200)[0]
+
+
+def question_embed(session: Session, question: Question, *, deadline: dt.datetime | None) -> discord.Embed:
+    """A session's question, without its source (the source would give the answer away)."""
+    how = "Pick an answer below" if question.kind == "choice" else "Press **Answer** and type the missing term"
+    when = f" · reveal {discord.utils.format_dt(deadline, 'R')}" if deadline is not None else ""
+    embed = discord.Embed(
+        title=f"Question {session.number} of {len(session.card_ids)}",
+        description=f"{_prompt(question)}\n\n{how}{when}. Answers are private; one each.",
+        color=STUDY_COLOR,
+    )
+    if question.kind == "choice":
+        embed.add_field(
+            name="Choices",
+            value="\n".join(f"**{i + 1}.** {safe(c, 200)}" for i, c in enumerate(question.choices)),
+            inline=False,
+        )
+    return embed
+
+
+def _whole_card(detail: CardDetail, source: str | None) -> discord.Embed:
+    embed = card_embed(detail, text_max=min(DESCRIPTION_MAX, EMBED_TOTAL_MAX - 2000)).embed
+    if source:
+        embed.add_field(name="Source", value=clip(safe(source), FIELD_VALUE_MAX)[0], inline=False)
+    return embed
+
+
+def _answer_line(question: Question) -> str:
+    return f"The answer: **{safe(question.answer, 300)}**"
+
+
+def reveal_embeds(
+    session: Session, question: Question, detail: CardDetail, source: str | None, result: Result
+) -> list[discord.Embed]:
+    """The reveal: the answer and how many got it right, then the whole card with its source."""
+    got = f"{result.right} of {result.total} got it right." if result.total else "Nobody answered this one."
+    head = discord.Embed(
+        title=f"Question {session.number}: revealed", description=f"{_answer_line(question)}\n{got}", color=STUDY_COLOR
+    )
+    return [head, _whole_card(detail, source)]
+
+
+def summary_embed(summary: Summary, *, stopped_by: int | None = None, reason: str | None = None) -> discord.Embed:
+    """The end of a session: score per member and the hardest card."""
+    lines = [f"{n}. <@{user}>: {score} right" for n, (user, score) in enumerate(summary.ranking[:20], start=1)]
+    if not lines:
+        lines = ["Nobody answered."]
+    if summary.hardest is not None:
+        h = summary.hardest
+        lines.append(f"\nHardest card: `{h.card_id}` ({h.right} of {h.total} right)")
+    note = reason or (f"Stopped by <@{stopped_by}>." if stopped_by is not None else "")
+    embed = discord.Embed(
+        title=f"Study session over: {summary.asked} question{'s' if summary.asked != 1 else ''}",
+        description=clip("\n".join(lines) + (f"\n\n{note}" if note else ""), DESCRIPTION_MAX)[0],
+        color=STUDY_COLOR,
+    )
+    return embed
+
+
+def review_question_embed(question: Question, *, due: int) -> discord.Embed:
+    """A personal review's question (only the member sees it)."""
+    embed = discord.Embed(title="Review", description=_prompt(question), color=STUDY_COLOR)
+    embed.set_footer(text=f"{due} card{'s' if due != 1 else ''} to review · recall the missing term, then reveal")
+    return embed
+
+
+def review_answer_embeds(question: Question, detail: CardDetail, source: str | None) -> list[discord.Embed]:
+    """A personal review's reveal: the answer, then the whole card; the member rates their recall below."""
+    head = discord.Embed(
+        title="Review", description=f"{_answer_line(question)}\nHow well did you recall it?", color=STUDY_COLOR
+    )
+    return [head, _whole_card(detail, source)]
+
+
+def _percent(share: float | None) -> str:
+    return "–" if share is None else f"{share:.0%}"
+
+
+def progress_embed(progress: Progress) -> discord.Embed:
+    """A member's progress in numbers (the chart comes as the attachment)."""
+    embed = discord.Embed(title="Your study progress", color=STUDY_COLOR)
+    embed.add_field(name="Cards studied", value=str(progress.studied))
+    embed.add_field(name="Learned", value=str(progress.learned))
+    embed.add_field(name="Retention", value=_percent(progress.retention))
+    embed.add_field(name="Due today", value=str(progress.due_today))
+    embed.add_field(name="Due this week", value=str(progress.due_week))
+    if progress.streak is not None:
+        embed.add_field(name="Streak", value=f"{progress.streak} day{'s' if progress.streak != 1 else ''}")
+    for topic, day, ready in progress.exams[:5]:
+        embed.add_field(
+            name=clip(f"Exam: {topic}", 256)[0], value=f"{day.isoformat()} · readiness {ready:.0%}", inline=False
+        )
+    embed.set_image(url="attachment://progress.png")
+    return embed
+
+
+def leaderboard_embed(rows: Sequence[tuple[int, int, int]]) -> discord.Embed:
+    """The last 30 days, ranked by correct recalls."""
+    lines = [
+        f"{n}. <@{user}>: {right} right of {total} ({right / total:.0%})"
+        for n, (user, right, total) in enumerate(rows, start=1)
+    ]
+    return discord.Embed(
+        title="Study leaderboard: the last 30 days",
+        description="\n".join(lines) or "Nobody has recalled a card here in the last 30 days.",
+        color=STUDY_COLOR,
+    ).set_footer(text="Ranked by correct recalls, then accuracy")
