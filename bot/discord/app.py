@@ -152,6 +152,11 @@ class FactdeckBot(commands.Bot):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
             self._health_task = None
+        # Stopped within guild_ready_timeout of connecting, discord.py's pending READY task would wake after
+        # close() has dropped the loop and end in a traceback; it has nothing left to announce, so cancel it.
+        ready = self._connection._ready_task
+        if ready is not None and not ready.done():
+            ready.cancel()
         await super().close()
 
 

@@ -1,6 +1,6 @@
 """Persistence for study mode: each member's FSRS state per card, the review log, running sessions, settings.
 
-Plain SQL behind methods (tables: ``migrations/0006_study_hstudy.sql``). The scheduling itself is the caller's:
+Plain SQL behind methods (tables: ``migrations/0006_study.sql``). The scheduling itself is the caller's:
 :meth:`StudyStore.write_batch` takes a function that turns a stored state into the next one, and applies a whole
 batch of answers in one transaction (the study recorder calls it once per batch, as the view log does), so two
 hundred answers in two seconds cost a handful of commits, not two hundred.
