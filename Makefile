@@ -34,3 +34,5 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_views
 	$(BIN)/python -m benchmarks.bench_import
 	$(BIN)/python -m benchmarks.bench_guards
+	$(BIN)/python -m benchmarks.bench_study_questions
+	$(BIN)/python -m benchmarks.bench_study
