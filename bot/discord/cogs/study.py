@@ -1,7 +1,7 @@
 """``/study``: group quiz sessions in a channel, private reviews on FSRS's schedule, progress, streaks, exams.
 
 The cog is thin: it turns interactions into :class:`bot.study.desk.StudyDesk` calls and renders the answers with
-:mod:`bot.discord.study_embeds`. Buttons are dynamic items whose custom ids carry what they act on (a session's
+:mod:`bot.discord.embeds.study`. Buttons are dynamic items whose custom ids carry what they act on (a session's
 token and question number, or a card), so they work across restarts and a stale or forged one is told apart;
 answers typed in the cloze modal are handled by :meth:`StudyCog.on_interaction`, even when discord.py no longer
 knows the modal (after a restart). Every permission is checked here, when the command, button or modal runs.
@@ -28,8 +28,7 @@ from bot.daily import zone_choices
 from bot.discord import choices
 from bot.discord.checks import NOT_MODERATOR, is_moderator
 from bot.discord.embeds import safe
-from bot.discord.errors import NO_MENTIONS, reply
-from bot.discord.study_embeds import (
+from bot.discord.embeds.study import (
     leaderboard_embed,
     progress_embed,
     question_embed,
@@ -38,6 +37,7 @@ from bot.discord.study_embeds import (
     review_question_embed,
     summary_embed,
 )
+from bot.discord.errors import NO_MENTIONS, reply
 from bot.service import CardService
 from bot.settings import Settings
 from bot.study.chart import render_progress

@@ -1,10 +1,10 @@
 """The embeds every Discord surface shows: one builder per kind of reply, all within Discord's limits.
 
 By surface: :mod:`.cards` is what a reader sees (a card, results, a source, views, collections, help),
-:mod:`.curation` what a curator sees after ``/cards``, :mod:`.daily` what ``/daily`` shows, and :mod:`.common`
-the limits, colours and the two text helpers (:func:`safe`, :func:`clip`) they all use. Builders take the
-service's records and return embeds or text, never touching an interaction, so each is tested without Discord.
-Cogs parse, call a service, and render with these.
+:mod:`.curation` what a curator sees after ``/cards``, :mod:`.daily` what ``/daily`` shows, :mod:`.study` what
+``/study`` shows (imported from there), and :mod:`.common` the limits, colours and the two text helpers
+(:func:`safe`, :func:`clip`) they all use. Builders take the service's records and return embeds or text, never
+touching an interaction, so each is tested without Discord. Cogs parse, call a service, and render with these.
 """
 
 from __future__ import annotations

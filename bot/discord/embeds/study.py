@@ -12,14 +12,8 @@ from collections.abc import Sequence
 
 import discord
 
-from bot.discord.embeds import (
-    DESCRIPTION_MAX,
-    EMBED_TOTAL_MAX,
-    FIELD_VALUE_MAX,
-    card_embed,
-    clip,
-    safe,
-)
+from bot.discord.embeds.cards import card_embed
+from bot.discord.embeds.common import DESCRIPTION_MAX, EMBED_TOTAL_MAX, FIELD_VALUE_MAX, clip, safe
 from bot.service import CardDetail
 from bot.study.desk import Progress
 from bot.study.questions import Question
