@@ -187,7 +187,15 @@ async def test_daily_is_a_hidden_moderator_group_and_refuses_everyone_else(w: Wo
         assert int(group["default_member_permissions"]) == discord.Permissions(manage_messages=True).value
         subs = {o["name"]: o for o in group["options"]}
         assert set(subs) == {"set", "off", "status", "preview"}
-        assert [o["name"] for o in subs["set"]["options"]] == ["channel", "time", "timezone", "topic", "collection"]
+        assert [o["name"] for o in subs["set"]["options"]] == [
+            "channel",
+            "time",
+            "timezone",
+            "topic",
+            "collection",
+            "mode",
+        ]
+        assert [c["value"] for c in subs["set"]["options"][-1]["choices"]] == ["fact", "question"]
         assert {o["name"] for o in subs["set"]["options"] if o.get("autocomplete")} == {
             "timezone",
             "topic",
@@ -495,7 +503,8 @@ async def test_an_option_of_thousands_of_characters_is_refused_in_one_short_line
     async with w.running():
         (group,) = [c for c in w.fake.commands() if c["name"] == "daily"]
         (set_command,) = [o for o in group["options"] if o["name"] == "set"]
-        limits = {o["name"]: o.get("max_length") for o in set_command["options"] if o["type"] == 3}
+        texts = [o for o in set_command["options"] if o["type"] == 3 and "choices" not in o]  # mode is a choice
+        limits = {o["name"]: o.get("max_length") for o in texts}
         assert limits == {"time": 10, "timezone": 64, "topic": 100, "collection": 100}
 
         refused = await w.set(timezone="Europe/" + "B" * 3000)
