@@ -36,6 +36,7 @@ from bot.study.questions import Question, no_questions_reason, questions_for
 
 __all__ = [
     "QUESTION_HEADER",
+    "REVEAL_PREFIX",
     "REVEAL_LABEL",
     "WINDOW",
     "RevealButton",
@@ -52,7 +53,8 @@ QUESTION_HEADER = "**Question of the day**"
 REVEAL_LABEL = "Reveal the answer"
 #: How far back a server's forgetting counts: the 30 days before the post's day (see :func:`forgetting`).
 WINDOW = dt.timedelta(days=30)
-PREFIX = "factdeck:dq:"
+#: The start of every Reveal button's custom id.
+REVEAL_PREFIX = "factdeck:dq:"
 LETTERS = "ABCD"
 
 
@@ -108,7 +110,7 @@ class RevealButton(
     def __init__(self, card_id: str, index: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label=REVEAL_LABEL, style=discord.ButtonStyle.primary, custom_id=f"{PREFIX}{card_id}:{index}"
+                label=REVEAL_LABEL, style=discord.ButtonStyle.primary, custom_id=f"{REVEAL_PREFIX}{card_id}:{index}"
             )
         )
         self.card_id, self.index = card_id, index

@@ -36,7 +36,14 @@ from bot.daily import VIEW_COMMAND, Clock, DailyEngine, DailyError, PostResult, 
 from bot.discord import choices
 from bot.discord.checks import moderator_only
 from bot.discord.daily_failures import classify
-from bot.discord.daily_questions import RevealButton, day_question, forgetting, no_question_note, question_post
+from bot.discord.daily_questions import (
+    REVEAL_PREFIX,
+    RevealButton,
+    day_question,
+    forgetting,
+    no_question_note,
+    question_post,
+)
 from bot.discord.embeds import full_card_messages, safe, set_text, status_embed, when_text
 from bot.discord.errors import NO_MENTIONS, reply
 from bot.discord.inputs import (
@@ -75,6 +82,8 @@ __all__ = [
 POST_HEADER = "**Fact of the day**"
 #: The permissions the bot needs in the daily channel.
 NEEDED = ("view_channel", "send_messages", "embed_links")
+#: What a press of a Reveal button that is not on its message (a forged one) is told.
+FORGED_REVEAL = "That button is not on this message, so there is nothing to reveal."
 #: Seconds the loop pauses after an iteration that raised (so a broken database does not make it spin).
 ERROR_PAUSE = 30.0
 #: The most characters of the engine's refusal a /daily set reply repeats (it may quote what was typed).
@@ -406,15 +415,21 @@ class DailyCog(commands.Cog):
         )
 
     # -------------------------------------------------------------------------------------------- reveal
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Answer a press of a daily-question button that is not on its message (forged): discord.py routes only
+        components a message carries, and would leave the member with "This interaction failed"."""
+        if interaction.type != discord.InteractionType.component:
+            return
+        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        message = interaction.message
+        if custom_id.startswith(REVEAL_PREFIX) and (message is None or not _carries(message, custom_id)):
+            await reply(interaction, FORGED_REVEAL)
+
     async def on_reveal(self, interaction: discord.Interaction, card_id: str, index: int) -> None:
         """ "Reveal the answer" under a daily question: the answer and the whole card (citation, source) to whoever
-        pressed, ephemerally, counted as a view. A button that is not on its message (forged) or whose question
-        is gone (the card was removed or edited) says so."""
-        message = interaction.message
-        custom_id = f"{RevealButton(card_id, index).item.custom_id}"
-        if message is None or not _carries(message, custom_id):
-            await reply(interaction, "That button is not on this message, so there is nothing to reveal.")
-            return
+        pressed, ephemerally, counted as a view. A button whose question is gone (the card was removed or edited)
+        says so; a forged one (not on its message) is answered by :meth:`on_interaction`."""
         detail = self.service.detail(card_id)
         if detail is None:
             await reply(interaction, "That card is no longer in the deck, so this question cannot be revealed.")
