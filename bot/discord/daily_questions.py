@@ -36,8 +36,8 @@ from bot.study.questions import Question, no_questions_reason, questions_for
 
 __all__ = [
     "QUESTION_HEADER",
-    "REVEAL_PREFIX",
     "REVEAL_LABEL",
+    "REVEAL_PREFIX",
     "WINDOW",
     "RevealButton",
     "RevealHandler",

@@ -148,7 +148,7 @@ class World:
         self.cards = Cards(CARD_IDS)
         self.poster = Poster(self.clock)
 
-    async def engine(self, classifier: Classifier = classify, **kwargs: float) -> tuple[DailyEngine, ViewLog]:
+    async def engine(self, classifier: Classifier = classify, **kwargs: object) -> tuple[DailyEngine, ViewLog]:
         """A new engine on its own Database connection to the same file: a restart, or another process.
         ``classifier`` reads the poster's exceptions (Discord's by default, as in production)."""
         db = await self.stack.enter_async_context(Database(self.path))

@@ -556,7 +556,8 @@ async def test_a_question_post_reveals_the_answer_and_card_to_whoever_presses_al
 
         preview = await w.daily("preview")
         assert preview.ephemeral
-        assert preview.embed is not None and preview.embed["title"] == "Question of the day"
+        assert preview.embed is not None
+        assert preview.embed["title"] == "Question of the day"
         assert "_____" in preview.embed["description"]
         assert "||room 3||" in preview.content  # the moderator sees the answer, hidden
         assert reveal_id(preview) == "factdeck:dq:lab-003:1"  # the choice question (index 1), not the cloze
@@ -565,10 +566,12 @@ async def test_a_question_post_reveals_the_answer_and_card_to_whoever_presses_al
         await w.tick(DUE)
         post = await w.facts.wait_for_message(posts_only=True)
         assert post.content == QUESTION_HEADER
-        assert post.embed is not None and "_____" in post.embed["description"]
+        assert post.embed is not None
+        assert "_____" in post.embed["description"]
         assert "room 3" not in post.embed["description"]  # the blank hides the answer ...
         options = field_of(post, "Which one fills the blank?")
-        assert "room 3" in options and options.count("\n") == 3  # ... among four options
+        assert "room 3" in options
+        assert options.count("\n") == 3
         assert "lab-003" not in post.text  # no card id or source that could give it away
         assert reveal_id(post) == reveal_id(preview)  # preview == post
         assert_quiet(post.allowed_mentions)
