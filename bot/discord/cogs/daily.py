@@ -421,7 +421,8 @@ class DailyCog(commands.Cog):
         components a message carries, and would leave the member with "This interaction failed"."""
         if interaction.type != discord.InteractionType.component:
             return
-        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        data = interaction.data
+        custom_id = str(data.get("custom_id", "")) if data is not None else ""
         message = interaction.message
         if custom_id.startswith(REVEAL_PREFIX) and (message is None or not _carries(message, custom_id)):
             await reply(interaction, FORGED_REVEAL)
