@@ -10,7 +10,8 @@ The daily engine (:mod:`bot.daily`) knows nothing of study mode; this module is 
   :class:`RevealButton`. The button is a :class:`discord.ui.DynamicItem` whose custom id carries the card id and
   the question's index (``factdeck:dq:<card>:<index>``), so it works after a restart; the daily cog registers it
   and answers a press (:meth:`bot.discord.cogs.daily.DailyCog.on_reveal`) with the answer and the whole card,
-  to whoever pressed, ephemerally.
+  to whoever pressed, ephemerally. Under a multiple choice, one :class:`ChoiceButton` per option lets a member
+  answer privately (``factdeck:dq:<card>:<index>:<option>``): right or wrong, and the answer. Nobody is tracked.
 * :func:`forgetting` is the engine's :data:`bot.daily.Forgotten` over :class:`bot.storage.study.StudyStore`:
   the Again ratings of the server's studying members per card over the :data:`WINDOW` before the post's day.
 """
@@ -39,6 +40,7 @@ __all__ = [
     "REVEAL_LABEL",
     "REVEAL_PREFIX",
     "WINDOW",
+    "ChoiceButton",
     "RevealButton",
     "RevealHandler",
     "day_question",
@@ -53,7 +55,7 @@ QUESTION_HEADER = "**Question of the day**"
 REVEAL_LABEL = "Reveal the answer"
 #: How far back a server's forgetting counts: the 30 days before the post's day (see :func:`forgetting`).
 WINDOW = dt.timedelta(days=30)
-#: The start of every Reveal button's custom id.
+#: The start of the custom id of every button under a daily question (Reveal and the options).
 REVEAL_PREFIX = "factdeck:dq:"
 LETTERS = "ABCD"
 
@@ -100,6 +102,20 @@ class RevealHandler(Protocol):
         """Reveal the question's answer and its card to whoever pressed."""
         ...
 
+    async def on_choice(self, interaction: discord.Interaction, card_id: str, index: int, choice: int) -> None:
+        """Tell whoever picked option ``choice`` whether it is right, and the answer."""
+        ...
+
+
+async def _handler(interaction: discord.Interaction) -> RevealHandler | None:
+    """The daily cog, or ``None`` (and the member told) when it is not loaded."""
+    client = interaction.client
+    cog = client.get_cog("DailyCog") if isinstance(client, commands.Bot) else None
+    if isinstance(cog, RevealHandler):
+        return cog
+    await reply(interaction, "Daily questions are not available right now.")
+    return None
+
 
 class RevealButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
@@ -110,7 +126,10 @@ class RevealButton(
     def __init__(self, card_id: str, index: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label=REVEAL_LABEL, style=discord.ButtonStyle.primary, custom_id=f"{REVEAL_PREFIX}{card_id}:{index}"
+                label=REVEAL_LABEL,
+                style=discord.ButtonStyle.primary,
+                custom_id=f"{REVEAL_PREFIX}{card_id}:{index}",
+                row=1,
             )
         )
         self.card_id, self.index = card_id, index
@@ -124,22 +143,52 @@ class RevealButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the press to the daily cog (it checks the button is on the message and the question still is)."""
-        client = interaction.client
-        cog = client.get_cog("DailyCog") if isinstance(client, commands.Bot) else None
-        if not isinstance(cog, RevealHandler):
-            await reply(interaction, "Daily questions are not available right now.")
-            return
-        await cog.on_reveal(interaction, self.card_id, self.index)
+        cog = await _handler(interaction)
+        if cog is not None:
+            await cog.on_reveal(interaction, self.card_id, self.index)
+
+
+class ChoiceButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"factdeck:dq:(?P<card>[a-z0-9][a-z0-9-]{0,79}):(?P<index>\d{1,3}):(?P<choice>[0-3])",
+):
+    """One option of a daily multiple choice: whoever picks it is told, privately, whether it is right."""
+
+    def __init__(self, card_id: str, index: int, choice: int, label: str = "-") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"{LETTERS[choice]}. {label}"[:80],
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"{REVEAL_PREFIX}{card_id}:{index}:{choice}",
+                row=0,
+            )
+        )
+        self.card_id, self.index, self.choice = card_id, index, choice
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ChoiceButton:
+        """Rebuild the button from its custom id."""
+        return cls(match["card"], int(match["index"]), int(match["choice"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Hand the pick to the daily cog (it checks the question still is what was asked)."""
+        cog = await _handler(interaction)
+        if cog is not None:
+            await cog.on_choice(interaction, self.card_id, self.index, self.choice)
 
 
 def question_post(card: Card, library: Library) -> dict[str, Any] | None:
-    """Keyword arguments for a send of the day's question (content, embed, the Reveal button); ``None`` when the
-    card yields no question."""
+    """Keyword arguments for a send of the day's question (content, embed, the option buttons of a choice and the
+    Reveal button); ``None`` when the card yields no question."""
     found = day_question(card, library)
     if found is None:
         return None
     index, question = found
     view = discord.ui.View(timeout=None)
+    for choice, option in enumerate(question.choices[: len(LETTERS)]):
+        view.add_item(ChoiceButton(card.id, index, choice, option))
     view.add_item(RevealButton(card.id, index))
     view.stop()  # a finished view is not kept: the dynamic item routes the press, also after a restart
     return {"content": QUESTION_HEADER, "embed": question_embed(question), "view": view}

@@ -544,7 +544,8 @@ def reveal_id(message: FakeMessage) -> str:
 
 def set_custom_id(message: FakeMessage, custom_id: str) -> None:
     """Make the post's Reveal button carry ``custom_id`` as Discord holds it (a post made before its card changed)."""
-    message.payload["components"][0]["components"][0]["custom_id"] = custom_id
+    (button,) = [b for b in message.walk_components() if b.get("label") == REVEAL_LABEL]
+    button["custom_id"] = custom_id
 
 
 async def test_a_question_post_reveals_the_answer_and_card_to_whoever_presses_also_after_a_restart(w: World) -> None:
@@ -583,13 +584,28 @@ async def test_a_question_post_reveals_the_answer_and_card_to_whoever_presses_al
         assert "Quillfeather" in pressed.text  # ... with its citation
         assert "Lab Notebook" in pressed.text  # ... and its source
         assert_quiet(pressed.allowed_mentions)
+
+        options = [b for b in post.buttons if b.get("label") != REVEAL_LABEL]
+        assert len(options) == 4
+        (right,) = [b for b in options if b["label"].endswith(". room 3")]
+        wrong = next(b for b in options if b is not right)
+        told = await (await w.fake.click(post, right["custom_id"], user=w.bob)).wait_message()
+        assert told.ephemeral
+        assert told.content.startswith("Right: the answer is **room 3**.")
+        told = await (await w.fake.click(post, wrong["custom_id"], user=w.carl)).wait_message()
+        assert told.ephemeral
+        picked = wrong["label"].split(". ", 1)[1]
+        assert told.content.startswith(f"Not quite: you picked **{picked}**; the answer is **room 3**.")
         assert len(w.facts.posts) == 1
+        assert len(w.facts.messages) == 1  # every answer was private
 
     async with w.running():  # a new process: the button still works
         again = await (await w.fake.click(post, REVEAL_LABEL, user=w.carl)).wait_message()
         assert again.ephemeral
         assert again.content == "The answer: **room 3**"
         assert shown_card(again) == "lab-003"
+        told = await (await w.fake.click(post, right["custom_id"], user=w.carl)).wait_message()
+        assert told.content.startswith("Right: the answer is **room 3**.")  # the options survive a restart too
         status = await w.daily("status")
         assert field_of(status, "Mode").startswith("Question")  # the mode survives the restart
     w.fake.assert_no_errors()
@@ -607,6 +623,10 @@ async def test_forged_and_stale_reveal_buttons_are_told_what_is_wrong(w: World) 
         assert told.ephemeral
         assert told.content == "That button is not on this message, so there is nothing to reveal."
         assert told.embed is None
+
+        forged_option = {"custom_id": "factdeck:dq:lab-003:1:0x", "component_type": 2}
+        told = await (await w.fake.forge_component(post, forged_option, user=w.bob)).wait_message()
+        assert told.content == "That button is not on this message, so there is nothing to reveal."
 
         set_custom_id(post, "factdeck:dq:lab-003:99")  # its card was edited: the question is gone
         stale = await (await w.fake.click(post, REVEAL_LABEL, user=w.bob)).wait_message()

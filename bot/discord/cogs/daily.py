@@ -38,6 +38,7 @@ from bot.discord.checks import moderator_only
 from bot.discord.daily_failures import classify
 from bot.discord.daily_questions import (
     REVEAL_PREFIX,
+    ChoiceButton,
     RevealButton,
     day_question,
     forgetting,
@@ -62,7 +63,7 @@ from bot.service import CardDetail, CardService
 from bot.settings import Settings
 from bot.storage import Storage, ViewEvent, ViewLog
 from bot.storage.daily import DailyMode
-from bot.study.questions import questions_for
+from bot.study.questions import Question, questions_for
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
@@ -84,6 +85,10 @@ POST_HEADER = "**Fact of the day**"
 NEEDED = ("view_channel", "send_messages", "embed_links")
 #: What a press of a Reveal button that is not on its message (a forged one) is told.
 FORGED_REVEAL = "That button is not on this message, so there is nothing to reveal."
+#: What a press under a daily question whose card was removed is told.
+GONE = "That card is no longer in the deck, so this question cannot be revealed."
+#: What follows the verdict on a picked option.
+MORE = "Press “Reveal the answer” for the whole card and its source."
 #: Seconds the loop pauses after an iteration that raised (so a broken database does not make it spin).
 ERROR_PAUSE = 30.0
 #: The most characters of the engine's refusal a /daily set reply repeats (it may quote what was typed).
@@ -235,12 +240,12 @@ class DailyCog(commands.Cog):
     # -------------------------------------------------------------------------------------- lifecycle
     async def cog_load(self) -> None:
         """Route the "Reveal the answer" buttons and start the loop (once)."""
-        self.client.add_dynamic_items(RevealButton)
+        self.client.add_dynamic_items(RevealButton, ChoiceButton)
         self.start()
 
     async def cog_unload(self) -> None:
         """Stop the loop."""
-        self.client.remove_dynamic_items(RevealButton)
+        self.client.remove_dynamic_items(RevealButton, ChoiceButton)
         await self.stop()
 
     def start(self) -> None:
@@ -415,6 +420,36 @@ class DailyCog(commands.Cog):
         )
 
     # -------------------------------------------------------------------------------------------- reveal
+    async def _question(
+        self, interaction: discord.Interaction, card_id: str
+    ) -> tuple[CardDetail, tuple[Question, ...]] | None:
+        """The card a daily question asked about and its questions now; ``None`` (the member told) when it is gone."""
+        detail = self.service.detail(card_id)
+        if detail is None:
+            await reply(interaction, GONE)
+            return None
+        return detail, questions_for(detail.card, self.service.library)
+
+    async def on_choice(self, interaction: discord.Interaction, card_id: str, index: int, choice: int) -> None:
+        """An option picked under a daily multiple choice: right or wrong and the answer, to the member alone.
+        Nothing is recorded (members who never studied are never tracked)."""
+        found = await self._question(interaction, card_id)
+        if found is None:
+            return
+        _, questions = found
+        question = questions[index] if index < len(questions) else None
+        if question is None or question.kind != "choice" or choice >= len(question.choices):
+            await reply(interaction, "This question changed since it was posted (its card was edited).")
+            return
+        answer = safe(question.answer, 200)
+        picked = question.choices[choice]
+        if picked == question.answer:
+            await reply(interaction, f"Right: the answer is **{answer}**. {MORE}")
+        else:
+            await reply(
+                interaction, f"Not quite: you picked **{safe(picked, 200)}**; the answer is **{answer}**. {MORE}"
+            )
+
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Answer a press of a daily-question button that is not on its message (forged): discord.py routes only
@@ -431,11 +466,10 @@ class DailyCog(commands.Cog):
         """ "Reveal the answer" under a daily question: the answer and the whole card (citation, source) to whoever
         pressed, ephemerally, counted as a view. A button whose question is gone (the card was removed or edited)
         says so; a forged one (not on its message) is answered by :meth:`on_interaction`."""
-        detail = self.service.detail(card_id)
-        if detail is None:
-            await reply(interaction, "That card is no longer in the deck, so this question cannot be revealed.")
+        found = await self._question(interaction, card_id)
+        if found is None:
             return
-        questions = questions_for(detail.card, self.service.library)
+        detail, questions = found
         if index >= len(questions):
             head = "This question changed since it was posted (its card was edited). The card as it is now:"
         else:
