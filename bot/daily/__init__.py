@@ -25,6 +25,7 @@ from .engine import (
     Clock,
     DailyEngine,
     DailyStatus,
+    Forgotten,
     Outcome,
     Poster,
     PostResult,
@@ -32,7 +33,7 @@ from .engine import (
 )
 from .errors import DailyError, NoEligibleCards
 from .failures import NONCE_WINDOW, Classifier, Failure, FailureKind, post_nonce
-from .rotation import pick_card
+from .rotation import pick_card, rank_forgotten
 from .schedule import (
     HHMM_HELP,
     ScheduleTimes,
@@ -63,6 +64,7 @@ __all__ = [
     "DailyStatus",
     "Failure",
     "FailureKind",
+    "Forgotten",
     "NoEligibleCards",
     "Outcome",
     "PostResult",
@@ -78,6 +80,7 @@ __all__ = [
     "parse_hhmm",
     "pick_card",
     "post_nonce",
+    "rank_forgotten",
     "resolve_zone",
     "slot_for",
     "zone_choices",

@@ -23,6 +23,11 @@ Policies
   recorded as ``skipped`` with the reason, and status shows it (:mod:`bot.daily.schedule`).
 * **Rotation.** See :mod:`bot.daily.rotation`: :meth:`DailyEngine.preview` and :meth:`DailyEngine.today` compute
   exactly what a post will show.
+* **Modes.** A schedule posts in ``fact`` mode (the card) or ``question`` mode (the surface turns the card into a
+  question). In question mode, the optional :data:`Forgotten` callable tells the engine how often the server's
+  members forgot each card (study mode's reviews, which this layer does not know); the rotation then takes the
+  most forgotten card left in the cycle (:func:`bot.daily.rotation.rank_forgotten`). The counts must depend only on
+  the guild and the day, so the preview shows what the post will.
 * **Failures.** See :mod:`bot.daily.failures`. Every failure is logged.
 """
 
@@ -35,15 +40,15 @@ import datetime as dt
 import logging
 import uuid
 import zoneinfo
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Literal, Protocol
 
-from bot.storage.daily import DailyPost, DailySchedule, DailyStore
+from bot.storage.daily import DAILY_MODES, Chooser, DailyMode, DailyPost, DailySchedule, DailyStore
 from bot.storage.views import ViewEvent
 
-from .errors import NoEligibleCards
+from .errors import DailyError, NoEligibleCards
 from .failures import NONCE_WINDOW, Classifier, Failure, FailureKind, post_nonce
-from .rotation import chooser
+from .rotation import chooser, rank_forgotten
 from .schedule import UTC, Slot, due_slots, next_post_time, parse_hhmm, slot_for, to_utc
 from .zones import resolve_zone
 
@@ -57,6 +62,7 @@ __all__ = [
     "Clock",
     "DailyEngine",
     "DailyStatus",
+    "Forgotten",
     "Outcome",
     "PostResult",
     "Poster",
@@ -103,10 +109,15 @@ class ViewRecorder(Protocol):
         ...
 
 
-#: ``await poster(channel_id, card_id, nonce) -> message_id``; raises on failure (the engine's classifier reads the
-#: exception). The poster sends ``nonce`` with the message, so a resend of the same day's post within the nonce
-#: window returns the message that already went out instead of posting a second one.
-Poster = Callable[[int, str, str], Awaitable[int]]
+#: ``await poster(channel_id, card_id, nonce, mode) -> message_id``; raises on failure (the engine's classifier reads
+#: the exception). The poster sends ``nonce`` with the message, so a resend of the same day's post within the nonce
+#: window returns the message that already went out instead of posting a second one. ``mode`` is the schedule's:
+#: post the card (``fact``) or a question on it (``question``).
+Poster = Callable[[int, str, str, DailyMode], Awaitable[int]]
+#: ``await forgotten(guild_id, local_date) -> {card_id: (again, reviews)}``: how often the server's members forgot
+#: each card (``again`` failed recalls of ``reviews``) in a window fixed by the day, for a question schedule's pick.
+#: An empty mapping means the server does not study: the fair rotation picks.
+Forgotten = Callable[[int, dt.date], Awaitable[Mapping[str, tuple[int, int]]]]
 Clock = Callable[[], dt.datetime]
 
 Outcome = Literal["sent", "retry", "failed", "skipped"]
@@ -175,8 +186,10 @@ class DailyEngine:
         backoff_cap: float = 30 * 60.0,
         claim_lease: float = 10 * 60.0,
         max_sleep: float = 60.0,
+        forgotten: Forgotten | None = None,
     ) -> None:
-        """``classify`` reads the exceptions ``poster`` raises (see :mod:`bot.daily.failures`)."""
+        """``classify`` reads the exceptions ``poster`` raises (see :mod:`bot.daily.failures`); ``forgotten``
+        (optional) ranks a question schedule's cards by how often the server forgets them."""
         self._store = store
         self._cards = cards
         self._poster = poster
@@ -189,6 +202,7 @@ class DailyEngine:
         self.backoff_cap = backoff_cap
         self.claim_lease = dt.timedelta(seconds=claim_lease)
         self.max_sleep = max_sleep
+        self._forgotten = forgotten
         self._instance = uuid.uuid4().hex[:12]
         self._wake_at: dt.datetime | None = None
         #: (guild, local date) whose ledger row is final: not read again (a cache; the DB decides).
@@ -215,6 +229,18 @@ class DailyEngine:
         if schedule is None:
             return list(self._cards.eligible(None, None))
         return list(self._cards.eligible(schedule.topic, schedule.collection))
+
+    async def _chooser(self, schedule: DailySchedule | None, guild_id: int, local_date: dt.date) -> Chooser:
+        """The day's pick: the rotation over the schedule's cards, the most forgotten first in question mode."""
+        eligible = self._eligible(schedule)
+        prefer: list[str] = []
+        if schedule is not None and schedule.mode == "question" and self._forgotten is not None:
+            try:
+                prefer = rank_forgotten(await self._forgotten(guild_id, local_date), eligible)
+            except Exception:
+                # Study data is a refinement: without it the fair rotation still posts the day's card.
+                log.exception("Could not rank guild %s's cards by forgetting; the rotation picks", guild_id)
+        return chooser(eligible, guild_id, local_date, prefer)
 
     def _token(self) -> str:
         return f"{self._instance}:{uuid.uuid4().hex}"
@@ -325,13 +351,13 @@ class DailyEngine:
                 slot.deadline,
                 self._token(),
                 now,
-                chooser(self._eligible(schedule), schedule.guild_id, slot.local_date),
+                await self._chooser(schedule, schedule.guild_id, slot.local_date),
             )
         except NoEligibleCards as exc:
             return await self._no_cards(schedule, slot, str(exc), now)
         if post is None:
             return None  # another loop or process claimed this day first
-        return await self._send(post)
+        return await self._send(post, schedule.mode)
 
     async def _retry(self, schedule: DailySchedule, row: DailyPost, now: dt.datetime) -> PostResult | None:
         if row.retry_at is not None and row.retry_at > now:
@@ -344,7 +370,7 @@ class DailyEngine:
                 self._token(),
                 now,
                 exists=self._cards.exists,
-                choose=chooser(self._eligible(schedule), row.guild_id, row.local_date),
+                choose=await self._chooser(schedule, row.guild_id, row.local_date),
             )
         except NoEligibleCards as exc:
             paused = await self._store.mark_failed(
@@ -356,7 +382,7 @@ class DailyEngine:
             )
         if post is None:
             return None
-        return await self._send(post)
+        return await self._send(post, schedule.mode)
 
     async def _no_cards(self, schedule: DailySchedule, slot: Slot, error: str, now: dt.datetime) -> PostResult | None:
         recorded = await self._store.record_missed(
@@ -370,11 +396,11 @@ class DailyEngine:
             schedule.guild_id, schedule.channel_id, slot.local_date, "failed", error=error, paused_reason=paused
         )
 
-    async def _send(self, post: DailyPost) -> PostResult:
+    async def _send(self, post: DailyPost, mode: DailyMode) -> PostResult:
         assert post.card_id is not None
         assert post.claim_token is not None
         try:
-            message_id = await self._poster(post.channel_id, post.card_id, post_nonce(post.id))
+            message_id = await self._poster(post.channel_id, post.card_id, post_nonce(post.id), mode)
         # Any poster error is classified and recorded (never silent). BaseExceptions (cancellation,
         # SystemExit) propagate and leave the claim: it becomes 'unknown' after the lease, never resent.
         except Exception as exc:  # noqa: BLE001
@@ -538,12 +564,13 @@ class DailyEngine:
         slot, pending = self._next_slot(schedule, await self._today_rows(guild_id, schedule, now), now)
         if pending is not None and pending.card_id is not None:
             return pending.card_id
-        return await self._pick(guild_id, slot.local_date, self._eligible(schedule))
+        return await self._pick(guild_id, slot.local_date, schedule)
 
-    async def _pick(self, guild_id: int, local_date: dt.date, eligible: Sequence[str]) -> str | None:
+    async def _pick(self, guild_id: int, local_date: dt.date, schedule: DailySchedule | None) -> str | None:
+        choose = await self._chooser(schedule, guild_id, local_date)
         state = await self._store.rotation_state(guild_id)
         try:
-            card_id, _ = chooser(eligible, guild_id, local_date)(state)
+            card_id, _ = choose(state)
         except NoEligibleCards:
             return None
         return card_id
@@ -558,7 +585,7 @@ class DailyEngine:
             if row.state in CARD_STATES and row.card_id is not None:
                 return row.card_id
         zone: dt.tzinfo = zoneinfo.ZoneInfo(schedule.zone) if schedule else UTC
-        return await self._pick(guild_id, now.astimezone(zone).date(), self._eligible(schedule))
+        return await self._pick(guild_id, now.astimezone(zone).date(), schedule)
 
     async def status(self, guild_id: int) -> DailyStatus | None:
         """The guild's schedule, next post, last post, errors and recent problem days (None: never set)."""
@@ -593,12 +620,16 @@ class DailyEngine:
         *,
         topic: str | None = None,
         collection: str | None = None,
+        mode: DailyMode = "fact",
     ) -> DailyStatus:
-        """Create or replace the guild's schedule, enable it and clear a pause and the failure count.
+        """Create or replace the guild's schedule, enable it and clear a pause and the failure count; posts go out
+        in ``mode`` (``fact`` unless told otherwise, also when an existing schedule is set again).
 
-        Raises :class:`DailyError` for a bad time or zone, or filters that match no card. A post already
+        Raises :class:`DailyError` for a bad time, zone or mode, or filters that match no card. A post already
         made today (in any channel) is not repeated; a new time later today still posts today.
         """
+        if mode not in DAILY_MODES:
+            raise DailyError(f"The mode must be one of {', '.join(DAILY_MODES)}.")
         when = parse_hhmm(post_time) if isinstance(post_time, str) else post_time.replace(second=0, microsecond=0)
         tz = resolve_zone(zone)
         topic = (topic or "").strip() or None
@@ -606,7 +637,7 @@ class DailyEngine:
         if not self._cards.eligible(topic, collection):
             filters = ", ".join(f"{k} {v!r}" for k, v in (("topic", topic), ("collection", collection)) if v)
             raise NoEligibleCards(f"No cards match {filters or 'the filters'}.")
-        await self._store.upsert_schedule(guild_id, channel_id, when, tz.key, topic, collection, self.now())
+        await self._store.upsert_schedule(guild_id, channel_id, when, tz.key, topic, collection, self.now(), mode=mode)
         self._poke()
         status = await self.status(guild_id)
         assert status is not None

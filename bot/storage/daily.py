@@ -19,21 +19,25 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal, get_args
 
 import aiosqlite
 
 from .db import Database
 from .views import check_snowflake
 
-__all__ = ["DailyPost", "DailySchedule", "DailyStore", "RotationState"]
+__all__ = ["DAILY_MODES", "DailyMode", "DailyPost", "DailySchedule", "DailyStore", "RotationState"]
+
+#: How a schedule posts the day's card: the card itself, or a question about it whose answer a button reveals.
+DailyMode = Literal["fact", "question"]
+DAILY_MODES: tuple[DailyMode, ...] = get_args(DailyMode)
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_MS = dt.timedelta(milliseconds=1)
 
 _SCHEDULE_COLUMNS = (
     "guild_id, channel_id, post_time, zone, topic, collection, enabled, paused_reason, last_error, "
-    "last_error_ms, failures, active_from_ms, created_ms, updated_ms"
+    "last_error_ms, failures, active_from_ms, created_ms, updated_ms, mode"
 )
 _POST_COLUMNS = (
     "id, guild_id, channel_id, local_date, state, card_id, cycle, due_ms, deadline_ms, claim_token, claimed_ms, "
@@ -76,6 +80,8 @@ class DailySchedule:
     active_from: dt.datetime
     created_at: dt.datetime
     updated_at: dt.datetime
+    #: ``fact`` (the card) or ``question`` (a question on the card, answer behind a button); see 0007.
+    mode: DailyMode = "fact"
 
     @property
     def active(self) -> bool:
@@ -134,6 +140,7 @@ def _schedule(row: sqlite3.Row) -> DailySchedule:
         active_from=_from_ms(row["active_from_ms"]),
         created_at=_from_ms(row["created_ms"]),
         updated_at=_from_ms(row["updated_ms"]),
+        mode="question" if row["mode"] == "question" else "fact",
     )
 
 
@@ -209,20 +216,25 @@ class DailyStore:
         topic: str | None,
         collection: str | None,
         now: dt.datetime,
+        *,
+        mode: DailyMode = "fact",
     ) -> None:
-        """Create or replace the guild's schedule: enabled, unpaused, failures reset, active from ``now``."""
+        """Create or replace the guild's schedule: enabled, unpaused, failures reset, active from ``now``, posting
+        in ``mode``."""
         check_snowflake("guild_id", guild_id, optional=False)
         check_snowflake("channel_id", channel_id, optional=False)
+        if mode not in DAILY_MODES:
+            raise ValueError(f"mode must be one of {DAILY_MODES}, not {mode!r}")
         now_ms = to_ms(now)
         await self._db.execute(
             "INSERT INTO daily_schedules (guild_id, channel_id, post_time, zone, topic, collection, enabled, "
-            "paused_reason, failures, active_from_ms, created_ms, updated_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, 1, NULL, 0, ?, ?, ?) "
+            "paused_reason, failures, active_from_ms, created_ms, updated_ms, mode) "
+            "VALUES (?, ?, ?, ?, ?, ?, 1, NULL, 0, ?, ?, ?, ?) "
             "ON CONFLICT (guild_id) DO UPDATE SET channel_id = excluded.channel_id, "
             "post_time = excluded.post_time, zone = excluded.zone, topic = excluded.topic, "
             "collection = excluded.collection, enabled = 1, paused_reason = NULL, failures = 0, "
-            "active_from_ms = excluded.active_from_ms, updated_ms = excluded.updated_ms",
-            (guild_id, channel_id, f"{post_time:%H:%M}", zone, topic, collection, now_ms, now_ms, now_ms),
+            "active_from_ms = excluded.active_from_ms, updated_ms = excluded.updated_ms, mode = excluded.mode",
+            (guild_id, channel_id, f"{post_time:%H:%M}", zone, topic, collection, now_ms, now_ms, now_ms, mode),
         )
 
     async def disable(self, guild_id: int, now: dt.datetime) -> bool:

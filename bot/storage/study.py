@@ -254,6 +254,16 @@ class StudyStore:
         )
         return [int(r[0]) for r in rows]
 
+    async def forgotten(self, guild_id: int, since: dt.datetime, until: dt.datetime) -> dict[str, tuple[int, int]]:
+        """``{card_id: (again, reviews)}`` over ``[since, until)`` of the members who studied in ``guild_id``
+        (their reviews anywhere, Again = rating 1); empty when nobody studies there. For daily question posts."""
+        rows = await self._db.fetchall(
+            "SELECT card_id, SUM(rating = 1), COUNT(*) FROM study_reviews WHERE at_ms >= ? AND at_ms < ? "
+            "AND user_id IN (SELECT DISTINCT user_id FROM study_reviews WHERE guild_id = ?) GROUP BY card_id",
+            (to_ms(since), to_ms(until), guild_id),
+        )
+        return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
     async def review_counts(self, user_id: int, card_ids: Sequence[str], since: dt.datetime) -> dict[str, int]:
         """``{card_id: reviews}`` of the member since ``since`` (cards with none are left out)."""
         rows = await self._db.fetchall(

@@ -92,11 +92,13 @@ class Poster:
         self.errors: deque[BaseException] = deque()
         self.always: BaseException | None = None
         self.nonces: list[str] = []
+        self.modes: list[str] = []
         self._next_id = 9000
 
-    async def __call__(self, channel_id: int, card_id: str, nonce: str) -> int:
+    async def __call__(self, channel_id: int, card_id: str, nonce: str, mode: str = "fact") -> int:
         self.calls += 1
         self.nonces.append(nonce)
+        self.modes.append(mode)
         await asyncio.sleep(0)  # let a concurrent loop run, as a real HTTP call would
         if self.always is not None:
             raise self.always
@@ -146,7 +148,7 @@ class World:
         self.cards = Cards(CARD_IDS)
         self.poster = Poster(self.clock)
 
-    async def engine(self, classifier: Classifier = classify, **kwargs: float) -> tuple[DailyEngine, ViewLog]:
+    async def engine(self, classifier: Classifier = classify, **kwargs: object) -> tuple[DailyEngine, ViewLog]:
         """A new engine on its own Database connection to the same file: a restart, or another process.
         ``classifier`` reads the poster's exceptions (Discord's by default, as in production)."""
         db = await self.stack.enter_async_context(Database(self.path))
@@ -749,7 +751,7 @@ async def test_slow_send_finishing_after_lease_is_recorded_sent(world: World) ->
     release = asyncio.Event()
     original = world.poster.__call__
 
-    async def slow_poster(channel_id: int, card_id: str, nonce: str) -> int:
+    async def slow_poster(channel_id: int, card_id: str, nonce: str, mode: str) -> int:
         await release.wait()
         return await original(channel_id, card_id, nonce)
 

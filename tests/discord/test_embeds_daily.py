@@ -47,12 +47,14 @@ async def test_a_new_schedule_shows_where_when_and_the_next_post(world: World) -
         "Channel": f"<#{C1}>",
         "Time": "09:00 Europe/Berlin",
         "Filters": "none (every card)",
+        "Mode": "Fact: the day's card",
         "Next post": next_post,
         "Last post": "None yet",
     }
     assert set_text(status, f"<#{C1}>") == (
         f"Daily facts go to <#{C1}> every day at 09:00 (Europe/Berlin).\n"
         "Filters: none (every card).\n"
+        "Mode: Fact: the day's card.\n"
         f"Next post: {next_post}."
     )
 
@@ -106,6 +108,7 @@ async def test_failed_posts_show_the_pause_the_error_and_the_days_without_a_post
         "Channel",
         "Time",
         "Filters",
+        "Mode",
         "Today",
         "Last post",
         "Last error",

@@ -27,6 +27,8 @@ from bot.discord.app import FactdeckBot
 from bot.discord.checks import NOT_MODERATOR
 from bot.discord.cogs.daily import POST_HEADER, DailyCog
 from bot.discord.cogs.facts import FactsCog
+from bot.discord.daily_questions import QUESTION_HEADER, REVEAL_LABEL
+from bot.storage.study import Answer
 from tests.e2e.conftest import assert_quiet, start_bot
 from tests.fakediscord import FakeChannel, FakeDiscord, FakeGuild, FakeMember, FakeMessage
 
@@ -187,7 +189,15 @@ async def test_daily_is_a_hidden_moderator_group_and_refuses_everyone_else(w: Wo
         assert int(group["default_member_permissions"]) == discord.Permissions(manage_messages=True).value
         subs = {o["name"]: o for o in group["options"]}
         assert set(subs) == {"set", "off", "status", "preview"}
-        assert [o["name"] for o in subs["set"]["options"]] == ["channel", "time", "timezone", "topic", "collection"]
+        assert [o["name"] for o in subs["set"]["options"]] == [
+            "channel",
+            "time",
+            "timezone",
+            "topic",
+            "collection",
+            "mode",
+        ]
+        assert [c["value"] for c in subs["set"]["options"][-1]["choices"]] == ["fact", "question"]
         assert {o["name"] for o in subs["set"]["options"] if o.get("autocomplete")} == {
             "timezone",
             "topic",
@@ -495,7 +505,8 @@ async def test_an_option_of_thousands_of_characters_is_refused_in_one_short_line
     async with w.running():
         (group,) = [c for c in w.fake.commands() if c["name"] == "daily"]
         (set_command,) = [o for o in group["options"] if o["name"] == "set"]
-        limits = {o["name"]: o.get("max_length") for o in set_command["options"] if o["type"] == 3}
+        texts = [o for o in set_command["options"] if o["type"] == 3 and "choices" not in o]  # mode is a choice
+        limits = {o["name"]: o.get("max_length") for o in texts}
         assert limits == {"time": 10, "timezone": 64, "topic": 100, "collection": 100}
 
         refused = await w.set(timezone="Europe/" + "B" * 3000)
@@ -515,3 +526,146 @@ async def test_an_option_of_thousands_of_characters_is_refused_in_one_short_line
         assert await w.cog.engine.status(w.guild.id) is None
         assert w.bot_errors() == []
     w.fake.assert_no_errors()
+
+
+# ------------------------------------------------------------------------------------------ question posts
+def shown_card(message: FakeMessage) -> str:
+    """The card id in the footer of a whole card (its last embed)."""
+    found = re.search(r"card (\S+)", message.embeds[-1]["footer"]["text"])
+    assert found, message.embeds[-1]
+    return found[1]
+
+
+def reveal_id(message: FakeMessage) -> str:
+    """The custom id of the "Reveal the answer" button on a question post."""
+    (button,) = [b for b in message.buttons if b.get("label") == REVEAL_LABEL]
+    return str(button["custom_id"])
+
+
+def set_custom_id(message: FakeMessage, custom_id: str) -> None:
+    """Make the post's Reveal button carry ``custom_id`` as Discord holds it (a post made before its card changed)."""
+    (button,) = [b for b in message.walk_components() if b.get("label") == REVEAL_LABEL]
+    button["custom_id"] = custom_id
+
+
+async def test_a_question_post_reveals_the_answer_and_card_to_whoever_presses_also_after_a_restart(w: World) -> None:
+    async with w.running():
+        answer = await w.set(topic="room 3", mode="question")
+        assert "Mode: Question" in answer.text
+        status = await w.daily("status")
+        assert field_of(status, "Mode").startswith("Question")
+
+        preview = await w.daily("preview")
+        assert preview.ephemeral
+        assert preview.embed is not None
+        assert preview.embed["title"] == "Question of the day"
+        assert "_____" in preview.embed["description"]
+        assert "||room 3||" in preview.content  # the moderator sees the answer, hidden
+        assert reveal_id(preview) == "factdeck:dq:lab-003:1"  # the choice question (index 1), not the cloze
+        assert w.facts.posts == []
+
+        await w.tick(DUE)
+        post = await w.facts.wait_for_message(posts_only=True)
+        assert post.content == QUESTION_HEADER
+        assert post.embed is not None
+        assert "_____" in post.embed["description"]
+        assert "room 3" not in post.embed["description"]  # the blank hides the answer ...
+        options = field_of(post, "Which one fills the blank?")
+        assert "room 3" in options
+        assert options.count("\n") == 3
+        assert "lab-003" not in post.text  # no card id or source that could give it away
+        assert reveal_id(post) == reveal_id(preview)  # preview == post
+        assert_quiet(post.allowed_mentions)
+
+        pressed = await (await w.fake.click(post, REVEAL_LABEL, user=w.bob)).wait_message()
+        assert pressed.ephemeral  # only bob sees it
+        assert pressed.content == "The answer: **room 3**"
+        assert shown_card(pressed) == "lab-003"  # the whole card ...
+        assert "Quillfeather" in pressed.text  # ... with its citation
+        assert "Lab Notebook" in pressed.text  # ... and its source
+        assert_quiet(pressed.allowed_mentions)
+
+        options = [b for b in post.buttons if b.get("label") != REVEAL_LABEL]
+        assert len(options) == 4
+        (right,) = [b for b in options if b["label"].endswith(". room 3")]
+        wrong = next(b for b in options if b is not right)
+        told = await (await w.fake.click(post, right["custom_id"], user=w.bob)).wait_message()
+        assert told.ephemeral
+        assert told.content.startswith("Right: the answer is **room 3**.")
+        told = await (await w.fake.click(post, wrong["custom_id"], user=w.carl)).wait_message()
+        assert told.ephemeral
+        picked = wrong["label"].split(". ", 1)[1]
+        assert told.content.startswith(f"Not quite: you picked **{picked}**; the answer is **room 3**.")
+        assert len(w.facts.posts) == 1
+        assert len(w.facts.messages) == 1  # every answer was private
+
+    async with w.running():  # a new process: the button still works
+        again = await (await w.fake.click(post, REVEAL_LABEL, user=w.carl)).wait_message()
+        assert again.ephemeral
+        assert again.content == "The answer: **room 3**"
+        assert shown_card(again) == "lab-003"
+        told = await (await w.fake.click(post, right["custom_id"], user=w.carl)).wait_message()
+        assert told.content.startswith("Right: the answer is **room 3**.")  # the options survive a restart too
+        status = await w.daily("status")
+        assert field_of(status, "Mode").startswith("Question")  # the mode survives the restart
+    w.fake.assert_no_errors()
+    assert w.bot_errors() == []
+
+
+async def test_forged_and_stale_reveal_buttons_are_told_what_is_wrong(w: World) -> None:
+    async with w.running():
+        await w.set(topic="room 3", mode="question")
+        await w.tick(DUE)
+        post = await w.facts.wait_for_message(posts_only=True)
+
+        forged = {"custom_id": "factdeck:dq:lab-004:1", "component_type": 2}  # not the button on this post
+        told = await (await w.fake.forge_component(post, forged, user=w.bob)).wait_message()
+        assert told.ephemeral
+        assert told.content == "That button is not on this message, so there is nothing to reveal."
+        assert told.embed is None
+
+        forged_option = {"custom_id": "factdeck:dq:lab-003:1:0x", "component_type": 2}
+        told = await (await w.fake.forge_component(post, forged_option, user=w.bob)).wait_message()
+        assert told.content == "That button is not on this message, so there is nothing to reveal."
+
+        set_custom_id(post, "factdeck:dq:lab-003:99")  # its card was edited: the question is gone
+        stale = await (await w.fake.click(post, REVEAL_LABEL, user=w.bob)).wait_message()
+        assert stale.content.startswith("This question changed since it was posted")
+        assert shown_card(stale) == "lab-003"  # the card as it is now
+
+        set_custom_id(post, "factdeck:dq:lab-gone:1")  # its card was removed from the deck
+        gone = await (await w.fake.click(post, REVEAL_LABEL, user=w.bob)).wait_message()
+        assert gone.content == "That card is no longer in the deck, so this question cannot be revealed."
+
+    w.fake.assert_no_errors()
+    assert w.bot_errors() == []
+
+
+async def test_a_question_schedule_asks_about_the_card_the_servers_studying_members_forget_most(w: World) -> None:
+    async with w.running() as bot:
+        await w.set(topic="cell biology", mode="question")
+        rotation_pick = reveal_id(await w.daily("preview")).split(":")[2]  # nobody studies here yet: the rotation
+        hard = "lab-007" if rotation_pick != "lab-007" else "lab-008"
+        easy = "lab-005" if rotation_pick != "lab-005" else "lab-006"
+        week_ago = DUE - dt.timedelta(days=7)
+        reviews = [
+            Answer(w.bob.id, w.guild.id, hard, 1, False, "session", "k", week_ago),
+            Answer(w.bob.id, w.guild.id, hard, 1, False, "session", "k", week_ago + dt.timedelta(hours=1)),
+            Answer(w.bob.id, w.guild.id, easy, 1, False, "session", "k", week_ago),
+            Answer(w.bob.id, w.guild.id, easy, 3, True, "session", "k", week_ago + dt.timedelta(hours=1)),
+        ]
+        await bot.storage.study.write_batch(reviews, lambda card, state, rating, at: ("{}", at))
+
+        preview = await w.daily("preview")
+        assert reveal_id(preview).split(":")[2] == hard  # two Again ratings beat one
+        await w.tick(DUE)
+        post = await w.facts.wait_for_message(posts_only=True)
+        assert reveal_id(post) == reveal_id(preview)
+
+        await w.set(topic="cell biology", mode="fact")  # a fact schedule keeps the fair rotation
+        fact_preview = await w.daily("preview")
+        assert fact_preview.content.endswith(POST_HEADER)
+        assert fact_preview.buttons == [] or REVEAL_LABEL not in [b.get("label") for b in fact_preview.buttons]
+        assert card_of(fact_preview).startswith("lab-")  # the card itself, not a question
+    w.fake.assert_no_errors()
+    assert w.bot_errors() == []

@@ -13,6 +13,9 @@ process on the same database cannot post twice, because the engine claims each d
 The engine is built by :func:`daily_engine` (with the Discord failure classifier,
 :func:`bot.discord.daily_failures.classify`) and shared: this cog drives it, and ``/fact today``
 (:class:`bot.discord.cogs.facts.FactsCog`) asks it for today's card.
+
+A schedule in ``question`` mode posts the day's card as a question (:mod:`bot.discord.daily_questions`); its
+"Reveal the answer" button is answered here (:meth:`DailyCog.on_reveal`), also after a restart.
 """
 
 from __future__ import annotations
@@ -22,17 +25,27 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.daily import Clock, DailyEngine, DailyError, PostResult, zone_choices
+from bot.cards.library import Library
+from bot.daily import VIEW_COMMAND, Clock, DailyEngine, DailyError, PostResult, zone_choices
 from bot.discord import choices
 from bot.discord.checks import moderator_only
 from bot.discord.daily_failures import classify
-from bot.discord.embeds import safe, set_text, status_embed, when_text
+from bot.discord.daily_questions import (
+    REVEAL_PREFIX,
+    ChoiceButton,
+    RevealButton,
+    day_question,
+    forgetting,
+    no_question_note,
+    question_post,
+)
+from bot.discord.embeds import full_card_messages, safe, set_text, status_embed, when_text
 from bot.discord.errors import NO_MENTIONS, reply
 from bot.discord.inputs import (
     COLLECTION_MAX,
@@ -46,9 +59,11 @@ from bot.discord.inputs import (
     too_long,
 )
 from bot.discord.ui import card_message
-from bot.service import CardService
+from bot.service import CardDetail, CardService
 from bot.settings import Settings
-from bot.storage import Storage, ViewLog
+from bot.storage import Storage, ViewEvent, ViewLog
+from bot.storage.daily import DailyMode
+from bot.study.questions import Question, questions_for
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
@@ -68,6 +83,12 @@ __all__ = [
 POST_HEADER = "**Fact of the day**"
 #: The permissions the bot needs in the daily channel.
 NEEDED = ("view_channel", "send_messages", "embed_links")
+#: What a press of a Reveal button that is not on its message (a forged one) is told.
+FORGED_REVEAL = "That button is not on this message, so there is nothing to reveal."
+#: What a press under a daily question whose card was removed is told.
+GONE = "That card is no longer in the deck, so this question cannot be revealed."
+#: What follows the verdict on a picked option.
+MORE = "Press “Reveal the answer” for the whole card and its source."
 #: Seconds the loop pauses after an iteration that raised (so a broken database does not make it spin).
 ERROR_PAUSE = 30.0
 #: The most characters of the engine's refusal a /daily set reply repeats (it may quote what was typed).
@@ -105,8 +126,8 @@ class ChannelPoster:
         self._service = service
         self._views = views
 
-    async def __call__(self, channel_id: int, card_id: str, nonce: str) -> int:
-        """Send the card to the channel; return the message id.
+    async def __call__(self, channel_id: int, card_id: str, nonce: str, mode: DailyMode = "fact") -> int:
+        """Send the card (``mode`` ``question``: a question on it) to the channel; return the message id.
 
         ``nonce`` goes with the message (discord.py asks Discord to enforce it), so a retry of the same day's post
         that Discord already received returns that message instead of posting again.
@@ -123,9 +144,20 @@ class ChannelPoster:
         guild = getattr(channel, "guild", None)  # DMs and group DMs have none
         count = await self._views.count(card_id, guild.id) if isinstance(guild, discord.Guild) else None
         message = await channel.send(
-            POST_HEADER, nonce=nonce, allowed_mentions=NO_MENTIONS, **card_message(detail, views=count)
+            nonce=nonce, allowed_mentions=NO_MENTIONS, **post_message(detail, self._service.library, mode, count)
         )
         return message.id
+
+
+def post_message(detail: CardDetail, library: Library, mode: DailyMode, views: int | None) -> dict[str, Any]:
+    """The daily post of a card: the fact, or in question mode the question (the fact, said so, when the card
+    yields no question). Keyword arguments for a send."""
+    if mode == "question":
+        question = question_post(detail.card, library)
+        if question is not None:
+            return question
+        return {"content": no_question_note(detail.card), **card_message(detail, views=views)}
+    return {"content": POST_HEADER, **card_message(detail, views=views)}
 
 
 def daily_engine(
@@ -142,10 +174,17 @@ def daily_engine(
         clock or _utcnow,
         classify=classify,
         catch_up_hours=settings.daily.catch_up_hours,
+        forgotten=forgetting(storage.study),
     )
 
 
 # --------------------------------------------------------------------------------------------- rendering
+def _carries(message: discord.Message, custom_id: str) -> bool:
+    """Whether ``message`` has a component with ``custom_id`` (a forged press names one it does not have)."""
+    view = discord.ui.View.from_message(message, timeout=None)
+    return any(getattr(item, "custom_id", None) == custom_id for item in view.walk_children())
+
+
 def missing_post_permissions(permissions: discord.Permissions) -> list[str]:
     """The permissions a daily post needs that ``permissions`` lacks, as Discord names them."""
     return [name.replace("_", " ").title() for name in NEEDED if not getattr(permissions, name)]
@@ -200,11 +239,13 @@ class DailyCog(commands.Cog):
 
     # -------------------------------------------------------------------------------------- lifecycle
     async def cog_load(self) -> None:
-        """Start the loop (once)."""
+        """Route the "Reveal the answer" buttons and start the loop (once)."""
+        self.client.add_dynamic_items(RevealButton, ChoiceButton)
         self.start()
 
     async def cog_unload(self) -> None:
         """Stop the loop."""
+        self.client.remove_dynamic_items(RevealButton, ChoiceButton)
         await self.stop()
 
     def start(self) -> None:
@@ -282,6 +323,7 @@ class DailyCog(commands.Cog):
         zone="The server's time zone (IANA name, e.g. Europe/Berlin; start typing)",
         topic="Only cards with this topic",
         collection="Only cards from this collection",
+        mode="fact: post the card; question: ask about it, the answer behind a button (default: fact)",
     )
     @moderator_only()
     async def daily_set(
@@ -292,6 +334,7 @@ class DailyCog(commands.Cog):
         zone: ZoneName,
         topic: Topic | None = None,
         collection: CollectionId | None = None,
+        mode: Literal["fact", "question"] = "fact",
     ) -> None:
         """/daily set: refuse a forged option too long to be a time, a zone or a filter before anything else."""
         refusals = (
@@ -315,7 +358,9 @@ class DailyCog(commands.Cog):
             )
             return
         try:
-            status = await self.engine.set(guild.id, channel.id, at, zone, topic=topic, collection=collection)
+            status = await self.engine.set(
+                guild.id, channel.id, at, zone, topic=topic, collection=collection, mode=mode
+            )
         except DailyError as exc:
             await reply(interaction, f"{safe(str(exc), ERROR_ECHO_MAX)} Nothing was changed.")
             return
@@ -365,9 +410,85 @@ class DailyCog(commands.Cog):
         else:
             note = "Daily posts are off or paused; when they resume, the next one will show:"
         count = await self.views.count(detail.card.id, interaction.guild_id)
-        await interaction.response.send_message(
-            note, ephemeral=True, allowed_mentions=NO_MENTIONS, **card_message(detail, views=count)
+        post = post_message(detail, self.service.library, status.schedule.mode, count)
+        found = day_question(detail.card, self.service.library) if status.schedule.mode == "question" else None
+        answer = (
+            f"\n(Answer, hidden in the post until someone reveals it: ||{safe(found[1].answer)}||)" if found else ""
         )
+        await interaction.response.send_message(
+            ephemeral=True, allowed_mentions=NO_MENTIONS, **{**post, "content": f"{note}\n{post['content']}{answer}"}
+        )
+
+    # -------------------------------------------------------------------------------------------- reveal
+    async def _question(
+        self, interaction: discord.Interaction, card_id: str
+    ) -> tuple[CardDetail, tuple[Question, ...]] | None:
+        """The card a daily question asked about and its questions now; ``None`` (the member told) when it is gone."""
+        detail = self.service.detail(card_id)
+        if detail is None:
+            await reply(interaction, GONE)
+            return None
+        return detail, questions_for(detail.card, self.service.library)
+
+    async def on_choice(self, interaction: discord.Interaction, card_id: str, index: int, choice: int) -> None:
+        """An option picked under a daily multiple choice: right or wrong and the answer, to the member alone.
+        Nothing is recorded (members who never studied are never tracked)."""
+        found = await self._question(interaction, card_id)
+        if found is None:
+            return
+        _, questions = found
+        question = questions[index] if index < len(questions) else None
+        if question is None or question.kind != "choice" or choice >= len(question.choices):
+            await reply(interaction, "This question changed since it was posted (its card was edited).")
+            return
+        answer = safe(question.answer, 200)
+        picked = question.choices[choice]
+        if picked == question.answer:
+            await reply(interaction, f"Right: the answer is **{answer}**. {MORE}")
+        else:
+            await reply(
+                interaction, f"Not quite: you picked **{safe(picked, 200)}**; the answer is **{answer}**. {MORE}"
+            )
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Answer a press of a daily-question button that is not on its message (forged): discord.py routes only
+        components a message carries, and would leave the member with "This interaction failed"."""
+        if interaction.type != discord.InteractionType.component:
+            return
+        data = interaction.data
+        custom_id = str(data.get("custom_id", "")) if data is not None else ""
+        message = interaction.message
+        if custom_id.startswith(REVEAL_PREFIX) and (message is None or not _carries(message, custom_id)):
+            await reply(interaction, FORGED_REVEAL)
+
+    async def on_reveal(self, interaction: discord.Interaction, card_id: str, index: int) -> None:
+        """ "Reveal the answer" under a daily question: the answer and the whole card (citation, source) to whoever
+        pressed, ephemerally, counted as a view. A button whose question is gone (the card was removed or edited)
+        says so; a forged one (not on its message) is answered by :meth:`on_interaction`."""
+        found = await self._question(interaction, card_id)
+        if found is None:
+            return
+        detail, questions = found
+        if index >= len(questions):
+            head = "This question changed since it was posted (its card was edited). The card as it is now:"
+        else:
+            head = f"The answer: **{safe(questions[index].answer, 200)}**"
+        self.views.record(
+            ViewEvent(
+                card_id=card_id,
+                guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id,
+                user_id=interaction.user.id,
+                command=VIEW_COMMAND,
+                at=self.engine.now(),
+            )
+        )
+        count = await self.views.count(card_id, interaction.guild_id) if interaction.guild_id else None
+        messages = full_card_messages(detail, views=count)
+        await interaction.response.send_message(head, embeds=messages[0], ephemeral=True, allowed_mentions=NO_MENTIONS)
+        for more in messages[1:]:
+            await interaction.followup.send(embeds=more, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     # ------------------------------------------------------------------------------------ autocomplete
     @daily_set.autocomplete("zone")

@@ -15,7 +15,7 @@ from bot.daily import DailyStatus
 from bot.discord.embeds.common import CARD_COLOR, FIELD_VALUE_MAX, clip, safe
 from bot.storage.daily import DailyPost, DailySchedule
 
-__all__ = ["FILTER_MAX", "filters_text", "set_text", "status_embed", "when_text"]
+__all__ = ["FILTER_MAX", "filters_text", "mode_text", "set_text", "status_embed", "when_text"]
 
 #: The most characters of a topic or collection a /daily reply repeats.
 FILTER_MAX = 100
@@ -38,12 +38,23 @@ def filters_text(schedule: DailySchedule) -> str:
     return ", ".join(parts) or "none (every card)"
 
 
+def mode_text(schedule: DailySchedule) -> str:
+    """What the schedule posts: the card, or a question on it (the answer behind a button)."""
+    if schedule.mode == "question":
+        return (
+            "Question: the day's card as a question, the answer behind a “Reveal the answer” button "
+            "(the card the members who study here forget most, when they do)"
+        )
+    return "Fact: the day's card"
+
+
 def set_text(status: DailyStatus, channel_mention: str) -> str:
     """What ``/daily set`` answers once the schedule is saved: where, when, which cards, and the next post."""
     schedule = status.schedule
     lines = [
         f"Daily facts go to {channel_mention} every day at {schedule.post_time:%H:%M} ({schedule.zone}).",
         f"Filters: {filters_text(schedule)}.",
+        f"Mode: {mode_text(schedule)}.",
     ]
     if status.next_post_at is not None:
         lines.append(f"Next post: {when_text(status.next_post_at, schedule.zone)}.")
@@ -103,6 +114,7 @@ def status_embed(status: DailyStatus) -> discord.Embed:
     embed.add_field(name="Channel", value=f"<#{schedule.channel_id}>", inline=True)
     embed.add_field(name="Time", value=f"{schedule.post_time:%H:%M} {schedule.zone}", inline=True)
     embed.add_field(name="Filters", value=filters_text(schedule), inline=True)
+    _field(embed, "Mode", mode_text(schedule))
     if status.next_post_at is not None:
         _field(embed, "Next post", when_text(status.next_post_at, schedule.zone))
     if status.today is not None and status.today.state != "sent":
