@@ -587,6 +587,12 @@ class DailyEngine:
         zone: dt.tzinfo = zoneinfo.ZoneInfo(schedule.zone) if schedule else UTC
         return await self._pick(guild_id, now.astimezone(zone).date(), schedule)
 
+    async def today_mode(self, guild_id: int) -> DailyMode:
+        """How the guild's daily card is shown today: as the fact, or as a question (whose answer ``/fact today``
+        must not give away)."""
+        schedule = await self._store.get_schedule(guild_id)
+        return schedule.mode if schedule is not None else "fact"
+
     async def status(self, guild_id: int) -> DailyStatus | None:
         """The guild's schedule, next post, last post, errors and recent problem days (None: never set)."""
         schedule = await self._store.get_schedule(guild_id)

@@ -577,6 +577,14 @@ async def test_a_question_post_reveals_the_answer_and_card_to_whoever_presses_al
         assert reveal_id(post) == reveal_id(preview)  # preview == post
         assert_quiet(post.allowed_mentions)
 
+        # /fact today asks the same question: it must not give the answer away on a question day
+        today = await (await w.fake.slash(w.guild, w.general, w.carl, "fact today")).wait_message()
+        assert today.content == QUESTION_HEADER
+        assert today.embed is not None
+        assert "room 3" not in today.embed["description"]
+        assert reveal_id(today) == reveal_id(post)
+        assert_quiet(today.allowed_mentions)
+
         pressed = await (await w.fake.click(post, REVEAL_LABEL, user=w.bob)).wait_message()
         assert pressed.ephemeral  # only bob sees it
         assert pressed.content == "The answer: **room 3**"

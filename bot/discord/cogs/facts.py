@@ -23,6 +23,7 @@ from discord.ext import commands
 
 from bot.discord import choices, embeds
 from bot.discord.checks import in_guild
+from bot.discord.daily_questions import question_post
 from bot.discord.errors import NO_MENTIONS, reply
 from bot.discord.inputs import COLLECTION_MAX, QUERY_MAX, TOPIC_MAX, CardId, CollectionId, Query, ReferenceText, Topic
 from bot.discord.ui import (
@@ -41,6 +42,7 @@ from bot.discord.ui import (
 from bot.service import CardDetail, CardService, CiteHit, Pick, SearchResult
 from bot.settings import Settings
 from bot.storage import Storage, ViewEvent
+from bot.storage.daily import DailyMode
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
@@ -176,23 +178,33 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         client: discord.Client | None = None,
         lists: ResultLists | None = None,
         todays_card: Callable[[int], Awaitable[str | None]] | None = None,
+        todays_mode: Callable[[int], Awaitable[DailyMode]] | None = None,
     ) -> None:
         """``client`` routes the list components to this cog and edits expired lists (without it lists are kept
         but nothing is registered or swept); ``lists`` defaults to a store with ``settings.results_timeout``;
-        ``todays_card(guild_id)`` is the id of the server's daily card for ``/fact today`` (without it: none)."""
+        ``todays_card(guild_id)`` is the id of the server's daily card for ``/fact today`` (without it: none) and
+        ``todays_mode(guild_id)`` whether the daily post asks it as a question (then so does ``/fact today``)."""
         self.service = service
         self.storage = storage
         self.settings = settings
         self.client = client
         self.lists = lists if lists is not None else ResultLists(ttl=settings.results_timeout)
         self.todays_card = todays_card
+        self.todays_mode = todays_mode
         self._sweeper: asyncio.Task[None] | None = None
         super().__init__()
 
     @classmethod
     def from_bot(cls, bot: FactdeckBot) -> FactsCog:
         """The cog factory used by :data:`bot.discord.app.COGS`."""
-        return cls(bot.service, bot.storage, bot.settings, client=bot, todays_card=bot.daily.today)
+        return cls(
+            bot.service,
+            bot.storage,
+            bot.settings,
+            client=bot,
+            todays_card=bot.daily.today,
+            todays_mode=bot.daily.today_mode,
+        )
 
     async def cog_load(self) -> None:
         """Route the result-list components here and start the sweeper."""
@@ -506,6 +518,11 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         detail = self.service.detail(card_id) if card_id is not None else None
         if detail is None:
             await reply(interaction, "There is no card for today: no card matches this server's daily filters.")
+            return
+        mode = await self.todays_mode(interaction.guild_id) if self.todays_mode is not None else "fact"
+        question = question_post(detail.card, self.service.library) if mode == "question" else None
+        if question is not None:  # the daily post asks it: the answer stays behind its Reveal button here too
+            await interaction.response.send_message(allowed_mentions=NO_MENTIONS, **question)
             return
         await self.show_card(interaction, detail, "today")
 
