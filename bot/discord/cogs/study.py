@@ -40,6 +40,7 @@ from bot.discord.embeds.study import (
 from bot.discord.errors import NO_MENTIONS, reply
 from bot.service import CardService
 from bot.settings import Settings
+from bot.storage import StorageUnavailable
 from bot.study.chart import render_progress
 from bot.study.desk import StudyDesk, StudyError
 from bot.study.questions import Question
@@ -272,6 +273,10 @@ class StudyCog(commands.Cog):
         await self.client.wait_until_ready()
         try:
             sessions = await self.desk.resume()
+        except StorageUnavailable as exc:  # the start already said the database is down, in one line
+            log.warning("study sessions saved before the restart stay saved until a start with the database: %s", exc)
+            self.resumed.set()
+            return
         except Exception:
             log.exception("could not load the study sessions saved before the restart")
             self.resumed.set()
