@@ -144,11 +144,12 @@ class Session(msgspec.Struct, kw_only=True):
         return self.advance()
 
     def summary(self) -> Summary:
-        """Score per member (best first) and the hardest card (the lowest share right among answered ones)."""
+        """Score per member (best first) and the hardest card: the lowest share right among the questions someone
+        got wrong (none when everybody got everything right)."""
         ranking = sorted(
             ((user, self.scores.get(user, 0)) for user in self.joined), key=lambda item: (-item[1], item[0])
         )
-        answered = [r for r in self.results if r.total]
+        answered = [r for r in self.results if r.right < r.total]
         hardest = min(answered, key=lambda r: r.right / r.total) if answered else None
         return Summary(ranking, hardest, len(self.results))
 

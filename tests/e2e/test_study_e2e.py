@@ -85,7 +85,7 @@ async def test_a_group_session_with_three_members_reveal_summary_and_schedules(r
     card = _cog(r).service.detail(session.card_ids[0])
     assert card is not None
     assert reveal.embeds[1]["footer"]["text"].startswith(f"card {card.card.id}")
-    assert any(f["name"] == "Source" for f in reveal.embeds[1]["fields"])
+    assert {"Article", "Source type"} <= {f["name"] for f in reveal.embeds[1]["fields"]}
     await r.fake.wait_for(lambda: q1.components == [], what="the first question's buttons to go")
     late = await r.fake.forge_component(
         q1, {"custom_id": f"factdeck:study:{session.token}:0:0", "component_type": 2}, user=carol
@@ -99,8 +99,8 @@ async def test_a_group_session_with_three_members_reveal_summary_and_schedules(r
     await _pick(r, q2, carol, next(c for c in second.choices if c != second.answer))  # everyone answered: reveal
     summary = await r.chan.wait_for_message(lambda m: bool(m.embed) and "Study session over" in m.embed["title"])
     text = summary.embed["description"]
-    assert text.index(f"<@{r.alice.id}>: 2 right") < text.index(f"<@{r.bob.id}>: 1 right")
-    assert f"<@{carol.id}>: 1 right" in text
+    assert text.index(f"<@{r.alice.id}>: 2 of 2 right") < text.index(f"<@{r.bob.id}>: 1 of 2 right")
+    assert f"<@{carol.id}>: 1 of 2 right" in text
     assert "Hardest card" in text
     assert_quiet(summary.allowed_mentions)
     assert r.chan.id not in _cog(r).desk.sessions
@@ -145,8 +145,8 @@ async def test_cloze_answers_in_a_modal_forgiving_and_safe(running: Running) -> 
 
     await (await _study(r, "reveal")).wait_message()
     summary = await r.chan.wait_for_message(lambda m: bool(m.embed) and "Study session over" in m.embed["title"])
-    assert f"<@{r.bob.id}>: 1 right" in summary.embed["description"]
-    assert f"<@{r.alice.id}>: 0 right" in summary.embed["description"]
+    assert f"<@{r.bob.id}>: 1 of 1 right" in summary.embed["description"]
+    assert f"<@{r.alice.id}>: 0 of 1 right" in summary.embed["description"]
 
 
 async def test_stop_permissions_one_session_per_channel_and_a_starter_who_leaves(running: Running) -> None:
@@ -279,8 +279,8 @@ async def test_a_session_survives_a_restart(launch: Any) -> None:
         assert "is in" in (await bob.wait_message()).content
         await (await fake.slash(r.guild, r.chan, r.alice, "study stop")).wait_message()
         summary = await r.chan.wait_for_message(lambda m: bool(m.embed) and "Study session over" in m.embed["title"])
-        assert f"<@{r.alice.id}>: 1 right" in summary.embed["description"]
-        assert f"<@{r.bob.id}>: 1 right" in summary.embed["description"]
+        assert f"<@{r.alice.id}>: 1 of 1 right" in summary.embed["description"]
+        assert f"<@{r.bob.id}>: 1 of 1 right" in summary.embed["description"]
 
 
 async def test_time_up_reveals_and_asks_the_next_question(running: Running) -> None:

@@ -143,6 +143,14 @@ def test_summary_scores_members_and_names_the_hardest_card() -> None:
     assert summary.hardest.card_id == "c1"
 
 
+def test_a_session_everyone_got_right_has_no_hardest_card() -> None:
+    s = _session(1)
+    s.answer(11, 0, "a", True, T0)
+    s.answer(12, 0, "a", True, T0)
+    s.reveal()
+    assert s.summary().hardest is None  # "hardest: 2 of 2 right" would name a card nobody found hard
+
+
 def test_state_round_trips_through_json() -> None:
     s = _session()
     s.answer(11, 0, "a", True, T0)

@@ -216,7 +216,9 @@ def test_a_distractor_that_is_the_answer_in_other_words_is_never_offered(tmp_pat
 
 def test_a_distractor_that_contains_the_answer_as_part_of_a_word_is_never_offered(tmp_path: Path) -> None:
     # "come to psychotherapy as part of a couple" reads as right as "therapy": a member could not tell them apart.
-    cards = [{"id": "a", "text": "Couples who come to therapy together form an alliance slowly.", "topics": ["therapy"]}]
+    cards = [
+        {"id": "a", "text": "Couples who come to therapy together form an alliance slowly.", "topics": ["therapy"]}
+    ]
     for n, word in enumerate(["psychotherapy", "physiotherapy", "journal", "logbook", "notebook"]):
         cards.append(
             {"id": f"o{n}", "text": f"Every client kept a {word} during the whole trial period.", "topics": [word]}
@@ -232,7 +234,8 @@ def test_no_shipped_choice_offers_a_distractor_that_contains_its_answer(shipped:
             answer = fold(question.answer)
             for choice in question.choices:
                 if choice != question.answer:
-                    assert answer not in fold(choice) and fold(choice) not in answer, (card.id, question.choices)
+                    assert answer not in fold(choice), (card.id, question.choices)
+                    assert fold(choice) not in answer, (card.id, question.choices)
 
 
 @st.composite

@@ -409,7 +409,9 @@ class StudyCog(commands.Cog):
         if channel is not None:
             await self._close_buttons(channel, session)
             with contextlib.suppress(discord.NotFound, discord.Forbidden):
-                await channel.send(embed=summary_embed(summary, stopped_by=stopped_by), allowed_mentions=NO_MENTIONS)
+                hardest = self.desk.question(summary.hardest.card_id, session.mode) if summary.hardest else None
+                embed = summary_embed(summary, hardest=hardest[1] if hardest else None, stopped_by=stopped_by)
+                await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
 
     # ------------------------------------------------------------------------------------ permissions
     async def _may_lead(self, interaction: discord.Interaction[Any], session: Session) -> str | None:

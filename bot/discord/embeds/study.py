@@ -13,7 +13,14 @@ from collections.abc import Sequence
 import discord
 
 from bot.discord.embeds.cards import card_embed
-from bot.discord.embeds.common import DESCRIPTION_MAX, EMBED_TOTAL_MAX, FIELD_VALUE_MAX, clip, safe
+from bot.discord.embeds.common import (
+    DESCRIPTION_MAX,
+    EMBED_TOTAL_MAX,
+    FIELD_NAME_MAX,
+    FIELD_VALUE_MAX,
+    clip,
+    safe,
+)
 from bot.service import CardDetail
 from bot.study.desk import Progress
 from bot.study.questions import Question
@@ -56,8 +63,16 @@ def question_embed(session: Session, question: Question, *, deadline: dt.datetim
 
 def _whole_card(detail: CardDetail, source: str | None) -> discord.Embed:
     embed = card_embed(detail, text_max=min(DESCRIPTION_MAX, EMBED_TOTAL_MAX - 2000)).embed
-    if source:
-        embed.add_field(name="Source", value=clip(safe(source), FIELD_VALUE_MAX)[0], inline=False)
+    shown = {str(field.value) for field in embed.fields}
+    # The plain source repeats the Article and Source type fields line by line ("Article: …"): show only what the
+    # card does not already say (a full article title the field had to clip, a reference).
+    lines = [
+        safe(line)
+        for line in (source or "").splitlines()
+        if line.strip() and safe(line.partition(": ")[2]) not in shown
+    ]
+    if lines:
+        embed.add_field(name="Source", value=clip("\n".join(lines), FIELD_VALUE_MAX)[0], inline=False)
     return embed
 
 
@@ -76,17 +91,35 @@ def reveal_embeds(
     return [head, _whole_card(detail, source)]
 
 
-def summary_embed(summary: Summary, *, stopped_by: int | None = None, reason: str | None = None) -> discord.Embed:
-    """The end of a session: score per member and the hardest card."""
-    lines = [f"{n}. <@{user}>: {score} right" for n, (user, score) in enumerate(summary.ranking[:20], start=1)]
+#: Members listed by name in a summary; the rest are counted.
+SUMMARY_MEMBERS = 20
+
+
+def summary_embed(
+    summary: Summary,
+    *,
+    hardest: Question | None = None,
+    stopped_by: int | None = None,
+    reason: str | None = None,
+) -> discord.Embed:
+    """The end of a session: score per member (best first, out of the questions asked) and the hardest card, by
+    the answer its question was after (``hardest``, when the card is still in the library)."""
+    asked = summary.asked
+    lines = [
+        f"{n}. <@{user}>: {score} of {asked} right"
+        for n, (user, score) in enumerate(summary.ranking[:SUMMARY_MEMBERS], start=1)
+    ]
+    if len(summary.ranking) > SUMMARY_MEMBERS:
+        lines.append(f"…and {len(summary.ranking) - SUMMARY_MEMBERS} more.")
     if not lines:
         lines = ["Nobody answered."]
     if summary.hardest is not None:
         h = summary.hardest
-        lines.append(f"\nHardest card: `{h.card_id}` ({h.right} of {h.total} right)")
+        what = f" (answer: **{safe(hardest.answer, 100)}**)" if hardest is not None else ""
+        lines.append(f"\nHardest card: `{h.card_id}`{what}, {h.right} of {h.total} got it right.")
     note = reason or (f"Stopped by <@{stopped_by}>." if stopped_by is not None else "")
     embed = discord.Embed(
-        title=f"Study session over: {summary.asked} question{'s' if summary.asked != 1 else ''}",
+        title=f"Study session over: {asked} question{'s' if asked != 1 else ''}",
         description=clip("\n".join(lines) + (f"\n\n{note}" if note else ""), DESCRIPTION_MAX)[0],
         color=STUDY_COLOR,
     )
@@ -124,7 +157,9 @@ def progress_embed(progress: Progress) -> discord.Embed:
         embed.add_field(name="Streak", value=f"{progress.streak} day{'s' if progress.streak != 1 else ''}")
     for topic, day, ready in progress.exams[:5]:
         embed.add_field(
-            name=clip(f"Exam: {topic}", 256)[0], value=f"{day.isoformat()} · readiness {ready:.0%}", inline=False
+            name=clip(f"Exam: {safe(topic)}", FIELD_NAME_MAX)[0],
+            value=f"{day.isoformat()} · readiness {ready:.0%}",
+            inline=False,
         )
     embed.set_image(url="attachment://progress.png")
     return embed
@@ -138,6 +173,7 @@ def leaderboard_embed(rows: Sequence[tuple[int, int, int]]) -> discord.Embed:
     ]
     return discord.Embed(
         title="Study leaderboard: the last 30 days",
-        description="\n".join(lines) or "Nobody has recalled a card here in the last 30 days.",
+        description=clip("\n".join(lines), DESCRIPTION_MAX)[0]
+        or "Nobody has recalled a card here in the last 30 days.",
         color=STUDY_COLOR,
     ).set_footer(text="Ranked by correct recalls, then accuracy")
