@@ -188,8 +188,31 @@ class StudyDesk:
         session.phase = "ended"
         self.save(session)
 
+    def may_type(self, session: Session, user_id: int, index: int) -> Outcome | None:
+        """Why ``user_id`` may not type an answer to question ``index`` (None: they may; the cloze form opens)."""
+        refused = session.refusal(user_id, index)
+        if refused is not None:
+            return refused
+        found = self.question(session.card_id, session.mode)
+        return "buttons" if found is not None and found[1].kind == "choice" else None
+
+    def choose(self, session: Session, user_id: int, index: int, choice: int, now: dt.datetime) -> tuple[Outcome, bool]:
+        """Record ``user_id``'s pick of choice number ``choice`` (from 0) for question ``index``; like
+        :meth:`answer`. A choice the question does not have (a forged button) is stale."""
+        found = self.question(session.card_id, session.mode) if index == session.index else None
+        if found is None or found[1].kind != "choice" or not 0 <= choice < len(found[1].choices):
+            return session.refusal(user_id, index) or "stale", False
+        return self._answer(session, user_id, index, found[1].choices[choice], now)
+
     def answer(self, session: Session, user_id: int, index: int, given: str, now: dt.datetime) -> tuple[Outcome, bool]:
-        """Record ``user_id``'s answer to question ``index``: the outcome and whether it was right."""
+        """Record ``user_id``'s typed answer to question ``index``: the outcome and whether it was right. A
+        choice question takes no typed answer (only one of its four choices)."""
+        refused = self.may_type(session, user_id, index)
+        if refused is not None:
+            return refused, False
+        return self._answer(session, user_id, index, given, now)
+
+    def _answer(self, session: Session, user_id: int, index: int, given: str, now: dt.datetime) -> tuple[Outcome, bool]:
         found = self.question(session.card_id, session.mode) if index == session.index else None
         if found is None:
             return session.answer(user_id, -1, given, False, now), False

@@ -309,3 +309,66 @@ async def test_a_channel_the_bot_can_no_longer_post_in_ends_the_session_cleanly(
     again = await (await _study(r, "reveal")).wait_message()
     assert "No study session" in again.content
     assert not r.errors.records
+
+
+async def test_forged_answers_from_another_channel_a_stale_question_or_typed_to_a_choice_change_nothing(
+    running: Running,
+) -> None:
+    r = running
+    quiz = r.guild.add_channel("quiz")
+    await (await _study(r, "start", chan=quiz, questions=2, mode="cloze", seconds=300)).wait_message()
+    await _question_message(quiz, 1)
+    await (await _study(r, "start", questions=2, mode="choice", seconds=300)).wait_message()
+    q1 = await _question_message(r.chan, 1)
+    cloze, choice = _session(r, quiz), _session(r)
+    right = _question(r, cloze).answer
+
+    # The quiz channel's cloze form, submitted in this channel (whose session is another one): refused.
+    elsewhere = await r.fake.submit_modal(
+        f"factdeck:study:m:{cloze.token}:0", {"answer": right}, user=r.bob, guild=r.guild, channel=r.chan
+    )
+    assert (await elsewhere.wait_message()).content == "This study session is over."
+    # A typed answer to a choice question (a cloze form forged with its token): only the four choices count.
+    typed = await r.fake.submit_modal(
+        f"factdeck:study:m:{choice.token}:0",
+        {"answer": _question(r, choice).answer},
+        user=r.bob,
+        guild=r.guild,
+        channel=r.chan,
+    )
+    assert (await typed.wait_message()).content == ANSWER_REPLIES["buttons"]
+    assert choice.answers == {}
+    assert cloze.answers == {}
+
+    # The first question's form, submitted once the second is asked: stale.
+    await _pick(r, q1, r.alice, _question(r, choice).answer)
+    await (await _study(r, "reveal")).wait_message()
+    await _question_message(r.chan, 2)
+    await (await _study(r, "stop", chan=quiz)).wait_message()
+    opened = await r.fake.click(await _question_message(r.chan, 2), "1. " + _question(r, choice).choices[0], user=r.bob)
+    assert "is in" in (await opened.wait_message()).content
+    stale = await r.fake.submit_modal(
+        f"factdeck:study:m:{choice.token}:0", {"answer": "x"}, user=r.alice, guild=r.guild, channel=r.chan
+    )
+    assert (await stale.wait_message()).content == ANSWER_REPLIES["stale"]
+    assert set(choice.answers) == {r.bob.id}
+    assert not r.errors.records
+
+
+async def test_a_forged_review_rating_for_a_card_not_shown_stores_nothing(running: Running) -> None:
+    r = running
+    desk = _cog(r).desk
+    topic = next(t for c in _cog(r).service.library.cards.values() for t in c.topics if desk.question(c.id, "cloze"))
+    first = await (await _study(r, "review", user=r.bob, topic=topic)).wait_followup()
+    card_id = first.buttons[0]["custom_id"].rsplit(":", 1)[1]
+    shown = await (await r.fake.click(first, "Show answer", user=r.bob)).wait_message()
+    other = next(c for c in _cog(r).service.library.cards if c != card_id)
+    for forged_card in (other, "no-such-card"):  # a card the review is not on, and one not in the library
+        forged = await r.fake.forge_component(
+            shown, {"custom_id": f"factdeck:study:r:4:{forged_card}", "component_type": 2}, user=r.bob
+        )
+        assert (await forged.wait_message()).content == ANSWER_REPLIES["stale"]
+    assert await desk.store.states(r.bob.id) == []
+    await (await r.fake.click(shown, "Good", user=r.bob)).wait_response()
+    assert [s.card_id for s in await desk.store.states(r.bob.id)] == [card_id]
+    assert not r.errors.records

@@ -151,6 +151,16 @@ def test_a_session_everyone_got_right_has_no_hardest_card() -> None:
     assert s.summary().hardest is None  # "hardest: 2 of 2 right" would name a card nobody found hard
 
 
+def test_who_may_reveal_or_stop_a_session() -> None:
+    s = _session()
+    s.answer(11, 0, "x", True, T0)
+    assert s.may_lead(10, moderator=False, starter_left=False) == "ok"  # the starter
+    assert s.may_lead(12, moderator=True, starter_left=False) == "ok"
+    assert s.may_lead(11, moderator=False, starter_left=False) == "starter_only"
+    assert s.may_lead(11, moderator=False, starter_left=True) == "ok"  # answered, and the starter has gone
+    assert s.may_lead(12, moderator=False, starter_left=True) == "starter_left"  # never answered
+
+
 def test_state_round_trips_through_json() -> None:
     s = _session()
     s.answer(11, 0, "a", True, T0)
@@ -198,9 +208,12 @@ async def test_answers_update_each_members_state_and_forget_deletes_it(desk: Stu
     assert question.kind == "choice"
     assert question == next(q for q in questions_for(detail.card, desk.service.library) if q.kind == "choice")
     wrong = next(c for c in question.choices if c != question.answer)
-    assert desk.answer(s, 11, 0, question.answer, T0) == ("recorded", True)
-    assert desk.answer(s, 12, 0, wrong, T0) == ("recorded", False)
-    assert desk.answer(s, 12, 0, question.answer, T0) == ("twice", False)
+    assert desk.answer(s, 13, 0, question.answer, T0) == ("buttons", False)  # a forged typed answer to a choice
+    assert desk.choose(s, 11, 0, question.choices.index(question.answer), T0) == ("recorded", True)
+    assert desk.choose(s, 12, 0, question.choices.index(wrong), T0) == ("recorded", False)
+    assert desk.choose(s, 12, 0, question.choices.index(question.answer), T0) == ("twice", False)
+    assert desk.choose(s, 14, 0, 4, T0) == ("stale", False)  # a fifth choice, from a forged button
+    assert desk.choose(s, 14, 1, 0, T0) == ("stale", False)  # the next question's button, before it is asked
     await desk.recorder.flush()
     assert [r.card_id for r in await desk.store.states(11)] == [detail.card.id]
     assert await desk.store.states(13) == []  # never studied: never tracked
@@ -381,7 +394,7 @@ async def test_two_hundred_answers_are_written_in_one_batch(desk: StudyDesk) -> 
     found = desk.current(s)
     assert found is not None
     for user in range(200):
-        assert desk.answer(s, 1000 + user, 0, found[1].answer, T0)[0] == "recorded"
+        assert desk.choose(s, 1000 + user, 0, found[1].choices.index(found[1].answer), T0)[0] == "recorded"
     assert batches == []  # nothing written while the members click
     await desk.recorder.flush()
     assert batches == [200]

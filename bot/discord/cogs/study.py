@@ -44,7 +44,7 @@ from bot.study.chart import render_progress
 from bot.study.desk import StudyDesk, StudyError
 from bot.study.questions import Question
 from bot.study.recorder import StudyRecorder
-from bot.study.session import MAX_ANSWER, Outcome, Session
+from bot.study.session import MAX_ANSWER, Lead, Outcome, Session
 from bot.study.srs import Clock, Rating, Srs, utcnow
 
 if TYPE_CHECKING:
@@ -63,9 +63,14 @@ ANSWER_REPLIES: dict[Outcome, str] = {
     "stale": "This question is no longer open (the session moved on or ended).",
     "too_long": f"That answer is too long: answers are at most {MAX_ANSWER} characters. Nothing was recorded.",
     "empty": "That answer is empty. Nothing was recorded.",
+    "buttons": "This question is answered by picking one of its four choices. Nothing was recorded.",
 }
 NO_SESSION = "No study session is running in this channel. Start one with `/study start`."
 ONLY_STARTER = "Only whoever started this session, or a moderator, can do that."
+LEAD_REPLIES: dict[Lead, str] = {
+    "starter_only": ONLY_STARTER,
+    "starter_left": "Whoever started this session has left the server: anyone who answered, or a moderator, can.",
+}
 REVIEW_LABELS = {"s": "Show answer", "1": "Again", "2": "Hard", "3": "Good", "4": "Easy"}
 RATINGS = {"1": Rating.Again, "2": Rating.Hard, "3": Rating.Good, "4": Rating.Easy}
 
@@ -415,22 +420,19 @@ class StudyCog(commands.Cog):
 
     # ------------------------------------------------------------------------------------ permissions
     async def _may_lead(self, interaction: discord.Interaction[Any], session: Session) -> str | None:
-        """None when the user may reveal or stop ``session`` (its starter, a moderator, or, once the starter has
-        left the server, anyone who joined); otherwise why not."""
+        """None when the user may reveal or stop ``session`` (see :meth:`Session.may_lead`); otherwise why not."""
         user = interaction.user
-        if user.id == session.starter_id or is_moderator(user, self.settings):
-            return None
-        guild = interaction.guild
-        if guild is not None:
+        moderator = is_moderator(user, self.settings)
+        starter_left = False
+        if user.id != session.starter_id and not moderator and interaction.guild is not None:
             try:
-                await guild.fetch_member(session.starter_id)
+                await interaction.guild.fetch_member(session.starter_id)
             except discord.NotFound:
-                if user.id in session.joined:
-                    return None
-                return "Whoever started this session has left the server: anyone who answered, or a moderator, can."
+                starter_left = True
             except discord.HTTPException:
-                pass
-        return ONLY_STARTER
+                pass  # unknown: the starter is taken to be there
+        lead = session.may_lead(user.id, moderator=moderator, starter_left=starter_left)
+        return None if lead == "ok" else LEAD_REPLIES[lead]
 
     async def _led_session(self, interaction: discord.Interaction[Any]) -> Session | None:
         """The channel's session when the user may reveal or stop it; otherwise None, and the user is told why.
@@ -653,26 +655,13 @@ class StudyCog(commands.Cog):
             await reply(interaction, "This study session is over.")
             return
         if choice == "a":
-            refusal = self._refusal(session, interaction.user.id, index)
+            refusal = self.desk.may_type(session, interaction.user.id, index)
             if refusal is not None:
-                await reply(interaction, refusal)
+                await reply(interaction, ANSWER_REPLIES[refusal])
                 return
             await interaction.response.send_modal(AnswerModal(token, index, timeout=session.seconds + 60))
             return
-        found = self.desk.question(session.card_id, session.mode)
-        if found is None or found[1].kind != "choice" or int(choice) >= len(found[1].choices):
-            await reply(interaction, ANSWER_REPLIES["stale"])
-            return
-        await self._answer(interaction, session, index, found[1].choices[int(choice)])
-
-    def _refusal(self, session: Session, user_id: int, index: int) -> str | None:
-        if index != session.index or session.phase == "ended":
-            return ANSWER_REPLIES["stale"]
-        if session.phase != "asking":
-            return ANSWER_REPLIES["closed"]
-        if user_id in session.answers:
-            return ANSWER_REPLIES["twice"]
-        return None
+        await self._answer(interaction, session, index, choice=int(choice))
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
@@ -697,18 +686,26 @@ class StudyCog(commands.Cog):
         if session is None or session.token != match["token"]:
             await reply(interaction, "This study session is over.")
             return
-        await self._answer(interaction, session, int(match["index"]), _modal_text(data))
+        await self._answer(interaction, session, int(match["index"]), text=_modal_text(data))
 
-    async def _answer(self, interaction: discord.Interaction[Any], session: Session, index: int, given: str) -> None:
+    async def _answer(
+        self, interaction: discord.Interaction[Any], session: Session, index: int, *, choice: int = -1, text: str = ""
+    ) -> None:
+        """Record a pick (``choice``, from a button) or a typed answer (``text``, from the cloze form)."""
         # Recording an answer never awaits, so it needs no lock: a reveal closes the question before its first
         # await. The acknowledgement goes out at once, whatever the channel's lock is doing (a reveal posting).
         if self.desk.sessions.get(session.channel_id) is not session:
             await reply(interaction, "This study session is over.")
             return
-        outcome, _correct = self.desk.answer(session, interaction.user.id, index, given, self.clock())
+        user, now = interaction.user.id, self.clock()
+        if choice >= 0:
+            outcome, _correct = self.desk.choose(session, user, index, choice, now)
+        else:
+            outcome, _correct = self.desk.answer(session, user, index, text, now)
         if outcome != "recorded":
             await reply(interaction, ANSWER_REPLIES[outcome])
             return
+        given = session.answers[user].text
         await reply(interaction, f"Your answer “{safe(given, 300)}” is in. The answer comes at the reveal.")
         if session.everyone_answered():
             async with self.desk.lock(session.channel_id):
