@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +13,10 @@ from PIL import Image
 
 from bot.discord.checks import NOT_MODERATOR
 from bot.discord.cogs.study import ANSWER_REPLIES, ONLY_STARTER, StudyCog
+from bot.discord.embeds import safe
 from bot.study.questions import Question
 from bot.study.session import MAX_ANSWER, Session
+from bot.util.text import fold
 from tests.e2e.conftest import Running, assert_quiet, start_bot
 from tests.fakediscord import FakeChannel, FakeMember, FakeMessage
 
@@ -372,3 +375,65 @@ async def test_a_forged_review_rating_for_a_card_not_shown_stores_nothing(runnin
     await (await r.fake.click(shown, "Good", user=r.bob)).wait_response()
     assert [s.card_id for s in await desk.store.states(r.bob.id)] == [card_id]
     assert not r.errors.records
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "cards"
+
+
+async def test_a_default_session_on_the_shipped_cards_reads_well_from_start_to_progress(launch: Any) -> None:
+    """``/study start`` with no options on the ten shipped cards, as a study group sees it: every question has one
+    blank and four distinct choices of which only one fits, every reveal shows the answer and the whole card, the
+    summary scores both members, and /study progress answers with a chart drawn for the dark theme."""
+    async with launch(cards=SHIPPED) as r:
+        service = _cog(r).service
+        started = await (await _study(r, "start")).wait_message()
+        assert "5 choice questions, 30 seconds each" in started.content
+        assert "/study reveal" in started.content
+        session = _session(r)
+        for n in range(1, 6):
+            message = await _question_message(r.chan, n)
+            question = _question(r, session)
+            assert message.embed["title"] == f"Question {n} of 5"
+            assert "\\_" * 5 in message.embed["description"]
+            labels = [b["label"] for b in message.buttons]
+            assert labels == [f"{i}. {c}" for i, c in enumerate(question.choices, start=1)]
+            assert len(set(question.choices)) == 4
+            for other in question.choices:  # no second choice that reads right in the blank
+                if other != question.answer:
+                    assert fold(question.answer) not in fold(other)
+                    assert fold(other) not in fold(question.answer)
+            await _pick(r, message, r.alice, question.answer)
+            await _pick(r, message, r.bob, next(c for c in question.choices if c != question.answer))
+            if n == 1:  # nobody had joined before the first question: the starter reveals it
+                await (await _study(r, "reveal")).wait_message()
+            reveal = await r.chan.wait_for_message(
+                lambda m, n=n: bool(m.embed) and m.embed.get("title") == f"Question {n}: revealed"
+            )
+            head, card = reveal.embeds
+            assert head["description"] == f"The answer: **{question.answer}**\n1 of 2 got it right."
+            detail = service.detail(question.card_id)
+            assert detail is not None
+            assert card["description"] == safe(detail.card.text)
+            names = [f["name"] for f in card["fields"]]
+            assert {"Article", "Source type"} <= set(names)
+            assert len(names) == len(set(names))
+            if detail.references:
+                assert "Cites" in names
+        summary = await r.chan.wait_for_message(lambda m: bool(m.embed) and "Study session over" in m.embed["title"])
+        lines = summary.embed["description"].splitlines()
+        assert summary.embed["title"] == "Study session over: 5 questions"
+        assert lines[:2] == [f"1. <@{r.alice.id}>: 5 of 5 right", f"2. <@{r.bob.id}>: 0 of 5 right"]
+        assert lines[3].startswith("Hardest card: `therapeutic-alliance-")
+        assert "(answer: **" in lines[3]
+        assert lines[3].endswith("1 of 2 got it right.")
+
+        progress = await (await _study(r, "progress")).wait_followup()
+        figures = {f["name"]: f["value"] for f in progress.embed["fields"]}
+        assert figures["Cards studied"] == "5"
+        assert figures["Retention"] == "100%"
+        image = Image.open(io.BytesIO(progress.attachments[0].data)).convert("RGB")
+        corner = image.getpixel((2, 2))
+        assert isinstance(corner, tuple)
+        assert sum(corner) < 3 * 60  # a dark picture, like the embed it sits in
+        r.fake.assert_no_errors()
+        assert not r.errors.records
