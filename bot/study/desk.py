@@ -94,6 +94,8 @@ class StudyDesk:
         self._locks: dict[int, asyncio.Lock] = {}
         self._derived: dict[str, tuple[Question, ...]] = {}
         self._derived_for: Library | None = None
+        #: The topic of each member's running personal review (None: only due cards).
+        self._review_topics: dict[int, str | None] = {}
 
     def lock(self, channel_id: int) -> asyncio.Lock:
         """The lock that orders everything done to one channel's session."""
@@ -253,6 +255,16 @@ class StudyDesk:
         return loaded
 
     # -- personal reviews ----------------------------------------------------------------------------
+    async def review(self, user_id: int, topic: str | None, now: dt.datetime) -> list[ReviewItem]:
+        """Start a personal review (``/study review [topic]``): the cards :meth:`due`; the topic is kept for
+        :meth:`next_review`, so the review goes on through the topic's new cards after each rating."""
+        self._review_topics[user_id] = topic
+        return await self.due(user_id, topic, now)
+
+    async def next_review(self, user_id: int, now: dt.datetime) -> list[ReviewItem]:
+        """What is left of the member's review after a rating (after a restart, without its topic: the due cards)."""
+        return await self.due(user_id, self._review_topics.get(user_id), now)
+
     async def due(self, user_id: int, topic: str | None, now: dt.datetime, limit: int = 20) -> list[ReviewItem]:
         """The member's due cards (still in the library, with the same answer), then, with a topic, new ones."""
         await self.recorder.flush()
@@ -403,4 +415,5 @@ class StudyDesk:
     async def forget(self, user_id: int) -> int:
         """Delete all of the member's study data (answers waiting to be written first); how many answers."""
         await self.recorder.flush()
+        self._review_topics.pop(user_id, None)
         return await self.store.forget(user_id)

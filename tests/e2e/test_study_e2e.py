@@ -437,3 +437,16 @@ async def test_a_default_session_on_the_shipped_cards_reads_well_from_start_to_p
         assert sum(corner) < 3 * 60  # a dark picture, like the embed it sits in
         r.fake.assert_no_errors()
         assert not r.errors.records
+
+
+async def test_a_review_of_a_topic_goes_on_to_its_next_card_after_a_rating(launch: Any) -> None:
+    async with launch(cards=SHIPPED) as r:
+        first = await (await _study(r, "review", user=r.bob, topic="psychotherapy")).wait_followup()
+        assert first.embed["footer"]["text"].startswith("2 cards to review")
+        card_id = first.buttons[0]["custom_id"].rsplit(":", 1)[1]
+        shown = await (await r.fake.click(first, "Show answer", user=r.bob)).wait_message()
+        rated = await (await r.fake.click(shown, "Good", user=r.bob)).wait_response()
+        assert rated.data["embeds"][0]["footer"]["text"].startswith("1 card to review")
+        [button] = rated.data["components"][0]["components"]
+        assert button["label"] == "Show answer"
+        assert not button["custom_id"].endswith(card_id)

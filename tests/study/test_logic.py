@@ -263,6 +263,17 @@ async def test_review_returns_due_cards_and_rating_moves_them_out(desk: StudyDes
     assert first.detail.card.id in [i.detail.card.id for i in await desk.due(11, None, states[0].due)]
 
 
+async def test_a_review_of_a_topic_goes_on_through_its_new_cards_after_each_rating(desk: StudyDesk) -> None:
+    items = await desk.review(11, "psychotherapy", T0)
+    topic_cards = set(desk.service.pool(topic="psychotherapy"))
+    assert len(items) >= 2
+    assert {i.detail.card.id for i in items} <= topic_cards
+    await desk.rate(11, 1, items[0].detail.card.id, Rating.Good, T0)
+    after = await desk.next_review(11, T0)  # the member is still reviewing "psychotherapy"
+    assert [i.detail.card.id for i in after] == [i.detail.card.id for i in items[1:]]
+    assert await desk.next_review(12, T0) == []  # another member's review has no topic, and nothing is due
+
+
 async def test_exam_brings_the_topics_cards_forward(desk: StudyDesk) -> None:
     topic = next(iter(desk.service.library.cards.values())).topics[0]
     items = await desk.due(11, topic, T0)

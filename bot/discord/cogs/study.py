@@ -486,8 +486,9 @@ class StudyCog(commands.Cog):
                 return
             await interaction.response.send_message(
                 f"Study session started by {interaction.user.mention}: {len(session.card_ids)} {mode} question"
-                f"{'s' if len(session.card_ids) != 1 else ''}, {seconds} seconds each. Answer privately; "
-                "`/study reveal` or `/study stop` for the starter or a moderator.",
+                f"{'s' if len(session.card_ids) != 1 else ''}, {seconds} seconds each. Answers are private, one each; "
+                "the reveal shows the card and its source. The starter or a moderator can `/study reveal` early "
+                "or `/study stop`.",
                 allowed_mentions=NO_MENTIONS,
             )
             try:
@@ -527,7 +528,7 @@ class StudyCog(commands.Cog):
     async def review(self, interaction: discord.Interaction[Any], topic: str | None = None) -> None:
         """A private review: question, reveal, then Again/Hard/Good/Easy."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        items = await self.desk.due(interaction.user.id, topic or None, self.clock())
+        items = await self.desk.review(interaction.user.id, topic or None, self.clock())
         if not items:
             hint = "" if topic else " Add a topic to start on new cards: `/study review topic:…`."
             await interaction.followup.send(f"Nothing to review right now.{hint}", ephemeral=True)
@@ -731,7 +732,7 @@ class StudyCog(commands.Cog):
         except StudyError as exc:
             await reply(interaction, str(exc))
             return
-        items = await self.desk.due(interaction.user.id, None, self.clock())
+        items = await self.desk.next_review(interaction.user.id, self.clock())
         if not items:
             await interaction.response.edit_message(
                 content="All done for now: your next reviews come back on their own schedule.", embeds=[], view=None
