@@ -163,7 +163,11 @@ async def test_stop_permissions_one_session_per_channel_and_a_starter_who_leaves
     r.guild.remove_member(r.alice)
     stopped = await (await _study(r, "stop", user=r.bob)).wait_message()
     assert stopped.content == "Session stopped."
+    # Bob answered the open question: stopping shows him its answer and card before the summary.
+    reveal = await r.chan.wait_for_message(lambda m: bool(m.embed) and m.embed.get("title") == "Question 1: revealed")
+    assert "1 of 1 got it right" in reveal.embeds[0]["description"]
     summary = await r.chan.wait_for_message(lambda m: bool(m.embed) and "Study session over" in m.embed["title"])
+    assert r.chan.messages.index(reveal) < r.chan.messages.index(summary)
     assert f"Stopped by <@{r.bob.id}>" in summary.embed["description"]
     nothing = await (await _study(r, "stop", user=r.bob)).wait_message()
     assert "No study session" in nothing.content

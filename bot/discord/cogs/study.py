@@ -366,9 +366,9 @@ class StudyCog(commands.Cog):
         with contextlib.suppress(discord.HTTPException):
             await channel.get_partial_message(session.message_id).edit(view=None)
 
-    async def _reveal(self, session: Session) -> None:
-        """Reveal the current question (answer, card, source, how many got it right), then ask the next or end.
-        The caller holds the channel's lock."""
+    async def _reveal(self, session: Session, *, stopped_by: int | None = None) -> None:
+        """Reveal the current question (answer, card, source, how many got it right), then ask the next or end
+        (at once when the session is being stopped, ``stopped_by``). The caller holds the channel's lock."""
         channel = self._channel(session)
         if channel is None:
             log.info("study session in channel %s ended: the channel is gone", session.channel_id)
@@ -393,7 +393,10 @@ class StudyCog(commands.Cog):
                     f"Question {session.number}'s card was removed from the library meanwhile, so it is not counted.",
                     allowed_mentions=NO_MENTIONS,
                 )
-            await self._next(channel, session)
+            if stopped_by is None:
+                await self._next(channel, session)
+            else:
+                await self._finish(channel, session, stopped_by=stopped_by)
         except (discord.NotFound, discord.Forbidden) as exc:
             log.info("study session in channel %s ended: %s", session.channel_id, exc)
             self.desk.end(session)
@@ -519,9 +522,10 @@ class StudyCog(commands.Cog):
             if session is None:
                 return
             await interaction.response.send_message("Session stopped.", ephemeral=True)
-            if session.phase == "asking" and session.answers:
-                session.reveal()
-            await self._finish(self._channel(session), session, stopped_by=interaction.user.id)
+            if session.phase == "asking" and session.answers:  # those who answered get to see the answer
+                await self._reveal(session, stopped_by=interaction.user.id)
+            else:
+                await self._finish(self._channel(session), session, stopped_by=interaction.user.id)
 
     @study.command(name="review", description="Review your due cards privately")
     @app_commands.describe(topic="Only this topic (new cards of it come after your due ones)")
