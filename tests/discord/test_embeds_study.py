@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from pathlib import Path
 
 import discord
 import pytest
+import yaml
 
 from bot.discord import embeds
 from bot.discord.embeds.study import (
@@ -303,3 +305,33 @@ def test_the_leaderboard_keeps_the_ranking_it_is_given_and_says_when_it_is_empty
     assert embed.footer.text == "Ranked by correct recalls, then accuracy"
     assert "Nobody has recalled a card" in (leaderboard_embed([]).description or "")
     within_limits(leaderboard_embed([(10**18 + n, 1000 - n, 1000) for n in range(500)]))
+
+
+def test_a_reveal_of_a_huge_card_fits_in_one_discord_message(tmp_path: Path) -> None:
+    # Discord refuses a message whose embeds add up to more than 6,000 characters: the reveal is one message.
+    cites = " ".join(f"(Author{n} & Other{n}, {1950 + n})" for n in range(40))
+    text = ("The working alliance predicts outcome in therapy. " * 80)[:3000] + " " + cites
+    card = {
+        "id": "huge",
+        "text": text,
+        "topics": [f"topic number {n} of a long list of topics" for n in range(30)],
+        "source": {"article": ("A very long article title " * 40)[:1000], "type": "Journal"},
+    }
+    data = {"collection": {"id": "demo", "title": "Demo", "curator": "Ada"}, "cards": [card]}
+    (tmp_path / "demo.yml").write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+    service = CardService.load(tmp_path)
+    assert not service.library.errors, service.library.errors
+    detail = _detail(service, "huge")
+    question = Question(
+        card_id="huge", kind="cloze", prompt=text, answer="alliance", choices=(), accepted=(), term_kind="term"
+    )
+    session = _session(["huge"], mode="cloze")
+    source = "Article: " + "A very long article title " * 40 + "\nDOI: " + "10.1/" * 300
+    reveal = reveal_embeds(session, question, detail, source, session.reveal())
+    assert sum(len(e) for e in reveal) <= embeds.EMBED_TOTAL_MAX
+    for embed in reveal:
+        within_limits(embed)
+    assert "Source" in fields(reveal[1])
+    assert (reveal[1].description or "").endswith("…")
+    review = review_answer_embeds(question, detail, source)
+    assert sum(len(e) for e in review) <= embeds.EMBED_TOTAL_MAX

@@ -76,6 +76,16 @@ def _whole_card(detail: CardDetail, source: str | None) -> discord.Embed:
     return embed
 
 
+def _fit(head: discord.Embed, card: discord.Embed) -> list[discord.Embed]:
+    """``head`` and ``card`` as one message: Discord refuses one whose embeds add up to more than
+    ``EMBED_TOTAL_MAX`` characters, so the card's text gives up what is over (cut at a word, with "…")."""
+    over = len(head) + len(card) - EMBED_TOTAL_MAX
+    text = card.description or ""
+    if over > 0:
+        card.description = clip(text, max(len(text) - over, 0))[0] or None
+    return [head, card]
+
+
 def _answer_line(question: Question) -> str:
     return f"The answer: **{safe(question.answer, 300)}**"
 
@@ -88,7 +98,7 @@ def reveal_embeds(
     head = discord.Embed(
         title=f"Question {session.number}: revealed", description=f"{_answer_line(question)}\n{got}", color=STUDY_COLOR
     )
-    return [head, _whole_card(detail, source)]
+    return _fit(head, _whole_card(detail, source))
 
 
 #: Members listed by name in a summary; the rest are counted.
@@ -138,7 +148,7 @@ def review_answer_embeds(question: Question, detail: CardDetail, source: str | N
     head = discord.Embed(
         title="Review", description=f"{_answer_line(question)}\nHow well did you recall it?", color=STUDY_COLOR
     )
-    return [head, _whole_card(detail, source)]
+    return _fit(head, _whole_card(detail, source))
 
 
 def _percent(share: float | None) -> str:
