@@ -317,14 +317,16 @@ class StudyDesk:
         return [row for row in await self.store.states(user_id) if row.card_id in self.service.library.cards]
 
     async def progress(self, user_id: int, now: dt.datetime, guild_id: int | None = None) -> Progress:
-        """Cards studied and learned, due today and this week, retention, and the two series of the chart."""
+        """Cards studied and learned, due today and this week, retention, and the two series of the chart. Days
+        are the member's own (in their streak's time zone, when they set one; else UTC)."""
         states = await self._states(user_id)
         stats = await self.store.stats(user_id, now, days=PAST_DAYS)
-        today = now.date()
-        end_of_day = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
+        zone = await self._zone(user_id)
+        today = now.astimezone(zone).date()
+        end_of_day = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), zone)
         coming = {today + dt.timedelta(days=i): 0 for i in range(AHEAD_DAYS)}
         for row in states:
-            day = max(row.due.date(), today)
+            day = max(row.due.astimezone(zone).date(), today)
             if day in coming:
                 coming[day] += 1
         exams = []
@@ -347,6 +349,14 @@ class StudyDesk:
 
     def _readiness(self, states: Sequence[str | None], day: dt.date) -> float:
         return readiness(self.srs, states, day)
+
+    async def _zone(self, user_id: int) -> dt.tzinfo:
+        """The member's time zone (set with their streak), else UTC."""
+        name = await self.store.streak_zone(user_id)
+        try:
+            return zoneinfo.ZoneInfo(name) if name else dt.UTC
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return dt.UTC
 
     async def streak(self, user_id: int, now: dt.datetime) -> int | None:
         """Days in a row (ending today or yesterday, in the member's zone) with a review; None when off."""

@@ -274,6 +274,21 @@ async def test_a_review_of_a_topic_goes_on_through_its_new_cards_after_each_rati
     assert await desk.next_review(12, T0) == []  # another member's review has no topic, and nothing is due
 
 
+async def test_due_today_is_counted_in_the_members_own_time_zone(desk: StudyDesk) -> None:
+    card_id = next(iter(desk.service.library.cards))
+    await desk.rate(11, 1, card_id, Rating.Good, T0)
+    soon = T0 + dt.timedelta(hours=4)  # 13:00 UTC on 2 March: 02:00 on 3 March in Auckland
+    await desk.store.reschedule(11, {card_id: soon})
+    utc = await desk.progress(11, T0)
+    assert (utc.due_today, dict(utc.coming)[T0.date()]) == (1, 1)
+    await desk.set_streak(11, True, "Pacific/Auckland")  # 22:00 there: the card is due tomorrow
+    local = await desk.progress(11, T0)
+    assert local.due_today == 0
+    assert local.due_week == 1
+    assert dict(local.coming)[T0.date() + dt.timedelta(days=1)] == 1
+    assert T0.date() in dict(local.coming)  # the chart starts on the member's today
+
+
 async def test_exam_brings_the_topics_cards_forward(desk: StudyDesk) -> None:
     topic = next(iter(desk.service.library.cards.values())).topics[0]
     items = await desk.due(11, topic, T0)
