@@ -97,7 +97,7 @@ def test_a_cloze_question_asks_for_the_missing_term_and_lists_no_choices(service
     description = embed.description or ""
     assert embeds.safe(BLANK) + " (5) identified three components" in description
     assert "Bordin" not in description
-    assert "type the missing term" in description
+    assert "type the missing author" in description  # what to type, so the blank has one answer
     assert "reveal <t:" not in description
     assert embed.fields == []
 
@@ -240,11 +240,11 @@ def test_an_empty_session_summary_says_nobody_answered() -> None:
 # -- personal reviews -------------------------------------------------------------------------------------
 def test_a_review_shows_the_prompt_then_the_answer_and_the_whole_card(service: CardService) -> None:
     card_id = "therapeutic-alliance-010"
-    question = _question(service, card_id, "cloze")
+    question = _question(service, card_id, "cloze", "year")
     ask = review_question_embed(question, due=3)
     assert embeds.safe(BLANK) in (ask.description or "")
     assert ask.footer.text is not None
-    assert ask.footer.text.startswith("3 cards to review")
+    assert ask.footer.text == f"3 cards to review · recall the missing {question.term_kind}, then reveal"
     assert review_question_embed(question, due=1).footer.text.startswith("1 card to review")  # type: ignore[union-attr]
     head, card = review_answer_embeds(question, _detail(service, card_id), service.source(card_id))
     assert (head.description or "").startswith(f"The answer: **{embeds.safe(question.answer)}**")
