@@ -573,7 +573,8 @@ class StudyCog(commands.Cog):
             await reply(interaction, str(exc))
             return
         text = (
-            f"Streaks on: a day counts when you answer at least once, in {safe(timezone)}."
+            f"Streaks on: a day counts when you answer at least once. Your days, and what `/study progress` "
+            f"calls due today, follow {safe(timezone)}."
             if state == "on"
             else "Streaks off."
         )
