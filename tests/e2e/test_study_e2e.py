@@ -131,6 +131,8 @@ async def test_cloze_answers_in_a_modal_forgiving_and_safe(running: Running) -> 
 
     opened = await r.fake.click(q1, "Answer", user=r.bob)
     modal = await opened.wait_modal()
+    [[field]] = [row["components"] for row in modal.components]
+    assert field["label"] == f"The missing {'term' if question.term_kind == 'topic' else question.term_kind}"
     ack = await (await r.fake.submit_modal(modal, {"answer": question.answer.upper()})).wait_message()
     assert "is in" in ack.content
 

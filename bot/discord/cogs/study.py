@@ -30,6 +30,7 @@ from bot.discord.checks import NOT_MODERATOR, is_moderator
 from bot.discord.embeds import safe
 from bot.discord.embeds.study import (
     leaderboard_embed,
+    missing,
     progress_embed,
     question_embed,
     reveal_embeds,
@@ -174,12 +175,13 @@ class ForgetButton(
 class AnswerModal(discord.ui.Modal):
     """The cloze answer form. Its submit is handled by :meth:`StudyCog.on_interaction` (also after a restart)."""
 
-    answer: discord.ui.TextInput[AnswerModal] = discord.ui.TextInput(
-        label="The missing term", max_length=MAX_ANSWER, custom_id="answer"
-    )
-
-    def __init__(self, token: str, index: int, timeout: float) -> None:
+    def __init__(self, token: str, index: int, timeout: float, what: str = "the missing term") -> None:
         super().__init__(title=f"Question {index + 1}", timeout=timeout, custom_id=f"{MODAL_PREFIX}{token}:{index}")
+        #: What is missing ("The missing year"), so the member knows what to type.
+        self.answer: discord.ui.TextInput[AnswerModal] = discord.ui.TextInput(
+            label=(what[:1].upper() + what[1:])[:45], max_length=MAX_ANSWER, custom_id="answer"
+        )
+        self.add_item(self.answer)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Nothing: the cog's listener answers every study modal submit."""
@@ -665,7 +667,9 @@ class StudyCog(commands.Cog):
             if refusal is not None:
                 await reply(interaction, ANSWER_REPLIES[refusal])
                 return
-            await interaction.response.send_modal(AnswerModal(token, index, timeout=session.seconds + 60))
+            found = self.desk.question(session.card_id, session.mode)
+            what = missing(found[1]) if found is not None else "the missing term"
+            await interaction.response.send_modal(AnswerModal(token, index, timeout=session.seconds + 60, what=what))
             return
         await self._answer(interaction, session, index, choice=int(choice))
 

@@ -28,6 +28,7 @@ from bot.study.session import Result, Session, Summary
 
 __all__ = [
     "leaderboard_embed",
+    "missing",
     "progress_embed",
     "question_embed",
     "reveal_embeds",
@@ -47,14 +48,14 @@ def _prompt(question: Question) -> str:
 MISSING = {"year": "year", "number": "number", "author": "author", "name": "name"}
 
 
-def _missing(question: Question) -> str:
+def missing(question: Question) -> str:
     """ "the missing year", "the missing author"...: a cloze is answerable only if one knows what to type."""
     return f"the missing {MISSING.get(question.term_kind, 'term')}"
 
 
 def question_embed(session: Session, question: Question, *, deadline: dt.datetime | None) -> discord.Embed:
     """A session's question, without its source (the source would give the answer away)."""
-    how = "Pick an answer below" if question.kind == "choice" else f"Press **Answer** and type {_missing(question)}"
+    how = "Pick an answer below" if question.kind == "choice" else f"Press **Answer** and type {missing(question)}"
     when = f" · reveal {discord.utils.format_dt(deadline, 'R')}" if deadline is not None else ""
     embed = discord.Embed(
         title=f"Question {session.number} of {len(session.card_ids)}",
@@ -148,7 +149,7 @@ def summary_embed(
 def review_question_embed(question: Question, *, due: int) -> discord.Embed:
     """A personal review's question (only the member sees it)."""
     embed = discord.Embed(title="Review", description=_prompt(question), color=STUDY_COLOR)
-    embed.set_footer(text=f"{due} card{'s' if due != 1 else ''} to review · recall {_missing(question)}, then reveal")
+    embed.set_footer(text=f"{due} card{'s' if due != 1 else ''} to review · recall {missing(question)}, then reveal")
     return embed
 
 
