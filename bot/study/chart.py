@@ -20,23 +20,37 @@ __all__ = ["CHART_TIMEOUT", "draw_progress", "render_progress"]
 CHART_TIMEOUT = 10.0
 
 
+#: Discord's dark theme: the embed background, its text, and quiet lines (the picture sits inside an embed).
+BACKGROUND, TEXT, LINES = "#2b2d31", "#dbdee1", "#4e5058"
+#: Bar colours that stand out on the dark background: Discord's blurple for the past, yellow for what is ahead.
+PAST_COLOUR, AHEAD_COLOUR = "#5865f2", "#fee75c"
+
+
 def draw_progress(reviews: Sequence[tuple[dt.date, int]], coming: Sequence[tuple[dt.date, int]]) -> bytes:
-    """A PNG with two bar charts: reviews per day (past) and cards coming due per day (ahead)."""
-    figure = Figure(figsize=(8, 3.2), dpi=100)
+    """A PNG with two bar charts: reviews per day (past) and cards coming due per day (ahead), drawn light on
+    Discord's dark embed background so it reads in the default theme."""
+    figure = Figure(figsize=(8, 3.2), dpi=100, facecolor=BACKGROUND)
     FigureCanvasAgg(figure)
     left, right = figure.subplots(1, 2)
     for axes, data, title, colour in (
-        (left, reviews, "Reviews per day", "#4c72b0"),
-        (right, coming, "Cards coming due", "#dd8452"),
+        (left, reviews, "Your reviews per day", PAST_COLOUR),
+        (right, coming, "Cards coming due", AHEAD_COLOUR),
     ):
         labels = [day.strftime("%d %b") for day, _n in data]
+        axes.set_facecolor(BACKGROUND)
         axes.bar(range(len(data)), [n for _day, n in data], color=colour)
-        axes.set_title(title)
-        axes.set_xticks(range(len(data)), labels, rotation=60, fontsize=7)
+        axes.set_title(title, color=TEXT, fontsize=12)
+        axes.set_xticks(range(len(data)), labels, rotation=60, fontsize=8)
+        axes.tick_params(colors=TEXT, which="both")
         axes.yaxis.get_major_locator().set_params(integer=True)
+        axes.grid(axis="y", color=LINES, linewidth=0.6)
+        axes.set_axisbelow(True)
+        for side, spine in axes.spines.items():
+            spine.set_visible(side in ("left", "bottom"))
+            spine.set_color(LINES)
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    figure.savefig(buffer, format="png", facecolor=BACKGROUND)
     return buffer.getvalue()
 
 

@@ -94,6 +94,8 @@ class StudyDesk:
         self._locks: dict[int, asyncio.Lock] = {}
         self._derived: dict[str, tuple[Question, ...]] = {}
         self._derived_for: Library | None = None
+        #: The topic of each member's running personal review (None: only due cards).
+        self._review_topics: dict[int, str | None] = {}
 
     def lock(self, channel_id: int) -> asyncio.Lock:
         """The lock that orders everything done to one channel's session."""
@@ -188,8 +190,31 @@ class StudyDesk:
         session.phase = "ended"
         self.save(session)
 
+    def may_type(self, session: Session, user_id: int, index: int) -> Outcome | None:
+        """Why ``user_id`` may not type an answer to question ``index`` (None: they may; the cloze form opens)."""
+        refused = session.refusal(user_id, index)
+        if refused is not None:
+            return refused
+        found = self.question(session.card_id, session.mode)
+        return "buttons" if found is not None and found[1].kind == "choice" else None
+
+    def choose(self, session: Session, user_id: int, index: int, choice: int, now: dt.datetime) -> tuple[Outcome, bool]:
+        """Record ``user_id``'s pick of choice number ``choice`` (from 0) for question ``index``; like
+        :meth:`answer`. A choice the question does not have (a forged button) is stale."""
+        found = self.question(session.card_id, session.mode) if index == session.index else None
+        if found is None or found[1].kind != "choice" or not 0 <= choice < len(found[1].choices):
+            return session.refusal(user_id, index) or "stale", False
+        return self._answer(session, user_id, index, found[1].choices[choice], now)
+
     def answer(self, session: Session, user_id: int, index: int, given: str, now: dt.datetime) -> tuple[Outcome, bool]:
-        """Record ``user_id``'s answer to question ``index``: the outcome and whether it was right."""
+        """Record ``user_id``'s typed answer to question ``index``: the outcome and whether it was right. A
+        choice question takes no typed answer (only one of its four choices)."""
+        refused = self.may_type(session, user_id, index)
+        if refused is not None:
+            return refused, False
+        return self._answer(session, user_id, index, given, now)
+
+    def _answer(self, session: Session, user_id: int, index: int, given: str, now: dt.datetime) -> tuple[Outcome, bool]:
         found = self.question(session.card_id, session.mode) if index == session.index else None
         if found is None:
             return session.answer(user_id, -1, given, False, now), False
@@ -230,6 +255,16 @@ class StudyDesk:
         return loaded
 
     # -- personal reviews ----------------------------------------------------------------------------
+    async def review(self, user_id: int, topic: str | None, now: dt.datetime) -> list[ReviewItem]:
+        """Start a personal review (``/study review [topic]``): the cards :meth:`due`; the topic is kept for
+        :meth:`next_review`, so the review goes on through the topic's new cards after each rating."""
+        self._review_topics[user_id] = topic
+        return await self.due(user_id, topic, now)
+
+    async def next_review(self, user_id: int, now: dt.datetime) -> list[ReviewItem]:
+        """What is left of the member's review after a rating (after a restart, without its topic: the due cards)."""
+        return await self.due(user_id, self._review_topics.get(user_id), now)
+
     async def due(self, user_id: int, topic: str | None, now: dt.datetime, limit: int = 20) -> list[ReviewItem]:
         """The member's due cards (still in the library, with the same answer), then, with a topic, new ones."""
         await self.recorder.flush()
@@ -282,14 +317,16 @@ class StudyDesk:
         return [row for row in await self.store.states(user_id) if row.card_id in self.service.library.cards]
 
     async def progress(self, user_id: int, now: dt.datetime, guild_id: int | None = None) -> Progress:
-        """Cards studied and learned, due today and this week, retention, and the two series of the chart."""
+        """Cards studied and learned, due today and this week, retention, and the two series of the chart. Days
+        are the member's own (in their streak's time zone, when they set one; else UTC)."""
         states = await self._states(user_id)
         stats = await self.store.stats(user_id, now, days=PAST_DAYS)
-        today = now.date()
-        end_of_day = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), dt.UTC)
+        zone = await self._zone(user_id)
+        today = now.astimezone(zone).date()
+        end_of_day = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), zone)
         coming = {today + dt.timedelta(days=i): 0 for i in range(AHEAD_DAYS)}
         for row in states:
-            day = max(row.due.date(), today)
+            day = max(row.due.astimezone(zone).date(), today)
             if day in coming:
                 coming[day] += 1
         exams = []
@@ -312,6 +349,14 @@ class StudyDesk:
 
     def _readiness(self, states: Sequence[str | None], day: dt.date) -> float:
         return readiness(self.srs, states, day)
+
+    async def _zone(self, user_id: int) -> dt.tzinfo:
+        """The member's time zone (set with their streak), else UTC."""
+        name = await self.store.streak_zone(user_id)
+        try:
+            return zoneinfo.ZoneInfo(name) if name else dt.UTC
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return dt.UTC
 
     async def streak(self, user_id: int, now: dt.datetime) -> int | None:
         """Days in a row (ending today or yesterday, in the member's zone) with a review; None when off."""
@@ -380,4 +425,5 @@ class StudyDesk:
     async def forget(self, user_id: int) -> int:
         """Delete all of the member's study data (answers waiting to be written first); how many answers."""
         await self.recorder.flush()
+        self._review_topics.pop(user_id, None)
         return await self.store.forget(user_id)

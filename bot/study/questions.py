@@ -143,11 +143,23 @@ def answer_matches(given: str, question: Question) -> bool:
     return any(_same_words(words, _words(wanted)) for wanted in (question.answer, *question.accepted))
 
 
+#: The shortest word that counts as the tail of a compound ("therapy" in "psychotherapy"; not "ion" in "union").
+_COMPOUND_MIN = 5
+
+
+def _compound(word: str, tail: str) -> bool:
+    """True when ``word`` is ``tail`` with something in front ("psychotherapy", "therapy")."""
+    return len(tail) >= _COMPOUND_MIN and len(word) > len(tail) and word.endswith(_stems(tail)[1])
+
+
 @lru_cache(maxsize=1 << 16)
 def _alike(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """Two terms a quiz must not offer side by side: one would be accepted for the other, or one's words are all
-    among the other's ("alliance" and "working alliance")."""
+    """Two terms a quiz must not offer side by side: one would be accepted for the other, one's words are all
+    among the other's ("alliance" and "working alliance"), or one word ends in the other ("therapy" and
+    "psychotherapy": either reads right in the blank)."""
     if _same_words(a, b) or _same_words(b, a):
+        return True
+    if any(_compound(x, y) or _compound(y, x) for x in a for y in b):
         return True
     stems_a = {s for w in a for s in _stems(w)}
     stems_b = {s for w in b for s in _stems(w)}

@@ -16,10 +16,13 @@ from typing import Literal
 
 import msgspec
 
-__all__ = ["MAX_ANSWER", "Outcome", "Result", "Session", "Summary", "new_session"]
+__all__ = ["MAX_ANSWER", "Lead", "Outcome", "Result", "Session", "Summary", "new_session"]
 
 Phase = Literal["asking", "revealed", "ended"]
-Outcome = Literal["recorded", "twice", "closed", "stale", "too_long", "empty"]
+Outcome = Literal["recorded", "twice", "closed", "stale", "too_long", "empty", "buttons"]
+#: Who may reveal or stop a session: ``ok``; ``starter_only`` (the starter or a moderator); ``starter_left`` (the
+#: starter has left the server, so anyone who answered may, but this member has not).
+Lead = Literal["ok", "starter_only", "starter_left"]
 #: The longest answer accepted (a modal allows no more; a forged one is refused, not cut).
 MAX_ANSWER = 200
 
@@ -98,14 +101,30 @@ class Session(msgspec.Struct, kw_only=True):
         self.phase = "asking"
         self.asked_at = now
 
-    def answer(self, user_id: int, index: int, text: str, correct: bool, now: dt.datetime) -> Outcome:
-        """Record ``user_id``'s answer to question ``index``; say why when it is refused."""
+    def refusal(self, user_id: int, index: int) -> Outcome | None:
+        """Why ``user_id`` may not answer question ``index`` now (None: they may)."""
         if index != self.index or self.phase == "ended":
             return "stale"
         if self.phase != "asking":
             return "closed"
         if user_id in self.answers:
             return "twice"
+        return None
+
+    def may_lead(self, user_id: int, *, moderator: bool, starter_left: bool) -> Lead:
+        """Whether ``user_id`` may reveal or stop the session: its starter or a moderator may; once the starter
+        has left the server (``starter_left``), so may anyone who answered."""
+        if user_id == self.starter_id or moderator:
+            return "ok"
+        if starter_left:
+            return "ok" if user_id in self.joined else "starter_left"
+        return "starter_only"
+
+    def answer(self, user_id: int, index: int, text: str, correct: bool, now: dt.datetime) -> Outcome:
+        """Record ``user_id``'s answer to question ``index``; say why when it is refused."""
+        refused = self.refusal(user_id, index)
+        if refused is not None:
+            return refused
         if len(text) > MAX_ANSWER:
             return "too_long"
         if not text.strip():
@@ -144,11 +163,12 @@ class Session(msgspec.Struct, kw_only=True):
         return self.advance()
 
     def summary(self) -> Summary:
-        """Score per member (best first) and the hardest card (the lowest share right among answered ones)."""
+        """Score per member (best first) and the hardest card: the lowest share right among the questions someone
+        got wrong (none when everybody got everything right)."""
         ranking = sorted(
             ((user, self.scores.get(user, 0)) for user in self.joined), key=lambda item: (-item[1], item[0])
         )
-        answered = [r for r in self.results if r.total]
+        answered = [r for r in self.results if r.right < r.total]
         hardest = min(answered, key=lambda r: r.right / r.total) if answered else None
         return Summary(ranking, hardest, len(self.results))
 

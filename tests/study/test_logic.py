@@ -143,6 +143,24 @@ def test_summary_scores_members_and_names_the_hardest_card() -> None:
     assert summary.hardest.card_id == "c1"
 
 
+def test_a_session_everyone_got_right_has_no_hardest_card() -> None:
+    s = _session(1)
+    s.answer(11, 0, "a", True, T0)
+    s.answer(12, 0, "a", True, T0)
+    s.reveal()
+    assert s.summary().hardest is None  # "hardest: 2 of 2 right" would name a card nobody found hard
+
+
+def test_who_may_reveal_or_stop_a_session() -> None:
+    s = _session()
+    s.answer(11, 0, "x", True, T0)
+    assert s.may_lead(10, moderator=False, starter_left=False) == "ok"  # the starter
+    assert s.may_lead(12, moderator=True, starter_left=False) == "ok"
+    assert s.may_lead(11, moderator=False, starter_left=False) == "starter_only"
+    assert s.may_lead(11, moderator=False, starter_left=True) == "ok"  # answered, and the starter has gone
+    assert s.may_lead(12, moderator=False, starter_left=True) == "starter_left"  # never answered
+
+
 def test_state_round_trips_through_json() -> None:
     s = _session()
     s.answer(11, 0, "a", True, T0)
@@ -190,9 +208,12 @@ async def test_answers_update_each_members_state_and_forget_deletes_it(desk: Stu
     assert question.kind == "choice"
     assert question == next(q for q in questions_for(detail.card, desk.service.library) if q.kind == "choice")
     wrong = next(c for c in question.choices if c != question.answer)
-    assert desk.answer(s, 11, 0, question.answer, T0) == ("recorded", True)
-    assert desk.answer(s, 12, 0, wrong, T0) == ("recorded", False)
-    assert desk.answer(s, 12, 0, question.answer, T0) == ("twice", False)
+    assert desk.answer(s, 13, 0, question.answer, T0) == ("buttons", False)  # a forged typed answer to a choice
+    assert desk.choose(s, 11, 0, question.choices.index(question.answer), T0) == ("recorded", True)
+    assert desk.choose(s, 12, 0, question.choices.index(wrong), T0) == ("recorded", False)
+    assert desk.choose(s, 12, 0, question.choices.index(question.answer), T0) == ("twice", False)
+    assert desk.choose(s, 14, 0, 4, T0) == ("stale", False)  # a fifth choice, from a forged button
+    assert desk.choose(s, 14, 1, 0, T0) == ("stale", False)  # the next question's button, before it is asked
     await desk.recorder.flush()
     assert [r.card_id for r in await desk.store.states(11)] == [detail.card.id]
     assert await desk.store.states(13) == []  # never studied: never tracked
@@ -240,6 +261,32 @@ async def test_review_returns_due_cards_and_rating_moves_them_out(desk: StudyDes
     assert states[0].due > T0
     assert first.detail.card.id not in [i.detail.card.id for i in await desk.due(11, None, T0)]
     assert first.detail.card.id in [i.detail.card.id for i in await desk.due(11, None, states[0].due)]
+
+
+async def test_a_review_of_a_topic_goes_on_through_its_new_cards_after_each_rating(desk: StudyDesk) -> None:
+    items = await desk.review(11, "psychotherapy", T0)
+    topic_cards = set(desk.service.pool(topic="psychotherapy"))
+    assert len(items) >= 2
+    assert {i.detail.card.id for i in items} <= topic_cards
+    await desk.rate(11, 1, items[0].detail.card.id, Rating.Good, T0)
+    after = await desk.next_review(11, T0)  # the member is still reviewing "psychotherapy"
+    assert [i.detail.card.id for i in after] == [i.detail.card.id for i in items[1:]]
+    assert await desk.next_review(12, T0) == []  # another member's review has no topic, and nothing is due
+
+
+async def test_due_today_is_counted_in_the_members_own_time_zone(desk: StudyDesk) -> None:
+    card_id = next(iter(desk.service.library.cards))
+    await desk.rate(11, 1, card_id, Rating.Good, T0)
+    soon = T0 + dt.timedelta(hours=4)  # 13:00 UTC on 2 March: 02:00 on 3 March in Auckland
+    await desk.store.reschedule(11, {card_id: soon})
+    utc = await desk.progress(11, T0)
+    assert (utc.due_today, dict(utc.coming)[T0.date()]) == (1, 1)
+    await desk.set_streak(11, True, "Pacific/Auckland")  # 22:00 there: the card is due tomorrow
+    local = await desk.progress(11, T0)
+    assert local.due_today == 0
+    assert local.due_week == 1
+    assert dict(local.coming)[T0.date() + dt.timedelta(days=1)] == 1
+    assert T0.date() in dict(local.coming)  # the chart starts on the member's today
 
 
 async def test_exam_brings_the_topics_cards_forward(desk: StudyDesk) -> None:
@@ -373,7 +420,7 @@ async def test_two_hundred_answers_are_written_in_one_batch(desk: StudyDesk) -> 
     found = desk.current(s)
     assert found is not None
     for user in range(200):
-        assert desk.answer(s, 1000 + user, 0, found[1].answer, T0)[0] == "recorded"
+        assert desk.choose(s, 1000 + user, 0, found[1].choices.index(found[1].answer), T0)[0] == "recorded"
     assert batches == []  # nothing written while the members click
     await desk.recorder.flush()
     assert batches == [200]

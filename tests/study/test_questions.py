@@ -214,6 +214,30 @@ def test_a_distractor_that_is_the_answer_in_other_words_is_never_offered(tmp_pat
     assert sorted(choice.choices) == ["diary", "journal", "logbook", "notebook"]
 
 
+def test_a_distractor_that_contains_the_answer_as_part_of_a_word_is_never_offered(tmp_path: Path) -> None:
+    # "come to psychotherapy as part of a couple" reads as right as "therapy": a member could not tell them apart.
+    cards = [
+        {"id": "a", "text": "Couples who come to therapy together form an alliance slowly.", "topics": ["therapy"]}
+    ]
+    for n, word in enumerate(["psychotherapy", "physiotherapy", "journal", "logbook", "notebook"]):
+        cards.append(
+            {"id": f"o{n}", "text": f"Every client kept a {word} during the whole trial period.", "topics": [word]}
+        )
+    library = write_cards(tmp_path, cards)
+    (choice,) = [q for q in questions_for(library.cards["a"], library) if q.kind == "choice"]
+    assert sorted(choice.choices) == ["journal", "logbook", "notebook", "therapy"]
+
+
+def test_no_shipped_choice_offers_a_distractor_that_contains_its_answer(shipped: Library) -> None:
+    for card in shipped.cards.values():
+        for question in questions_for(card, shipped):
+            answer = fold(question.answer)
+            for choice in question.choices:
+                if choice != question.answer:
+                    assert answer not in fold(choice), (card.id, question.choices)
+                    assert fold(choice) not in answer, (card.id, question.choices)
+
+
 @st.composite
 def card_texts(draw: st.DrawFn) -> str:
     words = st.sampled_from(

@@ -30,6 +30,7 @@ from bot.discord.checks import NOT_MODERATOR, is_moderator
 from bot.discord.embeds import safe
 from bot.discord.embeds.study import (
     leaderboard_embed,
+    missing,
     progress_embed,
     question_embed,
     reveal_embeds,
@@ -45,7 +46,7 @@ from bot.study.chart import render_progress
 from bot.study.desk import StudyDesk, StudyError
 from bot.study.questions import Question
 from bot.study.recorder import StudyRecorder
-from bot.study.session import MAX_ANSWER, Outcome, Session
+from bot.study.session import MAX_ANSWER, Lead, Outcome, Session
 from bot.study.srs import Clock, Rating, Srs, utcnow
 
 if TYPE_CHECKING:
@@ -64,9 +65,14 @@ ANSWER_REPLIES: dict[Outcome, str] = {
     "stale": "This question is no longer open (the session moved on or ended).",
     "too_long": f"That answer is too long: answers are at most {MAX_ANSWER} characters. Nothing was recorded.",
     "empty": "That answer is empty. Nothing was recorded.",
+    "buttons": "This question is answered by picking one of its four choices. Nothing was recorded.",
 }
 NO_SESSION = "No study session is running in this channel. Start one with `/study start`."
 ONLY_STARTER = "Only whoever started this session, or a moderator, can do that."
+LEAD_REPLIES: dict[Lead, str] = {
+    "starter_only": ONLY_STARTER,
+    "starter_left": "Whoever started this session has left the server: anyone who answered, or a moderator, can.",
+}
 REVIEW_LABELS = {"s": "Show answer", "1": "Again", "2": "Hard", "3": "Good", "4": "Easy"}
 RATINGS = {"1": Rating.Again, "2": Rating.Hard, "3": Rating.Good, "4": Rating.Easy}
 
@@ -170,12 +176,13 @@ class ForgetButton(
 class AnswerModal(discord.ui.Modal):
     """The cloze answer form. Its submit is handled by :meth:`StudyCog.on_interaction` (also after a restart)."""
 
-    answer: discord.ui.TextInput[AnswerModal] = discord.ui.TextInput(
-        label="The missing term", max_length=MAX_ANSWER, custom_id="answer"
-    )
-
-    def __init__(self, token: str, index: int, timeout: float) -> None:
+    def __init__(self, token: str, index: int, timeout: float, what: str = "the missing term") -> None:
         super().__init__(title=f"Question {index + 1}", timeout=timeout, custom_id=f"{MODAL_PREFIX}{token}:{index}")
+        #: What is missing ("The missing year"), so the member knows what to type.
+        self.answer: discord.ui.TextInput[AnswerModal] = discord.ui.TextInput(
+            label=(what[:1].upper() + what[1:])[:45], max_length=MAX_ANSWER, custom_id="answer"
+        )
+        self.add_item(self.answer)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Nothing: the cog's listener answers every study modal submit."""
@@ -366,9 +373,9 @@ class StudyCog(commands.Cog):
         with contextlib.suppress(discord.HTTPException):
             await channel.get_partial_message(session.message_id).edit(view=None)
 
-    async def _reveal(self, session: Session) -> None:
-        """Reveal the current question (answer, card, source, how many got it right), then ask the next or end.
-        The caller holds the channel's lock."""
+    async def _reveal(self, session: Session, *, stopped_by: int | None = None) -> None:
+        """Reveal the current question (answer, card, source, how many got it right), then ask the next or end
+        (at once when the session is being stopped, ``stopped_by``). The caller holds the channel's lock."""
         channel = self._channel(session)
         if channel is None:
             log.info("study session in channel %s ended: the channel is gone", session.channel_id)
@@ -393,7 +400,10 @@ class StudyCog(commands.Cog):
                     f"Question {session.number}'s card was removed from the library meanwhile, so it is not counted.",
                     allowed_mentions=NO_MENTIONS,
                 )
-            await self._next(channel, session)
+            if stopped_by is None:
+                await self._next(channel, session)
+            else:
+                await self._finish(channel, session, stopped_by=stopped_by)
         except (discord.NotFound, discord.Forbidden) as exc:
             log.info("study session in channel %s ended: %s", session.channel_id, exc)
             self.desk.end(session)
@@ -414,26 +424,25 @@ class StudyCog(commands.Cog):
         if channel is not None:
             await self._close_buttons(channel, session)
             with contextlib.suppress(discord.NotFound, discord.Forbidden):
-                await channel.send(embed=summary_embed(summary, stopped_by=stopped_by), allowed_mentions=NO_MENTIONS)
+                hardest = self.desk.question(summary.hardest.card_id, session.mode) if summary.hardest else None
+                embed = summary_embed(summary, hardest=hardest[1] if hardest else None, stopped_by=stopped_by)
+                await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)
 
     # ------------------------------------------------------------------------------------ permissions
     async def _may_lead(self, interaction: discord.Interaction[Any], session: Session) -> str | None:
-        """None when the user may reveal or stop ``session`` (its starter, a moderator, or, once the starter has
-        left the server, anyone who joined); otherwise why not."""
+        """None when the user may reveal or stop ``session`` (see :meth:`Session.may_lead`); otherwise why not."""
         user = interaction.user
-        if user.id == session.starter_id or is_moderator(user, self.settings):
-            return None
-        guild = interaction.guild
-        if guild is not None:
+        moderator = is_moderator(user, self.settings)
+        starter_left = False
+        if user.id != session.starter_id and not moderator and interaction.guild is not None:
             try:
-                await guild.fetch_member(session.starter_id)
+                await interaction.guild.fetch_member(session.starter_id)
             except discord.NotFound:
-                if user.id in session.joined:
-                    return None
-                return "Whoever started this session has left the server: anyone who answered, or a moderator, can."
+                starter_left = True
             except discord.HTTPException:
-                pass
-        return ONLY_STARTER
+                pass  # unknown: the starter is taken to be there
+        lead = session.may_lead(user.id, moderator=moderator, starter_left=starter_left)
+        return None if lead == "ok" else LEAD_REPLIES[lead]
 
     async def _led_session(self, interaction: discord.Interaction[Any]) -> Session | None:
         """The channel's session when the user may reveal or stop it; otherwise None, and the user is told why.
@@ -487,8 +496,9 @@ class StudyCog(commands.Cog):
                 return
             await interaction.response.send_message(
                 f"Study session started by {interaction.user.mention}: {len(session.card_ids)} {mode} question"
-                f"{'s' if len(session.card_ids) != 1 else ''}, {seconds} seconds each. Answer privately; "
-                "`/study reveal` or `/study stop` for the starter or a moderator.",
+                f"{'s' if len(session.card_ids) != 1 else ''}, {seconds} seconds each. Answers are private, one each; "
+                "the reveal shows the card and its source. The starter or a moderator can `/study reveal` early "
+                "or `/study stop`.",
                 allowed_mentions=NO_MENTIONS,
             )
             try:
@@ -519,16 +529,17 @@ class StudyCog(commands.Cog):
             if session is None:
                 return
             await interaction.response.send_message("Session stopped.", ephemeral=True)
-            if session.phase == "asking" and session.answers:
-                session.reveal()
-            await self._finish(self._channel(session), session, stopped_by=interaction.user.id)
+            if session.phase == "asking" and session.answers:  # those who answered get to see the answer
+                await self._reveal(session, stopped_by=interaction.user.id)
+            else:
+                await self._finish(self._channel(session), session, stopped_by=interaction.user.id)
 
     @study.command(name="review", description="Review your due cards privately")
     @app_commands.describe(topic="Only this topic (new cards of it come after your due ones)")
     async def review(self, interaction: discord.Interaction[Any], topic: str | None = None) -> None:
         """A private review: question, reveal, then Again/Hard/Good/Easy."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        items = await self.desk.due(interaction.user.id, topic or None, self.clock())
+        items = await self.desk.review(interaction.user.id, topic or None, self.clock())
         if not items:
             hint = "" if topic else " Add a topic to start on new cards: `/study review topic:…`."
             await interaction.followup.send(f"Nothing to review right now.{hint}", ephemeral=True)
@@ -569,7 +580,8 @@ class StudyCog(commands.Cog):
             await reply(interaction, str(exc))
             return
         text = (
-            f"Streaks on: a day counts when you answer at least once, in {safe(timezone)}."
+            f"Streaks on: a day counts when you answer at least once. Your days, and what `/study progress` "
+            f"calls due today, follow {safe(timezone)}."
             if state == "on"
             else "Streaks off."
         )
@@ -656,26 +668,15 @@ class StudyCog(commands.Cog):
             await reply(interaction, "This study session is over.")
             return
         if choice == "a":
-            refusal = self._refusal(session, interaction.user.id, index)
+            refusal = self.desk.may_type(session, interaction.user.id, index)
             if refusal is not None:
-                await reply(interaction, refusal)
+                await reply(interaction, ANSWER_REPLIES[refusal])
                 return
-            await interaction.response.send_modal(AnswerModal(token, index, timeout=session.seconds + 60))
+            found = self.desk.question(session.card_id, session.mode)
+            what = missing(found[1]) if found is not None else "the missing term"
+            await interaction.response.send_modal(AnswerModal(token, index, timeout=session.seconds + 60, what=what))
             return
-        found = self.desk.question(session.card_id, session.mode)
-        if found is None or found[1].kind != "choice" or int(choice) >= len(found[1].choices):
-            await reply(interaction, ANSWER_REPLIES["stale"])
-            return
-        await self._answer(interaction, session, index, found[1].choices[int(choice)])
-
-    def _refusal(self, session: Session, user_id: int, index: int) -> str | None:
-        if index != session.index or session.phase == "ended":
-            return ANSWER_REPLIES["stale"]
-        if session.phase != "asking":
-            return ANSWER_REPLIES["closed"]
-        if user_id in session.answers:
-            return ANSWER_REPLIES["twice"]
-        return None
+        await self._answer(interaction, session, index, choice=int(choice))
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
@@ -700,18 +701,26 @@ class StudyCog(commands.Cog):
         if session is None or session.token != match["token"]:
             await reply(interaction, "This study session is over.")
             return
-        await self._answer(interaction, session, int(match["index"]), _modal_text(data))
+        await self._answer(interaction, session, int(match["index"]), text=_modal_text(data))
 
-    async def _answer(self, interaction: discord.Interaction[Any], session: Session, index: int, given: str) -> None:
+    async def _answer(
+        self, interaction: discord.Interaction[Any], session: Session, index: int, *, choice: int = -1, text: str = ""
+    ) -> None:
+        """Record a pick (``choice``, from a button) or a typed answer (``text``, from the cloze form)."""
         # Recording an answer never awaits, so it needs no lock: a reveal closes the question before its first
         # await. The acknowledgement goes out at once, whatever the channel's lock is doing (a reveal posting).
         if self.desk.sessions.get(session.channel_id) is not session:
             await reply(interaction, "This study session is over.")
             return
-        outcome, _correct = self.desk.answer(session, interaction.user.id, index, given, self.clock())
+        user, now = interaction.user.id, self.clock()
+        if choice >= 0:
+            outcome, _correct = self.desk.choose(session, user, index, choice, now)
+        else:
+            outcome, _correct = self.desk.answer(session, user, index, text, now)
         if outcome != "recorded":
             await reply(interaction, ANSWER_REPLIES[outcome])
             return
+        given = session.answers[user].text
         await reply(interaction, f"Your answer “{safe(given, 300)}” is in. The answer comes at the reveal.")
         if session.everyone_answered():
             async with self.desk.lock(session.channel_id):
@@ -737,7 +746,7 @@ class StudyCog(commands.Cog):
         except StudyError as exc:
             await reply(interaction, str(exc))
             return
-        items = await self.desk.due(interaction.user.id, None, self.clock())
+        items = await self.desk.next_review(interaction.user.id, self.clock())
         if not items:
             await interaction.response.edit_message(
                 content="All done for now: your next reviews come back on their own schedule.", embeds=[], view=None
