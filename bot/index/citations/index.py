@@ -18,38 +18,57 @@ from bot.index.citations.extraction import card_references
 from bot.index.citations.query import _authors_match, _year_matches, parse_reference
 from bot.index.citations.records import CitationHit, Reference, ReferenceQuery
 
-#: One citing row of an entry: (card order, position of the reference in the card, card id, the reference as
-#: written in that card). A plain tuple: a 100k-card library of the benchmarks holds about 230,000 of them, they
-#: sort by card order as they are, and a tuple is the cheapest object to build and keep.
-Hit = tuple[int, int, str, Reference]
+#: One citing row of an entry: (card order, position of the reference in the card, card id). The reference as
+#: written in that card is ``_by_card[card id][position]``, so rows hold no object of their own and the index
+#: encodes to (and decodes from) MessagePack without re-linking rows to shared references. A plain tuple: a
+#: 100k-card library of the benchmarks holds about 230,000 of them, they sort by card order as they are, and a
+#: tuple is the cheapest object to build and keep.
+Hit = tuple[int, int, str]
 
 
-class Entry(msgspec.Struct, gc=False):
+class Entry(msgspec.Struct, gc=False, array_like=True):
     """One cited work in the index (all the cards citing references with the same key).
 
     A msgspec Struct without garbage-collector tracking: smaller and faster to build than a slotted dataclass,
-    and an entry never takes part in a reference cycle.
+    an entry never takes part in a reference cycle, and it encodes as a plain array (see :class:`_Packed`).
+    It holds only what cannot be derived, so that a warm start decodes as few objects as possible: the
+    canonical reference is the first row's (:meth:`CitationIndex._canonical`) and the folded surnames are
+    those of the key (:func:`_folded_authors`).
     """
 
-    #: The canonical reference: the first one seen with this key.
-    ref: Reference
-    #: Folded author surnames, in order (empty for numbered and opaque references).
-    folded: tuple[str, ...]
     #: Every citing row, in card order.
     hits: list[Hit]
     #: Number of distinct cards citing it.
     cards: int = 0
-    #: Id of the last card counted in ``cards`` (a card given twice to a build is counted once).
-    last: str | None = None
 
+
+class _Packed(msgspec.Struct, array_like=True, gc=False):
+    """The encoded layout of a :class:`CitationIndex`: its slots, without the caches filled on demand."""
+
+    format: int
+    entries: dict[str, Entry]
+    by_card: dict[str, list[Reference]]
+    by_surname: dict[str, list[str]]
+    by_first: dict[str, list[str]]
+    opaque: dict[str, str]
+    opaque_sorted: list[str]
+    surnames: list[str]
+    numbered: list[str]
+    display: dict[str, str]
+    rank_of: dict[str, tuple[int, str]]
+    order: dict[str, int]
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(_Packed)
 
 _T = TypeVar("_T")
 
 #: Card orders are spaced this far apart, so that :meth:`CitationIndex.updated` can place new
 #: cards between existing ones (about 32 times at the same spot before it renumbers).
 _ORDER_GAP = 1 << 32
-#: Bump when the pickled layout of :class:`CitationIndex` changes: older pickles are refused.
-_PICKLE_FORMAT = 3
+#: Bump when the pickled or encoded layout of :class:`CitationIndex` changes: older ones are refused.
+_PICKLE_FORMAT = 4
 
 
 def _folded_authors(key: str, shared: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
@@ -139,6 +158,52 @@ class CitationIndex:
         for name in self.__slots__:
             setattr(self, name, state[1][name])
 
+    def to_bytes(self) -> bytes:
+        """The index as one MessagePack blob for :meth:`from_bytes` (without the lazily filled caches)."""
+        return _ENCODER.encode(
+            _Packed(
+                _PICKLE_FORMAT,
+                self._entries,
+                self._by_card,
+                self._by_surname,
+                self._by_first,
+                self._opaque,
+                self._opaque_sorted,
+                self._surnames,
+                self._numbered,
+                self._display,
+                self._rank_of,
+                self._order,
+            )
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CitationIndex:
+        """The index :meth:`to_bytes` gave; ValueError (or a msgspec DecodeError) for anything else.
+
+        One msgspec call decodes every entry, row and reference straight into their final objects: no Python
+        loop runs per row or per card, which is what makes a warm start of a 100k-card library cheap.
+        """
+        packed = _DECODER.decode(data)
+        if packed.format != _PICKLE_FORMAT:
+            raise ValueError("a citation index encoded by another version")
+        index = cls.__new__(cls)
+        index._entries = packed.entries
+        index._by_card = packed.by_card
+        index._by_surname = packed.by_surname
+        index._by_first = packed.by_first
+        index._opaque = packed.opaque
+        index._opaque_sorted = packed.opaque_sorted
+        index._surnames = packed.surnames
+        index._numbered = packed.numbered
+        index._display = packed.display
+        index._rank_of = packed.rank_of
+        index._order = packed.order
+        index._prefix_cache = {}
+        index._fuzzy_cache = {}
+        index._all_ranked = None
+        return index
+
     @classmethod
     def build(cls, cards: Iterable[tuple[str, str, Sequence[str]]]) -> CitationIndex:
         """Index ``(card_id, text, explicit_citations)`` triples (see :func:`card_references`)."""
@@ -157,6 +222,7 @@ class CitationIndex:
         by_surname = index._by_surname
         orders = index._order
         shared_folded: dict[str, tuple[str, ...]] = {}
+        last: dict[str, str] = {}  # key -> the last card counted in its entry (a card given twice counts once)
         for n, (card_id, found) in enumerate(cards, 1):
             order = n * _ORDER_GAP
             refs = by_card.get(card_id)
@@ -176,16 +242,16 @@ class CitationIndex:
                 entry = entries.get(key)
                 if entry is None:
                     folded = _folded_authors(key, shared_folded) if ref.kind == "author-year" else ()
-                    entry = entries[key] = Entry(ref, folded, [])
+                    entry = entries[key] = Entry([])
                     if folded:
                         by_first.setdefault(folded[0], []).append(key)
                         for name in set(folded):
                             by_surname.setdefault(name, []).append(key)
                     elif ref.kind == "opaque":
                         index._opaque[key[1:]] = key
-                entry.hits.append((order, len(refs), card_id, ref))
-                if entry.last != card_id:
-                    entry.last = card_id
+                entry.hits.append((order, len(refs), card_id))
+                if last.get(key) != card_id:
+                    last[key] = card_id
                     entry.cards += 1
                 refs.append(ref)
         index._sort_lists()
@@ -352,7 +418,7 @@ class CitationIndex:
             for ref in found:
                 if ref._key not in seen:
                     seen.add(ref._key)
-                    rows.setdefault(ref._key, []).append((at, len(refs), card_id, ref))
+                    rows.setdefault(ref._key, []).append((at, len(refs), card_id))
                     refs.append(ref)
             self._by_card[card_id] = refs
             self._order[card_id] = at
@@ -370,7 +436,7 @@ class CitationIndex:
         dropped: list[str] = []
         for key in losing.keys() | rows.keys():
             entry = old_entries.get(key)
-            merged = _merged_entry(key, entry, rows.get(key, ()), losing.get(key, 0), touched)
+            merged = _merged_entry(entry, rows.get(key, ()), losing.get(key, 0), touched)
             if merged is None:
                 del self._entries[key]
                 del self._rank_of[key]
@@ -387,8 +453,9 @@ class CitationIndex:
         names: dict[str, list[str]] = {}  # name -> keys created with it
         firsts: dict[str, list[str]] = {}  # first author -> keys created with it
         for key in changed:
-            folded = (self._entries.get(key) or old._entries[key]).folded
-            if folded:
+            index = self if key in self._entries else old
+            if index._canonical(key).kind == "author-year":
+                folded = _folded_authors(key)
                 fresh = [key] if key in created else []
                 firsts.setdefault(folded[0], []).extend(fresh)
                 for name in dict.fromkeys(folded):
@@ -462,6 +529,11 @@ class CitationIndex:
                     insort(ranked, key, key=self._rank_of.__getitem__)
             self._all_ranked = ranked
 
+    def _canonical(self, key: str) -> Reference:
+        """The canonical reference of an indexed key: the one its first citing row points at."""
+        _, at, card_id = self._entries[key].hits[0]
+        return self._by_card[card_id][at]
+
     def references_of(self, card_id: str) -> list[Reference]:
         """References of one card, text first then explicit, de-duplicated; ``[]`` if unknown."""
         if not isinstance(card_id, str):
@@ -487,9 +559,8 @@ class CitationIndex:
             candidates = [k for k in candidates if k[k.rfind("|") + 1 : k.rfind("|") + 5] in wanted]
         keys = []
         for key in candidates:
-            entry = self._entries[key]
-            ref = entry.ref
-            if _year_matches(ref.year, q.years) and _authors_match(entry.folded, ref.et_al, folded, q.et_al):
+            ref = self._canonical(key)
+            if _year_matches(ref.year, q.years) and _authors_match(_folded_authors(key), ref.et_al, folded, q.et_al):
                 keys.append(key)
         return keys
 
@@ -524,7 +595,8 @@ class CitationIndex:
         the query is no reference.
         """
         keys = self._query_keys(query)
-        return [CitationHit(card_id, ref) for _, _, card_id, ref in self._rows(keys)] if keys else []
+        by_card = self._by_card
+        return [CitationHit(card_id, by_card[card_id][at]) for _, at, card_id in self._rows(keys)] if keys else []
 
     def cards_citing(self, query: str) -> list[tuple[str, list[Reference]]]:
         """What :meth:`lookup` finds, one entry per card: ``(card_id, the matching references it cites)``.
@@ -537,11 +609,12 @@ class CitationIndex:
             return []
         out: list[tuple[str, list[Reference]]] = []
         last = None
-        for _, _, card_id, ref in self._rows(keys):
+        by_card = self._by_card
+        for _, at, card_id in self._rows(keys):
             if card_id == last:
-                out[-1][1].append(ref)
+                out[-1][1].append(by_card[card_id][at])
             else:
-                out.append((card_id, [ref]))
+                out.append((card_id, [by_card[card_id][at]]))
                 last = card_id
         return out
 
@@ -551,7 +624,7 @@ class CitationIndex:
         """Display form of a key, computed once."""
         display = self._display.get(key)
         if display is None:
-            display = self._display[key] = self._entries[key].ref.display()
+            display = self._display[key] = self._canonical(key).display()
         return display
 
     def _prefix_keys(self, p: str, limit: int) -> set[str]:
@@ -649,17 +722,17 @@ def _own(current: list[_T], shared: list[_T]) -> list[_T]:
     return list(current) if current is shared else current
 
 
-def _merged_entry(key: str, entry: Entry | None, added: Sequence[Hit], lost: int, touched: set[str]) -> Entry | None:
-    """The entry of ``key`` once the ``touched`` cards' rows are replaced by ``added``; None if no card cites it."""
+def _merged_entry(
+    entry: Entry | None,
+    added: Sequence[Hit],
+    lost: int,
+    touched: set[str],
+) -> Entry | None:
+    """The entry of a key once the ``touched`` cards' rows are replaced by ``added``; None if no card cites it."""
     hits = [row for row in entry.hits if row[2] not in touched] if entry is not None else []
     if added:
         hits.extend(added)
         hits.sort()
     if not hits:
         return None
-    first = hits[0][3]
-    cards = (entry.cards if entry is not None else 0) - lost + len(added)
-    if entry is not None:
-        return Entry(first, entry.folded, hits, cards, hits[-1][2])
-    folded = _folded_authors(key) if first.kind == "author-year" else ()
-    return Entry(first, folded, hits, cards, hits[-1][2])
+    return Entry(hits, (entry.cards if entry is not None else 0) - lost + len(added))
