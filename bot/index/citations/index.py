@@ -43,11 +43,15 @@ class Entry(msgspec.Struct, gc=False, array_like=True):
 
 
 class _Packed(msgspec.Struct, array_like=True, gc=False):
-    """The encoded layout of a :class:`CitationIndex`: its slots, without the caches filled on demand."""
+    """The encoded layout of a :class:`CitationIndex`: its slots, without the caches filled on demand.
+
+    Entries and each card's references are read back as :class:`_Unpacked`: still encoded, each decoded the
+    first time it is asked for (see :class:`_Lazy`).
+    """
 
     format: int
-    entries: dict[str, Entry]
-    by_card: dict[str, list[Reference]]
+    entries: Mapping[str, Entry | msgspec.Raw]
+    by_card: Mapping[str, list[Reference] | msgspec.Raw]
     by_surname: dict[str, list[str]]
     by_first: dict[str, list[str]]
     opaque: dict[str, str]
@@ -55,12 +59,85 @@ class _Packed(msgspec.Struct, array_like=True, gc=False):
     surnames: list[str]
     numbered: list[str]
     display: dict[str, str]
-    rank_of: dict[str, tuple[int, str]]
+    ranked: list[str]
+    order: dict[str, int]
+
+
+class _Unpacked(msgspec.Struct, array_like=True, gc=False):
+    """:class:`_Packed` as decoded: the entries and each card's references left encoded."""
+
+    format: int
+    entries: dict[str, msgspec.Raw]
+    by_card: dict[str, msgspec.Raw]
+    by_surname: dict[str, list[str]]
+    by_first: dict[str, list[str]]
+    opaque: dict[str, str]
+    opaque_sorted: list[str]
+    surnames: list[str]
+    numbered: list[str]
+    display: dict[str, str]
+    ranked: list[str]
     order: dict[str, int]
 
 
 _ENCODER = msgspec.msgpack.Encoder()
-_DECODER = msgspec.msgpack.Decoder(_Packed)
+_DECODER = msgspec.msgpack.Decoder(_Unpacked)
+_ENTRY = msgspec.msgpack.Decoder(Entry)
+_REFERENCES = msgspec.msgpack.Decoder(list[Reference])
+
+_V = TypeVar("_V")
+
+
+class _Lazy(dict[str, _V]):
+    """A dict some of whose values are still MessagePack (:class:`msgspec.Raw`), each decoded when first read.
+
+    A warm start then decodes only the keys and the compact encoded values: about 175,000 entries and 100,000
+    cards' references at 100k cards would otherwise be a million and a half objects to build before the bot
+    answers. Reading a value through ``[]`` or :meth:`get` decodes it once and keeps it; :meth:`copy` keeps
+    the values still encoded (the copy-on-write updates copy these dicts).
+    """
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self, decoder: msgspec.msgpack.Decoder[_V], items: Mapping[str, _V | msgspec.Raw]) -> None:
+        super().__init__(items)  # type: ignore[arg-type]  # the values may be Raw until read
+        self._decoder = decoder
+
+    def __getitem__(self, key: str) -> _V:
+        value: object = dict.__getitem__(self, key)
+        if type(value) is msgspec.Raw:
+            decoded = self._decoder.decode(value)
+            dict.__setitem__(self, key, decoded)
+            return decoded
+        return value  # type: ignore[return-value]  # not Raw: a decoded value
+
+    def get(self, key: str, default: _V | None = None) -> _V | None:  # type: ignore[override]
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def copy(self) -> _Lazy[_V]:
+        return _Lazy(self._decoder, self)
+
+    def decoded(self) -> dict[str, _V]:
+        """A plain dict of every value, decoded (for pickling)."""
+        return {key: self[key] for key in self}
+
+
+class _Ranks(dict[str, tuple[int, str]]):
+    """Autocomplete rank of each key (see :func:`_rank`), computed from its entry when first asked for."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Mapping[str, Entry], ranks: Mapping[str, tuple[int, str]] | None = None) -> None:
+        super().__init__(ranks or {})
+        self._entries = entries
+
+    def __missing__(self, key: str) -> tuple[int, str]:
+        rank = self[key] = _rank(key, self._entries[key].cards)
+        return rank
+
 
 _T = TypeVar("_T")
 
@@ -141,7 +218,7 @@ class CitationIndex:
         self._prefix_cache: dict[tuple[str, int], list[tuple[str, int]]] = {}
         self._fuzzy_cache: dict[int, list[str]] = {}
         self._all_ranked: list[str] | None = None
-        self._rank_of: dict[str, tuple[int, str]] = {}
+        self._rank_of: dict[str, tuple[int, str]] = _Ranks(self._entries)
         self._order: dict[str, int] = {}
 
     def __getstate__(self) -> tuple[int, dict[str, object]]:
@@ -149,6 +226,10 @@ class CitationIndex:
         state = {name: getattr(self, name) for name in self.__slots__}
         state["_prefix_cache"] = {}
         state["_fuzzy_cache"] = {}
+        for name in ("_entries", "_by_card"):
+            if isinstance(state[name], _Lazy):
+                state[name] = state[name].decoded()
+        state["_rank_of"] = {key: self._rank_of[key] for key in self._entries}
         return _PICKLE_FORMAT, state
 
     def __setstate__(self, state: tuple[int, dict[str, object]]) -> None:
@@ -157,6 +238,7 @@ class CitationIndex:
             raise ValueError("a citation index pickled by another version")
         for name in self.__slots__:
             setattr(self, name, state[1][name])
+        self._rank_of = _Ranks(self._entries, self._rank_of)
 
     def to_bytes(self) -> bytes:
         """The index as one MessagePack blob for :meth:`from_bytes` (without the lazily filled caches)."""
@@ -172,7 +254,7 @@ class CitationIndex:
                 self._surnames,
                 self._numbered,
                 self._display,
-                self._rank_of,
+                self._ranked(),
                 self._order,
             )
         )
@@ -181,15 +263,17 @@ class CitationIndex:
     def from_bytes(cls, data: bytes) -> CitationIndex:
         """The index :meth:`to_bytes` gave; ValueError (or a msgspec DecodeError) for anything else.
 
-        One msgspec call decodes every entry, row and reference straight into their final objects: no Python
-        loop runs per row or per card, which is what makes a warm start of a 100k-card library cheap.
+        One msgspec call decodes the keys and lists that lookups and completion walk; each entry (its citing
+        rows) and each card's references stay encoded until first read (see :class:`_Lazy`), and ranks are
+        computed when first compared (:class:`_Ranks`). No Python loop runs per row, key or card, which is
+        what makes a warm start of a 100k-card library cheap.
         """
         packed = _DECODER.decode(data)
         if packed.format != _PICKLE_FORMAT:
             raise ValueError("a citation index encoded by another version")
         index = cls.__new__(cls)
-        index._entries = packed.entries
-        index._by_card = packed.by_card
+        index._entries = _Lazy(_ENTRY, packed.entries)
+        index._by_card = _Lazy(_REFERENCES, packed.by_card)
         index._by_surname = packed.by_surname
         index._by_first = packed.by_first
         index._opaque = packed.opaque
@@ -197,11 +281,11 @@ class CitationIndex:
         index._surnames = packed.surnames
         index._numbered = packed.numbered
         index._display = packed.display
-        index._rank_of = packed.rank_of
+        index._rank_of = _Ranks(index._entries)
         index._order = packed.order
         index._prefix_cache = {}
         index._fuzzy_cache = {}
-        index._all_ranked = None
+        index._all_ranked = packed.ranked
         return index
 
     @classmethod
@@ -380,10 +464,10 @@ class CitationIndex:
     def _shallow_copy(self) -> CitationIndex:
         """A new index sharing everything with this one: dicts copied, sorted lists shared until they change."""
         new = CitationIndex.__new__(CitationIndex)
-        new._entries = dict(self._entries)
-        new._by_card = dict(self._by_card)
+        new._entries = self._entries.copy()
+        new._by_card = self._by_card.copy()
         new._order = dict(self._order)
-        new._rank_of = dict(self._rank_of)
+        new._rank_of = _Ranks(new._entries, self._rank_of)
         new._by_surname = dict(self._by_surname)
         new._by_first = dict(self._by_first)
         new._opaque = dict(self._opaque)
@@ -439,7 +523,7 @@ class CitationIndex:
             merged = _merged_entry(entry, rows.get(key, ()), losing.get(key, 0), touched)
             if merged is None:
                 del self._entries[key]
-                del self._rank_of[key]
+                self._rank_of.pop(key, None)
                 dropped.append(key)
                 continue
             self._entries[key] = merged
@@ -522,10 +606,10 @@ class CitationIndex:
             ranked = list(old._all_ranked)
             old_rank = old._rank_of.__getitem__
             for key in changed:
-                if key in old._rank_of:
+                if key in old._entries:
                     del ranked[bisect_left(ranked, old_rank(key), key=old_rank)]
             for key in changed:
-                if key in self._rank_of:
+                if key in self._entries:
                     insort(ranked, key, key=self._rank_of.__getitem__)
             self._all_ranked = ranked
 
