@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 
+import msgspec
+
 from bot.cards.library import AfterParse, Library, LoadedFile, _gc_paused, _pool
 from bot.cards.model import CardFile
 from bot.index.citations import EXTRACTION_VERSION, CitationIndex, Reference, card_references
@@ -47,8 +49,14 @@ log = logging.getLogger(__name__)
 class Picker:
     """Uniform random picks over pools of card ids, with pools per topic and collection built once."""
 
-    def __init__(self, library: Library) -> None:
+    def __init__(self, library: Library, pools: Pools | None = None) -> None:
+        """The pools of ``library``: computed, or taken from ``pools`` (read back from the cache, same library)."""
         self.all: tuple[str, ...] = tuple(library.cards)
+        self._both: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+        if pools is not None:
+            self.by_topic, self.by_collection = pools.by_topic, pools.by_collection
+            return
         by_topic: dict[str, list[str]] = {}
         by_collection: dict[str, list[str]] = {}
         keys: dict[str, str] = {}  # topic as written -> its key: a library has few distinct topics
@@ -58,8 +66,6 @@ class Picker:
             by_collection.setdefault(library.card_collection[card_id], []).append(card_id)
         self.by_topic = {k: tuple(v) for k, v in by_topic.items()}
         self.by_collection = {k: tuple(v) for k, v in by_collection.items()}
-        self._both: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
-        self._lock = threading.Lock()
 
     @classmethod
     def derive(cls, old: Picker, before: Library, library: Library, touched: set[str]) -> Picker:
@@ -183,16 +189,45 @@ def search_index(library: Library, index_dir: Path | None) -> SearchIndex:
     return search
 
 
+class Pools(msgspec.Struct, array_like=True, gc=False):
+    """What a warm start reads back instead of walking every card: the random-pick pools and topic weights."""
+
+    by_topic: dict[str, tuple[str, ...]]
+    by_collection: dict[str, tuple[str, ...]]
+    topic_weights: dict[str, int]
+
+
+_POOLS = msgspec.msgpack.Decoder(Pools)
+
+
+def _pools(library: Library, index_dir: Path | None) -> tuple[Picker, dict[str, int]]:
+    """The random-pick pools and topic weights of ``library``: read back from ``index_dir``, else computed there."""
+    cached = index_dir / f"pools-{library.digest}.msgpack" if index_dir is not None else None
+    if cached is not None:
+        try:
+            pools = _POOLS.decode(cached.read_bytes())
+        except (OSError, ValueError):  # missing, unreadable or of another layout (msgspec's errors are ValueErrors)
+            pass
+        else:
+            return Picker(library, pools), pools.topic_weights
+    topic_weights: dict[str, int] = {}
+    for card in library.cards.values():
+        for topic in card.topics:
+            topic_weights[topic] = topic_weights.get(topic, 0) + 1
+    picker = Picker(library)
+    if cached is not None:
+        for stale in _listing(cached.parent, "pools-*"):
+            drop_cache(stale)
+        write_cache(cached, msgspec.msgpack.encode(Pools(picker.by_topic, picker.by_collection, topic_weights)))
+    return picker, topic_weights
+
+
 def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
     """Every index of ``library``, read back from ``index_dir`` where it holds them for this library, else built."""
     with _out_of_gc_sight():
         search = search_index(library, index_dir)
         citations = citation_index(library, index_dir)
-        topic_weights: dict[str, int] = {}
-        for card in library.cards.values():
-            for topic in card.topics:
-                topic_weights[topic] = topic_weights.get(topic, 0) + 1
-        picker = Picker(library)
+        picker, topic_weights = _pools(library, index_dir)
         names = _collection_names(library, picker)
     return Snapshot(library, search, citations, Vocabulary(topic_weights), names, picker)
 

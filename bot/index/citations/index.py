@@ -60,7 +60,7 @@ class _Packed(msgspec.Struct, array_like=True, gc=False):
     numbered: list[str]
     display: dict[str, str]
     ranked: list[str]
-    order: dict[str, int]
+    order: dict[str, int] | msgspec.Raw
 
 
 class _Unpacked(msgspec.Struct, array_like=True, gc=False):
@@ -77,13 +77,14 @@ class _Unpacked(msgspec.Struct, array_like=True, gc=False):
     numbered: list[str]
     display: dict[str, str]
     ranked: list[str]
-    order: dict[str, int]
+    order: msgspec.Raw
 
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(_Unpacked)
 _ENTRY = msgspec.msgpack.Decoder(Entry)
 _REFERENCES = msgspec.msgpack.Decoder(list[Reference])
+_ORDERS = msgspec.msgpack.Decoder(dict[str, int])
 
 _V = TypeVar("_V")
 
@@ -199,7 +200,7 @@ class CitationIndex:
         "_numbered",
         "_opaque",
         "_opaque_sorted",
-        "_order",
+        "_order_data",
         "_prefix_cache",
         "_rank_of",
         "_surnames",
@@ -219,7 +220,7 @@ class CitationIndex:
         self._fuzzy_cache: dict[int, list[str]] = {}
         self._all_ranked: list[str] | None = None
         self._rank_of: dict[str, tuple[int, str]] = _Ranks(self._entries)
-        self._order: dict[str, int] = {}
+        self._order_data: dict[str, int] | msgspec.Raw = {}
 
     def __getstate__(self) -> tuple[int, dict[str, object]]:
         """Pickled state: a format number and the slots, without the lazily filled caches."""
@@ -230,6 +231,7 @@ class CitationIndex:
             if isinstance(state[name], _Lazy):
                 state[name] = state[name].decoded()
         state["_rank_of"] = {key: self._rank_of[key] for key in self._entries}
+        state["_order_data"] = self._order
         return _PICKLE_FORMAT, state
 
     def __setstate__(self, state: tuple[int, dict[str, object]]) -> None:
@@ -255,7 +257,7 @@ class CitationIndex:
                 self._numbered,
                 self._display,
                 self._ranked(),
-                self._order,
+                self._order_data,
             )
         )
 
@@ -282,7 +284,7 @@ class CitationIndex:
         index._numbered = packed.numbered
         index._display = packed.display
         index._rank_of = _Ranks(index._entries)
-        index._order = packed.order
+        index._order_data = packed.order
         index._prefix_cache = {}
         index._fuzzy_cache = {}
         index._all_ranked = packed.ranked
@@ -353,6 +355,13 @@ class CitationIndex:
                 keys.sort(key=rank_of.__getitem__)
         self._opaque_sorted = sorted(self._opaque)
         self._numbered = sorted((k for k in self._entries if k.startswith("#")), key=_number_of)
+
+    @property
+    def _order(self) -> dict[str, int]:
+        """Each card's order, decoded on first use: only updates need it, and a warm start should not pay for it."""
+        if isinstance(self._order_data, msgspec.Raw):
+            self._order_data = _ORDERS.decode(self._order_data)
+        return self._order_data
 
     def __len__(self) -> int:
         """Number of distinct references."""
@@ -466,7 +475,7 @@ class CitationIndex:
         new = CitationIndex.__new__(CitationIndex)
         new._entries = self._entries.copy()
         new._by_card = self._by_card.copy()
-        new._order = dict(self._order)
+        new._order_data = dict(self._order)
         new._rank_of = _Ranks(new._entries, self._rank_of)
         new._by_surname = dict(self._by_surname)
         new._by_first = dict(self._by_first)
