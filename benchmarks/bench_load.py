@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -60,12 +59,6 @@ def peak_memory(folder: Path, workers: int) -> dict:
     return json.loads(out.stdout)
 
 
-def _children_cpu() -> float:
-    """CPU time (user + system) of the child processes that ended and were waited for: the loader's workers."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def measure_start(cards: int, files: int) -> dict:
     """The whole service started cold (empty cache folder) and warm, and its indexes alone brought back warm.
 
@@ -82,10 +75,9 @@ def measure_start(cards: int, files: int) -> dict:
         cpu = time.process_time()
         bare_parse(folder)
         baseline_cpu = time.process_time() - cpu
-        started, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
+        started, cpu = time.perf_counter(), time.process_time()
         service = CardService.load(folder, cache_dir=cache_dir)
         cold_s, cold_cpu = time.perf_counter() - started, time.process_time() - cpu
-        cold_workers_cpu = _children_cpu() - children
         warm_indexes_s, warm_indexes_cpu = [], []
         for _ in range(3):  # the best of three: what the code costs, not what other processes took meanwhile
             started, cpu = time.perf_counter(), time.process_time()
@@ -104,7 +96,6 @@ def measure_start(cards: int, files: int) -> dict:
             "start_cold_ratio": cold_s / baseline,
             "start_cold_cpu_s": cold_cpu,
             "start_cold_cpu_ratio": cold_cpu / baseline_cpu,
-            "start_cold_workers_cpu_s": cold_workers_cpu,
             "start_warm_indexes_s": min(warm_indexes_s),
             "start_warm_indexes_ratio": min(warm_indexes_s) / baseline,
             "start_warm_indexes_cpu_s": min(warm_indexes_cpu),
@@ -120,7 +111,6 @@ START_ROWS = [
     ("start_cold_ratio", "  / baseline (target <= 1.3)", "{:>20.2f}"),
     ("start_cold_cpu_s", "  CPU of the main process (s)", "{:>20.2f}"),
     ("start_cold_cpu_ratio", "  / baseline's CPU (target <= 1.3)", "{:>20.2f}"),
-    ("start_cold_workers_cpu_s", "  CPU of the parse workers (s)", "{:>20.2f}"),
     ("start_warm_indexes_s", "warm start, every index (s)", "{:>20.3f}"),
     ("start_warm_indexes_ratio", "  / baseline", "{:>20.3f}"),
     ("start_warm_indexes_cpu_s", "  its CPU time (s)", "{:>20.3f}"),
