@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import hashlib
 import logging
 import os
 import random as _random
@@ -40,6 +41,7 @@ from bot.index.citations.cache import (
     write_file_references,
 )
 from bot.index.search import SearchDoc, SearchIndex, Vocabulary
+from bot.util import text as _text_module
 from bot.util.files import drop_cache, write_cache
 from bot.util.text import topic_key
 
@@ -198,11 +200,16 @@ class Pools(msgspec.Struct, array_like=True, gc=False):
 
 
 _POOLS = msgspec.msgpack.Decoder(Pools)
+#: Changes with the code that computes the pools (this module and the topic folding), so cached pools computed
+#: by an older version are never read.
+POOLS_VERSION = hashlib.blake2b(
+    Path(__file__).read_bytes() + Path(_text_module.__file__ or "").read_bytes(), digest_size=6
+).hexdigest()
 
 
 def _pools(library: Library, index_dir: Path | None) -> tuple[Picker, dict[str, int]]:
     """The random-pick pools and topic weights of ``library``: read back from ``index_dir``, else computed there."""
-    cached = index_dir / f"pools-{library.digest}.msgpack" if index_dir is not None else None
+    cached = index_dir / f"pools-{POOLS_VERSION}-{library.digest}.msgpack" if index_dir is not None else None
     if cached is not None:
         try:
             pools = _POOLS.decode(cached.read_bytes())
