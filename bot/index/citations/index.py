@@ -6,7 +6,8 @@ from __future__ import annotations
 import heapq
 import re
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from itertools import islice
 from typing import TypeVar
 
@@ -120,6 +121,12 @@ class _Lazy(dict[str, _V]):
 
     def copy(self) -> _Lazy[_V]:
         return _Lazy(self._decoder, self)
+
+    def decode_keys(self, keys: Iterable[str]) -> None:
+        """Decode the values of ``keys`` still encoded, so that ``dict.__getitem__`` reads them as they are."""
+        for key in keys:
+            if type(dict.__getitem__(self, key)) is msgspec.Raw:
+                self[key]
 
     def decoded(self) -> dict[str, _V]:
         """A plain dict of every value, decoded (for pickling)."""
@@ -688,21 +695,21 @@ class CitationIndex:
         the query is no reference.
         """
         keys = self._query_keys(query)
-        return [CitationHit(card_id, ref) for card_id, ref in self._cited(self._rows(keys))] if keys else []
+        if not keys:
+            return []
+        rows = self._rows(keys)
+        refs = self._reader(rows)
+        return [CitationHit(card_id, refs(card_id)[at]) for _, at, card_id in rows]
 
-    def _cited(self, rows: Iterable[Hit]) -> Iterator[tuple[str, Reference]]:
-        """Each row's card id and reference.
+    def _reader(self, rows: Sequence[Hit]) -> Callable[[str], list[Reference]]:
+        """Reads cards' references as stored, in C, once those of ``rows`` still encoded are decoded.
 
-        Reads each card's references as stored (one C call) and goes through :class:`_Lazy`'s decoding only for
-        those still encoded, so a lookup over tens of thousands of rows pays no Python call per row for it.
+        A lookup over tens of thousands of rows then pays no Python call per row to read them.
         """
         by_card = self._by_card
-        stored = dict.get
-        for _, at, card_id in rows:
-            refs: list[Reference] | msgspec.Raw | None = stored(by_card, card_id)
-            if not isinstance(refs, list):
-                refs = by_card[card_id]
-            yield card_id, refs[at]
+        if isinstance(by_card, _Lazy):
+            by_card.decode_keys({card_id for _, _, card_id in rows})
+        return partial(dict.__getitem__, by_card)
 
     def cards_citing(self, query: str) -> list[tuple[str, list[Reference]]]:
         """What :meth:`lookup` finds, one entry per card: ``(card_id, the matching references it cites)``.
@@ -715,11 +722,13 @@ class CitationIndex:
             return []
         out: list[tuple[str, list[Reference]]] = []
         last = None
-        for card_id, ref in self._cited(self._rows(keys)):
+        rows = self._rows(keys)
+        refs = self._reader(rows)
+        for _, at, card_id in rows:
             if card_id == last:
-                out[-1][1].append(ref)
+                out[-1][1].append(refs(card_id)[at])
             else:
-                out.append((card_id, [ref]))
+                out.append((card_id, [refs(card_id)[at]]))
                 last = card_id
         return out
 
