@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import hashlib
 import logging
 import os
-import pickle
 import random as _random
 import threading
 from bisect import bisect_left
@@ -25,6 +25,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
+
+import msgspec
 
 from bot.cards.library import AfterParse, Library, LoadedFile, _gc_paused, _pool
 from bot.cards.model import CardFile
@@ -39,7 +41,8 @@ from bot.index.citations.cache import (
     write_file_references,
 )
 from bot.index.search import SearchDoc, SearchIndex, Vocabulary
-from bot.util.files import atomic_write_bytes
+from bot.util import text as _text_module
+from bot.util.files import drop_cache, write_cache
 from bot.util.text import topic_key
 
 log = logging.getLogger(__name__)
@@ -48,8 +51,14 @@ log = logging.getLogger(__name__)
 class Picker:
     """Uniform random picks over pools of card ids, with pools per topic and collection built once."""
 
-    def __init__(self, library: Library) -> None:
+    def __init__(self, library: Library, pools: Pools | None = None) -> None:
+        """The pools of ``library``: computed, or taken from ``pools`` (read back from the cache, same library)."""
         self.all: tuple[str, ...] = tuple(library.cards)
+        self._both: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+        if pools is not None:
+            self.by_topic, self.by_collection = pools.by_topic, pools.by_collection
+            return
         by_topic: dict[str, list[str]] = {}
         by_collection: dict[str, list[str]] = {}
         keys: dict[str, str] = {}  # topic as written -> its key: a library has few distinct topics
@@ -59,8 +68,6 @@ class Picker:
             by_collection.setdefault(library.card_collection[card_id], []).append(card_id)
         self.by_topic = {k: tuple(v) for k, v in by_topic.items()}
         self.by_collection = {k: tuple(v) for k, v in by_collection.items()}
-        self._both: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
-        self._lock = threading.Lock()
 
     @classmethod
     def derive(cls, old: Picker, before: Library, library: Library, touched: set[str]) -> Picker:
@@ -184,16 +191,50 @@ def search_index(library: Library, index_dir: Path | None) -> SearchIndex:
     return search
 
 
+class Pools(msgspec.Struct, array_like=True, gc=False):
+    """What a warm start reads back instead of walking every card: the random-pick pools and topic weights."""
+
+    by_topic: dict[str, tuple[str, ...]]
+    by_collection: dict[str, tuple[str, ...]]
+    topic_weights: dict[str, int]
+
+
+_POOLS = msgspec.msgpack.Decoder(Pools)
+#: Changes with the code that computes the pools (this module and the topic folding), so cached pools computed
+#: by an older version are never read.
+POOLS_VERSION = hashlib.blake2b(
+    Path(__file__).read_bytes() + Path(_text_module.__file__ or "").read_bytes(), digest_size=6
+).hexdigest()
+
+
+def _pools(library: Library, index_dir: Path | None) -> tuple[Picker, dict[str, int]]:
+    """The random-pick pools and topic weights of ``library``: read back from ``index_dir``, else computed there."""
+    cached = index_dir / f"pools-{POOLS_VERSION}-{library.digest}.msgpack" if index_dir is not None else None
+    if cached is not None:
+        try:
+            pools = _POOLS.decode(cached.read_bytes())
+        except (OSError, ValueError):  # missing, unreadable or of another layout (msgspec's errors are ValueErrors)
+            pass
+        else:
+            return Picker(library, pools), pools.topic_weights
+    topic_weights: dict[str, int] = {}
+    for card in library.cards.values():
+        for topic in card.topics:
+            topic_weights[topic] = topic_weights.get(topic, 0) + 1
+    picker = Picker(library)
+    if cached is not None:
+        for stale in _listing(cached.parent, "pools-*"):
+            drop_cache(stale)
+        write_cache(cached, msgspec.msgpack.encode(Pools(picker.by_topic, picker.by_collection, topic_weights)))
+    return picker, topic_weights
+
+
 def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
     """Every index of ``library``, read back from ``index_dir`` where it holds them for this library, else built."""
     with _out_of_gc_sight():
         search = search_index(library, index_dir)
         citations = citation_index(library, index_dir)
-        topic_weights: dict[str, int] = {}
-        for card in library.cards.values():
-            for topic in card.topics:
-                topic_weights[topic] = topic_weights.get(topic, 0) + 1
-        picker = Picker(library)
+        picker, topic_weights = _pools(library, index_dir)
         names = _collection_names(library, picker)
     return Snapshot(library, search, citations, Vocabulary(topic_weights), names, picker)
 
@@ -415,18 +456,17 @@ def _file_references(library: Library, refs_dir: Path | None) -> list[FileRefere
 
 
 def citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
-    """The citation index: read back whole for an unchanged library, else built from per-file references."""
-    cached = index_dir / f"citations-{EXTRACTION_VERSION}-{library.digest}.pickle" if index_dir is not None else None
+    """The citation index: read back whole for an unchanged library, else built from per-file references.
+
+    The whole index is cached as one MessagePack blob (:meth:`CitationIndex.to_bytes`) that a warm start decodes
+    in one msgspec call; a cache folder that cannot be read or written only costs a warning (see
+    :func:`bot.util.files.write_cache`), and the index is then built and kept in memory.
+    """
+    cached = index_dir / f"citations-{EXTRACTION_VERSION}-{library.digest}.msgpack" if index_dir is not None else None
     if cached is not None:
-        try:
-            # Paused: unpickling allocates ~1M container objects that are never cyclic garbage, and collections
-            # triggered along the way took most of the time (2.5 s -> 0.7 s at 100k cards).
-            with cached.open("rb") as handle, _gc_paused():
-                index = pickle.load(handle)  # our own cache folder, written below
-            if isinstance(index, CitationIndex):
-                return index
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
-            pass
+        index = _read_citation_index(cached)
+        if index is not None:
+            return index
     per_file = _file_references(library, index_dir / REFERENCES if index_dir is not None else None)
     card_collection = library.card_collection
     index = CitationIndex.from_references(
@@ -437,19 +477,46 @@ def citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
         if card_collection.get(card_id) == served
     )
     if cached is not None:
-        try:
-            for stale in cached.parent.glob("citations-*.pickle"):
-                stale.unlink(missing_ok=True)
-            atomic_write_bytes(cached, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
-        except OSError as exc:
-            log.warning("could not cache the citation index in %s: %s", cached.parent, exc)
+        for stale in _listing(cached.parent, "citations-*"):
+            drop_cache(stale)
+        write_cache(cached, index.to_bytes())
     return index
+
+
+def _read_citation_index(cached: Path) -> CitationIndex | None:
+    """The citation index cached in ``cached``, or None when it is missing, unreadable or of another version."""
+    try:
+        data = cached.read_bytes()
+    except OSError:
+        return None
+    try:
+        # Paused: decoding allocates about a million objects that are never cyclic garbage; collections triggered
+        # along the way would walk them all.
+        with _gc_paused():
+            return CitationIndex.from_bytes(data)
+    except ValueError:  # msgspec's DecodeError is a ValueError too
+        return None
+
+
+def _listing(folder: Path, pattern: str = "*") -> list[Path]:
+    """What ``folder`` holds matching ``pattern``; nothing when it cannot be listed (a cache folder is best effort)."""
+    try:
+        return list(folder.glob(pattern))
+    except OSError:
+        return []
 
 
 def _prune(index_dir: Path, keep: str) -> None:
     import shutil
 
-    for child in index_dir.iterdir():
+    for child in _listing(index_dir):
         # REFERENCES holds the per-file reference caches, not a search index (older versions of it go).
-        if child.is_dir() and child.name not in (keep, REFERENCES) and not child.name.startswith("."):
+        if child.name not in (keep, REFERENCES) and not child.name.startswith(".") and _is_dir(child):
             shutil.rmtree(child, ignore_errors=True)
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False

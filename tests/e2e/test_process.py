@@ -259,3 +259,29 @@ async def test_views_written_before_a_sigkill_are_not_written_twice(fake_discord
         await process.wait()
     assert _spilled(db) >= 8  # in the side file too, and already in the database
     assert await _restart_and_count(fake, tmp_path) == 8
+
+
+async def test_a_cache_folder_under_a_regular_file_still_starts_and_serves(
+    fake_discord: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = fake_discord
+    channel = fake.add_guild("Study group").add_channel("general")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("FACTDECK_CACHE_DIR", str(blocker / "cache"))
+    async with _bot(fake, tmp_path, flush=0.2) as process:
+        await _show_cards(fake, 2)
+        member = fake.guilds[0].add_member("reader")
+        found = await (
+            await fake.slash(fake.guilds[0], channel, member, "fact search", {"query": "alliance"})
+        ).wait_message()
+        assert "alliance" in (found.text + str(found.embed)).lower()
+        cited = await (
+            await fake.slash(fake.guilds[0], channel, member, "fact cite", {"reference": "Horvath"})
+        ).wait_message()
+        assert "cites it as" in cited.text
+        code = await _stop(process)
+    log = (tmp_path / "bot.log").read_text(encoding="utf-8", errors="replace")
+    assert code == 0, log
+    assert "Traceback" not in log, log
+    assert "working from memory" in log, log

@@ -342,7 +342,7 @@ def test_citation_updates_match_a_full_rebuild() -> None:
     cards += [(f"g{i}", card_text(rng, 300)) for i in range(300)]
     index = CitationIndex.build((c, t, ()) for c, t in cards)
     index.complete("")  # the lazily ranked list is updated too
-    queries = [*{e.ref.display() for e in index._entries.values()}, *CITES]
+    queries = [*{index._canonical(key).display() for key in index._entries}, *CITES]
     for step in range(25):
         changes: dict[str, list[Reference] | None] = {}
         for n in range(rng.randint(1, 6)):
@@ -389,21 +389,27 @@ def test_citation_updates_leave_the_old_index_alone() -> None:
     assert next(h.card_id for h in updated.lookup("Horvath 1991")) == "new"  # placed first, as ordered
 
 
-def test_references_pickle_fast_and_compatibly() -> None:
+def test_references_and_the_index_round_trip_through_their_caches() -> None:
     refs = extract("(Horvath & Symonds, 1991; Bordin, 1979, 1994) and later [7].")
     again = pickle.loads(pickle.dumps(refs, pickle.HIGHEST_PROTOCOL))
     assert again == refs
     assert [r.key for r in again] == [r.key for r in refs]
-    # A pickle in the dataclass default format (written before) still loads.
-    old_style = Reference.__new__(Reference)
-    old_style.__setstate__(refs[0].__getstate__())  # type: ignore[attr-defined]
-    assert old_style == refs[0]
-    assert old_style.key == refs[0].key
-    index = CitationIndex.build([("a", "(Horvath & Symonds, 1991)", ())])
+    texts = [("a", "(Horvath & Symonds, 1991) and [7]"), ("b", "Bordin (1979, 1994); (Horvath, 1991)"), ("c", "")]
+    index = CitationIndex.build((c, t, ("Some unparsed citation",)) for c, t in texts)
     index.complete("H")
-    restored = pickle.loads(pickle.dumps(index, pickle.HIGHEST_PROTOCOL))
-    assert restored.lookup("Horvath") == index.lookup("Horvath")
-    assert restored.complete("H") == index.complete("H")
+    for restored in (
+        pickle.loads(pickle.dumps(index, pickle.HIGHEST_PROTOCOL)),
+        CitationIndex.from_bytes(index.to_bytes()),
+    ):
+        for query in ("Horvath", "Horvath & Symonds 1991", "Bordin", "7", "Some unparsed citation"):
+            assert restored.lookup(query) == index.lookup(query)
+            assert restored.cards_citing(query) == index.cards_citing(query)
+        assert restored.complete("H") == index.complete("H")
+        assert restored.complete("") == index.complete("")
+        assert [restored.references_of(c) for c, _ in texts] == [index.references_of(c) for c, _ in texts]
+        assert restored.updated({"c": card_references("(Zyzzyva, 2024)")}).lookup("Zyzzyva")
+    with pytest.raises(msgspec.DecodeError):
+        CitationIndex.from_bytes(b"not an index")
 
 
 def test_past_the_deleted_share_only_the_search_index_is_rebuilt(

@@ -9,10 +9,10 @@ references cached by older extraction code are never read.
 from __future__ import annotations
 
 import hashlib
-import logging
-import pickle
 from collections.abc import Iterable
 from pathlib import Path
+
+import msgspec
 
 from bot.cards.library import _gc_paused
 from bot.cards.model import CardFile
@@ -20,9 +20,7 @@ from bot.index.citations import _grammar, extraction, query, records
 from bot.index.citations.extraction import card_references
 from bot.index.citations.records import Reference
 from bot.util import text as _text_module
-from bot.util.files import atomic_write_bytes
-
-log = logging.getLogger(__name__)
+from bot.util.files import drop_cache, write_cache
 
 #: Changes whenever the extraction code changes (the grammar, the records, extraction, query parsing or the
 #: folding they use), so references cached by an older version are never reused: a fixed pattern takes effect
@@ -41,27 +39,38 @@ REFERENCES = f"references-{EXTRACTION_VERSION}"
 FileReferences = list[tuple[str, list[Reference]]]
 
 
+_DECODER = msgspec.msgpack.Decoder(FileReferences)
+_ENCODER = msgspec.msgpack.Encoder()
+
+
+def _path(refs_dir: Path, digest: str) -> Path:
+    return refs_dir / f"{digest}.msgpack"
+
+
 def read_file_references(refs_dir: Path, digest: str) -> FileReferences | None:
     """The cached references of the file with this digest, or None when there are none (or they are unreadable)."""
     try:
-        with (refs_dir / f"{digest}.pickle").open("rb") as handle, _gc_paused():
-            found: FileReferences = pickle.load(handle)  # our own cache folder, written below
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        data = _path(refs_dir, digest).read_bytes()
+    except OSError:
         return None
-    return found
+    try:
+        with _gc_paused():
+            return _DECODER.decode(data)
+    except msgspec.DecodeError:
+        return None
 
 
 def write_file_references(refs_dir: Path, digest: str, refs: FileReferences) -> None:
-    """Cache a file's references; a cache that cannot be written is only logged (the next start extracts again)."""
-    try:
-        atomic_write_bytes(refs_dir / f"{digest}.pickle", pickle.dumps(refs, 5), durable=False)
-    except OSError as exc:
-        log.warning("could not cache references in %s: %s", refs_dir, exc)
+    """Cache a file's references; a cache that cannot be written costs one warning (the next start extracts)."""
+    write_cache(_path(refs_dir, digest), _ENCODER.encode(refs))
 
 
 def has_file_references(refs_dir: Path, digest: str) -> bool:
     """Whether the references of the file with this digest are cached."""
-    return (refs_dir / f"{digest}.pickle").exists()
+    try:
+        return _path(refs_dir, digest).exists()
+    except OSError:
+        return False
 
 
 def cache_file_references(refs_dir: Path, digest: str, card_file: CardFile) -> None:
@@ -77,10 +86,10 @@ def cache_file_references(refs_dir: Path, digest: str, card_file: CardFile) -> N
 
 def prune_file_references(refs_dir: Path, live: Iterable[str]) -> None:
     """Forget the cached references of files (by digest) that are no longer in the library."""
-    keep = {f"{digest}.pickle" for digest in live}
+    keep = {_path(refs_dir, digest).name for digest in live}
     try:
-        for stale in refs_dir.glob("*.pickle"):
-            if stale.name not in keep:
-                stale.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("could not prune the reference caches in %s: %s", refs_dir, exc)
+        stale = [path for path in refs_dir.glob("*.msgpack") if path.name not in keep]
+    except OSError:
+        return  # a folder that cannot be listed holds nothing we wrote (write_cache warned already)
+    for path in stale:
+        drop_cache(path)

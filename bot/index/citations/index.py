@@ -6,7 +6,8 @@ from __future__ import annotations
 import heapq
 import re
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from itertools import islice
 from typing import TypeVar
 
@@ -18,29 +19,132 @@ from bot.index.citations.extraction import card_references
 from bot.index.citations.query import _authors_match, _year_matches, parse_reference
 from bot.index.citations.records import CitationHit, Reference, ReferenceQuery
 
-#: One citing row of an entry: (card order, position of the reference in the card, card id, the reference as
-#: written in that card). A plain tuple: a 100k-card library of the benchmarks holds about 230,000 of them, they
-#: sort by card order as they are, and a tuple is the cheapest object to build and keep.
-Hit = tuple[int, int, str, Reference]
+#: One citing row of an entry: (card order, position of the reference in the card, card id). The reference as
+#: written in that card is ``_by_card[card id][position]``, so rows hold no object of their own and the index
+#: encodes to (and decodes from) MessagePack without re-linking rows to shared references. A plain tuple: a
+#: 100k-card library of the benchmarks holds about 230,000 of them, they sort by card order as they are, and a
+#: tuple is the cheapest object to build and keep.
+Hit = tuple[int, int, str]
 
 
-class Entry(msgspec.Struct, gc=False):
+class Entry(msgspec.Struct, gc=False, array_like=True):
     """One cited work in the index (all the cards citing references with the same key).
 
     A msgspec Struct without garbage-collector tracking: smaller and faster to build than a slotted dataclass,
-    and an entry never takes part in a reference cycle.
+    an entry never takes part in a reference cycle, and it encodes as a plain array (see :class:`_Packed`).
+    It holds only what cannot be derived, so that a warm start decodes as few objects as possible: the
+    canonical reference is the first row's (:meth:`CitationIndex._canonical`) and the folded surnames are
+    those of the key (:func:`_folded_authors`).
     """
 
-    #: The canonical reference: the first one seen with this key.
-    ref: Reference
-    #: Folded author surnames, in order (empty for numbered and opaque references).
-    folded: tuple[str, ...]
     #: Every citing row, in card order.
     hits: list[Hit]
     #: Number of distinct cards citing it.
     cards: int = 0
-    #: Id of the last card counted in ``cards`` (a card given twice to a build is counted once).
-    last: str | None = None
+
+
+class _Packed(msgspec.Struct, array_like=True, gc=False):
+    """The encoded layout of a :class:`CitationIndex`: its slots, without the caches filled on demand.
+
+    Entries and each card's references are read back as :class:`_Unpacked`: still encoded, each decoded the
+    first time it is asked for (see :class:`_Lazy`).
+    """
+
+    format: int
+    entries: Mapping[str, Entry | msgspec.Raw]
+    by_card: Mapping[str, list[Reference] | msgspec.Raw]
+    by_surname: dict[str, list[str]]
+    by_first: dict[str, list[str]]
+    opaque: dict[str, str]
+    opaque_sorted: list[str]
+    surnames: list[str]
+    numbered: list[str]
+    display: dict[str, str]
+    ranked: list[str]
+    order: dict[str, int] | msgspec.Raw
+
+
+class _Unpacked(msgspec.Struct, array_like=True, gc=False):
+    """:class:`_Packed` as decoded: the entries and each card's references left encoded."""
+
+    format: int
+    entries: dict[str, msgspec.Raw]
+    by_card: dict[str, msgspec.Raw]
+    by_surname: dict[str, list[str]]
+    by_first: dict[str, list[str]]
+    opaque: dict[str, str]
+    opaque_sorted: list[str]
+    surnames: list[str]
+    numbered: list[str]
+    display: dict[str, str]
+    ranked: list[str]
+    order: msgspec.Raw
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(_Unpacked)
+_ENTRY = msgspec.msgpack.Decoder(Entry)
+_REFERENCES = msgspec.msgpack.Decoder(list[Reference])
+_ORDERS = msgspec.msgpack.Decoder(dict[str, int])
+
+_V = TypeVar("_V")
+
+
+class _Lazy(dict[str, _V]):
+    """A dict some of whose values are still MessagePack (:class:`msgspec.Raw`), each decoded when first read.
+
+    A warm start then decodes only the keys and the compact encoded values: about 175,000 entries and 100,000
+    cards' references at 100k cards would otherwise be a million and a half objects to build before the bot
+    answers. Reading a value through ``[]`` or :meth:`get` decodes it once and keeps it; :meth:`copy` keeps
+    the values still encoded (the copy-on-write updates copy these dicts).
+    """
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self, decoder: msgspec.msgpack.Decoder[_V], items: Mapping[str, _V | msgspec.Raw]) -> None:
+        super().__init__(items)  # type: ignore[arg-type]  # the values may be Raw until read
+        self._decoder = decoder
+
+    def __getitem__(self, key: str) -> _V:
+        value: object = dict.__getitem__(self, key)
+        if type(value) is msgspec.Raw:
+            decoded = self._decoder.decode(value)
+            dict.__setitem__(self, key, decoded)
+            return decoded
+        return value  # type: ignore[return-value]  # not Raw: a decoded value
+
+    def get(self, key: str, default: _V | None = None) -> _V | None:  # type: ignore[override]
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def copy(self) -> _Lazy[_V]:
+        return _Lazy(self._decoder, self)
+
+    def decode_keys(self, keys: Iterable[str]) -> None:
+        """Decode the values of ``keys`` still encoded, so that ``dict.__getitem__`` reads them as they are."""
+        for key in keys:
+            if type(dict.__getitem__(self, key)) is msgspec.Raw:
+                self[key]
+
+    def decoded(self) -> dict[str, _V]:
+        """A plain dict of every value, decoded (for pickling)."""
+        return {key: self[key] for key in self}
+
+
+class _Ranks(dict[str, tuple[int, str]]):
+    """Autocomplete rank of each key (see :func:`_rank`), computed from its entry when first asked for."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Mapping[str, Entry], ranks: Mapping[str, tuple[int, str]] | None = None) -> None:
+        super().__init__(ranks or {})
+        self._entries = entries
+
+    def __missing__(self, key: str) -> tuple[int, str]:
+        rank = self[key] = _rank(key, self._entries[key].cards)
+        return rank
 
 
 _T = TypeVar("_T")
@@ -48,8 +152,8 @@ _T = TypeVar("_T")
 #: Card orders are spaced this far apart, so that :meth:`CitationIndex.updated` can place new
 #: cards between existing ones (about 32 times at the same spot before it renumbers).
 _ORDER_GAP = 1 << 32
-#: Bump when the pickled layout of :class:`CitationIndex` changes: older pickles are refused.
-_PICKLE_FORMAT = 3
+#: Bump when the pickled or encoded layout of :class:`CitationIndex` changes: older ones are refused.
+_PICKLE_FORMAT = 4
 
 
 def _folded_authors(key: str, shared: dict[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
@@ -103,7 +207,7 @@ class CitationIndex:
         "_numbered",
         "_opaque",
         "_opaque_sorted",
-        "_order",
+        "_order_data",
         "_prefix_cache",
         "_rank_of",
         "_surnames",
@@ -122,14 +226,19 @@ class CitationIndex:
         self._prefix_cache: dict[tuple[str, int], list[tuple[str, int]]] = {}
         self._fuzzy_cache: dict[int, list[str]] = {}
         self._all_ranked: list[str] | None = None
-        self._rank_of: dict[str, tuple[int, str]] = {}
-        self._order: dict[str, int] = {}
+        self._rank_of: dict[str, tuple[int, str]] = _Ranks(self._entries)
+        self._order_data: dict[str, int] | msgspec.Raw = {}
 
     def __getstate__(self) -> tuple[int, dict[str, object]]:
         """Pickled state: a format number and the slots, without the lazily filled caches."""
         state = {name: getattr(self, name) for name in self.__slots__}
         state["_prefix_cache"] = {}
         state["_fuzzy_cache"] = {}
+        for name in ("_entries", "_by_card"):
+            if isinstance(state[name], _Lazy):
+                state[name] = state[name].decoded()
+        state["_rank_of"] = {key: self._rank_of[key] for key in self._entries}
+        state["_order_data"] = self._order
         return _PICKLE_FORMAT, state
 
     def __setstate__(self, state: tuple[int, dict[str, object]]) -> None:
@@ -138,6 +247,55 @@ class CitationIndex:
             raise ValueError("a citation index pickled by another version")
         for name in self.__slots__:
             setattr(self, name, state[1][name])
+        self._rank_of = _Ranks(self._entries, self._rank_of)
+
+    def to_bytes(self) -> bytes:
+        """The index as one MessagePack blob for :meth:`from_bytes` (without the lazily filled caches)."""
+        return _ENCODER.encode(
+            _Packed(
+                _PICKLE_FORMAT,
+                self._entries,
+                self._by_card,
+                self._by_surname,
+                self._by_first,
+                self._opaque,
+                self._opaque_sorted,
+                self._surnames,
+                self._numbered,
+                self._display,
+                self._ranked(),
+                self._order_data,
+            )
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CitationIndex:
+        """The index :meth:`to_bytes` gave; ValueError (or a msgspec DecodeError) for anything else.
+
+        One msgspec call decodes the keys and lists that lookups and completion walk; each entry (its citing
+        rows) and each card's references stay encoded until first read (see :class:`_Lazy`), and ranks are
+        computed when first compared (:class:`_Ranks`). No Python loop runs per row, key or card, which is
+        what makes a warm start of a 100k-card library cheap.
+        """
+        packed = _DECODER.decode(data)
+        if packed.format != _PICKLE_FORMAT:
+            raise ValueError("a citation index encoded by another version")
+        index = cls.__new__(cls)
+        index._entries = _Lazy(_ENTRY, packed.entries)
+        index._by_card = _Lazy(_REFERENCES, packed.by_card)
+        index._by_surname = packed.by_surname
+        index._by_first = packed.by_first
+        index._opaque = packed.opaque
+        index._opaque_sorted = packed.opaque_sorted
+        index._surnames = packed.surnames
+        index._numbered = packed.numbered
+        index._display = packed.display
+        index._rank_of = _Ranks(index._entries)
+        index._order_data = packed.order
+        index._prefix_cache = {}
+        index._fuzzy_cache = {}
+        index._all_ranked = packed.ranked
+        return index
 
     @classmethod
     def build(cls, cards: Iterable[tuple[str, str, Sequence[str]]]) -> CitationIndex:
@@ -157,6 +315,7 @@ class CitationIndex:
         by_surname = index._by_surname
         orders = index._order
         shared_folded: dict[str, tuple[str, ...]] = {}
+        last: dict[str, str] = {}  # key -> the last card counted in its entry (a card given twice counts once)
         for n, (card_id, found) in enumerate(cards, 1):
             order = n * _ORDER_GAP
             refs = by_card.get(card_id)
@@ -176,16 +335,16 @@ class CitationIndex:
                 entry = entries.get(key)
                 if entry is None:
                     folded = _folded_authors(key, shared_folded) if ref.kind == "author-year" else ()
-                    entry = entries[key] = Entry(ref, folded, [])
+                    entry = entries[key] = Entry([])
                     if folded:
                         by_first.setdefault(folded[0], []).append(key)
                         for name in set(folded):
                             by_surname.setdefault(name, []).append(key)
                     elif ref.kind == "opaque":
                         index._opaque[key[1:]] = key
-                entry.hits.append((order, len(refs), card_id, ref))
-                if entry.last != card_id:
-                    entry.last = card_id
+                entry.hits.append((order, len(refs), card_id))
+                if last.get(key) != card_id:
+                    last[key] = card_id
                     entry.cards += 1
                 refs.append(ref)
         index._sort_lists()
@@ -203,6 +362,13 @@ class CitationIndex:
                 keys.sort(key=rank_of.__getitem__)
         self._opaque_sorted = sorted(self._opaque)
         self._numbered = sorted((k for k in self._entries if k.startswith("#")), key=_number_of)
+
+    @property
+    def _order(self) -> dict[str, int]:
+        """Each card's order, decoded on first use: only updates need it, and a warm start should not pay for it."""
+        if isinstance(self._order_data, msgspec.Raw):
+            self._order_data = _ORDERS.decode(self._order_data)
+        return self._order_data
 
     def __len__(self) -> int:
         """Number of distinct references."""
@@ -314,10 +480,10 @@ class CitationIndex:
     def _shallow_copy(self) -> CitationIndex:
         """A new index sharing everything with this one: dicts copied, sorted lists shared until they change."""
         new = CitationIndex.__new__(CitationIndex)
-        new._entries = dict(self._entries)
-        new._by_card = dict(self._by_card)
-        new._order = dict(self._order)
-        new._rank_of = dict(self._rank_of)
+        new._entries = self._entries.copy()
+        new._by_card = self._by_card.copy()
+        new._order_data = dict(self._order)
+        new._rank_of = _Ranks(new._entries, self._rank_of)
         new._by_surname = dict(self._by_surname)
         new._by_first = dict(self._by_first)
         new._opaque = dict(self._opaque)
@@ -352,7 +518,7 @@ class CitationIndex:
             for ref in found:
                 if ref._key not in seen:
                     seen.add(ref._key)
-                    rows.setdefault(ref._key, []).append((at, len(refs), card_id, ref))
+                    rows.setdefault(ref._key, []).append((at, len(refs), card_id))
                     refs.append(ref)
             self._by_card[card_id] = refs
             self._order[card_id] = at
@@ -370,10 +536,10 @@ class CitationIndex:
         dropped: list[str] = []
         for key in losing.keys() | rows.keys():
             entry = old_entries.get(key)
-            merged = _merged_entry(key, entry, rows.get(key, ()), losing.get(key, 0), touched)
+            merged = _merged_entry(entry, rows.get(key, ()), losing.get(key, 0), touched)
             if merged is None:
                 del self._entries[key]
-                del self._rank_of[key]
+                self._rank_of.pop(key, None)
                 dropped.append(key)
                 continue
             self._entries[key] = merged
@@ -387,8 +553,9 @@ class CitationIndex:
         names: dict[str, list[str]] = {}  # name -> keys created with it
         firsts: dict[str, list[str]] = {}  # first author -> keys created with it
         for key in changed:
-            folded = (self._entries.get(key) or old._entries[key]).folded
-            if folded:
+            index = self if key in self._entries else old
+            if index._canonical(key).kind == "author-year":
+                folded = _folded_authors(key)
                 fresh = [key] if key in created else []
                 firsts.setdefault(folded[0], []).extend(fresh)
                 for name in dict.fromkeys(folded):
@@ -455,12 +622,17 @@ class CitationIndex:
             ranked = list(old._all_ranked)
             old_rank = old._rank_of.__getitem__
             for key in changed:
-                if key in old._rank_of:
+                if key in old._entries:
                     del ranked[bisect_left(ranked, old_rank(key), key=old_rank)]
             for key in changed:
-                if key in self._rank_of:
+                if key in self._entries:
                     insort(ranked, key, key=self._rank_of.__getitem__)
             self._all_ranked = ranked
+
+    def _canonical(self, key: str) -> Reference:
+        """The canonical reference of an indexed key: the one its first citing row points at."""
+        _, at, card_id = self._entries[key].hits[0]
+        return self._by_card[card_id][at]
 
     def references_of(self, card_id: str) -> list[Reference]:
         """References of one card, text first then explicit, de-duplicated; ``[]`` if unknown."""
@@ -487,9 +659,8 @@ class CitationIndex:
             candidates = [k for k in candidates if k[k.rfind("|") + 1 : k.rfind("|") + 5] in wanted]
         keys = []
         for key in candidates:
-            entry = self._entries[key]
-            ref = entry.ref
-            if _year_matches(ref.year, q.years) and _authors_match(entry.folded, ref.et_al, folded, q.et_al):
+            ref = self._canonical(key)
+            if _year_matches(ref.year, q.years) and _authors_match(_folded_authors(key), ref.et_al, folded, q.et_al):
                 keys.append(key)
         return keys
 
@@ -524,7 +695,21 @@ class CitationIndex:
         the query is no reference.
         """
         keys = self._query_keys(query)
-        return [CitationHit(card_id, ref) for _, _, card_id, ref in self._rows(keys)] if keys else []
+        if not keys:
+            return []
+        rows = self._rows(keys)
+        refs = self._reader(rows)
+        return [CitationHit(card_id, refs(card_id)[at]) for _, at, card_id in rows]
+
+    def _reader(self, rows: Sequence[Hit]) -> Callable[[str], list[Reference]]:
+        """Reads cards' references as stored, in C, once those of ``rows`` still encoded are decoded.
+
+        A lookup over tens of thousands of rows then pays no Python call per row to read them.
+        """
+        by_card = self._by_card
+        if isinstance(by_card, _Lazy):
+            by_card.decode_keys({card_id for _, _, card_id in rows})
+        return partial(dict.__getitem__, by_card)
 
     def cards_citing(self, query: str) -> list[tuple[str, list[Reference]]]:
         """What :meth:`lookup` finds, one entry per card: ``(card_id, the matching references it cites)``.
@@ -537,11 +722,13 @@ class CitationIndex:
             return []
         out: list[tuple[str, list[Reference]]] = []
         last = None
-        for _, _, card_id, ref in self._rows(keys):
+        rows = self._rows(keys)
+        refs = self._reader(rows)
+        for _, at, card_id in rows:
             if card_id == last:
-                out[-1][1].append(ref)
+                out[-1][1].append(refs(card_id)[at])
             else:
-                out.append((card_id, [ref]))
+                out.append((card_id, [refs(card_id)[at]]))
                 last = card_id
         return out
 
@@ -551,7 +738,7 @@ class CitationIndex:
         """Display form of a key, computed once."""
         display = self._display.get(key)
         if display is None:
-            display = self._display[key] = self._entries[key].ref.display()
+            display = self._display[key] = self._canonical(key).display()
         return display
 
     def _prefix_keys(self, p: str, limit: int) -> set[str]:
@@ -649,17 +836,17 @@ def _own(current: list[_T], shared: list[_T]) -> list[_T]:
     return list(current) if current is shared else current
 
 
-def _merged_entry(key: str, entry: Entry | None, added: Sequence[Hit], lost: int, touched: set[str]) -> Entry | None:
-    """The entry of ``key`` once the ``touched`` cards' rows are replaced by ``added``; None if no card cites it."""
+def _merged_entry(
+    entry: Entry | None,
+    added: Sequence[Hit],
+    lost: int,
+    touched: set[str],
+) -> Entry | None:
+    """The entry of a key once the ``touched`` cards' rows are replaced by ``added``; None if no card cites it."""
     hits = [row for row in entry.hits if row[2] not in touched] if entry is not None else []
     if added:
         hits.extend(added)
         hits.sort()
     if not hits:
         return None
-    first = hits[0][3]
-    cards = (entry.cards if entry is not None else 0) - lost + len(added)
-    if entry is not None:
-        return Entry(first, entry.folded, hits, cards, hits[-1][2])
-    folded = _folded_authors(key) if first.kind == "author-year" else ()
-    return Entry(first, folded, hits, cards, hits[-1][2])
+    return Entry(hits, (entry.cards if entry is not None else 0) - lost + len(added))
