@@ -126,6 +126,11 @@ class SemanticIndex:
         return card_id in self._rows
 
     @property
+    def ids(self) -> tuple[str, ...]:
+        """The cards indexed, in row order."""
+        return self._ids
+
+    @property
     def nbytes(self) -> int:
         """Memory held by the vectors."""
         return int(self._matrix.nbytes)
