@@ -81,7 +81,7 @@ class Semantic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     enabled: bool = True
     model: Path | None = None
-    floor: Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)] = 0.35
+    floor: Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)] = 0.42
 
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 Mode = Literal["lexical", "semantic", "hybrid"]
 MODES: tuple[Mode, ...] = ("lexical", "semantic", "hybrid")
 #: Cosine similarity below which a card is not "close in meaning" (tuned on benchmarks/semantic_eval.json).
-DEFAULT_FLOOR = 0.35
+DEFAULT_FLOOR = 0.42
 #: At most this many changed cards are embedded in the swapping thread; more go to the background.
 INLINE_EMBED = 64
 #: Query vectors kept (a few hundred kB).
@@ -335,41 +335,45 @@ def hybrid_page(
 
     ``pool`` gives the card ids the filters allow (None: every card).
     """
-    index, vector = meaning.index(), None
-    plain = lexical.search(query, topic=topic, collection=collection, limit=limit, offset=offset)
+
+    def plain() -> HybridPage:
+        return HybridPage(lexical.search(query, topic=topic, collection=collection, limit=limit, offset=offset), False)
+
+    index = meaning.index()
     if mode == "lexical" or index is None or not parse(query).words:
-        return HybridPage(plain, False)
+        return plain()
     vector = meaning.query_vector(query)
     if vector is None:
-        return HybridPage(plain, False)
+        return plain()
     first = lexical.search(query, topic=topic, collection=collection, limit=FUSE_DEPTH, offset=0)
-    relaxed = first.message == RELAXED_MESSAGE
-    among = pool()
-    ids, sims = index.similarities(vector, among)
-    live = [i for i, card_id in enumerate(ids) if card_id in library.cards]
-    if len(live) != len(ids):
-        ids, sims = [ids[i] for i in live], sims[np.asarray(live, dtype=np.intp)]
+    # equal scores in card-id order: tantivy gives them in its internal order, which differs from build to build
+    first = replace(first, hits=tuple(sorted(first.hits, key=lambda h: (-h.score, h.card_id))))
     lexical_hits = {hit.card_id: hit for hit in first.hits}
     limit = max(0, min(int(limit), MAX_LIMIT))
     offset = max(0, int(offset))
-    if mode == "semantic" or relaxed or not first.total:
+    if mode == "semantic" or first.message == RELAXED_MESSAGE or not first.total:
+        ids, sims = index.similarities(vector, pool())
+        live = [i for i, card_id in enumerate(ids) if card_id in library.cards]
+        if len(live) != len(ids):  # cards removed since the vectors were made
+            ids, sims = [ids[i] for i in live], sims[np.asarray(live, dtype=np.intp)]
         ranks = {hit.card_id: rank for rank, hit in enumerate(first.hits)}
         ranked = by_meaning(ids, sims, meaning.floor, ranks)
+        if not ranked and mode == "hybrid" and first.total:
+            return plain()  # nothing close in meaning: the "any word" hits, as before
         hits = tuple(_hit(library, card_id, score, lexical_hits) for card_id, score in ranked[offset : offset + limit])
         message = None if ranked else first.message
         return HybridPage(SearchPage(hits, len(ranked), offset, limit, first.query, message), bool(ranked))
-    fused = fuse([hit.card_id for hit in first.hits], top(ids, sims, meaning.floor, FUSE_DEPTH))
-    tail = max(0, first.total - len(first.hits))
+    # every word matched: the same cards as before (same total), the first FUSE_DEPTH reordered with meaning
+    words = [hit.card_id for hit in first.hits]
+    near_ids, near_sims = index.similarities(vector, words)
+    fused = fuse(words, top(near_ids, near_sims, -1.0, len(near_ids)))
     if offset >= len(fused):
-        rest = lexical.search(
-            query, topic=topic, collection=collection, limit=limit, offset=offset - len(fused) + len(first.hits)
-        )
-        shown = {card_id for card_id, _ in fused}
-        hits = tuple(h for h in rest.hits if h.card_id not in shown)
-    else:
-        hits = tuple(_hit(library, card_id, score, lexical_hits) for card_id, score in fused[offset : offset + limit])
-    page = SearchPage(hits, len(fused) + tail, offset, limit, first.query, first.message)
-    return HybridPage(page, False)
+        return plain()
+    hits = tuple(_hit(library, card_id, score, lexical_hits) for card_id, score in fused[offset : offset + limit])
+    if len(hits) < limit and offset + len(hits) < first.total:  # the page runs past the fused part
+        rest = lexical.search(query, topic=topic, collection=collection, limit=limit - len(hits), offset=len(fused))
+        hits += rest.hits
+    return HybridPage(SearchPage(hits, first.total, offset, limit, first.query, first.message), False)
 
 
 def _hit(library: Library, card_id: str, score: float, lexical: Mapping[str, Hit]) -> Hit:
