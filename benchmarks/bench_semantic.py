@@ -192,7 +192,7 @@ def cost(encoder: Encoder, cards: int) -> None:
         noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
         meaning = Meaning(encoder)
         # the vectors of real facts (with noise) stand in for embedding 100,000 synthetic cards, which takes an hour
-        meaning._index = SemanticIndex(ids, noisy, [str(i) for i in range(len(ids))])
+        meaning.adopt(service.library, SemanticIndex(ids, noisy, [str(i) for i in range(len(ids))]))
         service.meaning = meaning
         index = meaning.index()
         assert index is not None

@@ -43,14 +43,24 @@ def by_meaning(
     similarities: npt.NDArray[np.float32],
     floor: float,
     lexical_rank: Mapping[str, int] | None = None,
-) -> list[tuple[str, float]]:
-    """The cards at or above ``floor``, most similar first; then by lexical rank (hits before the rest), then id."""
+    *,
+    first: int | None = None,
+) -> tuple[list[tuple[str, float]], int]:
+    """The cards at or above ``floor``, most similar first, then by lexical rank (hits before the rest), then id;
+    and how many there are. With ``first``, only that many are ordered and returned (the rest are only counted).
+    """
     keep = np.flatnonzero(similarities >= floor)
+    total = len(keep)
+    if first is not None and total > first:
+        # the best ``first`` and everything that ties with the last of them at three decimals
+        rounded = np.round(similarities[keep], 3)
+        cut = -np.partition(-rounded, first - 1)[first - 1]
+        keep = keep[rounded >= cut]
     ranks = lexical_rank or {}
     missing = len(ids) + 1
     found = [(ids[i], float(similarities[i])) for i in keep.tolist()]
     found.sort(key=lambda item: (-round(item[1], 3), ranks.get(item[0], missing), item[0]))
-    return found
+    return (found if first is None else found[:first]), total
 
 
 def top(ids: Sequence[str], similarities: npt.NDArray[np.float32], floor: float, n: int) -> list[str]:

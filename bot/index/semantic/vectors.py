@@ -156,10 +156,10 @@ class SemanticIndex:
             rows.append(np.stack([v for _, v in add.values()]).astype(np.float32))
         return SemanticIndex(ids, np.concatenate(rows), digests)
 
-    def similarities(self, query: _F32, among: Sequence[str] | None = None) -> tuple[list[str], _F32]:
+    def similarities(self, query: _F32, among: Sequence[str] | None = None) -> tuple[Sequence[str], _F32]:
         """Card ids and their cosine similarity to ``query``: every card, or only those of ``among`` indexed."""
         if among is None:
-            return list(self._ids), self._matrix @ query
+            return self._ids, self._matrix @ query
         ids = [card_id for card_id in among if card_id in self._rows]
         rows = np.fromiter((self._rows[card_id] for card_id in ids), dtype=np.intp, count=len(ids))
         return ids, self._matrix[rows] @ query
