@@ -25,10 +25,9 @@ from typing import Literal
 import numpy as np
 
 from bot.cards.library import Library
-from bot.index.search import MAX_LIMIT, MAX_OFFSET, RELAXED_MESSAGE, Hit, SearchIndex, SearchPage
+from bot.index.search import MAX_LIMIT, MAX_OFFSET, RELAXED_MESSAGE, SNIPPET_CHARS, Hit, SearchIndex, SearchPage
 from bot.index.search.analysis import parse
 from bot.index.search.model import SearchDoc
-from bot.index.search.snippets import snippet
 from bot.index.semantic import (
     BUNDLED_MODEL_PACKAGE,
     Encoder,
@@ -374,7 +373,7 @@ def hybrid_page(
         if not total and mode == "hybrid" and first.total:
             return plain()  # nothing close in meaning: the "any word" hits, as before
         hits = tuple(_hit(library, card_id, score, lexical_hits) for card_id, score in ranked[offset : offset + limit])
-        message = None if total else first.message
+        message = None if total or mode == "semantic" else first.message
         return HybridPage(SearchPage(hits, total, offset, limit, first.query, message), bool(total))
     # every word matched: the same cards as before (same total), the first FUSE_DEPTH reordered with meaning
     words = [hit.card_id for hit in first.hits]
@@ -395,8 +394,10 @@ def _hit(library: Library, card_id: str, score: float, lexical: Mapping[str, Hit
     found = lexical.get(card_id)
     if found is not None:
         return Hit(card_id, score, found.snippet, found.highlights)
-    text, highlights = snippet(library.cards[card_id].text, [])
-    return Hit(card_id, score, text, highlights)
+    text = " ".join(library.cards[card_id].text.split())
+    if len(text) > SNIPPET_CHARS:
+        text = text[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-(") + "…"
+    return Hit(card_id, score, text, ())
 
 
 def open_meaning(config: Semantic, cache_dir: Path | None, *, progress: bool = False) -> Meaning | None:
