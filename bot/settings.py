@@ -26,6 +26,7 @@ __all__ = [
     "COOLDOWN_COMMANDS",
     "Cooldown",
     "Daily",
+    "Insights",
     "Settings",
     "SettingsError",
     "default_cards_dir",
@@ -73,6 +74,17 @@ class Daily(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     catch_up_hours: Annotated[float, msgspec.Meta(ge=0, le=24)] = 6.0
 
 
+class Insights(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Readers' reports and failed searches (docs/insights.md): a member may send ``reports_per_window`` reports
+    in any ``report_window`` seconds; a search whose best hit scores below ``miss_score`` counts as found
+    nothing; failed-search counts are kept ``search_retention_days`` days."""
+
+    reports_per_window: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5
+    report_window: Annotated[float, msgspec.Meta(gt=0, le=86400)] = 600.0
+    miss_score: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    search_retention_days: Annotated[int, msgspec.Meta(ge=1, le=3660)] = 90
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Everything the bot is configured with. Build it with :func:`load_settings`."""
 
@@ -87,6 +99,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     log_level: str = "INFO"
     view_flush_interval: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 1.0
     daily: Daily = Daily()
+    insights: Insights = Insights()
     cooldowns: dict[str, Cooldown] = msgspec.field(default_factory=_default_cooldowns)
     guild_ready_timeout: Annotated[float, msgspec.Meta(ge=0, le=60)] = 2.0
     results_timeout: Annotated[float, msgspec.Meta(ge=1, le=840)] = 300.0

@@ -126,8 +126,8 @@ class AuditTrail:
             _fault("could not mark audit rows %s %s", list(entry_ids), state)
 
     @staticmethod
-    def change_entries(change: CardChange, moderator: Moderator) -> list[dict[str, Any]]:
-        """The row of one card added, edited or removed."""
+    def change_entries(change: CardChange, moderator: Moderator, note: str = "") -> list[dict[str, Any]]:
+        """The row of one card added, edited or removed (``note`` follows the file in its detail)."""
         return [
             {
                 "action": change.action,
@@ -135,7 +135,7 @@ class AuditTrail:
                 "collection_id": change.collection_id,
                 "before": card_builtins(change.before),
                 "after": card_builtins(change.after),
-                "detail": change.display_path,
+                "detail": f"{change.display_path} · {note}" if note else change.display_path,
                 **_who(moderator),
             }
         ]

@@ -216,8 +216,10 @@ class Curator:
             ) from exc
         return new
 
-    async def _change(self, change: CardChange, prepared: PreparedFile, moderator: Moderator) -> CardChange:
-        new = await self._commit(prepared, self._trail.change_entries(change, moderator))
+    async def _change(
+        self, change: CardChange, prepared: PreparedFile, moderator: Moderator, note: str = ""
+    ) -> CardChange:
+        new = await self._commit(prepared, self._trail.change_entries(change, moderator, note))
         await self._trail.raise_marks(highest_numbers([change.card_id]))
         return dataclasses.replace(change, library=new)
 
@@ -249,22 +251,25 @@ class Curator:
         return change, prepared
 
     async def edit_card(
-        self, card_id: str, form: CardInput, moderator: Moderator, *, opened: Card | None = None
+        self, card_id: str, form: CardInput, moderator: Moderator, *, opened: Card | None = None, note: str = ""
     ) -> CardChange:
         """Change a card's text, topics, source and references; its id, author and date stay.
 
         ``opened`` is the card as the moderator's form showed it: when the card has changed since (another
         moderator saved first, or a reload brought a hand edit), nothing is written and :class:`StaleCardError`
-        says what changed, so one moderator's save never silently reverts another's.
+        says what changed, so one moderator's save never silently reverts another's. ``note`` is added to the
+        change's audit entry (e.g. the readers' reports the edit resolves).
         """
         async with self._open():
-            return await _finish(self._edit_card(card_id, form, moderator, opened))
+            return await _finish(self._edit_card(card_id, form, moderator, opened, note))
 
-    async def _edit_card(self, card_id: str, form: CardInput, moderator: Moderator, opened: Card | None) -> CardChange:
+    async def _edit_card(
+        self, card_id: str, form: CardInput, moderator: Moderator, opened: Card | None, note: str = ""
+    ) -> CardChange:
         change, prepared = await asyncio.to_thread(self._edit, card_id, form, moderator, opened)
         if prepared is None:
             return change
-        return await self._change(change, prepared, moderator)
+        return await self._change(change, prepared, moderator, note)
 
     def _edit(
         self, card_id: str, form: CardInput, moderator: Moderator, opened: Card | None

@@ -35,6 +35,7 @@ from bot.discord.cogs.daily import DailyCog, daily_engine
 from bot.discord.cogs.facts import FactsCog
 from bot.discord.cogs.study import StudyCog
 from bot.discord.errors import NO_MENTIONS, FactdeckTree
+from bot.discord.reports import ReportsCog
 from bot.discord.sync import SyncResult, sync_commands
 from bot.discord.ui import ReadMore
 from bot.service import CardService
@@ -48,7 +49,13 @@ __all__ = ["COGS", "CogFactory", "FactdeckBot", "intents", "main", "run"]
 CogFactory = Callable[["FactdeckBot"], commands.Cog | Awaitable[commands.Cog]]
 
 #: Every cog, in the order they are added.
-COGS: tuple[CogFactory, ...] = (FactsCog.from_bot, CardsCog.from_bot, DailyCog.from_bot, StudyCog.from_bot)
+COGS: tuple[CogFactory, ...] = (
+    FactsCog.from_bot,
+    CardsCog.from_bot,
+    DailyCog.from_bot,
+    StudyCog.from_bot,
+    ReportsCog.from_bot,
+)
 #: How often the health file is touched while connected (seconds).
 HEALTH_EVERY = 30.0
 
@@ -189,6 +196,7 @@ async def _open_storage(settings: Settings) -> AsyncIterator[Storage]:
     async with Storage.open(
         settings.database, flush_interval=settings.view_flush_interval, in_memory_fallback=True
     ) as storage:
+        storage.searches.retention_days = settings.insights.search_retention_days
         if storage.unavailable is not None:
             log.error("%s; serving the cards, views kept in memory until it is back", storage.unavailable)
         yield storage

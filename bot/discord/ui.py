@@ -30,6 +30,7 @@ from discord.ext import commands
 
 from bot.discord.embeds import card_embed, clip
 from bot.discord.errors import report_error
+from bot.discord.reports import ReportButton
 
 if TYPE_CHECKING:
     from bot.service import CardDetail
@@ -375,17 +376,17 @@ class ReadMore(
 
 
 def card_message(detail: CardDetail, *, views: int | None) -> dict[str, Any]:
-    """A card's embed and, when its text was cut, the "Read more" button: keyword arguments for any send."""
+    """A card's embed, "Report a problem" and, when its text was cut, "Read more": keyword arguments for any send."""
     render = card_embed(detail, views=views)
-    components = card_view(detail.card.id, truncated=render.truncated)
-    return {"embed": render.embed, **({"view": components} if components is not None else {})}
+    return {"embed": render.embed, "view": card_view(detail.card.id, truncated=render.truncated)}
 
 
-def card_view(card_id: str, *, truncated: bool) -> discord.ui.View | None:
-    """The components under a card: "Read more" when something was cut. Never stored (the item is dynamic)."""
-    if not truncated:
-        return None
+def card_view(card_id: str, *, truncated: bool) -> discord.ui.View:
+    """The components under a card: "Read more" when something was cut, and "Report a problem". Never stored
+    (the items are dynamic)."""
     view = discord.ui.View(timeout=None)
-    view.add_item(ReadMore(card_id))
-    view.stop()  # a finished view is not kept in the view store; the dynamic item routes the click
+    if truncated:
+        view.add_item(ReadMore(card_id))
+    view.add_item(ReportButton(card_id))
+    view.stop()  # a finished view is not kept in the view store; the dynamic items route the click
     return view

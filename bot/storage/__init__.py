@@ -34,6 +34,8 @@ from .audit import ACTIONS, Action, AuditEntry, AuditLog
 from .daily import DailyStore
 from .db import MAX_SNOWFLAKE, Database, Migration, MigrationError, StorageUnavailable, load_migrations
 from .meta import Meta
+from .reports import Report, ReportStore
+from .searches import FailedSearchLog, MissedQuery
 from .spill import ViewSpill, spill_path
 from .study import StudyStore
 from .views import Stats, ViewEvent, ViewLog
@@ -45,9 +47,13 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "Database",
+    "FailedSearchLog",
     "Meta",
     "Migration",
     "MigrationError",
+    "MissedQuery",
+    "Report",
+    "ReportStore",
     "Stats",
     "Storage",
     "StorageUnavailable",
@@ -61,7 +67,8 @@ log = logging.getLogger(__name__)
 
 
 class Storage:
-    """Owns the :class:`Database` and its repositories: ``db``, ``meta``, ``views``, ``audit``, ``daily``, ``study``.
+    """Owns the :class:`Database` and its repositories: ``db``, ``meta``, ``views``, ``audit``, ``daily``, ``study``,
+    ``reports`` and ``searches`` (failed searches).
 
     Create it with :meth:`open`; :meth:`close` writes the buffered views, then closes the database (idempotent).
     """
@@ -82,6 +89,8 @@ class Storage:
         self.audit = AuditLog(db)
         self.daily = DailyStore(db)
         self.study = StudyStore(db)
+        self.reports = ReportStore(db)
+        self.searches = FailedSearchLog(db, flush_interval=flush_interval)
         self.in_memory_fallback = in_memory_fallback
         self._closed = False
 
@@ -127,6 +136,7 @@ class Storage:
                 raise
         await self.views.open_spill()
         self.views.start()
+        self.searches.start()
         return self
 
     async def close(self) -> None:
@@ -135,6 +145,7 @@ class Storage:
             return
         self._closed = True
         try:
+            await self.searches.close()
             await self.views.close()
         finally:
             await self.db.close()

@@ -11,7 +11,7 @@ from bot.discord.app import COGS
 
 
 def test_every_cog_is_built_by_its_from_bot_factory_from_typed_dependencies() -> None:
-    assert len(COGS) == 4
+    assert len(COGS) == 5
     for factory in COGS:
         cog = getattr(factory, "__self__", None)
         assert inspect.isclass(cog), f"{factory!r} is not a cog's classmethod"

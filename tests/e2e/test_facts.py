@@ -98,7 +98,7 @@ async def test_card_embed_has_every_part_and_counts_views(running: Running) -> N
         assert fields["Source type"] == "Offline Book/Journal"
         assert "Quillfeather & Dunmore (2004)" in fields["Cites"]
         assert embed["footer"]["text"] == f"card lab-003 · {expected} view{'s' if expected > 1 else ''} in this server"
-        assert not msg.buttons  # nothing was cut
+        assert msg.button_labels == ["Report a problem"]  # nothing was cut
     r.fake.assert_no_errors()
 
 
@@ -108,7 +108,7 @@ async def test_long_card_is_cut_at_a_word_and_read_more_sends_the_rest(running: 
     assert msg.embed["description"].endswith("…")
     assert msg.embed["description"][-2] != " "
     assert len(msg.embed["description"]) < 2000
-    assert msg.button_labels == ["Read more"]
+    assert msg.button_labels == ["Read more", "Report a problem"]
     click = await r.fake.click(msg, "Read more", user=r.bob)  # anyone may read the rest
     full = await click.wait_message()
     assert full.ephemeral
@@ -404,7 +404,7 @@ async def test_read_more_answers_on_a_card_full_of_backslashes(
     async with launch(cards=cards) as r:
         with no_freeze(30):
             shown = await (await r.slash("show", card=EDGE_CARD)).wait_message()
-            assert shown.button_labels == ["Read more"]
+            assert shown.button_labels == ["Read more", "Report a problem"]
             full = await (await r.fake.click(shown, "Read more", user=r.bob)).wait_message()
             later = await (await r.slash("show", card="lab-001")).wait_message()  # the bot still answers
         assert full.ephemeral

@@ -189,6 +189,8 @@ class FakeDiscord:
         self.guilds: list[FakeGuild] = []
         self._channels: dict[int, FakeChannel] = {}
         self.dm_channels: dict[int, FakeChannel] = {}
+        #: Users who do not accept DMs from the bot: sending them one fails as on Discord (403, code 50007).
+        self.dms_closed: set[int] = set()
         self.messages: dict[int, FakeMessage] = {}
         self.attachments: dict[int, FakeAttachment] = {}
         self.interactions: list[FakeInteraction] = []
@@ -1353,6 +1355,8 @@ class FakeDiscord:
         if chan is None:
             return err  # type: ignore[return-value]
         body = req.body if isinstance(req.body, dict) else {}
+        if chan.guild is None and chan.recipient is not None and chan.recipient.id in self.dms_closed:
+            return self._error(req, 403, 50007, "Cannot send messages to this user", rule="the user's DMs are closed")
         if chan.guild is not None:
             perms = chan.permissions_for(chan.guild.me)
             if not perms & SEND_MESSAGES:

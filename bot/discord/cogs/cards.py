@@ -16,7 +16,7 @@ import io
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
@@ -53,6 +53,7 @@ from bot.discord.embeds import (
 )
 from bot.discord.errors import NO_MENTIONS, report_error
 from bot.discord.inputs import CardId, CollectionId, clean_text
+from bot.discord.reports import ReportsCog
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
@@ -367,16 +368,18 @@ class CardsCog(commands.Cog):
         await interaction.response.send_modal(modal)
 
     async def finish_edit(
-        self, interaction: discord.Interaction[Any], card_id: str, form: CardInput, opened: Card | None
-    ) -> None:
-        """Write the edited card (called by the form, with the card it was opened on) and show it."""
+        self, interaction: discord.Interaction[Any], card_id: str, form: CardInput, opened: Card | None, note: str = ""
+    ) -> CardChange | None:
+        """Write the edited card (called by the form, with the card it was opened on) and show it; return the
+        change (None when refused). ``note`` goes into the audit entry (the reports a Fix resolves)."""
         try:
-            change = await self.curator.edit_card(card_id, form, moderator_of(interaction), opened=opened)
+            change = await self.curator.edit_card(card_id, form, moderator_of(interaction), opened=opened, note=note)
         except CurationError as error:
             await self._refusal(interaction, error)
-            return
+            return None
         headline = f"Updated card `{card_id}`." if change.changed else f"Nothing changed in card `{card_id}`."
         await self._card_reply(interaction, change, headline)
+        return change
 
     # ----------------------------------------------------------------------------------------- remove
     @cards.command(name="remove", description="Remove a card (asks to confirm)")
@@ -523,3 +526,21 @@ class CardsCog(commands.Cog):
         await interaction.followup.send(
             embed=history_embed(card, entries), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
+
+    # ---------------------------------------------------------------------------------------- reports
+    @cards.command(name="reports", description="Readers' problem reports, most reported cards first")
+    @app_commands.describe(status="Which reports (default: open)", collection="Only cards of this collection")
+    @app_commands.autocomplete(collection=_collection_choices)
+    @curator_only()
+    async def reports(
+        self,
+        interaction: discord.Interaction[Any],
+        status: Literal["open", "fixed", "dismissed", "all"] = "open",
+        collection: CollectionId | None = None,
+    ) -> None:
+        """The queue (bot.discord.reports): open a card to Fix, Dismiss or Reopen."""
+        cog = interaction.client.get_cog("ReportsCog")
+        if not isinstance(cog, ReportsCog):
+            await _send(interaction, content="Reports are not available right now.")
+            return
+        await cog.show_queue(interaction, status, collection)

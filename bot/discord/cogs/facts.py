@@ -26,6 +26,7 @@ from bot.discord.checks import in_guild
 from bot.discord.daily_questions import question_post
 from bot.discord.errors import NO_MENTIONS, reply
 from bot.discord.inputs import COLLECTION_MAX, QUERY_MAX, TOPIC_MAX, CardId, CollectionId, Query, ReferenceText, Topic
+from bot.discord.reports import ReportsCog
 from bot.discord.ui import (
     NOT_YOURS,
     CardOption,
@@ -39,6 +40,7 @@ from bot.discord.ui import (
     expired_text,
     list_components,
 )
+from bot.insights import SearchMisses
 from bot.service import CardDetail, CardService, CiteHit, Pick, SearchResult
 from bot.settings import Settings
 from bot.storage import Storage, ViewEvent
@@ -191,6 +193,8 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         self.lists = lists if lists is not None else ResultLists(ttl=settings.results_timeout)
         self.todays_card = todays_card
         self.todays_mode = todays_mode
+        #: Counts the searches that found nothing (curator insights).
+        self.misses = SearchMisses(storage.searches, threshold=settings.insights.miss_score)
         self._sweeper: asyncio.Task[None] | None = None
         super().__init__()
 
@@ -416,6 +420,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     ) -> None:
         """/fact search."""
         result = self.service.search(query, topic=topic, collection=collection, limit=PAGE_SIZE)
+        self.misses.search(query, [hit.score for hit in result.page.hits], interaction.guild_id)
         if not result.page.hits:
             await reply(interaction, _no_hits(result.page.message, query))
             return
@@ -430,6 +435,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     async def cite(self, interaction: discord.Interaction, reference: ReferenceText) -> None:
         """/fact cite."""
         result = self.service.cite(reference)
+        self.misses.cite(reference, len(result.hits), interaction.guild_id)
         if not result.hits:
             await reply(interaction, embeds.safe(result.message or f"No card cites “{reference}”."))
             return
@@ -445,6 +451,16 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
             await reply(interaction, self._unknown_card(card))
             return
         await self.show_card(interaction, detail, "show")
+
+    @app_commands.command(name="report", description="Report a problem with a card to the moderators")
+    @app_commands.describe(card="The card id (start typing for suggestions)")
+    async def report(self, interaction: discord.Interaction, card: CardId) -> None:
+        """/fact report: the same form as the "Report a problem" button under every card."""
+        reports = interaction.client.get_cog("ReportsCog") if isinstance(interaction.client, commands.Bot) else None
+        if not isinstance(reports, ReportsCog):
+            await reply(interaction, "Reports are not available right now.")
+            return
+        await reports.open_form(interaction, card.strip())
 
     @app_commands.command(name="source", description="Where a card comes from, as a formatted reference")
     @app_commands.describe(card="The card id (start typing for suggestions)", style="Citation style (default plain)")
@@ -551,6 +567,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         return choices.references(self.service, current)
 
     @show.autocomplete("card")
+    @report.autocomplete("card")
     @source.autocomplete("card")
     async def card_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         """Cards as "id · start of the text"; the value is the id."""

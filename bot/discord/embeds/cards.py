@@ -276,6 +276,7 @@ HELP: tuple[tuple[str, str, str], ...] = (
     ("/fact cite reference", "/fact cite reference:Horvath & Symonds 1991", "the cards that cite a work"),
     ("/fact show card", "/fact show card:therapeutic-alliance-001", "one card by its id"),
     ("/fact source card [style]", "/fact source card:therapeutic-alliance-001 style:apa", "where a card comes from"),
+    ("/fact report card", "/fact report card:therapeutic-alliance-001", "tell the moderators a card is wrong"),
     ("/fact today", "/fact today", "today's daily fact card in this server"),
     ("/fact stats", "/fact stats", "the most viewed cards in this server"),
     ("/fact collections", "/fact collections", "the curated collections"),

@@ -1,0 +1,68 @@
+"""Insights for curators: what readers searched for and did not find, what they read most and least, and what
+they reported, for the whole library or one collection, over the last ``days`` days.
+
+Views are counted over all time in the server (the view log keeps per-card totals); failed searches and reports
+over the last ``days`` days.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from bot.service import CardService
+from bot.storage import MissedQuery, Storage
+
+from .reports import ReportDesk
+
+__all__ = ["Insights", "gather"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Insights:
+    """One answer to "what do my readers look for that we don't have?" (see :func:`gather`)."""
+
+    collection: str | None
+    days: int
+    missed: list[MissedQuery]
+    most_viewed: list[tuple[str, int]]
+    least_viewed: list[tuple[str, int]]
+    most_reported: list[tuple[str, int]]
+
+    def as_json(self) -> dict[str, object]:
+        """The same, as plain JSON types (``factdeck insights --json``)."""
+        return {
+            "collection": self.collection,
+            "days": self.days,
+            "missed": [
+                {"query": m.query, "kind": m.kind, "count": m.count, "days": m.days, "last": m.last.isoformat()}
+                for m in self.missed
+            ],
+            "most_viewed": [{"card": c, "views": n} for c, n in self.most_viewed],
+            "least_viewed": [{"card": c, "views": n} for c, n in self.least_viewed],
+            "most_reported": [{"card": c, "open_reports": n} for c, n in self.most_reported],
+        }
+
+
+async def gather(
+    service: CardService,
+    storage: Storage,
+    *,
+    guild_id: int | None,
+    collection: str | None = None,
+    days: int = 30,
+    top: int = 10,
+    today: dt.date | None = None,
+) -> Insights:
+    """Insights for ``guild_id`` (None: every server) and ``collection`` (None: the whole library)."""
+    library = service.library
+    owner = library.card_collection
+    in_scope = [c for c in library.cards if collection is None or owner.get(c) == collection]
+    views = await storage.views.views_by_card(guild_id)
+    counted = sorted(((c, views.get(c, 0)) for c in in_scope), key=lambda item: (-item[1], item[0]))
+    most = [(c, n) for c, n in counted if n][:top]
+    least = sorted(counted, key=lambda item: (item[1], item[0]))[:top]
+    groups = await ReportDesk(service, storage.reports).queue(status="open", collection=collection)
+    reported = [(g.card_id, len(g.reports)) for g in groups[:top]]
+    missed = await storage.searches.top(days=days, guild_id=guild_id, limit=top, today=today)
+    return Insights(collection, days, missed, most, least, reported)

@@ -1,0 +1,187 @@
+"""Readers' reports end to end: the real discord.py client, the bot as started in production, and the fake Discord.
+
+``bob`` is a plain member who reports; ``maria`` a moderator (Manage Messages) of a curator server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+import pytest_asyncio
+
+from bot.discord.app import FactdeckBot
+from bot.discord.checks import NOT_MODERATOR
+from tests.e2e.conftest import start_bot
+from tests.fakediscord import FakeChannel, FakeDiscord, FakeGuild, FakeInteraction, FakeMember, FakeMessage
+
+pytestmark = pytest.mark.e2e
+
+CARD = "therapeutic-alliance-002"
+CONFIG = """\
+cards_dir: cards
+database: data/factdeck.db
+cache_dir: cache
+guild_ready_timeout: 0.05
+view_flush_interval: 0.1
+"""
+KIND, DETAILS = "What is wrong?", "Tell us more (optional)"
+HOSTILE = "@everyone the year is **wrong** <@123>"
+
+
+@dataclass
+class Desk:
+    fake: FakeDiscord
+    guild: FakeGuild
+    chan: FakeChannel
+    maria: FakeMember
+    alice: FakeMember
+    bob: FakeMember
+    bot: FactdeckBot
+    database: Path
+
+    async def slash(self, command: str, user: FakeMember, **options: Any) -> FakeInteraction:
+        return await self.fake.slash(self.guild, self.chan, user, command, **options)
+
+    async def report(self, user: FakeMember, kind: str = "wrong-fact", text: str = HOSTILE) -> FakeMessage:
+        """``user`` shows the card and reports it through the button under it; the reply they get."""
+        shown = await (await self.slash("fact show", user, card=CARD)).wait_message()
+        form = await self.fake.click(shown, "Report a problem", user=user)
+        submitted = await self.fake.submit_modal(form, {KIND: [kind], DETAILS: text})
+        return await submitted.wait_message()
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        with contextlib.closing(sqlite3.connect(self.database)) as conn:
+            return conn.execute(
+                "SELECT reporter_id, kind, text, status, resolution, audit_id FROM reports ORDER BY id"
+            ).fetchall()
+
+    def audit_detail(self, audit_id: int) -> str:
+        with contextlib.closing(sqlite3.connect(self.database)) as conn:
+            return conn.execute("SELECT detail FROM audit_log WHERE id = ?", (audit_id,)).fetchone()[0]
+
+    async def dm(self, user: FakeMember) -> FakeMessage:
+        def found() -> FakeMessage | None:
+            chan = self.fake.dm_channel(user)
+            return chan.all_messages[-1] if chan is not None and chan.all_messages else None
+
+        return await self.fake.wait_for(found, what=f"a DM to {user.user.username}")
+
+
+@pytest_asyncio.fixture
+async def desk(
+    world: tuple[FakeDiscord, FakeGuild, FakeChannel, FakeMember, FakeMember], library: Path, tmp_path: Path
+) -> AsyncIterator[Desk]:
+    fake, guild, chan, alice, bob = world
+    mods = guild.add_role("Moderators", permissions=discord.Permissions(manage_messages=True))
+    maria = guild.add_member("maria", roles=[mods])
+    await asyncio.to_thread(shutil.copytree, library, tmp_path / "cards")
+    (tmp_path / "config.yml").write_text(CONFIG, encoding="utf-8")
+    async with start_bot(fake, tmp_path / "config.yml") as (settings, bot, _task):
+        yield Desk(fake, guild, chan, maria, alice, bob, bot, settings.database)
+    assert not fake.unhandled, [str(u) for u in fake.unhandled]
+
+
+async def _open_card(desk: Desk) -> FakeMessage:
+    queue = await (await desk.slash("cards reports", desk.maria)).wait_message()
+    picked = await desk.fake.select(queue, "Open a card's reports…", [CARD], user=desk.maria)
+    return await picked.wait_message()
+
+
+async def test_a_report_reaches_the_queue_and_a_fix_closes_it_and_tells_the_reporter(desk: Desk) -> None:
+    thanks = await desk.report(desk.bob)
+    assert thanks.ephemeral
+    assert "Thank you" in thanks.text
+    # the moderator sees it the same minute: most reported card first, with its kind
+    queue = await (await desk.slash("cards reports", desk.maria)).wait_message()
+    assert queue.ephemeral
+    assert f"`{CARD}`: 1 report (wrong fact)" in queue.embed["description"]
+    opened = await desk.fake.select(queue, "Open a card's reports…", [CARD], user=desk.maria)
+    card = await opened.wait_message()
+    assert card.button_labels == ["Fix", "Dismiss", "Reopen"]
+    assert [b.get("disabled", False) for b in card.buttons] == [False, False, True]
+    (field,) = card.embeds[1]["fields"]
+    assert "bob" in field["name"]
+    # the report text is shown escaped: no ping, no markdown
+    assert "@\u200beveryone" in field["value"]
+    assert "\\*\\*wrong\\*\\*" in field["value"]
+    assert card.allowed_mentions == {"parse": []}
+    # Fix opens the /cards edit form, filled in; saving closes the report in the edit's audit entry
+    form = await desk.fake.click(card, "Fix", user=desk.maria)
+    modal = await form.wait_modal()
+    values = {t["_label"]: t.get("value") or "" for t in modal.text_inputs()}
+    assert values["Text"] == desk.bot.service.detail(CARD).card.text
+    saved = await desk.fake.submit_modal(modal, {**values, "Text": values["Text"] + " (corrected)"})
+    assert "Updated card" in (await saved.wait_followup(1)).text
+    closed = await saved.wait_followup(2)
+    assert "Closed 1 report" in closed.text
+    assert "(corrected)" in desk.bot.service.detail(CARD).card.text
+    ((reporter, kind, text, status, _resolution, audit_id),) = desk.rows()
+    assert (reporter, kind, text, status) == (desk.bob.user.id, "wrong-fact", HOSTILE, "fixed")
+    assert "resolves report #1" in desk.audit_detail(audit_id)
+    # the reporter is told by DM
+    dm = await desk.dm(desk.bob)
+    assert CARD in dm.text
+    assert "fixed" in dm.text
+    # and the queue is empty again
+    empty = await (await desk.slash("cards reports", desk.maria)).wait_message()
+    assert "Nothing here" in empty.embed["description"]
+    desk.fake.assert_no_errors()
+
+
+async def test_reporting_again_updates_the_report_and_dismiss_and_reopen(desk: Desk) -> None:
+    await desk.report(desk.alice, "typo", "first")
+    again = await desk.report(desk.alice, "other", "second thoughts")
+    assert "updated" in again.text
+    assert [(r[1], r[2]) for r in desk.rows()] == [("other", "second thoughts")]
+    desk.fake.dms_closed.add(desk.alice.user.id)  # alice does not accept DMs: dismissing must still work
+    card = await _open_card(desk)
+    form = await desk.fake.click(card, "Dismiss", user=desk.maria)
+    done = await (
+        await desk.fake.submit_modal(form, {"Why (the reporters are told)": "The card is right"})
+    ).wait_message()
+    assert "Dismissed 1 report" in done.text
+    assert [(r[3], r[4]) for r in desk.rows()] == [("dismissed", "The card is right")]
+    reopened = await (await desk.fake.click(done, "Reopen", user=desk.maria)).wait_message()
+    assert "Reopened 1 report" in reopened.text
+    assert [r[3] for r in desk.rows()] == ["open"]
+    assert desk.fake.dm_channel(desk.alice) is None or not desk.fake.dm_channel(desk.alice).all_messages
+    desk.fake.assert_no_errors(allow=(50007,))
+
+
+async def test_a_plain_member_cannot_open_the_queue_nor_press_its_buttons(desk: Desk) -> None:
+    await desk.report(desk.bob)
+    refused = await (await desk.slash("cards reports", desk.bob)).wait_message()
+    assert refused.ephemeral
+    assert NOT_MODERATOR in refused.text
+    # the queue's buttons check again at every press: a moderator who lost the role is refused on their own
+    # (still visible) messages, including a disabled button pressed by a crafted interaction
+    queue = await (await desk.slash("cards reports", desk.maria)).wait_message()
+    card = await (await desk.fake.select(queue, "Open a card's reports…", [CARD], user=desk.maria)).wait_message()
+    desk.maria.roles.clear()
+    for label in ("Fix", "Dismiss"):
+        answer = await (await desk.fake.click(card, label, user=desk.maria)).wait_message()
+        assert NOT_MODERATOR in answer.text
+    picked = await desk.fake.select(queue, "Open a card's reports…", [CARD], user=desk.maria)
+    assert NOT_MODERATOR in (await picked.wait_message()).text
+    crafted = {"custom_id": f"factdeck:rq:reopen:{CARD}", "component_type": 2}
+    forged = await desk.fake.forge_component(card, crafted, user=desk.maria)
+    assert NOT_MODERATOR in (await forged.wait_message()).text
+    assert [r[3] for r in desk.rows()] == ["open"]
+
+
+async def test_fact_report_opens_the_same_form(desk: Desk) -> None:
+    form = await desk.slash("fact report", desk.bob, card=CARD)
+    submitted = await desk.fake.submit_modal(form, {KIND: ["source"], DETAILS: ""})
+    assert "Thank you" in (await submitted.wait_message()).text
+    assert [(r[1], r[2]) for r in desk.rows()] == [("source", "")]
+    unknown = await (await desk.slash("fact report", desk.bob, card="no-such-card")).wait_message()
+    assert "no card" in unknown.text.lower()

@@ -1,0 +1,119 @@
+"""bot.insights.reports: what a report may say, the per-member rate limit, and the queue (grouped, ranked,
+possibly stale, cards no longer in the deck kept)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.curation import CardInput, Curator, Moderator
+from bot.insights import KINDS, MAX_TEXT, RateLimiter, ReportDesk, ReportRefused, card_digest
+from bot.service import CardService
+from bot.storage import Storage
+
+A, B = "therapeutic-alliance-001", "therapeutic-alliance-002"
+MOD = Moderator("maria", id=9, guild_id=7)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
+    async with Storage.open(tmp_path / "s.db") as opened:
+        yield opened
+
+
+@pytest.fixture
+def service(cards_copy: Path) -> CardService:
+    return CardService.load(cards_copy)
+
+
+async def _report(desk: ReportDesk, card: str, member: int, kind: str = "typo", text: str = "") -> None:
+    await desk.submit(card, guild_id=7, reporter_id=member, reporter_name=f"m{member}", kind=kind, text=text)
+
+
+def test_the_rate_limit_is_a_sliding_window_per_member() -> None:
+    clock = Clock()
+    limiter = RateLimiter(limit=2, window=60, clock=clock)
+    assert limiter.retry_after(1) is None
+    clock.now += 10
+    assert limiter.retry_after(1) is None
+    assert limiter.retry_after(1) == pytest.approx(50)  # the first of the two leaves the window in 50 s
+    assert limiter.retry_after(2) is None  # another member is not held up
+    clock.now += 50
+    assert limiter.retry_after(1) is None
+
+
+def test_the_rate_limit_forgets_members_beyond_its_cap() -> None:
+    limiter = RateLimiter(limit=1, window=60, clock=Clock(), cap=2)
+    for member in (1, 2, 3):
+        assert limiter.retry_after(member) is None
+    assert limiter.retry_after(1) is None  # forgotten: the memory stays bounded
+    assert limiter.retry_after(3) is not None
+
+
+async def test_a_report_is_refused_with_a_reason_and_a_flood_is_limited(
+    service: CardService, storage: Storage, caplog: pytest.LogCaptureFixture
+) -> None:
+    desk = ReportDesk(service, storage.reports, limiter=RateLimiter(limit=2, window=600, clock=Clock()))
+    with pytest.raises(ReportRefused, match="no longer in the deck"):
+        await _report(desk, "no-such-card", 1)
+    with pytest.raises(ReportRefused, match="Pick what is wrong"):
+        await _report(desk, A, 1, kind="rude")
+    with pytest.raises(ReportRefused, match=f"at most {MAX_TEXT}"):
+        await _report(desk, A, 1, text="x" * (MAX_TEXT + 1))
+    await _report(desk, A, 1)
+    await _report(desk, B, 1)
+    with pytest.raises(ReportRefused, match="try again in about 10 minutes"):
+        await _report(desk, A, 1, kind="other")
+    assert "report flood: member 1" in caplog.text
+    assert len(await storage.reports.find()) == 2
+
+
+async def test_the_queue_puts_the_most_reported_card_first_and_marks_edited_and_removed_cards(
+    service: CardService, storage: Storage, cards_copy: Path
+) -> None:
+    desk = ReportDesk(service, storage.reports)
+    await _report(desk, A, 1, "typo")
+    for member, kind in ((1, "wrong-fact"), (2, "wrong-fact"), (3, "source")):
+        await _report(desk, B, member, kind)
+    queue = await desk.queue()
+    assert [(g.card_id, len(g.reports)) for g in queue] == [(B, 3), (A, 1)]
+    assert queue[0].kinds == {"wrong-fact": 2, "source": 1}
+    assert not any(g.stale(r) for g in queue for r in g.reports)
+    assert set(KINDS) >= {r.kind for g in queue for r in g.reports}
+    curator = Curator(service, cards_copy, audit=storage.audit)
+    await curator.start()
+    card = service.detail(B)
+    assert card is not None
+    edited = CardInput.of(card.card)
+    await curator.edit_card(B, CardInput.from_form(edited.text + " Edited.", "", "", "", ""), MOD)
+    await curator.remove_card(A, MOD)
+    by_card = {g.card_id: g for g in await desk.queue()}
+    assert all(by_card[B].stale(r) for r in by_card[B].reports)  # the card changed since they reported it
+    assert by_card[B].digest == card_digest(service.detail(B).card)  # type: ignore[union-attr]
+    assert not by_card[A].exists  # removed: its report is kept and shown as such
+    assert [g.card_id for g in await desk.queue(collection="therapeutic-alliance")] == [B, A]
+    assert await desk.queue(collection="another") == []
+
+
+async def test_fix_dismiss_and_reopen(service: CardService, storage: Storage) -> None:
+    desk = ReportDesk(service, storage.reports)
+    await _report(desk, A, 1)
+    await _report(desk, A, 2)
+    ids = await desk.open_ids(A)
+    fixed = await desk.fix(A, ids[:1], moderator_id=9, moderator_name="maria", audit_id=77)
+    assert [(r.status, r.audit_id) for r in fixed] == [("fixed", 77)]
+    dismissed = await desk.dismiss(A, moderator_id=9, moderator_name="maria", reason="right as it is")
+    assert [r.reporter_id for r in dismissed] == [2]
+    assert await desk.open_ids(A) == []
+    assert len(await desk.reopen(A)) == 2
+    assert len(await desk.open_ids(A)) == 2
