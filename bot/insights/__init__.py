@@ -6,11 +6,13 @@ and the form it is counted under), :mod:`.overview` (insights), :mod:`.charts` (
 
 from __future__ import annotations
 
-from .overview import Insights, gather
+from .charts import CHART_SIZE, ViewsChart, chart_text, draw_views, render_views, views_chart
+from .overview import Insights, gather, views_chart_of
 from .reports import KINDS, MAX_TEXT, CardReports, RateLimiter, ReportDesk, ReportRefused, card_digest
 from .searches import MISS_SCORE, SearchMisses, is_miss, normalise_query
 
 __all__ = [
+    "CHART_SIZE",
     "KINDS",
     "MAX_TEXT",
     "MISS_SCORE",
@@ -20,8 +22,14 @@ __all__ = [
     "ReportDesk",
     "ReportRefused",
     "SearchMisses",
+    "ViewsChart",
     "card_digest",
+    "chart_text",
+    "draw_views",
     "gather",
     "is_miss",
     "normalise_query",
+    "render_views",
+    "views_chart",
+    "views_chart_of",
 ]

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 
 from bot.service import CardService
 from bot.storage import MissedQuery, Storage
 
+from .charts import ViewsChart, views_chart
 from .reports import ReportDesk
 
-__all__ = ["Insights", "gather"]
+__all__ = ["Insights", "gather", "views_chart_of"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,3 +70,25 @@ async def gather(
     reported = [(g.card_id, len(g.reports)) for g in groups[:top]]
     missed = await storage.searches.top(days=days, guild_id=guild_id, limit=top, today=today)
     return Insights(collection, days, missed, most, least, reported)
+
+
+async def views_chart_of(
+    service: CardService,
+    storage: Storage,
+    *,
+    guild_id: int | None,
+    collection: str | None = None,
+    days: int = 30,
+    today: dt.date | None = None,
+) -> ViewsChart:
+    """The views chart's data for ``guild_id`` (None: every server), the views still in memory included."""
+    try:
+        await storage.views.flush()
+    except Exception as exc:  # noqa: BLE001 - the chart is drawn from what is stored; the flusher retries
+        log.info("views not yet written are left out of the chart: %s", exc)
+    today = today or dt.datetime.now(dt.UTC).date()
+    since = today - dt.timedelta(days=days - 1)
+    rows = await storage.activity.views_by_card_day(since=since, guild_id=guild_id)
+    library = service.library
+    titles = {cid: c.title for cid, c in library.collections.items()}
+    return views_chart(rows, library.card_collection, titles, days=days, today=today, only=collection)

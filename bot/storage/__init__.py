@@ -30,6 +30,7 @@ from importlib.resources.abc import Traversable
 from types import TracebackType
 from typing import Any, Self
 
+from .activity import Activity
 from .audit import ACTIONS, Action, AuditEntry, AuditLog
 from .daily import DailyStore
 from .db import MAX_SNOWFLAKE, Database, Migration, MigrationError, StorageUnavailable, load_migrations
@@ -44,6 +45,7 @@ __all__ = [
     "ACTIONS",
     "MAX_SNOWFLAKE",
     "Action",
+    "Activity",
     "AuditEntry",
     "AuditLog",
     "Database",
@@ -68,7 +70,7 @@ log = logging.getLogger(__name__)
 
 class Storage:
     """Owns the :class:`Database` and its repositories: ``db``, ``meta``, ``views``, ``audit``, ``daily``, ``study``,
-    ``reports`` and ``searches`` (failed searches).
+    ``reports``, ``searches`` (failed searches) and ``activity`` (views per day, for charts).
 
     Create it with :meth:`open`; :meth:`close` writes the buffered views, then closes the database (idempotent).
     """
@@ -90,6 +92,7 @@ class Storage:
         self.daily = DailyStore(db)
         self.study = StudyStore(db)
         self.reports = ReportStore(db)
+        self.activity = Activity(db)
         self.searches = FailedSearchLog(db, flush_interval=flush_interval)
         self.in_memory_fallback = in_memory_fallback
         self._closed = False

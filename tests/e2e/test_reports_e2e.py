@@ -1,4 +1,5 @@
-"""Readers' reports end to end: the real discord.py client, the bot as started in production, and the fake Discord.
+"""Readers' reports, failed searches, insights and charts end to end: the real discord.py client, the bot as
+started in production, and the fake Discord.
 
 ``bob`` is a plain member who reports; ``maria`` a moderator (Manage Messages) of a curator server.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator
@@ -17,9 +19,12 @@ from typing import Any
 import discord
 import pytest
 import pytest_asyncio
+from PIL import Image
 
+from bot.discord import charts
 from bot.discord.app import FactdeckBot
 from bot.discord.checks import NOT_MODERATOR
+from bot.insights import CHART_SIZE
 from tests.e2e.conftest import start_bot
 from tests.fakediscord import FakeChannel, FakeDiscord, FakeGuild, FakeInteraction, FakeMember, FakeMessage
 
@@ -185,3 +190,57 @@ async def test_fact_report_opens_the_same_form(desk: Desk) -> None:
     assert [(r[1], r[2]) for r in desk.rows()] == [("source", "")]
     unknown = await (await desk.slash("fact report", desk.bob, card="no-such-card")).wait_message()
     assert "no card" in unknown.text.lower()
+
+
+# ------------------------------------------------------------------------------------ searches, insights, charts
+def _png_size(data: bytes) -> tuple[int, int]:
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG"
+    image.load()  # decodes the whole picture, not just its header
+    return image.size
+
+
+async def test_fact_stats_attaches_a_views_chart_beside_the_numbers(desk: Desk) -> None:
+    for card in (CARD, CARD, "therapeutic-alliance-001"):
+        await (await desk.slash("fact show", desk.bob, card=card)).wait_message()
+    stats = await (await desk.slash("fact stats", desk.bob)).wait_message()
+    assert "**3** card views" in stats.embed["description"]
+    assert stats.embed["image"]["url"] == "attachment://views.png"
+    assert _png_size(stats.attachment("views.png").data) == CHART_SIZE
+    desk.fake.assert_no_errors()
+
+
+async def test_a_chart_that_cannot_be_drawn_becomes_text(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(*_args: object, **_kwargs: object) -> bytes:
+        raise TimeoutError
+
+    monkeypatch.setattr(charts, "render_views", broken)
+    await (await desk.slash("fact show", desk.bob, card=CARD)).wait_message()
+    stats = await (await desk.slash("fact stats", desk.bob)).wait_message()
+    assert not stats.attachments
+    fields = {f["name"]: f["value"] for f in stats.embed["fields"]}
+    assert "1 views, at most 1 a day" in fields["Views per day, last 30 days"]
+
+
+async def test_searches_that_found_nothing_are_counted_without_the_user_and_shown_in_insights(desk: Desk) -> None:
+    for _ in range(2):
+        missed = await (await desk.slash("fact search", desk.bob, query="Zebra  UNICORN!")).wait_message()
+        assert "No card matches" in missed.text
+    await (await desk.slash("fact cite", desk.bob, reference="Nobody 1899")).wait_message()
+    await (await desk.slash("fact search", desk.bob, query="alliance")).wait_message()  # found: not counted
+    await desk.bot.storage.searches.flush()
+    with contextlib.closing(sqlite3.connect(desk.database)) as conn:
+        rows = conn.execute("SELECT guild_id, query, kind, count FROM failed_searches ORDER BY query").fetchall()
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(failed_searches)")}
+    assert rows == [(desk.guild.id, "nobody 1899", "cite", 1), (desk.guild.id, "zebra unicorn", "search", 2)]
+    assert not any("user" in c for c in columns)
+    insights = await (await desk.slash("cards insights", desk.maria)).wait_message()
+    assert insights.ephemeral
+    fields = {f["name"]: f["value"] for f in insights.embed["fields"]}
+    assert fields["Searched for, found nothing"].splitlines() == [
+        "“zebra unicorn”: 2× on 1 day",
+        "“nobody 1899” (cite): 1× on 1 day",
+    ]
+    assert _png_size(insights.attachment("insights.png").data) == CHART_SIZE
+    refused = await (await desk.slash("cards insights", desk.bob)).wait_message()
+    assert NOT_MODERATOR in refused.text

@@ -53,6 +53,7 @@ from bot.discord.embeds import (
 )
 from bot.discord.errors import NO_MENTIONS, report_error
 from bot.discord.inputs import CardId, CollectionId, clean_text
+from bot.discord.insights import send_insights
 from bot.discord.reports import ReportsCog
 
 if TYPE_CHECKING:
@@ -544,3 +545,17 @@ class CardsCog(commands.Cog):
             await _send(interaction, content="Reports are not available right now.")
             return
         await cog.show_queue(interaction, status, collection)
+
+    # --------------------------------------------------------------------------------------- insights
+    @cards.command(name="insights", description="What readers searched for and did not find, read, and reported")
+    @app_commands.describe(collection="Only this collection", days="How many days back (default 30)")
+    @app_commands.autocomplete(collection=_collection_choices)
+    @curator_only()
+    async def insights(
+        self,
+        interaction: discord.Interaction[Any],
+        collection: CollectionId | None = None,
+        days: app_commands.Range[int, 1, 365] = 30,
+    ) -> None:
+        """Failed searches, most and least viewed, most reported, and the views chart (bot.discord.insights)."""
+        await send_insights(interaction, self.service, self.storage, collection=collection, days=days)

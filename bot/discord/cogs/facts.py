@@ -22,6 +22,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import choices, embeds
+from bot.discord.charts import attach_chart
 from bot.discord.checks import in_guild
 from bot.discord.daily_questions import question_post
 from bot.discord.errors import NO_MENTIONS, reply
@@ -40,7 +41,7 @@ from bot.discord.ui import (
     expired_text,
     list_components,
 )
-from bot.insights import SearchMisses
+from bot.insights import SearchMisses, views_chart_of
 from bot.service import CardDetail, CardService, CiteHit, Pick, SearchResult
 from bot.settings import Settings
 from bot.storage import Storage, ViewEvent
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 __all__ = ["PAGE_SIZE", "SWEEP_EVERY", "FactsCog"]
 
 PAGE_SIZE = 5
+#: Days the /fact stats chart shows.
+STATS_DAYS = 30
 COLLECTIONS_PER_PAGE = 5
 #: The sweeper's longest pause between two looks for expired result lists (seconds; shorter for short timeouts).
 SWEEP_EVERY = 5.0
@@ -499,7 +502,10 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         guild_name = interaction.guild.name if interaction.guild else "this server"
         total = sum(by_card.values())
         embed = embeds.stats_embed(guild_name=guild_name, total=total, top=top, per_collection=collections)
-        await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
+        await interaction.response.defer(thinking=True)  # the chart is drawn in a worker thread
+        chart = await views_chart_of(self.service, self.storage, guild_id=interaction.guild_id, days=STATS_DAYS)
+        files = await attach_chart(embed, chart, title=f"Views per day, last {STATS_DAYS} days")
+        await interaction.followup.send(embed=embed, files=files, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="collections", description="The curated collections, with their cards and views")
     async def collections(self, interaction: discord.Interaction) -> None:
