@@ -1,4 +1,4 @@
-"""``factdeck run``, ``sync``, ``stats`` and ``health``: the bot's side of the command line.
+"""``factdeck run``, ``sync``, ``stats``, ``health``, ``reports`` and ``insights``: the bot's side of the command line.
 
 :func:`add_bot_commands` is picked up by :mod:`bot.cli.main`. Discord is imported only by the commands that need it.
 """
@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.cli.insights import add_insight_commands, write_chart
 from bot.settings import Settings, SettingsError, default_config_path, load_settings
 
 __all__ = ["NO_TOKEN", "add_bot_commands"]
@@ -114,6 +115,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     except StorageUnavailable as exc:
         print(f"factdeck: {exc}", file=sys.stderr)
         return 1
+    if args.chart is not None and (failed := write_chart(settings, args.guild, args.chart)):
+        return failed
     if args.json:
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -167,7 +170,9 @@ def add_bot_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p = sub.add_parser("stats", parents=[config], help="card views from the bot's database")
     p.add_argument("--guild", type=int, help="only this server (default: all)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument("--chart", type=Path, metavar="FILE.png", help="also write the views chart (/fact stats's) there")
     p.set_defaults(func=cmd_stats)
     p = sub.add_parser("health", parents=[config], help="exit 0 if the running bot is connected")
     p.add_argument("--max-age", type=float, default=120.0, help="seconds since the last heartbeat (default 120)")
     p.set_defaults(func=cmd_health)
+    add_insight_commands(sub, config, _settings)

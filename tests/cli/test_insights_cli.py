@@ -1,0 +1,110 @@
+"""``factdeck reports``, ``factdeck insights --json`` and ``factdeck stats --chart``, read from the bot's database."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bot.cli.main import main as cli_main
+from bot.insights import CHART_SIZE
+from bot.storage import Storage, ViewEvent
+
+CARD = "therapeutic-alliance-001"
+
+
+def _config(tmp_path: Path) -> Path:
+    config = tmp_path / "config.yml"
+    config.write_text(f"database: {tmp_path / 'factdeck.db'}\ncache_dir: {tmp_path / 'cache'}\n", encoding="utf-8")
+    return config
+
+
+def _seed(tmp_path: Path) -> None:
+    async def seed() -> None:
+        async with Storage.open(tmp_path / "factdeck.db") as storage:
+            now = dt.datetime.now(dt.UTC)
+            for card in (CARD, CARD, "therapeutic-alliance-002"):
+                storage.views.record(ViewEvent(card, 7, 8, 9, "show", at=now))
+            await storage.reports.submit(
+                card_id=CARD,
+                collection_id="therapeutic-alliance",
+                guild_id=7,
+                reporter_id=42,
+                reporter_name="bob",
+                kind="typo",
+                text="@everyone teh",
+                card_digest="old",
+            )
+            await storage.reports.submit(
+                card_id="gone-001",
+                collection_id="gone",
+                guild_id=7,
+                reporter_id=42,
+                reporter_name="bob",
+                kind="other",
+                text="",
+                card_digest="x",
+            )
+            for _ in range(3):
+                storage.searches.record("zebra", 7)
+
+    asyncio.run(seed())
+
+
+def test_reports_lists_the_queue_as_json_and_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _seed(tmp_path)
+    assert cli_main(["reports", "--config", str(_config(tmp_path)), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(c["card"], c["exists"]) for c in data] == [("gone-001", False), (CARD, True)]  # the latest first
+    (report,) = data[1]["reports"]
+    assert (report["kind"], report["text"], report["possibly_stale"], report["status"]) == (
+        "typo",
+        "@everyone teh",
+        True,  # reported on another version of the card
+        "open",
+    )
+    assert cli_main(["reports", "--config", str(_config(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert "gone-001: 1 report  (no longer in the deck)" in out
+    assert "#1 open typo by bob" in out
+    assert "[possibly stale]: @everyone teh" in out
+
+
+def test_insights_json_answers_what_readers_look_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _seed(tmp_path)
+    assert cli_main(["insights", "--config", str(_config(tmp_path)), "--guild", "7", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["missed"][0] | {"last": None} == {
+        "query": "zebra",
+        "kind": "search",
+        "count": 3,
+        "days": 1,
+        "last": None,
+    }
+    assert data["most_viewed"][0] == {"card": CARD, "views": 2}
+    assert data["least_viewed"][0]["views"] == 0
+    assert {"card": CARD, "open_reports": 1} in data["most_reported"]
+
+
+def test_stats_writes_the_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _seed(tmp_path)
+    chart = tmp_path / "out" / "views.png"
+    chart.parent.mkdir()
+    assert cli_main(["stats", "--config", str(_config(tmp_path)), "--chart", str(chart)]) == 0
+    image = Image.open(io.BytesIO(chart.read_bytes()))
+    image.load()
+    assert (image.format, image.size) == ("PNG", CHART_SIZE)
+    assert "3 views" in capsys.readouterr().out
+    blocked = tmp_path / "config.yml" / "x.png"  # a file where its folder should be
+    assert cli_main(["stats", "--config", str(_config(tmp_path)), "--chart", str(blocked)]) == 1
+    assert "could not write" in capsys.readouterr().err
+
+
+def test_no_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["reports", "--config", str(_config(tmp_path))]) == 1
+    assert "no database" in capsys.readouterr().err
