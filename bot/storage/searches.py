@@ -57,10 +57,6 @@ def _day_number(at: float | None = None) -> int:
     return int((time.time() if at is None else at) // 86400)
 
 
-def _iso(day: int) -> str:
-    return (_EPOCH_DAY + dt.timedelta(days=day)).isoformat()
-
-
 class FailedSearchLog:
     """Buffered counts of failed searches, plus the queries insights need."""
 
@@ -131,7 +127,7 @@ class FailedSearchLog:
             batch, self._pending = self._pending, {}
             if not batch:
                 return 0
-            rows = [(_iso(day), guild, query, kind, n) for (day, guild, query, kind), n in batch.items()]
+            rows = [(day, guild, query, kind, n) for (day, guild, query, kind), n in batch.items()]
             try:
                 await self._db.executemany(_UPSERT, rows)
             except BaseException:
@@ -142,7 +138,7 @@ class FailedSearchLog:
 
     async def prune(self, *, today: int | None = None) -> int:
         """Drop the rows older than the retention, then the least searched beyond ``max_rows``; return how many."""
-        cutoff = _iso((today if today is not None else _day_number()) - self.retention_days + 1)
+        cutoff = (today if today is not None else _day_number()) - self.retention_days + 1
         dropped = await self._db.execute("DELETE FROM failed_searches WHERE day < ?", (cutoff,))
         rows = int(await self._db.fetchval("SELECT COUNT(*) FROM failed_searches") or 0)
         if rows > self.max_rows:
@@ -176,24 +172,24 @@ class FailedSearchLog:
         anywhere), most searched first, the counters not yet written included."""
         last = today or dt.datetime.now(dt.UTC).date()
         first = last - dt.timedelta(days=days - 1)
-        params: list[Any] = [first.isoformat()]
+        first_n = (first - _EPOCH_DAY).days
+        params: list[Any] = [first_n]
         sql = "SELECT query, kind, day, SUM(count) FROM failed_searches WHERE day >= ?"
         if guild_id is not None:
             sql += " AND guild_id = ?"
             params.append(guild_id)
         found = await self._db.fetchall(sql + " GROUP BY query, kind, day", params)
         rows: list[Sequence[Any]] = [tuple(r) for r in found]
-        first_n = (first - _EPOCH_DAY).days
         for (day, guild, query, kind), n in self._pending.items():
             if day >= first_n and (guild_id is None or guild == guild_id):
-                rows.append((query, kind, _iso(day), n))
-        merged: dict[tuple[str, str], tuple[int, set[str]]] = {}
+                rows.append((query, kind, day, n))
+        merged: dict[tuple[str, str], tuple[int, set[int]]] = {}
         for query, kind, day, n in rows:
             count, seen = merged.get((query, kind), (0, set()))
-            seen.add(str(day))
+            seen.add(int(day))
             merged[(query, kind)] = (count + int(n), seen)
         ranked = sorted(merged.items(), key=lambda item: (-item[1][0], item[0]))
         return [
-            MissedQuery(query, kind, count, len(seen), dt.date.fromisoformat(max(seen)))
+            MissedQuery(query, kind, count, len(seen), _EPOCH_DAY + dt.timedelta(days=max(seen)))
             for (query, kind), (count, seen) in ranked[: max(limit, 0)]
         ]

@@ -1,6 +1,6 @@
 -- 0008 (h-insights): readers' problem reports on cards, and searches that found nothing.
 -- Portable SQL (SQLite and PostgreSQL): ids are snowflakes as BIGINT, *_ms are Unix milliseconds UTC, days are
--- ISO dates as TEXT. guild_id 0 stands for a direct message (so the unique key below holds there too).
+-- UTC day numbers (days since 1970-01-01). guild_id 0 stands for a direct message (so the unique keys hold there).
 
 -- One row per (card, server, member): a member reporting the same card again updates their row.
 -- status: open | fixed | dismissed. card_digest is the card's text digest when it was reported (a card edited
@@ -30,7 +30,7 @@ CREATE INDEX reports_status ON reports (status, card_id);
 -- Searches that found nothing (or nothing good), counted per normalised query, server and UTC day; no user id.
 -- Rows older than the retention (insights.search_retention_days) are dropped.
 CREATE TABLE failed_searches (
-    day      TEXT    NOT NULL,
+    day      INTEGER NOT NULL,
     guild_id BIGINT  NOT NULL,
     query    TEXT    NOT NULL,
     kind     TEXT    NOT NULL,
