@@ -43,6 +43,7 @@ __all__ = [
     "QueuePage",
     "QueuePick",
     "ReportButton",
+    "ReportMenu",
     "ReportModal",
     "ReportsCog",
     "report_button",
@@ -108,6 +109,33 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"f
     async def callback(self, interaction: discord.Interaction) -> None:
         """Open the form."""
         await _route(interaction, "open_form", self.card_id)
+
+
+class ReportMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"factdeck:report-pick"):
+    """"Report a problem…" under a result list: pick one of the page's cards to open the report form for it."""
+
+    def __init__(self, cards: Sequence[str] = (), *, disabled: bool = False) -> None:
+        options = [discord.SelectOption(label=c, value=c) for c in cards[:25]] or [discord.SelectOption(label="-")]
+        super().__init__(
+            discord.ui.Select(
+                placeholder="Report a problem…", custom_id="factdeck:report-pick", options=options, disabled=disabled
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ReportMenu:
+        """Rebuild the menu (the picked value comes with the interaction)."""
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Open the report form for the picked card."""
+        picked = self.item.values
+        if not picked or not re.fullmatch(CARD, picked[0]):
+            await _say(interaction, "Pick a card in the menu.")
+            return
+        await _route(interaction, "open_form", picked[0])
 
 
 def report_button(card_id: str) -> ReportButton:
@@ -294,11 +322,11 @@ class ReportsCog(commands.Cog):
 
     async def cog_load(self) -> None:
         """Route the components here."""
-        self.bot.add_dynamic_items(ReportButton, QueuePage, QueuePick, QueueAction)
+        self.bot.add_dynamic_items(ReportButton, ReportMenu, QueuePage, QueuePick, QueueAction)
 
     async def cog_unload(self) -> None:
         """Stop routing; let the DMs under way finish."""
-        self.bot.remove_dynamic_items(ReportButton, QueuePage, QueuePick, QueueAction)
+        self.bot.remove_dynamic_items(ReportButton, ReportMenu, QueuePage, QueuePick, QueueAction)
         if self._dms:
             await asyncio.gather(*self._dms, return_exceptions=True)
 

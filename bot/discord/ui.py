@@ -30,7 +30,7 @@ from discord.ext import commands
 
 from bot.discord.embeds import card_embed, clip
 from bot.discord.errors import report_error
-from bot.discord.reports import ReportButton
+from bot.discord.reports import ReportButton, ReportMenu
 
 if TYPE_CHECKING:
     from bot.service import CardDetail
@@ -333,8 +333,10 @@ def list_components(kind: str, key: str, page: Page | None, *, paged: bool, menu
     if page is None:
         if menu:
             view.add_item(OpenCardMenu(disabled=True))
+            view.add_item(ReportMenu(disabled=True))
     elif menu and page.options:
         view.add_item(OpenCardMenu(page.options))
+        view.add_item(ReportMenu([o.card_id for o in page.options]))
     view.stop()
     return view
 

@@ -244,3 +244,13 @@ async def test_searches_that_found_nothing_are_counted_without_the_user_and_show
     assert _png_size(insights.attachment("insights.png").data) == CHART_SIZE
     refused = await (await desk.slash("cards insights", desk.bob)).wait_message()
     assert NOT_MODERATOR in refused.text
+
+
+async def test_a_card_in_search_results_is_reported_from_the_list(desk: Desk) -> None:
+    results = await (await desk.slash("fact search", desk.bob, query="alliance")).wait_message()
+    menu = next(s for s in results.selects if s["placeholder"] == "Report a problem…")
+    card = menu["options"][0]["value"]
+    form = await desk.fake.select(results, "Report a problem…", [card], user=desk.alice)  # anyone may report
+    thanks = await (await desk.fake.submit_modal(form, {KIND: ["duplicate"], DETAILS: "same as 003"})).wait_message()
+    assert f"card `{card}`" in thanks.text
+    assert [(r[0], r[1]) for r in desk.rows()] == [(desk.alice.user.id, "duplicate")]

@@ -58,7 +58,7 @@ from bot.discord.inputs import (
     ZoneName,
     too_long,
 )
-from bot.discord.ui import card_message
+from bot.discord.ui import card_message, card_view
 from bot.service import CardDetail, CardService
 from bot.settings import Settings
 from bot.storage import Storage, ViewEvent, ViewLog
@@ -486,7 +486,10 @@ class DailyCog(commands.Cog):
         )
         count = await self.views.count(card_id, interaction.guild_id) if interaction.guild_id else None
         messages = full_card_messages(detail, views=count)
-        await interaction.response.send_message(head, embeds=messages[0], ephemeral=True, allowed_mentions=NO_MENTIONS)
+        report = card_view(card_id, truncated=False)  # "Report a problem"
+        await interaction.response.send_message(
+            head, embeds=messages[0], view=report, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
         for more in messages[1:]:
             await interaction.followup.send(embeds=more, ephemeral=True, allowed_mentions=NO_MENTIONS)
 

@@ -39,6 +39,7 @@ from bot.discord.embeds.study import (
     summary_embed,
 )
 from bot.discord.errors import NO_MENTIONS, reply
+from bot.discord.ui import card_view
 from bot.service import CardService
 from bot.settings import Settings
 from bot.storage import StorageUnavailable
@@ -393,7 +394,9 @@ class StudyCog(commands.Cog):
                 detail, question = found
                 source = self.service.source(detail.card.id)
                 await channel.send(
-                    embeds=reveal_embeds(session, question, detail, source, result), allowed_mentions=NO_MENTIONS
+                    embeds=reveal_embeds(session, question, detail, source, result),
+                    view=card_view(detail.card.id, truncated=False),  # "Report a problem"
+                    allowed_mentions=NO_MENTIONS,
                 )
             else:
                 await channel.send(
