@@ -111,16 +111,28 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"f
         await _route(interaction, "open_form", self.card_id)
 
 
+def _card_menu(
+    cards: Sequence[str], placeholder: str, custom_id: str, *, disabled: bool = False
+) -> discord.ui.Select[Any]:
+    """A menu of card ids (at most 25; a placeholder option when there are none)."""
+    options = [discord.SelectOption(label=c, value=c) for c in cards[:25]] or [discord.SelectOption(label="-")]
+    return discord.ui.Select(placeholder=placeholder, custom_id=custom_id, options=options, disabled=disabled)
+
+
+async def _picked(interaction: discord.Interaction[Any], item: discord.ui.Select[Any], action: str) -> None:
+    """Hand the card picked in ``item`` to the cog's ``action`` (a forged pick of no card or a bad id is told)."""
+    picked = item.values
+    if not picked or not re.fullmatch(CARD, picked[0]):
+        await _say(interaction, "Pick a card in the menu.")
+        return
+    await _route(interaction, action, picked[0])
+
+
 class ReportMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"factdeck:report-pick"):
-    """"Report a problem…" under a result list: pick one of the page's cards to open the report form for it."""
+    """ "Report a problem…" under a result list: pick one of the page's cards to open the report form for it."""
 
     def __init__(self, cards: Sequence[str] = (), *, disabled: bool = False) -> None:
-        options = [discord.SelectOption(label=c, value=c) for c in cards[:25]] or [discord.SelectOption(label="-")]
-        super().__init__(
-            discord.ui.Select(
-                placeholder="Report a problem…", custom_id="factdeck:report-pick", options=options, disabled=disabled
-            )
-        )
+        super().__init__(_card_menu(cards, "Report a problem…", "factdeck:report-pick", disabled=disabled))
 
     @classmethod
     async def from_custom_id(
@@ -131,11 +143,7 @@ class ReportMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"fact
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Open the report form for the picked card."""
-        picked = self.item.values
-        if not picked or not re.fullmatch(CARD, picked[0]):
-            await _say(interaction, "Pick a card in the menu.")
-            return
-        await _route(interaction, "open_form", picked[0])
+        await _picked(interaction, self.item, "open_form")
 
 
 def report_button(card_id: str) -> ReportButton:
@@ -204,10 +212,7 @@ class QueuePick(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"factd
     """ "Open a card's reports…": the value is the card id."""
 
     def __init__(self, cards: Sequence[str] = ()) -> None:
-        options = [discord.SelectOption(label=c, value=c) for c in cards[:25]] or [discord.SelectOption(label="-")]
-        super().__init__(
-            discord.ui.Select(placeholder="Open a card's reports…", custom_id="factdeck:rq:pick", options=options)
-        )
+        super().__init__(_card_menu(cards, "Open a card's reports…", "factdeck:rq:pick"))
 
     @classmethod
     async def from_custom_id(
@@ -218,11 +223,7 @@ class QueuePick(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"factd
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Open the picked card's reports."""
-        picked = self.item.values
-        if not picked or not re.fullmatch(CARD, picked[0]):
-            await _say(interaction, "Pick a card in the menu.")
-            return
-        await _route(interaction, "show_card", picked[0])
+        await _picked(interaction, self.item, "show_card")
 
 
 class QueueAction(
@@ -280,7 +281,9 @@ class DismissModal(discord.ui.Modal):
         await report_error(interaction, error)
 
 
-def _queue_view(status: str, collection: str | None, page: int, groups: Sequence[CardReports], total: int) -> Any:
+def _queue_view(
+    status: str, collection: str | None, page: int, groups: Sequence[CardReports], total: int
+) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     if groups:
         view.add_item(QueuePick([g.card_id for g in groups]))
