@@ -32,6 +32,8 @@ class Insights:
     most_viewed: list[tuple[str, int]]
     least_viewed: list[tuple[str, int]]
     most_reported: list[tuple[str, int]]
+    #: ``(card_id, again, reviews)``: the cards the server's studying members forget most (rated Again most).
+    forgotten: list[tuple[str, int, int]] = dataclasses.field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
         """The same, as plain JSON types (``factdeck insights --json``)."""
@@ -45,6 +47,7 @@ class Insights:
             "most_viewed": [{"card": c, "views": n} for c, n in self.most_viewed],
             "least_viewed": [{"card": c, "views": n} for c, n in self.least_viewed],
             "most_reported": [{"card": c, "open_reports": n} for c, n in self.most_reported],
+            "forgotten": [{"card": c, "again": a, "reviews": n} for c, a, n in self.forgotten],
         }
 
 
@@ -58,7 +61,10 @@ async def gather(
     top: int = 10,
     today: dt.date | None = None,
 ) -> Insights:
-    """Insights for ``guild_id`` (None: every server) and ``collection`` (None: the whole library)."""
+    """Insights for ``guild_id`` (None: every server) and ``collection`` (None: the whole library).
+
+    "Forgotten most" counts the Again ratings (failed recalls) in study mode of the members who study in the server,
+    most first (ties: the higher share of Again, then the card id), as the daily question's rotation does."""
     library = service.library
     owner = library.card_collection
     in_scope = [c for c in library.cards if collection is None or owner.get(c) == collection]
@@ -69,7 +75,14 @@ async def gather(
     groups = await ReportDesk(service, storage.reports).queue(status="open", collection=collection)
     reported = [(g.card_id, len(g.reports)) for g in groups[:top]]
     missed = await storage.searches.top(days=days, guild_id=guild_id, limit=top, today=today)
-    return Insights(collection, days, missed, most, least, reported)
+    forgotten: list[tuple[str, int, int]] = []
+    if guild_id is not None:  # study reviews belong to members; a server's are those of the members who study there
+        until = dt.datetime.combine((today or dt.datetime.now(dt.UTC).date()) + dt.timedelta(days=1), dt.time(), dt.UTC)
+        counts = await storage.study.forgotten(guild_id, until - dt.timedelta(days=days), until)
+        scope = set(in_scope)
+        ranked = [(c, again, n) for c, (again, n) in counts.items() if c in scope and again > 0]
+        forgotten = sorted(ranked, key=lambda item: (-item[1], -item[1] / item[2], item[0]))[:top]
+    return Insights(collection, days, missed, most, least, reported, forgotten)
 
 
 async def views_chart_of(

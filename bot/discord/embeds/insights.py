@@ -94,7 +94,7 @@ def card_reports_embed(group: CardReports, *, now: dt.datetime | None = None) ->
     return embed
 
 
-def insights_embed(insights: Insights, *, chart_name: str | None = None) -> discord.Embed:
+def insights_embed(insights: Insights) -> discord.Embed:
     """What readers looked for and did not find, what they read most and least, and what they reported."""
     where = f" in `{safe(insights.collection, 80)}`" if insights.collection else ""
     embed = discord.Embed(title=f"Insights{where}: the last {insights.days} days", color=CARD_COLOR)
@@ -112,6 +112,7 @@ def insights_embed(insights: Insights, *, chart_name: str | None = None) -> disc
     field("Most viewed", [f"`{c}`: {n}" for c, n in insights.most_viewed], "No views yet.")
     field("Least viewed", [f"`{c}`: {n}" for c, n in insights.least_viewed], "No cards.")
     field("Most reported (open)", [f"`{c}`: {n}" for c, n in insights.most_reported], "No open reports.")
-    if chart_name is not None:
-        embed.set_image(url=f"attachment://{chart_name}")
+    if insights.forgotten:
+        lines = [f"`{c}`: Again {again}× of {n} review{'s' if n != 1 else ''}" for c, again, n in insights.forgotten]
+        field("Forgotten most in study", lines, "")
     return embed
