@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from bot.insights import ReportDesk, gather
 from bot.service import CardService
@@ -16,17 +12,6 @@ from bot.storage.study import Answer
 GUILD = 7
 A, B, C = "therapeutic-alliance-001", "therapeutic-alliance-002", "therapeutic-alliance-003"
 NOW = dt.datetime.now(dt.UTC)
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    async with Storage.open(tmp_path / "s.db") as opened:
-        yield opened
-
-
-@pytest.fixture
-def service(cards_copy: Path) -> CardService:
-    return CardService.load(cards_copy)
 
 
 def _update(card_id: str, state: str | None, rating: int, at: dt.datetime) -> tuple[str, dt.datetime]:

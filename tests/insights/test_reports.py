@@ -3,7 +3,6 @@ possibly stale, cards no longer in the deck kept)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,17 +22,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    async with Storage.open(tmp_path / "s.db") as opened:
-        yield opened
-
-
-@pytest.fixture
-def service(cards_copy: Path) -> CardService:
-    return CardService.load(cards_copy)
 
 
 async def _report(desk: ReportDesk, card: str, member: int, kind: str = "typo", text: str = "") -> None:
