@@ -107,16 +107,22 @@ class FailedSearchLog:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="factdeck-failed-searches")
 
     async def _run(self) -> None:
+        fault: str | None = None
         while True:
             await asyncio.sleep(self.flush_interval)
+            if not self._db.is_open:  # down: said once by whoever opened it; the view flusher reopens it
+                continue
             try:
                 await self.flush()
                 today = _day_number()
                 if today != self._pruned_day:
                     await self.prune(today=today)
                     self._pruned_day = today
+                fault = None
             except Exception as exc:  # noqa: BLE001 - kept in memory and retried at the next tick
-                log.warning("could not write the failed searches (kept in memory, retrying): %s", exc)
+                if str(exc) != fault:  # one line per fault, not one per tick
+                    fault = str(exc)
+                    log.warning("could not write the failed searches (kept in memory, retrying): %s", exc)
 
     async def flush(self) -> int:
         """Add every counter in memory to the table in one transaction; return how many rows were touched.
@@ -159,6 +165,10 @@ class FailedSearchLog:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if not self._db.is_open:
+            if self._pending:
+                log.warning("%d failed-search counters were not written: the database is unavailable", self.pending)
+            return
         try:
             await self.flush()
         except Exception as exc:  # noqa: BLE001 - the database is closing or gone; say what was lost
