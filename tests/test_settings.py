@@ -223,7 +223,7 @@ def test_run_without_a_token_in_a_terminal_opens_the_console(tmp_path: Path, mon
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     monkeypatch.setattr("bot.cli.bot_commands._interactive", lambda: True)
     opened = []
-    monkeypatch.setattr("bot.cli.console.run_console", lambda service: opened.append(service) or 0)
+    monkeypatch.setattr("bot.cli.console.run_console", lambda service, **_: opened.append(service) or 0)
     config = write(tmp_path, f"cache_dir: {tmp_path / 'cache'}\n")
     assert cli_main(["run", "--config", str(config)]) == 0
     assert len(opened) == 1

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.cli.insights import add_insight_commands, write_chart
+from bot.cli.insights import add_insight_commands, counted_misses, write_chart
 from bot.settings import Settings, SettingsError, default_config_path, load_settings
 
 __all__ = ["NO_TOKEN", "add_bot_commands"]
@@ -56,7 +56,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ImportError:
             print("The offline console is not available in this build.", file=sys.stderr)
             return 2
-        return int(run_console(service) or 0)
+        with counted_misses(settings) as misses:  # the console's failed searches count too (curator insights)
+            return int(run_console(service, misses=misses) or 0)
     from bot.discord.app import main
 
     return main(settings)

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from prompt_toolkit.completion import CompleteEvent, Completer, Completion
     from prompt_toolkit.document import Document
 
+    from bot.insights import SearchMisses
+
 HELP = """Commands (the same as /fact on Discord):
   random [topic]          a random card, optionally on a topic
   search QUERY            ranked search over text, topics and articles ("search couple therapy")
@@ -55,10 +57,14 @@ PAGE = 5
 class Console:
     """Runs console commands against a card service and writes what they show."""
 
-    def __init__(self, service: CardService, out: TextIO, *, color: bool = False) -> None:
+    def __init__(
+        self, service: CardService, out: TextIO, *, color: bool = False, misses: SearchMisses | None = None
+    ) -> None:
+        """``misses`` counts the searches that found nothing (curator insights); None: not counted."""
         self.service = service
         self.out = out
         self.color = color
+        self.misses = misses
         self._last_query: str | None = None
         self._offset = 0
 
@@ -113,10 +119,15 @@ class Console:
             self.write("No more results in that direction.")
             return
         self._offset = result.page.offset
+        if not step and self.misses is not None:  # a new search, not a page turn
+            self.misses.search(self._last_query, [hit.score for hit in result.page.hits], None)
         self.write(render.search_text(result, color=self.color))
 
     def _cite(self, reference: str) -> None:
-        self.write(render.cite_text(self.service.cite(reference)))
+        result = self.service.cite(reference)
+        if self.misses is not None:
+            self.misses.cite(reference, len(result.hits), None)
+        self.write(render.cite_text(result))
 
     def _show(self, card_id: str) -> None:
         detail = self.service.detail(card_id)
@@ -180,12 +191,18 @@ def _completer(service: CardService) -> Completer:
     return _Complete()
 
 
-def run_console(service: CardService, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    """Run the console until the user quits; returns an exit code."""
+def run_console(
+    service: CardService,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    misses: SearchMisses | None = None,
+) -> int:
+    """Run the console until the user quits; returns an exit code. ``misses`` counts failed searches."""
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     interactive = stdin.isatty() and stdout.isatty()
-    console = Console(service, stdout, color=interactive and "NO_COLOR" not in os.environ)
+    console = Console(service, stdout, color=interactive and "NO_COLOR" not in os.environ, misses=misses)
     lib = service.library
     console.write(
         f"Factdeck console: {len(lib.cards)} cards in {len(lib.collections)} collection(s), no Discord needed.\n"

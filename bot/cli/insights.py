@@ -6,21 +6,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.settings import Settings
 
 if TYPE_CHECKING:  # imported when a command runs: matplotlib and the indexes are slow to import for --help
-    from bot.insights import CardReports
+    from bot.insights import CardReports, SearchMisses
     from bot.service import CardService
     from bot.storage import Storage
 
-__all__ = ["add_insight_commands", "reports_json", "write_chart"]
+__all__ = ["add_insight_commands", "counted_misses", "reports_json", "write_chart"]
 
 T = TypeVar("T")
 
@@ -158,6 +159,29 @@ def write_chart(settings: Settings, guild: int | None, path: Path, *, days: int 
         return 1
     print(f"wrote the views chart to {path}", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def counted_misses(settings: Settings) -> Iterator[SearchMisses]:
+    """Count the console's failed searches in memory, and add them to the bot's database when it ends."""
+    from bot.insights import SearchMisses
+    from bot.storage import Database, FailedSearchLog, StorageUnavailable
+
+    db = Database(settings.database)
+    counts = FailedSearchLog(db, retention_days=settings.insights.search_retention_days)
+    try:
+        yield SearchMisses(counts, threshold=settings.insights.miss_score)
+    finally:
+        if counts.pending:
+
+            async def write() -> None:
+                async with db:
+                    await counts.flush()
+
+            try:
+                asyncio.run(write())
+            except StorageUnavailable as exc:
+                print(f"factdeck: the console's failed searches were not counted: {exc}", file=sys.stderr)
 
 
 def add_insight_commands(

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+if TYPE_CHECKING:  # matplotlib is imported by the first chart, not by everything that imports this module
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "AHEAD_COLOUR",
@@ -43,6 +43,9 @@ SERIES_COLOURS = ("#5865f2", "#fee75c", "#57f287", "#eb459e", "#ed4245", "#3ba5f
 
 def figure(width: float, height: float) -> Figure:
     """An empty figure of ``width`` x ``height`` inches at 100 dpi, on the chart background, with its canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     made = Figure(figsize=(width, height), dpi=100, facecolor=BACKGROUND)
     FigureCanvasAgg(made)
     return made
@@ -50,6 +53,8 @@ def figure(width: float, height: float) -> Figure:
 
 def style_axes(axes: Axes, title: str) -> None:
     """The house style: background, a light title and ticks, a quiet horizontal grid, left and bottom spines."""
+    from matplotlib.ticker import MaxNLocator
+
     axes.set_facecolor(BACKGROUND)
     axes.set_title(title, color=TEXT, fontsize=12)
     axes.tick_params(colors=TEXT, which="both")

@@ -108,3 +108,23 @@ def test_stats_writes_the_chart(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_no_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["reports", "--config", str(_config(tmp_path))]) == 1
     assert "no database" in capsys.readouterr().err
+
+
+def test_the_consoles_failed_searches_are_counted_in_the_bots_database(tmp_path: Path) -> None:
+    from bot.cli.console import run_console
+    from bot.cli.insights import counted_misses
+    from bot.service import CardService
+    from bot.settings import load_settings
+
+    settings = load_settings(_config(tmp_path), env={})
+    service = CardService.load(settings.cards_dir)
+    lines = "search zebra unicorn\nnext\nsearch alliance\ncite Nobody 1899\ncite Simpson\nquit\n"
+    with counted_misses(settings) as misses:
+        run_console(service, stdin=io.StringIO(lines), stdout=io.StringIO(), misses=misses)
+
+    async def counted() -> list[tuple[object, ...]]:
+        async with Storage.open(tmp_path / "factdeck.db") as storage:
+            rows = await storage.db.fetchall("SELECT guild_id, query, kind, count FROM failed_searches ORDER BY 2")
+            return [tuple(r) for r in rows]
+
+    assert asyncio.run(counted()) == [(0, "nobody 1899", "cite", 1), (0, "zebra unicorn", "search", 1)]
