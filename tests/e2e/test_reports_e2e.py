@@ -254,3 +254,31 @@ async def test_a_card_in_search_results_is_reported_from_the_list(desk: Desk) ->
     thanks = await (await desk.fake.submit_modal(form, {KIND: ["duplicate"], DETAILS: "same as 003"})).wait_message()
     assert f"card `{card}`" in thanks.text
     assert [(r[0], r[1]) for r in desk.rows()] == [(desk.alice.user.id, "duplicate")]
+
+
+async def test_the_queue_pages_ten_cards_at_a_time_most_reported_first(desk: Desk) -> None:
+    cards = sorted(desk.bot.service.library.cards)[:12]
+    for n, card in enumerate(cards):
+        for member in range(1 + (n == 11)):  # the last card has two reports: it comes first
+            await desk.bot.storage.reports.submit(
+                card_id=card,
+                collection_id=None,
+                guild_id=desk.guild.id,
+                reporter_id=100 + member,
+                reporter_name=f"reader{member}",
+                kind="typo",
+                text="",
+                card_digest="",
+            )
+    first = await (await desk.slash("cards reports", desk.maria)).wait_message()
+    assert "12 cards" in first.embed["title"]
+    assert first.embed["description"].splitlines()[0].startswith(f"1. `{cards[11]}`: 2 reports")
+    assert len(first.embed["description"].splitlines()) == 10
+    assert [(b["label"], b.get("disabled", False)) for b in first.buttons] == [("Previous", True), ("Next", False)]
+    turned = await desk.fake.click(first, "Next", user=desk.maria)
+    second = await turned.wait_message()
+    lines = second.embed["description"].splitlines()
+    assert [line.split(".")[0] for line in lines] == ["11", "12"]
+    assert [(b["label"], b.get("disabled", False)) for b in second.buttons] == [("Previous", False), ("Next", True)]
+    fixed = await (await desk.slash("cards reports", desk.maria, status="fixed")).wait_message()
+    assert "Nothing here" in fixed.embed["description"]
