@@ -154,6 +154,8 @@ async def test_reporting_again_updates_the_report_and_dismiss_and_reopen(desk: D
         await desk.fake.submit_modal(form, {"Why (the reporters are told)": "The card is right"})
     ).wait_message()
     assert "Dismissed 1 report" in done.text
+    refused = await desk.fake.wait_for(lambda: next(desk.fake.iter_errors(50007), None), what="the refused DM")
+    assert refused.code == 50007  # alice was not told, and nothing else broke
     assert [(r[3], r[4]) for r in desk.rows()] == [("dismissed", "The card is right")]
     reopened = await (await desk.fake.click(done, "Reopen", user=desk.maria)).wait_message()
     assert "Reopened 1 report" in reopened.text
