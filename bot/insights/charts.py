@@ -82,10 +82,11 @@ def draw_views(chart: ViewsChart, *, title: str = "Views per day") -> bytes:
         axes.plot(x, [0] * len(chart.days), color=SERIES_COLOURS[0], linewidth=2)
     for (name, values), colour in zip(chart.series, SERIES_COLOURS, strict=False):
         axes.plot(x, values, color=colour, linewidth=2, label=name)
-    step = max(len(chart.days) // 10, 1)
+    step = 7 if len(chart.days) > 14 else 1  # weekly dates: fewer labels to lay out, and readable
     ticks = list(x)[::step]
     axes.set_xticks(ticks, [chart.days[i].strftime("%d %b") for i in ticks], fontsize=8, color=TEXT)
-    axes.set_ylim(bottom=0)
+    highest = max((max(values) for _name, values in chart.series), default=0)
+    axes.set_ylim(0, max(highest, 1) * (1 + 0.12 * (len(chart.series) + 1)))  # headroom for the legend
     style_axes(axes, title if chart.series else f"{title}: no views yet")
     if chart.series:
         axes.legend(

@@ -58,7 +58,7 @@ def style_axes(axes: Axes, title: str) -> None:
     axes.set_facecolor(BACKGROUND)
     axes.set_title(title, color=TEXT, fontsize=12)
     axes.tick_params(colors=TEXT, which="both")
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     axes.grid(axis="y", color=LINES, linewidth=0.6)
     axes.set_axisbelow(True)
     for side, spine in axes.spines.items():
@@ -72,7 +72,7 @@ def png(drawn: Figure, *, tight: bool = True) -> bytes:
     if tight:
         drawn.tight_layout()
     buffer = io.BytesIO()
-    drawn.savefig(buffer, format="png", facecolor=BACKGROUND)
+    drawn.savefig(buffer, format="png", facecolor=BACKGROUND, pil_kwargs={"compress_level": 3})
     return buffer.getvalue()
 
 
