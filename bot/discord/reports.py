@@ -53,8 +53,9 @@ __all__ = [
 QUEUE_PAGE = 10
 #: How long the report form and the dismiss form stay usable (seconds).
 FORM_TIMEOUT = 900.0
-#: DMs sent at once when reports are resolved.
+#: DMs sent at once when reports are resolved, and how long a shutdown waits for those under way (seconds).
 DM_CONCURRENCY = 5
+DM_SHUTDOWN_WAIT = 5.0
 CARD = r"[a-z0-9][a-z0-9-]{0,79}"
 STATUS_CHOICES = ("open", "fixed", "dismissed", "all")
 THANKS = "Thank you: the moderators will look at card `{card}`. You will get a DM when they resolve it."
@@ -328,10 +329,10 @@ class ReportsCog(commands.Cog):
         self.bot.add_dynamic_items(ReportButton, ReportMenu, QueuePage, QueuePick, QueueAction)
 
     async def cog_unload(self) -> None:
-        """Stop routing; let the DMs under way finish."""
+        """Stop routing; give the DMs under way a few seconds to finish."""
         self.bot.remove_dynamic_items(ReportButton, ReportMenu, QueuePage, QueuePick, QueueAction)
-        if self._dms:
-            await asyncio.gather(*self._dms, return_exceptions=True)
+        if self._dms:  # a few seconds at most: shutdown must not wait on Discord
+            await asyncio.wait(set(self._dms), timeout=DM_SHUTDOWN_WAIT)
 
     # -------------------------------------------------------------------------------------------- readers
     async def open_form(self, interaction: discord.Interaction[Any], card_id: str) -> None:
