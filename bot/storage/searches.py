@@ -115,9 +115,9 @@ class FailedSearchLog:
             try:
                 await self.flush()
                 today = _day_number()
-                if today != self._pruned_day:
-                    await self.prune(today=today)
+                if today != self._pruned_day:  # once a day; a failed prune waits for the next day, not the next tick
                     self._pruned_day = today
+                    await self.prune(today=today)
                 fault = None
             except Exception as exc:  # noqa: BLE001 - kept in memory and retried at the next tick
                 if str(exc) != fault:  # one line per fault, not one per tick
