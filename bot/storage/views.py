@@ -332,6 +332,7 @@ class ViewLog:
 
     async def _run(self) -> None:
         failures = 0
+        self._fault = self._db.unavailable  # a database down at the start was said once then; not again here
         while not self._stop.is_set():
             delay = min(self.flush_interval * 2**failures, self.max_backoff)
             # While failing, a full batch does not cut the back-off short; only close() does.
@@ -363,9 +364,10 @@ class ViewLog:
                 self._fault = None
                 try:
                     await self._check_other_writers()
-                except Exception:
+                except Exception as exc:
                     self._forget_tallies()
-                    log.warning("could not check the database for other writers", exc_info=True)
+                    if self._fault_of(exc) is None:  # a fault of the file was said once, when it started
+                        log.warning("could not check the database for other writers", exc_info=True)
 
     def _fault_of(self, exc: BaseException) -> str | None:
         """One line for a fault of the database file or its disk (read-only, full, locked...), else None."""
