@@ -149,9 +149,9 @@ class StudyDesk:
         """A new session in ``channel_id`` (raises :class:`StudyError` when one runs or no card fits)."""
         if channel_id in self.sessions:
             raise StudyError("A study session is already running in this channel: `/study stop` ends it.")
-        pool = list(self.service.pool(topic=topic, collection=collection))
+        pool = list(self.service.pool(topic=topic, collection=collection, viewer=guild_id))
         if not pool:
-            pick = self.service.random(topic=topic, collection=collection)
+            pick = self.service.random(topic=topic, collection=collection, viewer=guild_id)
             raise StudyError(pick.message or "No card fits those filters.")
         self.rng.shuffle(pool)
         chosen: list[str] = []
@@ -294,8 +294,9 @@ class StudyDesk:
         return None if found is None else ReviewItem(*found)
 
     async def rate(self, user_id: int, guild_id: int | None, card_id: str, rating: Rating, now: dt.datetime) -> None:
-        """Record a personal review of ``card_id``, then re-plan any exam it belongs to."""
-        detail = self.service.detail(card_id)
+        """Record a personal review of ``card_id`` (one the member sees where they rate it), then re-plan any exam
+        it belongs to."""
+        detail = self.service.detail(card_id, viewer=guild_id)
         if detail is None:
             raise StudyError("That card is no longer in the library.")
         self._record(user_id, guild_id, detail.card, rating, rating != Rating.Again, "review", now)

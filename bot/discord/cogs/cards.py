@@ -291,12 +291,12 @@ class CardsCog(commands.Cog):
     async def _card_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return choices.cards(self.service, current)
+        return choices.cards(self.service, current, interaction.guild_id)
 
     async def _collection_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return choices.collections(self.service, current)
+        return choices.collections(self.service, current, interaction.guild_id)
 
     # ------------------------------------------------------------------------------------------ views
     async def _views(self, card_id: str, guild_id: int | None) -> int | None:

@@ -117,7 +117,7 @@ class AnswerButton(
 
 class ReviewButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"factdeck:study:r:(?P<action>[s1-4]):(?P<card>[a-z0-9][a-z0-9-]{0,79})",
+    template=r"factdeck:study:r:(?P<action>[s1-4]):(?P<card>[a-z0-9][a-z0-9-]{0,79}(?:@\d{1,20})?)",
 ):
     """A personal review's "Show answer" (``s``) or a rating (``1`` Again .. ``4`` Easy) of a card."""
 
@@ -642,11 +642,11 @@ class StudyCog(commands.Cog):
     @review.autocomplete("topic")
     @exam.autocomplete("topic")
     async def _topics(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
-        return choices.topics(self.service, current)
+        return choices.topics(self.service, current, interaction.guild_id)
 
     @start.autocomplete("collection")
     async def _collections(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
-        return choices.collections(self.service, current)
+        return choices.collections(self.service, current, interaction.guild_id)
 
     @study.command(name="forget", description="Delete all of your study data")
     async def forget(self, interaction: discord.Interaction[Any]) -> None:
@@ -731,7 +731,9 @@ class StudyCog(commands.Cog):
     async def on_review_button(self, interaction: discord.Interaction[Any], action: str, card_id: str) -> None:
         """Show a review card's answer, or record the member's rating and show the next due card."""
         if action == "s":
-            found = self.desk.question(card_id, "cloze")
+            # A card of another server is, here, one that does not exist (a forged custom id names one).
+            seen = self.service.detail(card_id, viewer=interaction.guild_id) is not None
+            found = self.desk.question(card_id, "cloze") if seen else None
             if found is None:
                 await reply(interaction, "That card is no longer in the library.")
                 return
