@@ -14,12 +14,12 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
 from bot.cards.library import Library, file_digest
-from bot.cards.model import Card
+from bot.cards.model import Card, CardFile, Collection
 from bot.cards.yamlio import dump
 from bot.service import CardService, ReloadReport
 from bot.storage import AuditLog, StorageUnavailable
@@ -84,6 +84,17 @@ async def _finish(work: Awaitable[R]) -> R:
         raise
 
 
+class Desk(Protocol):
+    """What a curator reads and serves through: the card service, or one audience's part of it."""
+
+    @property
+    def library(self) -> Library: ...
+
+    def swap(self, library: Library) -> None: ...
+
+    def reload(self) -> ReloadReport: ...
+
+
 class Curator:
     """Writes moderators' changes to the card files and serves the result at once.
 
@@ -91,9 +102,20 @@ class Curator:
     the folder writes may touch; ``audit`` (optional) the audit log every change is recorded in.
     """
 
-    def __init__(self, service: CardService, cards_dir: Path, *, audit: AuditLog | None = None) -> None:
+    def __init__(
+        self,
+        service: CardService,
+        cards_dir: Path,
+        *,
+        audit: AuditLog | None = None,
+        desk: Desk | None = None,
+        shown: str | None = None,
+    ) -> None:
         self.service = service
-        self.folder = CardsFolder(cards_dir)
+        #: What this curator reads and swaps: the whole library, or one audience's part of it
+        #: (:class:`bot.curation.audiences.AudienceDesk`).
+        self.desk: Desk = desk if desk is not None else service
+        self.folder = CardsFolder(cards_dir, shown)
         self.cards_dir = self.folder.root
         self.audit = audit
         self._trail = AuditTrail(audit)
@@ -121,7 +143,7 @@ class Curator:
         """Settle what a crash left pending and count every id seen as given out (once; under the lock)."""
         if self._settled:
             return
-        library = self.service.library
+        library = self.desk.library
         done, lost = await self._trail.reconcile(library)
         if done or lost:
             log.warning(
@@ -165,7 +187,7 @@ class Curator:
         self, collection_id: str, library: Library | None = None, taken: Iterable[str] = (), *, given: int = 0
     ) -> Iterator[str]:
         """Free ``<collection>-NNN`` ids counting up from the highest in use (one scan, however many are drawn)."""
-        library = library or self.service.library
+        library = library or self.desk.library
         return new_card_ids(collection_id, {*library.cards, *taken}, given=given)
 
     # --------------------------------------------------------------------------------------- committing
@@ -194,11 +216,13 @@ class Curator:
         return new
 
     def _write_and_serve(self, prepared: PreparedFile) -> Library:
-        library = self.service.library
+        library = self.desk.library
+        # A server's folder is made with its first collection (the path was checked to be inside the folder).
+        self.folder.inside(prepared.path).parent.mkdir(parents=True, exist_ok=True)
         new = commit_file(self.folder, library, prepared)
         shown = self.folder.display(prepared.path)
         try:
-            self.service.swap(new)
+            self.desk.swap(new)
         except Exception as exc:  # whatever stops the indexes, the file must not stay changed
             log.exception("could not serve %s after writing it; putting the old file back", shown)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
@@ -235,7 +259,7 @@ class Curator:
     def _add(
         self, collection_id: str | None, form: CardInput, moderator: Moderator, given: Mapping[str, int]
     ) -> tuple[CardChange, PreparedFile]:
-        library = self.service.library
+        library = self.desk.library
         if collection_id is None:
             if len(library.collections) != 1:
                 raise CurationError("choose the collection to add the card to")
@@ -269,7 +293,7 @@ class Curator:
     def _edit(
         self, card_id: str, form: CardInput, moderator: Moderator, opened: Card | None
     ) -> tuple[CardChange, PreparedFile | None]:
-        library = self.service.library
+        library = self.desk.library
         before, loaded = self.folder.card(library, card_id)
         if opened is not None and opened != before:
             raise StaleCardError(
@@ -294,7 +318,7 @@ class Curator:
         return await self._change(change, prepared, moderator)
 
     def _remove(self, card_id: str) -> tuple[CardChange, PreparedFile]:
-        library = self.service.library
+        library = self.desk.library
         before, loaded = self.folder.card(library, card_id)
         cards = tuple(c for c in loaded.card_file.cards if c.id != card_id)
         card_file = msgspec.structs.replace(loaded.card_file, cards=cards)
@@ -311,7 +335,7 @@ class Curator:
 
         Nothing is written: pass the plan to :meth:`apply_import` once the moderator confirms.
         """
-        library = self.service.library
+        library = self.desk.library
         given = await self._trail.marks()
         return await asyncio.to_thread(plan_import, self.folder, library, filename, raw, collection_id, fmt, given)
 
@@ -332,7 +356,7 @@ class Curator:
     def _prepare_import(self, plan: ImportPlan) -> PreparedFile:
         if plan.path is None or plan.card_file is None or plan.text is None:
             raise ValidationFailed("this import has errors, so nothing was written", plan.errors)
-        library = self.service.library
+        library = self.desk.library
         path = self.folder.inside(plan.path)
         loaded = library.file_of(plan.card_file.collection.id)
         current = loaded.digest if loaded is not None else None
@@ -341,10 +365,26 @@ class Curator:
         self.folder.check_uncontested(library, plan.card_file.collection.id)
         return prepare_file(self.folder, library, path, plan.card_file, plan.text, base=loaded)
 
+    # ------------------------------------------------------------------------------------------ create
+    async def new_collection(
+        self, collection_id: str, title: str, description: str, curator: str, moderator: Moderator
+    ) -> str:
+        """Create an empty collection (a card file of its own, checked, written and audited as an import is);
+        refused when the id is taken here or not a valid id. Returns its id."""
+        if collection_id in self.desk.library.collections:
+            raise CurationError(f"there is already a collection '{collection_id}' here; pick another id")
+        made = Collection(id=collection_id, title=title, description=description, curator=curator)
+        text = await asyncio.to_thread(dump, CardFile(collection=made))
+        plan = await self.import_file(f"{collection_id}.yml", text.encode("utf-8"), collection_id=collection_id)
+        if not plan.ok:
+            raise ValidationFailed("that collection cannot be created", plan.errors)
+        await self.apply_import(plan, moderator)
+        return collection_id
+
     # ------------------------------------------------------------------------------------------ export
     async def export_collection(self, collection_id: str) -> Export:
         """The collection as served, as a card file that ``factdeck check`` accepts and re-imports unchanged."""
-        loaded = self.folder.file_of(self.service.library, collection_id)
+        loaded = self.folder.file_of(self.desk.library, collection_id)
         text = await asyncio.to_thread(dump, loaded.card_file)
         return Export(collection_id, f"{collection_id}.yml", text, len(loaded.card_file.cards))
 
@@ -352,8 +392,8 @@ class Curator:
     async def reload(self, moderator: Moderator | None = None) -> ReloadReport:
         """Re-read the cards folder; a broken file keeps its last good version live."""
         async with self._open():
-            before = self.service.library
-            report = await _finish_in_thread(self.service.reload)
+            before = self.desk.library
+            report = await _finish_in_thread(self.desk.reload)
             if moderator is not None:
-                await self._trail.reloaded(before, self.service.library, report, moderator)
+                await self._trail.reloaded(before, self.desk.library, report, moderator)
             return report

@@ -220,6 +220,12 @@ class CardService:
             derived = None if old.library is library else derive_snapshot(old, library, self._index_dir)
             self._snapshot = derived if derived is not None else build_snapshot(library, self._index_dir)
 
+    def swap_part(self, audience: Audience, part: Library) -> None:
+        """Serve ``part`` as one audience's part of the library (a curator's write; see
+        :meth:`Library.of_audience`), the rest as served now. Thread-safe."""
+        with self._swap_lock:
+            self.swap(self._snapshot.library.with_audience(audience, part))
+
     # ------------------------------------------------------------------------------------------ visibility
     # Every reading method takes ``viewer``: the server the reader is in, or None in a direct message (and on the
     # command line without ``--server``). A reader sees the shared library and that server's own collections; a

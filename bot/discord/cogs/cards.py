@@ -1,4 +1,10 @@
-"""``/cards``: curators change the shared card files from Discord, with an audit trail.
+"""``/cards``: moderators curate their server's own collections, and curators the shared card files, from Discord,
+with an audit trail.
+
+A server's moderators (Manage Messages, or a moderator role) change their server's own collections
+(``cards/servers/<id>/``): by default every command acts on those. The shared library is changed only by its
+curators, as below; which of the two a command touches is decided from the collection or card it names, and
+checked again on every button press and form submit (:func:`bot.discord.checks.may_curate`).
 
 Thin on purpose: each command parses the interaction, calls :class:`bot.curation.Curator` (which validates, writes
 the YAML files atomically and serves the result) and renders what came back with the builders in
@@ -22,6 +28,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cards.library import Audience, audience_of_key, local_id
 from bot.cards.model import Card
 from bot.cards.validate import Problem
 from bot.curation import (
@@ -30,12 +37,14 @@ from bot.curation import (
     CardInput,
     CurationError,
     Curator,
+    ImportPlan,
     Moderator,
     StaleCardError,
     ValidationFailed,
 )
+from bot.curation.audiences import Curators
 from bot.discord import choices
-from bot.discord.checks import curator_only, curator_refusal
+from bot.discord.checks import curates_here, curator_only, may_curate
 from bot.discord.embeds import (
     cancelled_embed,
     card_embed,
@@ -69,6 +78,8 @@ INPUT_MAX = 4000
 CONFIRM_TIMEOUT = 600.0
 MODAL_TIMEOUT = 900.0
 NOT_YOURS = "Only the moderator who started this can use it."
+#: What a moderator is told who names no collection while their server has none of its own.
+NO_OWN_COLLECTION = "This server has no collection of its own yet: create one with /cards new-collection."
 
 
 def moderator_of(interaction: discord.Interaction[Any]) -> Moderator:
@@ -103,11 +114,13 @@ class CardModal(discord.ui.Modal):
         collection_id: str | None = None,
         card_id: str | None = None,
         opened: Card | None = None,
+        audience: Audience = None,
     ) -> None:
         title = f"Edit {card_id}" if card_id else "Add a card"
         super().__init__(title=clip(title, 45)[0], timeout=MODAL_TIMEOUT)
         self.cog = cog
         self.owner_id = owner_id
+        self.audience = audience
         self.collection_id = collection_id
         self.card_id = card_id
         self.opened = opened
@@ -148,26 +161,27 @@ class CardModal(discord.ui.Modal):
         return CardInput.from_form(*(clean_text(field.value) for field in fields))
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        """Only the moderator who opened the form, and only while still a curator, may submit it."""
-        return await _owner_and_curator(interaction, self.owner_id)
+        """Only the moderator who opened the form, and only while they may still change its collection, may submit
+        it (a server's own collection: from that server)."""
+        return await _owner_and_curator(interaction, self.owner_id, self.audience)
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         """Add or edit the card, then show it."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         if self.card_id is None:
-            await self.cog.finish_add(interaction, self.collection_id, self.form())
+            await self.cog.finish_add(interaction, self.collection_id, self.form(), self.audience)
         else:
-            await self.cog.finish_edit(interaction, self.card_id, self.form(), self.opened)
+            await self.cog.finish_edit(interaction, self.card_id, self.form(), self.opened, self.audience)
 
     async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /, *_: object) -> None:
         """Log it; tell the moderator briefly."""
         await report_error(interaction, error)
 
 
-async def _owner_and_curator(interaction: discord.Interaction[Any], owner_id: int) -> bool:
-    """For forms and buttons: the moderator who started the action, still a curator (:func:`curator_refusal`);
-    others are told why."""
-    refusal = await curator_refusal(interaction)
+async def _owner_and_curator(interaction: discord.Interaction[Any], owner_id: int, audience: Audience) -> bool:
+    """For forms and buttons: the moderator who started the action, who may still change ``audience``'s
+    collections here (:func:`may_curate`); others are told why."""
+    refusal = await may_curate(interaction, audience)
     if refusal is not None:
         await _send(interaction, content=refusal)
         return False
@@ -197,17 +211,18 @@ ConfirmAction = Callable[[discord.Interaction[Any]], Awaitable[discord.Embed]]
 class ConfirmView(discord.ui.View):
     """Confirm / Cancel for the moderator who asked; everyone else is refused when they press."""
 
-    def __init__(self, *, owner_id: int, confirm_label: str, action: ConfirmAction) -> None:
+    def __init__(self, *, owner_id: int, confirm_label: str, action: ConfirmAction, audience: Audience = None) -> None:
         super().__init__(timeout=CONFIRM_TIMEOUT)
         self.owner_id = owner_id
+        self.audience = audience
         self.action = action
         self.message: discord.Message | discord.InteractionMessage | None = None
         self.done = False
         self.confirm.label = confirm_label
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        """Checked again at each press: the moderator who asked, still a curator."""
-        return await _owner_and_curator(interaction, self.owner_id)
+        """Checked again at each press: the moderator who asked, who may still change what it changes."""
+        return await _owner_and_curator(interaction, self.owner_id, self.audience)
 
     def _disable(self) -> None:
         for item in self.children:
@@ -262,8 +277,8 @@ class CardsCog(commands.Cog):
         default_permissions=discord.Permissions(manage_messages=True),
     )
 
-    def __init__(self, curator: Curator, storage: Storage) -> None:
-        self.curator = curator
+    def __init__(self, curators: Curators, storage: Storage) -> None:
+        self.curators = curators
         self.storage = storage
         super().__init__()
 
@@ -271,21 +286,71 @@ class CardsCog(commands.Cog):
     def from_bot(cls, bot: FactdeckBot) -> CardsCog:
         """The cog factory used by :data:`bot.discord.app.COGS`: writes go to the folder the bot serves."""
         service = bot.service
-        return cls(Curator(service, service.library.root, audit=bot.storage.audit), bot.storage)
+        return cls(Curators(service, service.library.root, audit=bot.storage.audit), bot.storage)
 
     async def cog_load(self) -> None:
         """Bring the audit log in line with the card files before the first write."""
-        await self.curator.start()
+        await self.curators.start()
 
     async def cog_unload(self) -> None:
-        """On shutdown (the bot removes its cogs before storage closes): let the write under way finish, with its
-        audit rows, and refuse new ones."""
-        await self.curator.close()
+        """On shutdown (the bot removes its cogs before storage closes): let the writes under way finish, with
+        their audit rows, and refuse new ones."""
+        await self.curators.close()
+
+    @property
+    def curator(self) -> Curator:
+        """The shared library's curator."""
+        return self.curators.shared
 
     @property
     def service(self) -> CardService:
         """The card service being served."""
-        return self.curator.service
+        return self.curators.service
+
+    # ------------------------------------------------------------------------------- whose collections
+    async def _card_target(self, interaction: discord.Interaction[Any], card: str) -> tuple[Audience, str] | None:
+        """The audience and the id as written of the card a moderator names, when they may change it here;
+        otherwise they are told why (a card of another server is one that does not exist) and None."""
+        key = self.service.resolve(card.strip(), interaction.guild_id)
+        if key is None:
+            await _send(interaction, content=f"There is no card `{safe(card, 100)}`.")
+            return None
+        return await self._allowed(interaction, audience_of_key(key), local_id(key))
+
+    async def _collection_target(
+        self, interaction: discord.Interaction[Any], collection: str | None
+    ) -> tuple[Audience, str | None] | None:
+        """The audience and id as written of the collection a moderator names (None: the only one there is), when
+        they may change it here; otherwise they are told why and None. Without a name, the server's own
+        collections come first; the shared library only for those who may curate it."""
+        here = interaction.guild_id
+        if collection is not None:
+            key = self.service.resolve_collection(collection.strip(), here)
+            if key is None:
+                await _send(interaction, content=f"There is no collection `{safe(collection, 100)}`.")
+                return None
+            return await self._allowed(interaction, audience_of_key(key), local_id(key))
+        own = [c.collection.id for c in self.service.collections(here) if audience_of_key(c.collection.id) == here]
+        if own or await may_curate(interaction, None) is not None:
+            if len(own) != 1:
+                hint = "Choose the collection to add the card to." if own else NO_OWN_COLLECTION
+                await _send(interaction, content=hint)
+                return None
+            return here, local_id(own[0])
+        shared = [c.collection.id for c in self.service.collections(None)]
+        if len(shared) != 1:
+            await _send(interaction, content="Choose the collection to add the card to.")
+            return None
+        return None, shared[0]
+
+    async def _allowed(
+        self, interaction: discord.Interaction[Any], audience: Audience, local: str
+    ) -> tuple[Audience, str] | None:
+        refusal = await may_curate(interaction, audience)
+        if refusal is not None:
+            await _send(interaction, content=refusal)
+            return None
+        return audience, local
 
     # ----------------------------------------------------------------------------------- autocomplete
     async def _card_choices(
@@ -303,10 +368,10 @@ class CardsCog(commands.Cog):
         return await self.storage.views.count(card_id, guild_id)
 
     async def _card_reply(self, interaction: discord.Interaction[Any], change: CardChange, headline: str) -> None:
-        detail = self.service.detail(change.card_id)
+        detail = self.service.detail(change.card_id, interaction.guild_id)
         embeds: list[discord.Embed] = []
         if detail is not None:
-            embeds.append(card_embed(detail, views=await self._views(change.card_id, interaction.guild_id)).embed)
+            embeds.append(card_embed(detail, views=await self._views(detail.card.id, interaction.guild_id)).embed)
         await _send(interaction, content=written_card_text(change, headline), embeds=embeds)
 
     async def _refusal(self, interaction: discord.Interaction[Any], error: CurationError) -> None:
@@ -322,22 +387,23 @@ class CardsCog(commands.Cog):
     @cards.command(name="add", description="Add a card (opens a form)")
     @app_commands.describe(collection="The collection to add it to (the only one if there is just one)")
     @app_commands.autocomplete(collection=_collection_choices)
-    @curator_only()
+    @curates_here()
     async def add(self, interaction: discord.Interaction[Any], collection: CollectionId | None = None) -> None:
         """Open the form for a new card."""
-        library = self.service.library
-        if collection is not None and collection not in library.collections:
-            await _send(interaction, content=f"There is no collection `{safe(collection, 100)}`.")
+        target = await self._collection_target(interaction, collection)
+        if target is None:
             return
-        if collection is None and len(library.collections) != 1:
-            await _send(interaction, content="Choose the collection to add the card to.")
-            return
-        await interaction.response.send_modal(CardModal(self, owner_id=interaction.user.id, collection_id=collection))
+        audience, local = target
+        modal = CardModal(self, owner_id=interaction.user.id, collection_id=local, audience=audience)
+        await interaction.response.send_modal(modal)
 
-    async def finish_add(self, interaction: discord.Interaction[Any], collection: str | None, form: CardInput) -> None:
+    async def finish_add(
+        self, interaction: discord.Interaction[Any], collection: str | None, form: CardInput, audience: Audience = None
+    ) -> None:
         """Write the new card (called by the form) and show it with its id."""
         try:
-            change = await self.curator.add_card(collection, form, moderator_of(interaction))
+            curator = await self.curators.of(audience)
+            change = await curator.add_card(collection, form, moderator_of(interaction))
         except CurationError as error:
             await self._refusal(interaction, error)
             return
@@ -347,10 +413,14 @@ class CardsCog(commands.Cog):
     @cards.command(name="edit", description="Edit a card (opens a form filled in with it)")
     @app_commands.describe(card="The card's id")
     @app_commands.autocomplete(card=_card_choices)
-    @curator_only()
+    @curates_here()
     async def edit(self, interaction: discord.Interaction[Any], card: CardId) -> None:
         """Open the form, filled in with the card."""
-        found = self.service.library.cards.get(card)
+        target = await self._card_target(interaction, card)
+        if target is None:
+            return
+        audience, card = target
+        found = (await self.curators.of(audience)).desk.library.cards.get(card)
         if found is None:
             await _send(interaction, content=f"There is no card `{safe(card, 100)}`.")
             return
@@ -363,15 +433,21 @@ class CardsCog(commands.Cog):
                 "or with /cards export and /cards import.",
             )
             return
-        modal = CardModal(self, owner_id=interaction.user.id, card_id=card, opened=found)
+        modal = CardModal(self, owner_id=interaction.user.id, card_id=card, opened=found, audience=audience)
         await interaction.response.send_modal(modal)
 
     async def finish_edit(
-        self, interaction: discord.Interaction[Any], card_id: str, form: CardInput, opened: Card | None
+        self,
+        interaction: discord.Interaction[Any],
+        card_id: str,
+        form: CardInput,
+        opened: Card | None,
+        audience: Audience = None,
     ) -> None:
         """Write the edited card (called by the form, with the card it was opened on) and show it."""
         try:
-            change = await self.curator.edit_card(card_id, form, moderator_of(interaction), opened=opened)
+            curator = await self.curators.of(audience)
+            change = await curator.edit_card(card_id, form, moderator_of(interaction), opened=opened)
         except CurationError as error:
             await self._refusal(interaction, error)
             return
@@ -382,23 +458,24 @@ class CardsCog(commands.Cog):
     @cards.command(name="remove", description="Remove a card (asks to confirm)")
     @app_commands.describe(card="The card's id")
     @app_commands.autocomplete(card=_card_choices)
-    @curator_only()
+    @curates_here()
     async def remove(self, interaction: discord.Interaction[Any], card: CardId) -> None:
         """Show the card and ask to confirm its removal."""
-        detail = self.service.detail(card)
-        if detail is None:
-            await _send(interaction, content=f"There is no card `{safe(card, 100)}`.")
+        target = await self._card_target(interaction, card)
+        detail = self.service.detail(card.strip(), interaction.guild_id) if target is not None else None
+        if target is None or detail is None:
             return
+        audience, card = target
 
         async def do_remove(pressed: discord.Interaction[Any]) -> discord.Embed:
             try:
-                change = await self.curator.remove_card(card, moderator_of(pressed))
+                change = await (await self.curators.of(audience)).remove_card(card, moderator_of(pressed))
             except CurationError as error:
                 return refused_embed(error.message)
             return removed_embed(card, change.display_path)
 
-        confirm = ConfirmView(owner_id=interaction.user.id, confirm_label="Remove", action=do_remove)
-        shown = card_embed(detail, views=await self._views(card, interaction.guild_id)).embed
+        confirm = ConfirmView(owner_id=interaction.user.id, confirm_label="Remove", action=do_remove, audience=audience)
+        shown = card_embed(detail, views=await self._views(detail.card.id, interaction.guild_id)).embed
         await interaction.response.send_message(
             content=f"Remove card `{card}`? Readers will no longer find it.",
             embed=shown,
@@ -415,7 +492,7 @@ class CardsCog(commands.Cog):
         dry_run="Only check it and show what would change",
     )
     @app_commands.autocomplete(collection=_collection_choices)
-    @curator_only()
+    @curates_here()
     async def import_(
         self,
         interaction: discord.Interaction[Any],
@@ -431,7 +508,7 @@ class CardsCog(commands.Cog):
             return
         await interaction.response.defer(thinking=True)
         raw = await file.read()
-        plan = await self.curator.import_file(file.filename, raw, collection_id=collection)
+        audience, plan = await self._import_plan(interaction, file.filename, raw, collection)
         if not plan.ok:
             embed, cut = problems_embed(
                 f"{file.filename}: {len(plan.errors)} error{'s' if len(plan.errors) != 1 else ''}; nothing was changed",
@@ -447,24 +524,55 @@ class CardsCog(commands.Cog):
 
         async def do_import(pressed: discord.Interaction[Any]) -> discord.Embed:
             try:
-                applied = await self.curator.apply_import(plan, moderator_of(pressed))
+                applied = await (await self.curators.of(audience)).apply_import(plan, moderator_of(pressed))
             except CurationError as error:
                 return refused_embed(error.message)
             return imported_embed(applied.plan)
 
-        confirm = ConfirmView(owner_id=interaction.user.id, confirm_label="Confirm", action=do_import)
+        confirm = ConfirmView(
+            owner_id=interaction.user.id, confirm_label="Confirm", action=do_import, audience=audience
+        )
         message = await interaction.followup.send(embed=embed, view=confirm, allowed_mentions=NO_MENTIONS, wait=True)
         confirm.message = message
+
+    async def _import_plan(
+        self, interaction: discord.Interaction[Any], filename: str, raw: bytes, collection: str | None
+    ) -> tuple[Audience, ImportPlan]:
+        """Where an import goes, and its plan: into the server's own collections, unless it names (by the option
+        or in the file) a shared collection the member may curate. A moderator who may not curate the shared
+        library and imports one of its collections gets a copy of their own, under the same id."""
+        here = interaction.guild_id
+        curates_shared = await may_curate(interaction, None) is None
+        key = self.service.resolve_collection(collection.strip(), here) if collection is not None else None
+        if key is not None and audience_of_key(key) is None and curates_shared:
+            return None, await self.curator.import_file(filename, raw, collection_id=key)
+        local = local_id(key) if key is not None else collection
+        own = await self.curators.of(here)
+        plan = await own.import_file(filename, raw, collection_id=local)
+        shared = plan.collection_id is not None and plan.collection_id in self.service.library.collections
+        if collection is None and plan.ok and plan.new_collection and shared and curates_shared:
+            return None, await self.curator.import_file(filename, raw)
+        return here, plan
 
     # ----------------------------------------------------------------------------------------- export
     @cards.command(name="export", description="Download a collection as a YAML card file")
     @app_commands.describe(collection="The collection (all of them when left empty, up to 10)")
     @app_commands.autocomplete(collection=_collection_choices)
-    @curator_only()
+    @curates_here()
     async def export(self, interaction: discord.Interaction[Any], collection: CollectionId | None = None) -> None:
-        """Attach the collection's card file, as served."""
-        library = self.service.library
-        wanted = [collection] if collection is not None else sorted(library.collections)
+        """Attach the collection's card file, as written (any collection the server sees: its own, to bring to
+        another server with /cards import, or a shared one, to adapt a copy)."""
+        here = interaction.guild_id
+        if collection is not None:
+            key = self.service.resolve_collection(collection.strip(), here)
+            if key is None:
+                await _send(interaction, content=f"There is no collection `{safe(collection, 100)}`.")
+                return
+            wanted = [key]
+        else:
+            seen = sorted(c.collection.id for c in self.service.collections(here))
+            own = [c for c in seen if audience_of_key(c) is not None]
+            wanted = own or seen
         if len(wanted) > 10:
             await _send(interaction, content="There are more than 10 collections: pick one.")
             return
@@ -473,18 +581,62 @@ class CardsCog(commands.Cog):
         total = 0
         try:
             for collection_id in wanted:
-                exported = await self.curator.export_collection(collection_id)
+                curator = await self.curators.of(audience_of_key(collection_id))
+                exported = await curator.export_collection(local_id(collection_id))
                 total += exported.cards
                 files.append(discord.File(io.BytesIO(exported.text.encode("utf-8")), filename=exported.filename))
         except CurationError as error:
             await self._refusal(interaction, error)
             return
-        names = ", ".join(f"`{c}`" for c in wanted)
+        names = ", ".join(f"`{local_id(c)}`" for c in wanted)
         await interaction.followup.send(
             content=f"{names}: {total} card{'s' if total != 1 else ''}. Edit and bring back with /cards import.",
             files=files,
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
+        )
+
+    # -------------------------------------------------------------------------------- new-collection
+    @cards.command(name="new-collection", description="Create a collection of this server's own")
+    @app_commands.describe(
+        id="Its id: lowercase letters, digits and hyphens (cards get ids like <id>-001)",
+        title="Its title, as readers see it",
+        description="What it is about (optional)",
+    )
+    @curates_here()
+    async def new_collection(
+        self,
+        interaction: discord.Interaction[Any],
+        id: app_commands.Range[str, 1, 80],
+        title: app_commands.Range[str, 1, 200],
+        description: app_commands.Range[str, 0, 1000] = "",
+    ) -> None:
+        """Write an empty collection file in the server's folder (validated, atomic and audited as an import),
+        served at once; only this server sees it."""
+        here = interaction.guild_id
+        assert here is not None  # curates_here() refused direct messages
+        refusal = await may_curate(interaction, here)
+        if refusal is not None:
+            await _send(interaction, content=refusal)
+            return
+        guild = interaction.guild.name if interaction.guild is not None else "this server"
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        curator = await self.curators.of(here)
+        try:
+            made = await curator.new_collection(
+                clean_text(id).strip(),
+                clean_text(title).strip(),
+                clean_text(description).strip(),
+                guild,
+                moderator_of(interaction),
+            )
+        except CurationError as error:
+            await self._refusal(interaction, error)
+            return
+        await _send(
+            interaction,
+            content=f"Created the collection `{made}` ({safe(title, 200)}); only this server sees it. "
+            f"Add cards with /cards add collection:{made}, or bring a file with /cards import.",
         )
 
     # ----------------------------------------------------------------------------------------- reload
@@ -510,11 +662,23 @@ class CardsCog(commands.Cog):
     @cards.command(name="history", description="Who changed a card, when, and what")
     @app_commands.describe(card="The card's id (removed cards too)")
     @app_commands.autocomplete(card=_card_choices)
-    @curator_only()
+    @curates_here()
     async def history(self, interaction: discord.Interaction[Any], card: CardId) -> None:
-        """The card's changes, newest first, each with what it was before and after."""
+        """The card's changes, newest first, each with what it was before and after: a card of the server's own
+        (removed ones too), or a shared card for those who curate the shared library."""
+        here = interaction.guild_id
+        key = self.service.resolve(card.strip(), here)
+        if key is None:  # a removed card: this server's own id, else a shared one
+            key = f"{local_id(card.strip())}@{here}"
+            if not await self.storage.audit.history(key, limit=1) and await may_curate(interaction, None) is None:
+                key = card.strip()
+        audience = audience_of_key(key)
+        refusal = await may_curate(interaction, audience)
+        if refusal is not None:
+            await _send(interaction, content=refusal)
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        entries = await self.storage.audit.history(card, limit=10)
+        entries = await self.storage.audit.history(key, limit=10)
         if not entries:
             await interaction.followup.send(
                 content=f"No recorded changes to `{safe(card, 100)}`.", ephemeral=True, allowed_mentions=NO_MENTIONS
