@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 import pytest_asyncio
 
+from bot.discord.checks import NOT_THIS_SERVER, ONLY_THE_OWNER
 from tests.e2e.conftest import start_bot
 from tests.fakediscord import FakeChannel, FakeDiscord, FakeGuild, FakeMember
 
@@ -213,3 +215,118 @@ async def test_read_more_on_a_servers_own_long_card_sends_the_rest(decks: Decks)
         full = await (await d.fake.click(message, "Read more", user=d.home_member)).wait_message()
         assert full.ephemeral
         assert LONG_END in _all_text(full)
+
+
+# ------------------------------------------------------------------------------------------------ curating
+MANAGE = discord.Permissions(manage_messages=True)
+FORM = {
+    "Text": "Ribosomes read messenger RNA and build proteins from amino acids.",
+    "Topics (comma-separated)": "cell biology",
+    "Article": "",
+    "Source type": "",
+    "References (semicolon-separated)": "",
+}
+
+
+@pytest_asyncio.fixture
+async def mods(decks: Decks) -> AsyncIterator[tuple[Decks, FakeMember, FakeMember]]:
+    """The two servers, each with a moderator (neither server curates the shared library)."""
+    d = decks
+    home_mod = d.home.add_member("maria", roles=[d.home.add_role("Moderators", permissions=MANAGE)])
+    other_mod = d.other.add_member("oscar-mod", roles=[d.other.add_role("Moderators", permissions=MANAGE)])
+    yield d, home_mod, other_mod
+
+
+def _running(d: Decks) -> Any:
+    return start_bot(d.fake, d.tmp / "config.yml", curator_guilds=[])
+
+
+async def test_a_servers_moderators_create_a_collection_and_add_a_card_only_they_see(
+    mods: tuple[Decks, FakeMember, FakeMember],
+) -> None:
+    d, home_mod, _other_mod = mods
+    async with _running(d) as (_settings, bot, _task):
+        made = await d.fake.slash(
+            d.home, d.home_chan, home_mod, "cards new-collection", id="biology", title="Our biology notes"
+        )
+        assert "Created the collection `biology`" in (await made.wait_message()).text
+        assert (d.tmp / "cards" / "servers" / str(d.home.id) / "biology.yml").exists()
+        again = await d.fake.slash(d.home, d.home_chan, home_mod, "cards new-collection", id="biology", title="Again")
+        assert "already a collection 'biology'" in (await again.wait_message()).text
+        it = await d.fake.slash(d.home, d.home_chan, home_mod, "cards add", collection="biology")
+        added = await (await d.fake.submit_modal(it, FORM)).wait_message()
+        assert "Added card `biology-001`" in added.text
+        assert "Ribosomes" in await _said(await d.fact("home", "search", query="ribosomes"))
+        assert "Ribosomes" not in await _said(await d.fact("other", "search", query="ribosomes"))
+        assert "Ribosomes" not in await _said(await d.fact("dm", "search", query="ribosomes"))
+        history = await d.fake.slash(d.home, d.home_chan, home_mod, "cards history", card="biology-001")
+        assert "biology-001" in _all_text(await history.wait_message())
+        assert bot.service.detail("biology-001") is None  # not in the shared library
+
+
+async def test_another_servers_moderator_cannot_touch_a_servers_cards_by_any_route(
+    mods: tuple[Decks, FakeMember, FakeMember],
+) -> None:
+    d, home_mod, other_mod = mods
+    home_card = f"course-001@{d.home.id}"
+    home_file = d.tmp / "cards" / "servers" / str(d.home.id) / "course.yml"
+    before = await asyncio.to_thread(home_file.read_text, encoding="utf-8")
+    async with _running(d) as (_settings, _bot, _task):
+        for command in ("edit", "remove", "history"):
+            it = await d.fake.slash(d.other, d.other_chan, other_mod, f"cards {command}", card=home_card)
+            said = (await it.wait_message()).text
+            assert "Mitochondria" not in said
+            assert "There is no card" in said or "No recorded changes" in said
+        it = await d.fake.slash(d.other, d.other_chan, other_mod, "cards export", collection=f"course@{d.home.id}")
+        assert "There is no collection" in (await it.wait_message()).text
+        offered = await d.fake.autocomplete(d.other, d.other_chan, other_mod, "cards edit", focused="card", card="mito")
+        assert all("Mitochondria" not in c["name"] for c in offered)
+        # The home moderator's edit form, submitted from the other server (a forged submit), is refused there.
+        opened = await d.fake.slash(d.home, d.home_chan, home_mod, "cards edit", card="course-001")
+        modal = await opened.wait_modal()
+        ids = {t["_label"]: t["custom_id"] for t in modal.text_inputs()}
+        forged = await d.fake.submit_modal(
+            modal.custom_id,
+            {ids["Text"]: "Vandalised from afar.", ids["Topics (comma-separated)"]: "x"},
+            user=other_mod,
+            guild=d.other,
+            channel=d.other_chan,
+        )
+        assert (await forged.wait_message()).text == NOT_THIS_SERVER
+        # The shared library stays the curators' (no server curates it here).
+        it = await d.fake.slash(d.home, d.home_chan, home_mod, "cards remove", card="therapeutic-alliance-001")
+        assert (await it.wait_message()).text == ONLY_THE_OWNER
+    assert await asyncio.to_thread(home_file.read_text, encoding="utf-8") == before
+
+
+async def test_a_collection_exported_by_one_server_is_imported_by_another_as_its_own(
+    mods: tuple[Decks, FakeMember, FakeMember],
+) -> None:
+    d, home_mod, other_mod = mods
+    async with _running(d) as (_settings, bot, _task):
+        export = await d.fake.slash(d.home, d.home_chan, home_mod, "cards export", collection="course")
+        text = (await export.wait_message()).attachment("course.yml").text
+        upload = d.fake.add_attachment("course.yml", text.replace("id: course", "id: borrowed"))
+        it = await d.fake.slash(d.other, d.other_chan, other_mod, "cards import", file=upload)
+        await it.wait_message()
+        done = await (await d.fake.click(it, "Confirm", user=other_mod)).wait_message()
+        assert "Imported" in _all_text(done)
+        assert "Mitochondria" in await _said(await d.fact("other", "search", query="mitochondria"))
+        assert bot.service.detail("borrowed-001", d.home.id) is None  # the copy is the other server's alone
+        # A shared collection a moderator may not curate is copied into their own, keeping its cards' sources.
+        shared = await d.fake.slash(d.other, d.other_chan, other_mod, "cards export", collection="therapeutic-alliance")
+        copied = d.fake.add_attachment(
+            "ta.yml", (await shared.wait_message()).attachment("therapeutic-alliance.yml").text
+        )
+        it = await d.fake.slash(d.other, d.other_chan, other_mod, "cards import", file=copied)
+        await it.wait_message()
+        await (await d.fake.click(it, "Confirm", user=other_mod)).wait_message()
+        own = bot.service.detail(f"therapeutic-alliance-001@{d.other.id}", d.other.id)
+        assert own is not None
+        original = bot.service.detail("therapeutic-alliance-001")
+        assert original is not None
+        assert (own.card.text, own.card.source, own.card.citations) == (
+            original.card.text,
+            original.card.source,
+            original.card.citations,
+        )
