@@ -23,6 +23,7 @@ from bot.storage import AuditLog
 from bot.storage.audit import Action, AuditEntry, State
 
 from .curator import Curator
+from .quotas import Quota
 
 __all__ = ["AudienceAudit", "AudienceDesk", "Curators"]
 
@@ -124,10 +125,14 @@ class AudienceAudit(AuditLog):
 class Curators:
     """A curator per audience, made (and started) when first asked for; closed together."""
 
-    def __init__(self, service: CardService, cards_dir: Path, *, audit: AuditLog | None = None) -> None:
+    def __init__(
+        self, service: CardService, cards_dir: Path, *, audit: AuditLog | None = None, quota: Quota | None = None
+    ) -> None:
         self.service = service
         self.cards_dir = Path(cards_dir).resolve()
         self.audit = audit
+        #: What each server may hold in its own collections (the shared library has no limit).
+        self.quota = quota
         self._curators: dict[Audience, Curator] = {}
         self._lock = asyncio.Lock()
 
@@ -139,6 +144,7 @@ class Curators:
             audit=audit,
             desk=AudienceDesk(self.service, audience),
             shown=None if audience is None else f"{self.cards_dir.name}/{SERVERS}/{audience}",
+            quota=None if audience is None else self.quota,
         )
 
     @property

@@ -30,6 +30,7 @@ from .folder import CardsFolder
 from .forms import CardInput, Moderator, card_data
 from .ids import highest_numbers, id_prefix, new_card_ids
 from .imports import ImportApplied, ImportFormat, ImportPlan, plan_import
+from .quotas import Quota
 from .writes import CardChange, PreparedFile, checked_card, commit_file, describe_change, prepare_file, restore_file
 
 __all__ = ["Curator", "Export"]
@@ -110,11 +111,14 @@ class Curator:
         audit: AuditLog | None = None,
         desk: Desk | None = None,
         shown: str | None = None,
+        quota: Quota | None = None,
     ) -> None:
         self.service = service
         #: What this curator reads and swaps: the whole library, or one audience's part of it
         #: (:class:`bot.curation.audiences.AudienceDesk`).
         self.desk: Desk = desk if desk is not None else service
+        #: The limits a write must stay within (a server's own collections), or None.
+        self.quota = quota
         self.folder = CardsFolder(cards_dir, shown)
         self.cards_dir = self.folder.root
         self.audit = audit
@@ -217,6 +221,9 @@ class Curator:
 
     def _write_and_serve(self, prepared: PreparedFile) -> Library:
         library = self.desk.library
+        if self.quota is not None:  # before anything is written: a refused write leaves nothing behind
+            encoded = prepared.text.encode("utf-8")
+            self.quota.check(library, self.folder.inside(prepared.path), len(prepared.card_file.cards), len(encoded))
         # A server's folder is made with its first collection (the path was checked to be inside the folder).
         self.folder.inside(prepared.path).parent.mkdir(parents=True, exist_ok=True)
         new = commit_file(self.folder, library, prepared)

@@ -330,3 +330,38 @@ async def test_a_collection_exported_by_one_server_is_imported_by_another_as_its
             original.card.source,
             original.card.citations,
         )
+
+
+def _files(folder: Path) -> list[tuple[str, bytes]]:
+    return sorted((p.name, p.read_bytes()) for p in folder.iterdir())
+
+
+async def test_a_server_at_its_quota_is_refused_and_nothing_is_written(
+    mods: tuple[Decks, FakeMember, FakeMember],
+) -> None:
+    d, home_mod, _other_mod = mods
+    config = d.tmp / "config.yml"
+    await asyncio.to_thread(
+        config.write_text,
+        config.read_text(encoding="utf-8") + "server_decks: {max_collections: 1, max_cards: 2}\n",
+        encoding="utf-8",
+    )
+    home = d.tmp / "cards" / "servers" / str(d.home.id)
+    before = await asyncio.to_thread(_files, home)
+    async with _running(d) as (_settings, bot, _task):
+        listed = await d.fake.slash(d.home, d.home_chan, home_mod, "cards collections")
+        shown = (await listed.wait_message()).text
+        assert "`course` · Study Group course · 2 cards" in shown
+        assert "Used: 1 of 1 collections, 2 of 2 cards" in shown
+        it = await d.fake.slash(d.home, d.home_chan, home_mod, "cards add", collection="course")
+        refused = (await (await d.fake.submit_modal(it, FORM)).wait_message()).text
+        assert "at most 2 cards of its own and this would make 3" in refused
+        made = await d.fake.slash(d.home, d.home_chan, home_mod, "cards new-collection", id="more", title="More")
+        assert "at most 1 collections of its own" in (await made.wait_message()).text
+        upload = d.fake.add_attachment("extra.csv", "text\nOne more fact.\nAnd another.\nAnd a third.\n")
+        it = await d.fake.slash(d.home, d.home_chan, home_mod, "cards import", file=upload, collection="course")
+        await it.wait_message()
+        done = await (await d.fake.click(it, "Confirm", user=home_mod)).wait_message()
+        assert "at most 2 cards of its own and this would make 3" in _all_text(done)
+        assert bot.service.detail("course-003", d.home.id) is None
+    assert await asyncio.to_thread(_files, home) == before

@@ -17,6 +17,7 @@ moderator who opened them may use them.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import logging
@@ -43,6 +44,7 @@ from bot.curation import (
     ValidationFailed,
 )
 from bot.curation.audiences import Curators
+from bot.curation.quotas import Quota
 from bot.discord import choices
 from bot.discord.checks import curates_here, curator_only, may_curate
 from bot.discord.embeds import (
@@ -285,8 +287,9 @@ class CardsCog(commands.Cog):
     @classmethod
     def from_bot(cls, bot: FactdeckBot) -> CardsCog:
         """The cog factory used by :data:`bot.discord.app.COGS`: writes go to the folder the bot serves."""
-        service = bot.service
-        return cls(Curators(service, service.library.root, audit=bot.storage.audit), bot.storage)
+        service, limits = bot.service, bot.settings.server_decks
+        quota = Quota(limits.max_collections, limits.max_cards, limits.max_bytes)
+        return cls(Curators(service, service.library.root, audit=bot.storage.audit, quota=quota), bot.storage)
 
     async def cog_load(self) -> None:
         """Bring the audit log in line with the card files before the first write."""
@@ -595,6 +598,29 @@ class CardsCog(commands.Cog):
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
+
+    # ------------------------------------------------------------------------------------ collections
+    @cards.command(name="collections", description="This server's own collections and how much of its limits they use")
+    @curates_here()
+    async def collections(self, interaction: discord.Interaction[Any]) -> None:
+        """The server's own collections, each with its cards, and the server's usage beside its limits."""
+        here = interaction.guild_id
+        assert here is not None  # curates_here() refused direct messages
+        curator = await self.curators.of(here)
+        part = curator.desk.library
+        usage = await asyncio.to_thread(Quota.usage, part)
+        quota = self.curators.quota
+        counts = {c.id: len(part.cards_of(c.id)) for c in part.collections.values()}
+        lines = [
+            f"`{cid}` · {safe(part.collections[cid].title, 100)} · {n} card{'s' if n != 1 else ''}"
+            for cid, n in sorted(counts.items())
+        ] or ["No collection of its own yet: create one with /cards new-collection."]
+        if quota is not None:
+            lines.append(
+                f"\nUsed: {usage.collections:,} of {quota.collections:,} collections, {usage.cards:,} of "
+                f"{quota.cards:,} cards, {usage.bytes / 1024:,.0f} of {quota.bytes / 1024:,.0f} KiB."
+            )
+        await _send(interaction, content=clip("\n".join(lines), 2000)[0])
 
     # -------------------------------------------------------------------------------- new-collection
     @cards.command(name="new-collection", description="Create a collection of this server's own")
