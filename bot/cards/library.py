@@ -210,9 +210,7 @@ class Library:
         mine = {str(f.path) for f in files}
         problems = [p for p in self.problems if p.path in mine or audience_of_path(self.root, Path(p.path)) == audience]
         broken = [b for b in self.broken if audience_of_path(self.root, b) == audience]
-        contested = {
-            local_id(cid): paths for cid, paths in self.contested.items() if audience_of_key(cid) == audience
-        }
+        contested = {local_id(cid): paths for cid, paths in self.contested.items() if audience_of_key(cid) == audience}
         part = _index(root, files, problems, broken, contested)
         return dataclasses.replace(part, max_file_bytes=self.max_file_bytes)
 
@@ -222,9 +220,7 @@ class Library:
         theirs = [f.for_audience(self.root) for f in part.files]
         mine = {str(f.path) for f in part.files}
         problems = [
-            p
-            for p in self.problems
-            if audience_of_path(self.root, Path(p.path)) != audience and p.path not in mine
+            p for p in self.problems if audience_of_path(self.root, Path(p.path)) != audience and p.path not in mine
         ] + list(part.problems)
         broken = [b for b in self.broken if audience_of_path(self.root, b) != audience] + list(part.broken)
         contested = {cid: paths for cid, paths in self.contested.items() if audience_of_key(cid) != audience}

@@ -341,9 +341,7 @@ def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
         picker, topic_weights, server_weights = _pools(library, index_dir)
         names, server_names = _collection_names(library, picker)
     server_topics = {server: Vocabulary(weights) for server, weights in server_weights.items()}
-    return Snapshot(
-        library, search, citations, Vocabulary(topic_weights), names, picker, server_topics, server_names
-    )
+    return Snapshot(library, search, citations, Vocabulary(topic_weights), names, picker, server_topics, server_names)
 
 
 @contextlib.contextmanager

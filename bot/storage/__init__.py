@@ -33,6 +33,7 @@ from typing import Any, Self
 from .audit import ACTIONS, Action, AuditEntry, AuditLog
 from .daily import DailyStore
 from .db import MAX_SNOWFLAKE, Database, Migration, MigrationError, StorageUnavailable, load_migrations
+from .decks import ServerDecksStore, ServerDeckState
 from .meta import Meta
 from .spill import ViewSpill, spill_path
 from .study import StudyStore
@@ -48,6 +49,8 @@ __all__ = [
     "Meta",
     "Migration",
     "MigrationError",
+    "ServerDeckState",
+    "ServerDecksStore",
     "Stats",
     "Storage",
     "StorageUnavailable",
@@ -82,6 +85,7 @@ class Storage:
         self.audit = AuditLog(db)
         self.daily = DailyStore(db)
         self.study = StudyStore(db)
+        self.decks = ServerDecksStore(db)
         self.in_memory_fallback = in_memory_fallback
         self._closed = False
 

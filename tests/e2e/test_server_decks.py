@@ -365,3 +365,38 @@ async def test_a_server_at_its_quota_is_refused_and_nothing_is_written(
         assert "at most 2 cards of its own and this would make 3" in _all_text(done)
         assert bot.service.detail("course-003", d.home.id) is None
     assert await asyncio.to_thread(_files, home) == before
+
+
+async def test_when_the_bot_leaves_a_server_its_collections_are_archived_after_the_grace_period(decks: Decks) -> None:
+    d = decks
+    config = d.tmp / "config.yml"
+    text = await asyncio.to_thread(config.read_text, encoding="utf-8")
+    await asyncio.to_thread(config.write_text, text + "server_decks: {grace_days: 0}\n", encoding="utf-8")
+    folder = d.tmp / "cards" / "servers" / str(d.other.id)
+    async with _running(d) as (_settings, bot, _task):
+        assert bot.service.detail("course-001", d.other.id) is not None
+        d.fake.remove_guild(d.other)
+        await d.fake.wait_for(lambda: not folder.exists(), timeout=5, what="the other server's folder to be archived")
+        archived = list((d.tmp / "cards" / ".archive" / "servers" / str(d.other.id)).glob("*/course.yml"))
+        assert len(archived) == 1
+        await d.fake.wait_for(
+            lambda: bot.service.detail("course-001", d.other.id) is None, timeout=5, what="the cards to go"
+        )
+        assert "Mitochondria" in await _said(await d.fact("home", "search", query="mitochondria"))  # others stay
+        states = await bot.storage.decks.states()
+        assert states[d.other.id].archived_at is not None
+
+
+async def test_a_server_the_bot_left_keeps_its_collections_during_the_grace_period(decks: Decks) -> None:
+    d = decks
+    folder = d.tmp / "cards" / "servers" / str(d.other.id)
+    async with _running(d) as (_settings, bot, _task):
+        keeper = bot.get_cog("CardsCog").keeper
+        d.fake.remove_guild(d.other)
+        await d.fake.wait_for(lambda: d.other.id in keeper.left_here, timeout=5, what="the leave to be recorded")
+        assert await keeper.archive_due() == []  # 30 days by default
+        states = await bot.storage.decks.states()
+        assert states[d.other.id].left_at is not None
+        assert states[d.other.id].archived_at is None
+        assert folder.exists()
+        assert bot.service.detail("course-001", d.other.id) is not None

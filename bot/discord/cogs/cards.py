@@ -18,7 +18,9 @@ moderator who opened them may use them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import datetime as dt
 import io
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -45,6 +47,7 @@ from bot.curation import (
 )
 from bot.curation.audiences import Curators
 from bot.curation.quotas import Quota
+from bot.curation.servers import DeckKeeper
 from bot.discord import choices
 from bot.discord.checks import curates_here, curator_only, may_curate
 from bot.discord.embeds import (
@@ -64,6 +67,7 @@ from bot.discord.embeds import (
 )
 from bot.discord.errors import NO_MENTIONS, report_error
 from bot.discord.inputs import CardId, CollectionId, clean_text
+from bot.storage import StorageUnavailable
 
 if TYPE_CHECKING:
     from bot.discord.app import FactdeckBot
@@ -80,6 +84,8 @@ INPUT_MAX = 4000
 CONFIRM_TIMEOUT = 600.0
 MODAL_TIMEOUT = 900.0
 NOT_YOURS = "Only the moderator who started this can use it."
+#: Seconds between two looks for servers whose own collections are due to be archived.
+KEEP_EVERY = 3600.0
 #: What a moderator is told who names no collection while their server has none of its own.
 NO_OWN_COLLECTION = "This server has no collection of its own yet: create one with /cards new-collection."
 
@@ -279,9 +285,13 @@ class CardsCog(commands.Cog):
         default_permissions=discord.Permissions(manage_messages=True),
     )
 
-    def __init__(self, curators: Curators, storage: Storage) -> None:
+    def __init__(self, curators: Curators, storage: Storage, keeper: DeckKeeper | None = None) -> None:
         self.curators = curators
         self.storage = storage
+        #: Archives a server's own collections once the bot has been gone from it for the grace period.
+        self.keeper = keeper
+        self._keeping: asyncio.Task[None] | None = None
+        self._poke = asyncio.Event()
         super().__init__()
 
     @classmethod
@@ -289,16 +299,50 @@ class CardsCog(commands.Cog):
         """The cog factory used by :data:`bot.discord.app.COGS`: writes go to the folder the bot serves."""
         service, limits = bot.service, bot.settings.server_decks
         quota = Quota(limits.max_collections, limits.max_cards, limits.max_bytes)
-        return cls(Curators(service, service.library.root, audit=bot.storage.audit, quota=quota), bot.storage)
+        curators = Curators(service, service.library.root, audit=bot.storage.audit, quota=quota)
+        keeper = DeckKeeper(service, bot.storage.decks, dt.timedelta(days=limits.grace_days))
+        return cls(curators, bot.storage, keeper)
 
     async def cog_load(self) -> None:
-        """Bring the audit log in line with the card files before the first write."""
+        """Bring the audit log in line with the card files before the first write; start the hourly look for
+        servers whose collections are due to be archived."""
         await self.curators.start()
+        if self.keeper is not None:
+            self._keeping = asyncio.create_task(self._keep(self.keeper), name="factdeck-server-decks")
 
     async def cog_unload(self) -> None:
         """On shutdown (the bot removes its cogs before storage closes): let the writes under way finish, with
         their audit rows, and refuse new ones."""
+        if self._keeping is not None:
+            self._keeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeping
         await self.curators.close()
+
+    # ------------------------------------------------------------------------- servers the bot leaves
+    async def _keep(self, keeper: DeckKeeper) -> None:
+        """Every hour (and at once after the bot leaves a server), archive what is due."""
+        while True:
+            try:
+                await keeper.archive_due()
+            except (OSError, StorageUnavailable) as exc:  # tried again at the next look
+                log.warning("could not archive the collections of servers the bot left: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), timeout=KEEP_EVERY)
+            self._poke.clear()
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """The bot was removed from a server: its own collections are kept for the grace period, then archived."""
+        if self.keeper is not None:
+            await self.keeper.left(guild.id)
+            self._poke.set()
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """The bot is (back) in a server: its own collections stay."""
+        if self.keeper is not None:
+            await self.keeper.joined(guild.id)
 
     @property
     def curator(self) -> Curator:
