@@ -43,6 +43,7 @@ cards:
     text: {text}
     topics: [{topic}]
     citations: ["{author} (2001)"]
+    study: {{cloze: [{cloze}]}}
 {more}"""
 LONG_END = "and that is the end of the long card."
 LONG = f"""\
@@ -97,8 +98,15 @@ async def decks(
         folder = cards / "servers" / str(guild.id)
         folder.mkdir(parents=True)
         more = LONG if guild is home else ""
+        cloze = "zebrafish" if guild is home else "quokka"
         deck = DECK.format(
-            title=f"{guild.name} course", curator=guild.name, text=text, topic=topic, author=author, more=more
+            title=f"{guild.name} course",
+            curator=guild.name,
+            text=text,
+            topic=topic,
+            author=author,
+            more=more,
+            cloze=cloze,
         )
         (folder / "course.yml").write_text(deck, encoding="utf-8")
     (tmp_path / "config.yml").write_text(CONFIG, encoding="utf-8")
@@ -400,3 +408,40 @@ async def test_a_server_the_bot_left_keeps_its_collections_during_the_grace_peri
         assert states[d.other.id].archived_at is None
         assert folder.exists()
         assert bot.service.detail("course-001", d.other.id) is not None
+
+
+# ------------------------------------------------------------------------------------ daily posts and study
+async def test_daily_posts_draw_from_what_the_server_sees(mods: tuple[Decks, FakeMember, FakeMember]) -> None:
+    d, home_mod, other_mod = mods
+    async with _running(d) as (_settings, _bot, _task):
+        options = {"channel": d.home_chan, "time": "10:30", "timezone": "UTC", "collection": "course"}
+        done = await d.fake.slash(d.home, d.home_chan, home_mod, "daily set", **options)
+        await done.wait_message()
+        preview = await (await d.fake.slash(d.home, d.home_chan, home_mod, "daily preview")).wait_message()
+        assert f"@{d.home.id}" in _all_text(preview)
+        theirs = {**options, "channel": d.other_chan, "collection": f"course@{d.home.id}"}
+        refused = await (await d.fake.slash(d.other, d.other_chan, other_mod, "daily set", **theirs)).wait_message()
+        assert "No cards match" in refused.text
+        typed = {**options, "channel": d.other_chan, "collection": "course"}
+        offered = await d.fake.autocomplete(
+            d.other, d.other_chan, other_mod, "daily set", focused="collection", **typed
+        )
+        assert [c["value"] for c in offered] == [f"course@{d.other.id}"]
+        today = await _said(await d.fact("home", "today"))
+        assert f"@{d.home.id}" in today
+
+
+async def test_study_sessions_quiz_only_on_what_the_server_sees(mods: tuple[Decks, FakeMember, FakeMember]) -> None:
+    d, _home_mod, other_mod = mods
+    async with _running(d) as (_settings, bot, _task):
+        it = await d.fake.slash(d.home, d.home_chan, d.home_member, "study start", collection="course", mode="cloze")
+        started = _all_text(await it.wait_message())
+        assert "quokka" not in started.lower()
+        session = bot.get_cog("StudyCog").desk.sessions[d.home_chan.id]
+        assert session.card_ids
+        assert all(card.endswith(f"@{d.home.id}") for card in session.card_ids)
+        it = await d.fake.slash(
+            d.other, d.other_chan, other_mod, "study start", collection=f"course@{d.home.id}", mode="cloze"
+        )
+        assert "There is no collection" in _all_text(await it.wait_message())
+        assert d.other_chan.id not in bot.get_cog("StudyCog").desk.sessions

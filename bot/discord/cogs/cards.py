@@ -679,7 +679,7 @@ class CardsCog(commands.Cog):
         interaction: discord.Interaction[Any],
         id: app_commands.Range[str, 1, 80],
         title: app_commands.Range[str, 1, 200],
-        description: app_commands.Range[str, 0, 1000] = "",
+        description: app_commands.Range[str, 0, 200] = "",
     ) -> None:
         """Write an empty collection file in the server's folder (validated, atomic and audited as an import),
         served at once; only this server sees it."""

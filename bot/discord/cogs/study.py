@@ -539,7 +539,7 @@ class StudyCog(commands.Cog):
     async def review(self, interaction: discord.Interaction[Any], topic: str | None = None) -> None:
         """A private review: question, reveal, then Again/Hard/Good/Easy."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        items = await self.desk.review(interaction.user.id, topic or None, self.clock())
+        items = await self.desk.review(interaction.user.id, topic or None, self.clock(), interaction.guild_id)
         if not items:
             hint = "" if topic else " Add a topic to start on new cards: `/study review topic:…`."
             await interaction.followup.send(f"Nothing to review right now.{hint}", ephemeral=True)
@@ -748,7 +748,7 @@ class StudyCog(commands.Cog):
         except StudyError as exc:
             await reply(interaction, str(exc))
             return
-        items = await self.desk.next_review(interaction.user.id, self.clock())
+        items = await self.desk.next_review(interaction.user.id, self.clock(), interaction.guild_id)
         if not items:
             await interaction.response.edit_message(
                 content="All done for now: your next reviews come back on their own schedule.", embeds=[], view=None
