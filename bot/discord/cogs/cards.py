@@ -325,7 +325,9 @@ class CardsCog(commands.Cog):
         while True:
             try:
                 await keeper.archive_due()
-            except (OSError, StorageUnavailable) as exc:  # tried again at the next look
+            except StorageUnavailable:  # said once at start by the bot; tried again at the next look
+                log.info("servers the bot left are looked at for archiving once the database is back")
+            except OSError as exc:  # tried again at the next look
                 log.warning("could not archive the collections of servers the bot left: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), timeout=KEEP_EVERY)
