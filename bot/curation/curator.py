@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 
 from bot.cards.library import Library, file_digest
-from bot.cards.model import Card, CardFile, Collection
+from bot.cards.model import Card, CardFile, Collection, to_builtins
 from bot.cards.yamlio import dump
 from bot.service import CardService, ReloadReport
 from bot.storage import AuditLog, StorageUnavailable
@@ -278,6 +278,37 @@ class Curator:
         prepared = prepare_file(self.folder, library, loaded.path, card_file, base=loaded)
         change = describe_change(self.folder, "add", card_id, collection_id, loaded.path, None, card, library)
         return change, prepared
+
+    async def copy_card(self, collection_id: str | None, card: Card, moderator: Moderator, origin: str) -> CardChange:
+        """Add a copy of ``card`` (from another audience: a shared card a server adapts) to a collection, with the
+        next free id there and the same text, topics, source, citations and study block; the change names
+        ``origin`` (the card it was copied from), in the reply and in the audit log, as the link back."""
+        async with self._open():
+            return await _finish(self._copy_card(collection_id, card, moderator, origin))
+
+    async def _copy_card(self, collection_id: str | None, card: Card, moderator: Moderator, origin: str) -> CardChange:
+        given = await self._trail.marks()
+        change, prepared = await asyncio.to_thread(self._copy, collection_id, card, moderator, given, origin)
+        return await self._change(change, prepared, moderator)
+
+    def _copy(
+        self, collection_id: str | None, card: Card, moderator: Moderator, given: Mapping[str, int], origin: str
+    ) -> tuple[CardChange, PreparedFile]:
+        library = self.desk.library
+        if collection_id is None:
+            if len(library.collections) != 1:
+                raise CurationError("choose the collection to copy the card into")
+            collection_id = next(iter(library.collections))
+        loaded = self.folder.file_of(library, collection_id)
+        card_id = self.next_card_id(collection_id, library, given=given.get(id_prefix(collection_id), 0))
+        stamp = card_data(card_id, CardInput(card.text), base=None, moderator=moderator)
+        copied = checked_card(
+            {**to_builtins(card), "id": card_id, "added_by": stamp["added_by"], "added_at": stamp["added_at"]}
+        )
+        card_file = msgspec.structs.replace(loaded.card_file, cards=(*loaded.card_file.cards, copied))
+        prepared = prepare_file(self.folder, library, loaded.path, card_file, base=loaded)
+        change = describe_change(self.folder, "add", card_id, collection_id, loaded.path, None, copied, library)
+        return dataclasses.replace(change, display_path=f"{change.display_path}, copied from {origin}"), prepared
 
     async def edit_card(
         self, card_id: str, form: CardInput, moderator: Moderator, *, opened: Card | None = None

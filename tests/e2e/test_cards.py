@@ -121,7 +121,18 @@ async def test_the_group_is_hidden_by_default_and_checked_at_runtime(deck: Deck)
     assert int(group["default_member_permissions"]) == discord.Permissions(manage_messages=True).value
     assert group.get("contexts") == [0] or group.get("dm_permission") is False
     names = {o["name"] for o in group["options"]}
-    assert names == {"add", "edit", "remove", "import", "export", "reload", "history", "new-collection", "collections"}
+    assert names == {
+        "add",
+        "edit",
+        "remove",
+        "import",
+        "export",
+        "reload",
+        "history",
+        "new-collection",
+        "collections",
+        "copy",
+    }
 
 
 async def test_add_makes_the_card_live_at_once(deck: Deck) -> None:

@@ -445,3 +445,31 @@ async def test_study_sessions_quiz_only_on_what_the_server_sees(mods: tuple[Deck
         )
         assert "There is no collection" in _all_text(await it.wait_message())
         assert d.other_chan.id not in bot.get_cog("StudyCog").desk.sessions
+
+
+async def test_a_shared_card_is_copied_into_the_servers_own_collection_with_its_source_and_a_link_back(
+    mods: tuple[Decks, FakeMember, FakeMember],
+) -> None:
+    d, home_mod, other_mod = mods
+    async with _running(d) as (_settings, bot, _task):
+        it = await d.fake.slash(d.home, d.home_chan, home_mod, "cards copy", card="therapeutic-alliance-002")
+        said = (await it.wait_message()).text
+        assert "Copied `therapeutic-alliance-002` as `course-003`" in said
+        copy = bot.service.detail("course-003", d.home.id)
+        original = bot.service.detail("therapeutic-alliance-002")
+        assert copy is not None
+        assert original is not None
+        assert (copy.card.text, copy.card.source, copy.card.citations, copy.card.topics) == (
+            original.card.text,
+            original.card.source,
+            original.card.citations,
+            original.card.topics,
+        )
+        assert copy.card.added_by == "maria"
+        history = await d.fake.slash(d.home, d.home_chan, home_mod, "cards history", card="course-003")
+        assert "copied from therapeutic-alliance-002" in _all_text(await history.wait_message())
+        # Another server's card is not there to copy; the server's own is not copied again.
+        it = await d.fake.slash(d.other, d.other_chan, other_mod, "cards copy", card=f"course-003@{d.home.id}")
+        assert "There is no card" in (await it.wait_message()).text
+        it = await d.fake.slash(d.home, d.home_chan, home_mod, "cards copy", card="course-001")
+        assert "already this server's own" in (await it.wait_message()).text

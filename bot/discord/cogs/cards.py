@@ -458,6 +458,41 @@ class CardsCog(commands.Cog):
             return
         await self._card_reply(interaction, change, f"Added card `{change.card_id}`; it is live now.")
 
+    # ------------------------------------------------------------------------------------------- copy
+    @cards.command(name="copy", description="Copy a shared card into one of this server's collections, to adapt it")
+    @app_commands.describe(card="The shared card's id", collection="This server's collection to copy it into")
+    @app_commands.autocomplete(card=_card_choices, collection=_collection_choices)
+    @curates_here()
+    async def copy(
+        self, interaction: discord.Interaction[Any], card: CardId, collection: CollectionId | None = None
+    ) -> None:
+        """Add a copy of a shared card (its text, topics, source and citations) to the server's own collection;
+        the reply and the card's history name the card it came from."""
+        here = interaction.guild_id
+        key = self.service.resolve(card.strip(), here)
+        found = self.service.library.cards.get(key) if key is not None and audience_of_key(key) is None else None
+        if key is None:
+            await _send(interaction, content=f"There is no card `{safe(card, 100)}`.")
+            return
+        if found is None:
+            await _send(interaction, content=f"`{safe(card, 100)}` is already this server's own: edit it instead.")
+            return
+        target = await self._collection_target(interaction, collection)
+        if target is None:
+            return
+        audience, local = target
+        if audience != here:
+            await _send(interaction, content="Copy it into one of this server's own collections.")
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            curator = await self.curators.of(here)
+            change = await curator.copy_card(local, found, moderator_of(interaction), origin=key)
+        except CurationError as error:
+            await self._refusal(interaction, error)
+            return
+        await self._card_reply(interaction, change, f"Copied `{key}` as `{change.card_id}`; edit it with /cards edit.")
+
     # ------------------------------------------------------------------------------------------- edit
     @cards.command(name="edit", description="Edit a card (opens a form filled in with it)")
     @app_commands.describe(card="The card's id")
