@@ -16,17 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.cli.bot_commands import _settings
+from bot.settings import Settings
 
 __all__ = ["add_server_commands"]
-
-
-def _settings(args: argparse.Namespace) -> Settings | None:
-    try:
-        return load_settings(args.config)
-    except SettingsError as exc:
-        print(f"factdeck: {exc}", file=sys.stderr)
-        return None
 
 
 async def _states(settings: Settings) -> dict[int, tuple[dt.datetime | None, dt.datetime | None]]:

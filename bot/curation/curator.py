@@ -33,11 +33,13 @@ from .imports import ImportApplied, ImportFormat, ImportPlan, plan_import
 from .quotas import Quota
 from .writes import CardChange, PreparedFile, checked_card, commit_file, describe_change, prepare_file, restore_file
 
-__all__ = ["Curator", "Export"]
+__all__ = ["COPIED_FROM", "Curator", "Export"]
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
+#: How a copied card's change names the card it was copied from (its history shows it: the link back).
+COPIED_FROM = "copied from "
 #: A temporary file of the atomic writer (``.<name>.yml.<random>.tmp``), left behind only by a crash mid-write.
 _LEFTOVER = re.compile(r"^\.[^/]+\.ya?ml\.[^.]+\.tmp$")
 
@@ -266,6 +268,15 @@ class Curator:
     def _add(
         self, collection_id: str | None, form: CardInput, moderator: Moderator, given: Mapping[str, int]
     ) -> tuple[CardChange, PreparedFile]:
+        return self._append(
+            collection_id, given, lambda card_id: checked_card(card_data(card_id, form, base=None, moderator=moderator))
+        )
+
+    def _append(
+        self, collection_id: str | None, given: Mapping[str, int], make: Callable[[str], Card]
+    ) -> tuple[CardChange, PreparedFile]:
+        """A new card (``make`` given its id, the next free one) at the end of a collection (the only one when
+        ``collection_id`` is None)."""
         library = self.desk.library
         if collection_id is None:
             if len(library.collections) != 1:
@@ -273,7 +284,7 @@ class Curator:
             collection_id = next(iter(library.collections))
         loaded = self.folder.file_of(library, collection_id)
         card_id = self.next_card_id(collection_id, library, given=given.get(id_prefix(collection_id), 0))
-        card = checked_card(card_data(card_id, form, base=None, moderator=moderator))
+        card = make(card_id)
         card_file = msgspec.structs.replace(loaded.card_file, cards=(*loaded.card_file.cards, card))
         prepared = prepare_file(self.folder, library, loaded.path, card_file, base=loaded)
         change = describe_change(self.folder, "add", card_id, collection_id, loaded.path, None, card, library)
@@ -294,21 +305,13 @@ class Curator:
     def _copy(
         self, collection_id: str | None, card: Card, moderator: Moderator, given: Mapping[str, int], origin: str
     ) -> tuple[CardChange, PreparedFile]:
-        library = self.desk.library
-        if collection_id is None:
-            if len(library.collections) != 1:
-                raise CurationError("choose the collection to copy the card into")
-            collection_id = next(iter(library.collections))
-        loaded = self.folder.file_of(library, collection_id)
-        card_id = self.next_card_id(collection_id, library, given=given.get(id_prefix(collection_id), 0))
-        stamp = card_data(card_id, CardInput(card.text), base=None, moderator=moderator)
-        copied = checked_card(
-            {**to_builtins(card), "id": card_id, "added_by": stamp["added_by"], "added_at": stamp["added_at"]}
-        )
-        card_file = msgspec.structs.replace(loaded.card_file, cards=(*loaded.card_file.cards, copied))
-        prepared = prepare_file(self.folder, library, loaded.path, card_file, base=loaded)
-        change = describe_change(self.folder, "add", card_id, collection_id, loaded.path, None, copied, library)
-        return dataclasses.replace(change, display_path=f"{change.display_path}, copied from {origin}"), prepared
+        def copied(card_id: str) -> Card:
+            stamp = card_data(card_id, CardInput(card.text), base=None, moderator=moderator)
+            fields = {"id": card_id, "added_by": stamp["added_by"], "added_at": stamp["added_at"]}
+            return checked_card({**to_builtins(card), **fields})
+
+        change, prepared = self._append(collection_id, given, copied)
+        return dataclasses.replace(change, display_path=f"{change.display_path}, {COPIED_FROM}{origin}"), prepared
 
     async def edit_card(
         self, card_id: str, form: CardInput, moderator: Moderator, *, opened: Card | None = None

@@ -233,21 +233,11 @@ class CardService:
     def resolve(self, card_id: str, viewer: Audience = None) -> str | None:
         """The served key of the card ``card_id`` names for ``viewer`` (its own id, as written in the server's
         file, or its served key), or None when ``viewer`` sees no such card."""
-        cards = self._snapshot.library.cards
-        if viewer is not None:
-            own = qualify(card_id, viewer)
-            if own in cards:
-                return own
-        return card_id if card_id in cards and visible(card_id, viewer) else None
+        return _resolve(self._snapshot.library.cards, card_id, viewer)
 
     def resolve_collection(self, collection_id: str, viewer: Audience = None) -> str | None:
         """The served key of the collection ``collection_id`` names for ``viewer``, or None."""
-        collections = self._snapshot.library.collections
-        if viewer is not None:
-            own = qualify(collection_id, viewer)
-            if own in collections:
-                return own
-        return collection_id if collection_id in collections and visible(collection_id, viewer) else None
+        return _resolve(self._snapshot.library.collections, collection_id, viewer)
 
     def _collection_filter(self, collection: str | None, viewer: Audience) -> str | None:
         """A collection filter as served: its key, or (unknown to ``viewer``) the name as given, which the
@@ -408,6 +398,13 @@ class CardService:
             out.append(CollectionSummary(collection, len(cards), collection.topics or top))
         self._summaries = (lib, out)
         return list(out)
+
+
+def _resolve(served: Mapping[str, object], name: str, viewer: Audience) -> str | None:
+    """The served key ``name`` means for ``viewer``: the viewer's own first, then a shared one; None if neither."""
+    if viewer is not None and (own := qualify(name, viewer)) in served:
+        return own
+    return name if name in served and visible(name, viewer) else None
 
 
 def _complete(vocabularies: Sequence[Vocabulary], prefix: str, limit: int) -> list[str]:
