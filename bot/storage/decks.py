@@ -68,7 +68,8 @@ class ServerDecksStore:
     async def due(self, before: dt.datetime) -> list[int]:
         """The servers the bot left at or before ``before`` whose collections are still served."""
         rows = await self._db.fetchall(
-            "SELECT guild_id FROM server_decks WHERE left_at_ms IS NOT NULL AND left_at_ms <= ? AND archived_ms IS NULL",
+            "SELECT guild_id FROM server_decks "
+            "WHERE left_at_ms IS NOT NULL AND left_at_ms <= ? AND archived_ms IS NULL",
             (_ms(before),),
         )
         return [int(r["guild_id"]) for r in rows]
