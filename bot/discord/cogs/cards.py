@@ -324,7 +324,8 @@ class CardsCog(commands.Cog):
         """Every hour (and at once after the bot leaves a server), archive what is due."""
         while True:
             try:
-                await keeper.archive_due()
+                if self.storage.unavailable is None:  # a database that is down is looked at again next time
+                    await keeper.archive_due()
             except StorageUnavailable:  # said once at start by the bot; tried again at the next look
                 log.info("servers the bot left are looked at for archiving once the database is back")
             except OSError as exc:  # tried again at the next look

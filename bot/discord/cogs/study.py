@@ -280,8 +280,8 @@ class StudyCog(commands.Cog):
         await self.client.wait_until_ready()
         try:
             sessions = await self.desk.resume()
-        except StorageUnavailable as exc:  # the start already said the database is down, in one line
-            log.warning("study sessions saved before the restart stay saved until a start with the database: %s", exc)
+        except StorageUnavailable:  # the start already said why the database is down, in one line: not again
+            log.warning("study sessions saved before the restart stay saved until a start with the database")
             self.resumed.set()
             return
         except Exception:
