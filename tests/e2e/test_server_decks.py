@@ -473,3 +473,18 @@ async def test_a_shared_card_is_copied_into_the_servers_own_collection_with_its_
         assert "There is no card" in (await it.wait_message()).text
         it = await d.fake.slash(d.home, d.home_chan, home_mod, "cards copy", card="course-001")
         assert "already this server's own" in (await it.wait_message()).text
+
+
+async def test_a_forged_pick_of_another_servers_card_in_a_result_list_opens_nothing(decks: Decks) -> None:
+    """The "open a card" menu of a search result carries card ids; a forged pick naming another server's card is
+    answered as for a card that does not exist, and one of the server's own opens."""
+    d = decks
+    async with start_bot(d.fake, d.tmp / "config.yml") as (_settings, _bot, _task):
+        message = await (await d.fact("home", "search", query="alliance")).wait_message()
+        menu = message.selects[0]
+        for card, expected in ((f"course-001@{d.other.id}", "no longer in the deck"), ("course-001", "Mitochondria")):
+            data = {"custom_id": menu["custom_id"], "component_type": 3, "values": [card]}
+            forged = await d.fake.forge_component(message, data, user=d.home_member)
+            said = _all_text(await forged.wait_message())
+            assert expected in said
+            assert "jaw muscles" not in said
