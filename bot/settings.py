@@ -85,6 +85,17 @@ class Insights(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     search_retention_days: Annotated[int, msgspec.Meta(ge=1, le=3660)] = 90
 
 
+class ServerDecks(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Each server's own collections (``cards/servers/<id>/``): what one server may hold, checked before every
+    write, and how long they are kept once the bot has left the server."""
+
+    max_collections: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 20
+    max_cards: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 2_000
+    max_bytes: Annotated[int, msgspec.Meta(ge=0)] = 4 << 20
+    #: Days a server's collections stay after the bot leaves it, before they are archived (out of the library).
+    grace_days: Annotated[float, msgspec.Meta(ge=0, le=3650)] = 30.0
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Everything the bot is configured with. Build it with :func:`load_settings`."""
 
@@ -106,6 +117,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     health_file: Path | None = None
     #: Card files larger than this many bytes are refused unread (docs/cards.md, "Files that are not read").
     max_card_file_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16 << 20
+    server_decks: ServerDecks = ServerDecks()
     #: The config file these settings came from (None when there was none); not a key in the file.
     source: Path | None = None
 

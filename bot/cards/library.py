@@ -42,17 +42,122 @@ MAX_FILE_BYTES = 16 << 20
 #: Parse in worker processes only when there is this much uncached YAML; below it, starting them costs more.
 PARALLEL_BYTES = 4 << 20
 #: Changes whenever the model or the cache layout changes, so an old cache is never misread.
-CACHE_VERSION = hashlib.blake2b(model.schema_text().encode() + b"cache-v2", digest_size=6).hexdigest()
+CACHE_VERSION = hashlib.blake2b(model.schema_text().encode() + b"cache-v3", digest_size=6).hexdigest()
+
+
+# ------------------------------------------------------------------------------------------- audiences
+#: Who a collection is for: None for the shared library every server reads, else the id of the one server whose
+#: own collection it is (its file lives in ``cards/servers/<server id>/``).
+Audience = int | None
+#: The folder, under the cards folder, that holds one folder of card files per server.
+SERVERS = "servers"
+#: Between a card or collection id and the server it belongs to, in the keys the library serves it under.
+AUDIENCE_MARK = "@"
+
+
+def qualify(local_id: str, audience: Audience) -> str:
+    """The key a card or collection is served under: its id for the shared library, ``id@server`` for a server's
+    own, so that two servers (or a server and the shared library) may use the same ids without clashing."""
+    return local_id if audience is None else f"{local_id}{AUDIENCE_MARK}{audience}"
+
+
+def audience_of_key(key: str) -> Audience:
+    """The audience a served key belongs to (None: shared; a key not of that form is shared too)."""
+    _local, mark, server = key.rpartition(AUDIENCE_MARK)
+    return int(server) if mark and server.isdigit() else None
+
+
+def local_id(key: str) -> str:
+    """The id as written in its card file (``bio-001`` for ``bio-001@123``)."""
+    local, mark, server = key.rpartition(AUDIENCE_MARK)
+    return local if mark and server.isdigit() else key
+
+
+def visible(key: str, viewer: Audience) -> bool:
+    """Whether a reader in server ``viewer`` (None: a direct message) may see the card or collection ``key``."""
+    audience = audience_of_key(key)
+    return audience is None or audience == viewer
+
+
+def audience_folder(root: Path, audience: Audience) -> Path:
+    """The folder that holds an audience's card files (the cards folder itself for the shared library)."""
+    return root if audience is None else root / SERVERS / str(audience)
+
+
+def audience_of_path(root: Path, path: Path) -> Audience:
+    """The audience of a card file from where it lives: ``servers/<server id>/...`` is that server's."""
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return None
+    if len(parts) >= 3 and parts[0] == SERVERS and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def _misplaced(root: Path, path: Path) -> str | None:
+    """Why a card file under ``servers/`` is not in a server's folder, or None."""
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return None
+    if parts and parts[0] == SERVERS and (len(parts) < 3 or not parts[1].isdigit()):
+        return (
+            f"files under {SERVERS}/ belong to one server each: put it in {SERVERS}/<server id>/ "
+            "(or outside servers/ for the shared library)"
+        )
+    return None
+
+
+def _served_file(card_file: CardFile, audience: Audience) -> CardFile:
+    """A server's card file as served: its collection and card ids qualified with the server (see :func:`qualify`)."""
+    if audience is None:
+        return card_file
+    replace = msgspec.structs.replace
+    return CardFile(
+        collection=replace(card_file.collection, id=qualify(card_file.collection.id, audience)),
+        cards=tuple(replace(card, id=qualify(card.id, audience)) for card in card_file.cards),
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedFile:
-    """One card file as served: where it is, the digest of its bytes, its cards and its warnings."""
+    """One card file as served: where it is, the digest of its bytes, its cards and its warnings.
+
+    ``card_file`` is the file as written; ``served`` the same with ids as the library serves them (qualified with
+    the server for a server's collection, see :func:`qualify`); ``audience`` whom it is for.
+    """
 
     path: Path
     digest: str
     card_file: CardFile
     warnings: tuple[Problem, ...] = ()
+    audience: Audience = None
+    served_file: CardFile | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def served(self) -> CardFile:
+        """The file's collection and cards with the ids they are served under."""
+        return self.served_file if self.served_file is not None else self.card_file
+
+    def key(self, local: str) -> str:
+        """The served key of a card or collection id of this file."""
+        return qualify(local, self.audience)
+
+    def for_audience(self, root: Path) -> LoadedFile:
+        """This file with its audience (and served ids) set from where it lives under ``root``."""
+        audience = audience_of_path(root, self.path)
+        if audience == self.audience and (audience is None or self.served_file is not None):
+            return self
+        return dataclasses.replace(
+            self, audience=audience, served_file=_served_file(self.card_file, audience) if audience else None
+        )
+
+    def as_written(self) -> LoadedFile:
+        """This file with the ids as written (its audience forgotten): what a curator of its audience edits."""
+        if self.audience is None and self.served_file is None:
+            return self
+        return dataclasses.replace(self, audience=None, served_file=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +194,40 @@ class Library:
         return next((f for f in self.files if f.path == path), None)
 
     def cards_of(self, collection_id: str) -> tuple[Card, ...]:
-        """The cards of one collection, in file order (empty for an unknown id)."""
+        """The cards of one collection, in file order, with their served ids (empty for an unknown id)."""
         loaded = self.file_of(collection_id)
-        return loaded.card_file.cards if loaded is not None else ()
+        return loaded.served.cards if loaded is not None else ()
+
+    def audiences(self) -> set[int]:
+        """The servers that have collections of their own in this library."""
+        return {f.audience for f in self.files if f.audience is not None}
+
+    def of_audience(self, audience: Audience) -> Library:
+        """The part of this library one audience curates, with ids as written in its files: the shared files for
+        None, one server's for its id. Its root is that audience's folder (see :func:`audience_folder`)."""
+        root = audience_folder(self.root, audience)
+        files = [f.as_written() for f in self.files if f.audience == audience]
+        mine = {str(f.path) for f in files}
+        problems = [p for p in self.problems if p.path in mine or audience_of_path(self.root, Path(p.path)) == audience]
+        broken = [b for b in self.broken if audience_of_path(self.root, b) == audience]
+        contested = {local_id(cid): paths for cid, paths in self.contested.items() if audience_of_key(cid) == audience}
+        part = _index(root, files, problems, broken, contested)
+        return dataclasses.replace(part, max_file_bytes=self.max_file_bytes)
+
+    def with_audience(self, audience: Audience, part: Library) -> Library:
+        """This library with one audience's part replaced by ``part`` (an edited :meth:`of_audience`)."""
+        others = [f for f in self.files if f.audience != audience]
+        theirs = [f.for_audience(self.root) for f in part.files]
+        mine = {str(f.path) for f in part.files}
+        problems = [
+            p for p in self.problems if audience_of_path(self.root, Path(p.path)) != audience and p.path not in mine
+        ] + list(part.problems)
+        broken = [b for b in self.broken if audience_of_path(self.root, b) != audience] + list(part.broken)
+        contested = {cid: paths for cid, paths in self.contested.items() if audience_of_key(cid) != audience}
+        contested.update({qualify(cid, audience): paths for cid, paths in part.contested.items()})
+        served = sorted([*others, *theirs], key=_claim_order(self.root, self.collection_file))
+        new = _index(self.root, served, problems, broken, contested)
+        return dataclasses.replace(new, max_file_bytes=self.max_file_bytes)
 
 
 # -------------------------------------------------------------------------------------------- the cache
@@ -397,6 +533,10 @@ def load_library(
     if paths is None:
         found = scan(root)
         paths, refused = found.files, {**found.refused, **(refused or {})}
+    paths = list(paths)
+    misplaced = {p.resolve(): why for p in paths if (why := _misplaced(root, p.resolve())) is not None}
+    if misplaced:
+        paths, refused = [p for p in paths if p.resolve() not in misplaced], {**(refused or {}), **misplaced}
     entries: dict[Path, tuple[str, _Entry]] = {path: ("", _refused(why)) for path, why in (refused or {}).items()}
     files = sorted({*(p.resolve() for p in paths), *entries})
     to_parse: list[Path] = []
@@ -477,7 +617,8 @@ def _assemble(
         if entry.card_file is None:
             broken.append(path)
         else:
-            good.append(LoadedFile(path, digest, entry.card_file, tuple(p for p in found if not p.is_error)))
+            warned = tuple(p for p in found if not p.is_error)
+            good.append(LoadedFile(path, digest, entry.card_file, warned).for_audience(root))
     # Which file a collection is served from, when two files claim it: the one it was served from before, else
     # the one nearest the top of the folder (cards/x.yml over an archived cards/old/x.yml), then by path.
     claim = _claim_order(root, previous.collection_file if previous is not None else {})
@@ -497,7 +638,7 @@ def _assemble(
                 problems.append(Problem(str(path), 1, 1, message, "warning"))
     claimants: dict[str, list[Path]] = {}
     for loaded in sorted({f.path: f for f in (*good, *served)}.values(), key=claim):
-        claimants.setdefault(loaded.card_file.collection.id, []).append(loaded.path)
+        claimants.setdefault(loaded.served.collection.id, []).append(loaded.path)
     contested = {cid: tuple(paths) for cid, paths in claimants.items() if len(paths) > 1}
     served.sort(key=claim)
     return _index(root, served, problems, broken, contested)
@@ -506,7 +647,7 @@ def _assemble(
 def _claim_order(root: Path, served_from: Mapping[str, Path]) -> Callable[[LoadedFile], tuple[bool, int, Path]]:
     def key(loaded: LoadedFile) -> tuple[bool, int, Path]:
         depth = len(loaded.path.relative_to(root).parts) if loaded.path.is_relative_to(root) else 1 << 20
-        return served_from.get(loaded.card_file.collection.id) != loaded.path, depth, loaded.path
+        return served_from.get(loaded.served.collection.id) != loaded.path, depth, loaded.path
 
     return key
 
@@ -514,10 +655,22 @@ def _claim_order(root: Path, served_from: Mapping[str, Path]) -> Callable[[Loade
 _CLASHES = msgspec.msgpack.Decoder(dict[str, list[tuple[str, int, int, str, Severity]]])
 
 
+def _cross_by_audience(good: list[LoadedFile]) -> dict[str, list[Problem]]:
+    """Problems between files of the same audience: ids are unique per audience (a server may reuse an id the
+    shared library or another server has, and is never told which ids those have)."""
+    by_audience: dict[Audience, list[LoadedFile]] = {}
+    for loaded in good:
+        by_audience.setdefault(loaded.audience, []).append(loaded)
+    found: dict[str, list[Problem]] = {}
+    for files in by_audience.values():
+        found.update(cross_file((str(f.path), f.card_file, validated_text(f)) for f in files))
+    return found
+
+
 def _cross_file_cached(good: list[LoadedFile], cache: LoadCache | None) -> dict[str, list[Problem]]:
     """Problems between files; for an unchanged set of files, read back from the cache instead of recomputed."""
     if cache is None:
-        return cross_file((str(f.path), f.card_file, validated_text(f)) for f in good)
+        return _cross_by_audience(good)
     key = hashlib.blake2b(digest_size=16)
     for loaded in good:
         key.update(f"{loaded.path}\0{loaded.digest}\0".encode())
@@ -527,7 +680,7 @@ def _cross_file_cached(good: list[LoadedFile], cache: LoadCache | None) -> dict[
         return {path: [Problem(*p) for p in found] for path, found in raw.items()}
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         pass
-    clashes = cross_file((str(f.path), f.card_file, validated_text(f)) for f in good)
+    clashes = _cross_by_audience(good)
     encoded = {
         path: [(p.path, p.line, p.column, p.message, p.severity) for p in found] for path, found in clashes.items()
     }
@@ -550,12 +703,12 @@ def _index(
     card_collection: dict[str, str] = {}
     collection_file: dict[str, Path] = {}
     for loaded in served:
-        info = loaded.card_file.collection
+        info = loaded.served.collection
         if info.id in collections:  # a contested collection: the first claimant wins
             continue
         collections[info.id] = info
         collection_file[info.id] = loaded.path
-        for card in loaded.card_file.cards:
+        for card in loaded.served.cards:
             if card.id not in cards:
                 cards[card.id] = card
                 card_collection[card.id] = info.id
@@ -590,7 +743,7 @@ def replace_file(
     if warnings is None:
         warnings = (p for p in validate_text(raw.decode("utf-8"), str(path)).problems if not p.is_error)
     kept = tuple(p if p.path == str(path) else dataclasses.replace(p, path=str(path)) for p in warnings)
-    loaded = LoadedFile(path, file_digest(raw), card_file, kept)
+    loaded = LoadedFile(path, file_digest(raw), card_file, kept).for_audience(library.root)
     served = [f for f in library.files if f.path != path] + [loaded]
     served.sort(key=_claim_order(library.root, library.collection_file))
     problems = [p for p in library.problems if p.path != str(path)] + list(kept)

@@ -95,7 +95,7 @@ async def _stats(settings: Settings, guild: int | None) -> dict[str, Any]:
         "guild": guild,
         "total_views": stats.total_views,
         "top_cards": [{"card": c, "views": n} for c, n in stats.top_cards],
-        "by_collection": service.views_per_collection(by_card),
+        "by_collection": service.views_per_collection(by_card, viewer=guild),
         "by_command": stats.by_command,
         "by_day": [{"date": d.isoformat(), "views": n} for d, n in stats.by_day],
     }

@@ -58,10 +58,18 @@ class Console:
     """Runs console commands against a card service and writes what they show."""
 
     def __init__(
-        self, service: CardService, out: TextIO, *, color: bool = False, misses: SearchMisses | None = None
+        self,
+        service: CardService,
+        out: TextIO,
+        *,
+        color: bool = False,
+        misses: SearchMisses | None = None,
+        viewer: int | None = None,
     ) -> None:
         """``misses`` counts the searches that found nothing (curator insights); None: not counted."""
         self.service = service
+        #: The server whose view of the cards this console shows (``--server``); None: the shared library only.
+        self.viewer = viewer
         self.out = out
         self.color = color
         self.misses = misses
@@ -90,7 +98,7 @@ class Console:
             "source": self._source,
             "topics": self._topics,
             "questions": self._questions,
-            "collections": lambda _: self.write(render.collections_text(self.service.collections())),
+            "collections": lambda _: self.write(render.collections_text(self.service.collections(self.viewer))),
             "help": lambda _: self.write(HELP),
             "?": lambda _: self.write(HELP),
         }
@@ -103,7 +111,7 @@ class Console:
         return True
 
     def _random(self, topic: str) -> None:
-        pick = self.service.random(topic=topic or None)
+        pick = self.service.random(topic=topic or None, viewer=self.viewer)
         self.write(render.card_text(pick.detail, color=self.color) if pick.detail else pick.message or "No cards.")
 
     def _search(self, query: str) -> None:
@@ -114,7 +122,9 @@ class Console:
         if self._last_query is None:
             self.write("Search first, e.g. “search couple therapy”.")
             return
-        result = self.service.search(self._last_query, limit=PAGE, offset=max(0, self._offset + step))
+        result = self.service.search(
+            self._last_query, limit=PAGE, offset=max(0, self._offset + step), viewer=self.viewer
+        )
         if step and not result.page.hits:
             self.write("No more results in that direction.")
             return
@@ -124,15 +134,15 @@ class Console:
         self.write(render.search_text(result, color=self.color))
 
     def _cite(self, reference: str) -> None:
-        result = self.service.cite(reference)
+        result = self.service.cite(reference, self.viewer)
         if self.misses is not None:
-            self.misses.cite(reference, len(result.hits), None)
+            self.misses.cite(reference, len(result.hits), self.viewer)
         self.write(render.cite_text(result))
 
     def _show(self, card_id: str) -> None:
-        detail = self.service.detail(card_id)
+        detail = self.service.detail(card_id, self.viewer)
         if detail is None:
-            close = self.service.card_choices(card_id, limit=3) if card_id else []
+            close = self.service.card_choices(card_id, limit=3, viewer=self.viewer) if card_id else []
             hint = f" Did you mean {', '.join(c for c, _ in close)}?" if close else ""
             self.write(f"No card has the id “{card_id}”.{hint}" if card_id else "Usage: show CARD")
             return
@@ -150,33 +160,34 @@ class Console:
         if style not in STYLES:
             self.write(f"Unknown style “{style}”: use {', '.join(STYLES)}.")
             return
-        text = self.service.source(parts[0], style)
+        text = self.service.source(parts[0], style, viewer=self.viewer)
         self.write(text if text is not None else f"No card has the id “{parts[0]}”.")
 
     def _topics(self, prefix: str) -> None:
-        topics = self.service.topics(prefix, limit=40)
+        topics = self.service.topics(prefix, limit=40, viewer=self.viewer)
         self.write(", ".join(topics) if topics else f"No topic starts with “{prefix}”.")
 
     def _questions(self, card_id: str) -> None:
-        derived = derive(card_id, self.service.library)
+        key = self.service.resolve(card_id, self.viewer)
+        derived = derive(key, self.service.library) if key is not None else None
         if derived is None:
             self.write(f"No card has the id “{card_id}”." if card_id else "Usage: questions CARD")
             return
         self.write(questions_text(card_id, *derived))
 
 
-def _options(service: CardService, command: str, arg: str) -> list[str]:
-    """What the argument ``arg`` of ``command`` may become: topics, card ids or references."""
+def _options(service: CardService, command: str, arg: str, viewer: int | None = None) -> list[str]:
+    """What the argument ``arg`` of ``command`` may become: topics, card ids or references ``viewer`` sees."""
     if command in ("random", "search"):
-        return service.topics(arg, limit=20)
+        return service.topics(arg, limit=20, viewer=viewer)
     if command in ("show", "source", "questions"):
-        return [card_id for card_id, _ in service.card_choices(arg, limit=20)]
+        return [card_id for card_id, _ in service.card_choices(arg, limit=20, viewer=viewer)]
     if command == "cite":
-        return [display for display, _ in service.references(arg, limit=20)]
+        return [display for display, _ in service.references(arg, limit=20, viewer=viewer)]
     return []
 
 
-def _completer(service: CardService) -> Completer:
+def _completer(service: CardService, viewer: int | None = None) -> Completer:
     from prompt_toolkit.completion import Completer, Completion
 
     class _Complete(Completer):
@@ -186,7 +197,10 @@ def _completer(service: CardService) -> Completer:
                 commands = [command for command in COMMANDS if command.startswith(text.lower())]
                 return [Completion(command, start_position=-len(text)) for command in commands]
             command, _, arg = text.partition(" ")
-            return [Completion(option, start_position=-len(arg)) for option in _options(service, command.lower(), arg)]
+            return [
+                Completion(option, start_position=-len(arg))
+                for option in _options(service, command.lower(), arg, viewer)
+            ]
 
     return _Complete()
 
@@ -197,15 +211,17 @@ def run_console(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     misses: SearchMisses | None = None,
+    viewer: int | None = None,
 ) -> int:
     """Run the console until the user quits; returns an exit code. ``misses`` counts failed searches."""
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     interactive = stdin.isatty() and stdout.isatty()
-    console = Console(service, stdout, color=interactive and "NO_COLOR" not in os.environ, misses=misses)
-    lib = service.library
+    console = Console(service, stdout, color=interactive and "NO_COLOR" not in os.environ, misses=misses, viewer=viewer)
+    cards, collections = len(service.pool(viewer=viewer)), len(service.collections(viewer))
+    seen = f" as server {viewer} sees them" if viewer is not None else ""
     console.write(
-        f"Factdeck console: {len(lib.cards)} cards in {len(lib.collections)} collection(s), no Discord needed.\n"
+        f"Factdeck console: {cards} cards in {collections} collection(s){seen}, no Discord needed.\n"
         "Type help for the commands, quit to leave."
     )
     if interactive:
@@ -225,7 +241,7 @@ def _prompt(console: Console, service: CardService) -> None:
     history = Path(os.environ.get("FACTDECK_HISTORY") or Path.home() / ".factdeck_history")
     session: PromptSession[str] = PromptSession(
         history=FileHistory(str(history)),
-        completer=_completer(service),
+        completer=_completer(service, console.viewer),
         complete_while_typing=False,
     )
     while True:

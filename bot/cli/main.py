@@ -159,9 +159,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------- browsing
-def _no_such_card(service: CardService, card_id: str) -> int:
+def _no_such_card(service: CardService, card_id: str, viewer: int | None = None) -> int:
     """Say that no card has this id, with the closest ids; the exit status of a command given a wrong id."""
-    choices = service.card_choices(card_id, limit=3)
+    choices = service.card_choices(card_id, limit=3, viewer=viewer)
     hint = f" Did you mean {', '.join(c for c, _ in choices)}?" if choices else ""
     print(f"No card has the id '{card_id}'.{hint}", file=sys.stderr)
     return 1
@@ -170,9 +170,9 @@ def _no_such_card(service: CardService, card_id: str) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     """Show one card."""
     service = _service(args)
-    detail = service.detail(args.id)
+    detail = service.detail(args.id, viewer=args.server)
     if detail is None:
-        return _no_such_card(service, args.id)
+        return _no_such_card(service, args.id, args.server)
     if args.json:
         _print_json(render.card_json(detail))
     else:
@@ -183,7 +183,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """List collections and their card counts."""
     service = _service(args)
-    summaries = service.collections()
+    summaries = service.collections(viewer=args.server)
     if args.json:
         _print_json(
             [
@@ -207,7 +207,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     """Ranked topic search."""
     service = _service(args)
     result = service.search(
-        args.query, topic=args.topic, collection=args.collection, limit=args.limit, offset=args.offset
+        args.query,
+        topic=args.topic,
+        collection=args.collection,
+        limit=args.limit,
+        offset=args.offset,
+        viewer=args.server,
     )
     if args.json:
         _print_json(
@@ -230,7 +235,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_cite(args: argparse.Namespace) -> int:
     """The cards that cite a reference."""
     service = _service(args)
-    result = service.cite(args.reference)
+    result = service.cite(args.reference, viewer=args.server)
     if args.json:
         _print_json(
             {
@@ -247,7 +252,7 @@ def cmd_cite(args: argparse.Namespace) -> int:
 def cmd_random(args: argparse.Namespace) -> int:
     """A random card."""
     service = _service(args)
-    pick = service.random(topic=args.topic, collection=args.collection)
+    pick = service.random(topic=args.topic, collection=args.collection, viewer=args.server)
     if pick.detail is None:
         hint = " `factdeck list` shows them." if pick.reason == "collection" else ""
         print(f"{pick.message}{hint}", file=sys.stderr)
@@ -262,8 +267,8 @@ def cmd_random(args: argparse.Namespace) -> int:
 def cmd_source(args: argparse.Namespace) -> int:
     """Where a card comes from, formatted."""
     service = _service(args)
-    detail = service.detail(args.id)
-    text = service.source(args.id, args.style)
+    detail = service.detail(args.id, viewer=args.server)
+    text = service.source(detail.card.id, args.style) if detail is not None else None
     if text is None or detail is None:
         print(f"No card has the id '{args.id}'.", file=sys.stderr)
         return 1
@@ -279,9 +284,10 @@ def cmd_questions(args: argparse.Namespace) -> int:
     from bot.cli.questions import derive, questions_json, questions_text
 
     service = _service(args)
-    derived = derive(args.id, service.library)
+    key = service.resolve(args.id, args.server)
+    derived = derive(key, service.library) if key is not None else None
     if derived is None:
-        return _no_such_card(service, args.id)
+        return _no_such_card(service, args.id, args.server)
     if args.json:
         _print_json(questions_json(args.id, *derived))
     else:
@@ -293,7 +299,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     """The interactive offline console."""
     from bot.cli.console import run_console
 
-    return run_console(_service(args))
+    return run_console(_service(args), viewer=args.server)
 
 
 # ------------------------------------------------------------------------------------------------ parser
@@ -307,6 +313,12 @@ def build_parser(
         "--cards", type=Path, default=default_cards_dir(), help="card folder (default: the shipped cards/)"
     )
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common.add_argument(
+        "--server",
+        type=int,
+        metavar="ID",
+        help="see what this Discord server sees: the shared library and its own collections (default: shared only)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("check", parents=[common], help="validate card files and report every problem")
@@ -366,8 +378,9 @@ def build_parser(
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``factdeck`` command."""
     from bot.cli.bot_commands import add_bot_commands  # the bot's commands, imported only when the CLI runs
+    from bot.cli.servers import add_server_commands
 
-    parser = build_parser([add_bot_commands])
+    parser = build_parser([add_bot_commands, add_server_commands])
     args = valid_args(parser.parse_args(argv))
     if not getattr(args, "func", None):
         parser.print_help()

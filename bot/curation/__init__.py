@@ -20,13 +20,14 @@ from collections.abc import Iterable
 
 from bot.cards.validate import Problem
 
-from .curator import Curator, Export
+from .curator import COPIED_FROM, Curator, Export
 from .errors import CurationError, NotFoundError, StaleCardError, StaleFileError, ValidationFailed
 from .forms import CardInput, Moderator, card_builtins, parse_list
 from .imports import MAX_IMPORT_BYTES, ImportApplied, ImportFormat, ImportPlan
 from .writes import CardChange
 
 __all__ = [
+    "COPIED_FROM",
     "MAX_IMPORT_BYTES",
     "CardChange",
     "CardInput",

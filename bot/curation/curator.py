@@ -14,12 +14,12 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
 from bot.cards.library import Library, file_digest
-from bot.cards.model import Card
+from bot.cards.model import Card, CardFile, Collection, to_builtins
 from bot.cards.yamlio import dump
 from bot.service import CardService, ReloadReport
 from bot.storage import AuditLog, StorageUnavailable
@@ -30,13 +30,16 @@ from .folder import CardsFolder
 from .forms import CardInput, Moderator, card_data
 from .ids import highest_numbers, id_prefix, new_card_ids
 from .imports import ImportApplied, ImportFormat, ImportPlan, plan_import
+from .quotas import Quota
 from .writes import CardChange, PreparedFile, checked_card, commit_file, describe_change, prepare_file, restore_file
 
-__all__ = ["Curator", "Export"]
+__all__ = ["COPIED_FROM", "Curator", "Export"]
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
+#: How a copied card's change names the card it was copied from (its history shows it: the link back).
+COPIED_FROM = "copied from "
 #: A temporary file of the atomic writer (``.<name>.yml.<random>.tmp``), left behind only by a crash mid-write.
 _LEFTOVER = re.compile(r"^\.[^/]+\.ya?ml\.[^.]+\.tmp$")
 
@@ -84,6 +87,17 @@ async def _finish(work: Awaitable[R]) -> R:
         raise
 
 
+class Desk(Protocol):
+    """What a curator reads and serves through: the card service, or one audience's part of it."""
+
+    @property
+    def library(self) -> Library: ...
+
+    def swap(self, library: Library) -> None: ...
+
+    def reload(self) -> ReloadReport: ...
+
+
 class Curator:
     """Writes moderators' changes to the card files and serves the result at once.
 
@@ -91,9 +105,23 @@ class Curator:
     the folder writes may touch; ``audit`` (optional) the audit log every change is recorded in.
     """
 
-    def __init__(self, service: CardService, cards_dir: Path, *, audit: AuditLog | None = None) -> None:
+    def __init__(
+        self,
+        service: CardService,
+        cards_dir: Path,
+        *,
+        audit: AuditLog | None = None,
+        desk: Desk | None = None,
+        shown: str | None = None,
+        quota: Quota | None = None,
+    ) -> None:
         self.service = service
-        self.folder = CardsFolder(cards_dir)
+        #: What this curator reads and swaps: the whole library, or one audience's part of it
+        #: (:class:`bot.curation.audiences.AudienceDesk`).
+        self.desk: Desk = desk if desk is not None else service
+        #: The limits a write must stay within (a server's own collections), or None.
+        self.quota = quota
+        self.folder = CardsFolder(cards_dir, shown)
         self.cards_dir = self.folder.root
         self.audit = audit
         self._trail = AuditTrail(audit)
@@ -121,7 +149,7 @@ class Curator:
         """Settle what a crash left pending and count every id seen as given out (once; under the lock)."""
         if self._settled:
             return
-        library = self.service.library
+        library = self.desk.library
         done, lost = await self._trail.reconcile(library)
         if done or lost:
             log.warning(
@@ -165,7 +193,7 @@ class Curator:
         self, collection_id: str, library: Library | None = None, taken: Iterable[str] = (), *, given: int = 0
     ) -> Iterator[str]:
         """Free ``<collection>-NNN`` ids counting up from the highest in use (one scan, however many are drawn)."""
-        library = library or self.service.library
+        library = library or self.desk.library
         return new_card_ids(collection_id, {*library.cards, *taken}, given=given)
 
     # --------------------------------------------------------------------------------------- committing
@@ -194,11 +222,16 @@ class Curator:
         return new
 
     def _write_and_serve(self, prepared: PreparedFile) -> Library:
-        library = self.service.library
+        library = self.desk.library
+        if self.quota is not None:  # before anything is written: a refused write leaves nothing behind
+            encoded = prepared.text.encode("utf-8")
+            self.quota.check(library, self.folder.inside(prepared.path), len(prepared.card_file.cards), len(encoded))
+        # A server's folder is made with its first collection (the path was checked to be inside the folder).
+        self.folder.inside(prepared.path).parent.mkdir(parents=True, exist_ok=True)
         new = commit_file(self.folder, library, prepared)
         shown = self.folder.display(prepared.path)
         try:
-            self.service.swap(new)
+            self.desk.swap(new)
         except Exception as exc:  # whatever stops the indexes, the file must not stay changed
             log.exception("could not serve %s after writing it; putting the old file back", shown)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
@@ -237,18 +270,50 @@ class Curator:
     def _add(
         self, collection_id: str | None, form: CardInput, moderator: Moderator, given: Mapping[str, int]
     ) -> tuple[CardChange, PreparedFile]:
-        library = self.service.library
+        return self._append(
+            collection_id, given, lambda card_id: checked_card(card_data(card_id, form, base=None, moderator=moderator))
+        )
+
+    def _append(
+        self, collection_id: str | None, given: Mapping[str, int], make: Callable[[str], Card]
+    ) -> tuple[CardChange, PreparedFile]:
+        """A new card (``make`` given its id, the next free one) at the end of a collection (the only one when
+        ``collection_id`` is None)."""
+        library = self.desk.library
         if collection_id is None:
             if len(library.collections) != 1:
                 raise CurationError("choose the collection to add the card to")
             collection_id = next(iter(library.collections))
         loaded = self.folder.file_of(library, collection_id)
         card_id = self.next_card_id(collection_id, library, given=given.get(id_prefix(collection_id), 0))
-        card = checked_card(card_data(card_id, form, base=None, moderator=moderator))
+        card = make(card_id)
         card_file = msgspec.structs.replace(loaded.card_file, cards=(*loaded.card_file.cards, card))
         prepared = prepare_file(self.folder, library, loaded.path, card_file, base=loaded)
         change = describe_change(self.folder, "add", card_id, collection_id, loaded.path, None, card, library)
         return change, prepared
+
+    async def copy_card(self, collection_id: str | None, card: Card, moderator: Moderator, origin: str) -> CardChange:
+        """Add a copy of ``card`` (from another audience: a shared card a server adapts) to a collection, with the
+        next free id there and the same text, topics, source, citations and study block; the change names
+        ``origin`` (the card it was copied from), in the reply and in the audit log, as the link back."""
+        async with self._open():
+            return await _finish(self._copy_card(collection_id, card, moderator, origin))
+
+    async def _copy_card(self, collection_id: str | None, card: Card, moderator: Moderator, origin: str) -> CardChange:
+        given = await self._trail.marks()
+        change, prepared = await asyncio.to_thread(self._copy, collection_id, card, moderator, given, origin)
+        return await self._change(change, prepared, moderator)
+
+    def _copy(
+        self, collection_id: str | None, card: Card, moderator: Moderator, given: Mapping[str, int], origin: str
+    ) -> tuple[CardChange, PreparedFile]:
+        def copied(card_id: str) -> Card:
+            stamp = card_data(card_id, CardInput(card.text), base=None, moderator=moderator)
+            fields = {"id": card_id, "added_by": stamp["added_by"], "added_at": stamp["added_at"]}
+            return checked_card({**to_builtins(card), **fields})
+
+        change, prepared = self._append(collection_id, given, copied)
+        return dataclasses.replace(change, display_path=f"{change.display_path}, {COPIED_FROM}{origin}"), prepared
 
     async def edit_card(
         self, card_id: str, form: CardInput, moderator: Moderator, *, opened: Card | None = None, note: str = ""
@@ -274,7 +339,7 @@ class Curator:
     def _edit(
         self, card_id: str, form: CardInput, moderator: Moderator, opened: Card | None
     ) -> tuple[CardChange, PreparedFile | None]:
-        library = self.service.library
+        library = self.desk.library
         before, loaded = self.folder.card(library, card_id)
         if opened is not None and opened != before:
             raise StaleCardError(
@@ -299,7 +364,7 @@ class Curator:
         return await self._change(change, prepared, moderator)
 
     def _remove(self, card_id: str) -> tuple[CardChange, PreparedFile]:
-        library = self.service.library
+        library = self.desk.library
         before, loaded = self.folder.card(library, card_id)
         cards = tuple(c for c in loaded.card_file.cards if c.id != card_id)
         card_file = msgspec.structs.replace(loaded.card_file, cards=cards)
@@ -316,7 +381,7 @@ class Curator:
 
         Nothing is written: pass the plan to :meth:`apply_import` once the moderator confirms.
         """
-        library = self.service.library
+        library = self.desk.library
         given = await self._trail.marks()
         return await asyncio.to_thread(plan_import, self.folder, library, filename, raw, collection_id, fmt, given)
 
@@ -337,7 +402,7 @@ class Curator:
     def _prepare_import(self, plan: ImportPlan) -> PreparedFile:
         if plan.path is None or plan.card_file is None or plan.text is None:
             raise ValidationFailed("this import has errors, so nothing was written", plan.errors)
-        library = self.service.library
+        library = self.desk.library
         path = self.folder.inside(plan.path)
         loaded = library.file_of(plan.card_file.collection.id)
         current = loaded.digest if loaded is not None else None
@@ -346,10 +411,26 @@ class Curator:
         self.folder.check_uncontested(library, plan.card_file.collection.id)
         return prepare_file(self.folder, library, path, plan.card_file, plan.text, base=loaded)
 
+    # ------------------------------------------------------------------------------------------ create
+    async def new_collection(
+        self, collection_id: str, title: str, description: str, curator: str, moderator: Moderator
+    ) -> str:
+        """Create an empty collection (a card file of its own, checked, written and audited as an import is);
+        refused when the id is taken here or not a valid id. Returns its id."""
+        if collection_id in self.desk.library.collections:
+            raise CurationError(f"there is already a collection '{collection_id}' here; pick another id")
+        made = Collection(id=collection_id, title=title, description=description, curator=curator)
+        text = await asyncio.to_thread(dump, CardFile(collection=made))
+        plan = await self.import_file(f"{collection_id}.yml", text.encode("utf-8"), collection_id=collection_id)
+        if not plan.ok:
+            raise ValidationFailed("that collection cannot be created", plan.errors)
+        await self.apply_import(plan, moderator)
+        return collection_id
+
     # ------------------------------------------------------------------------------------------ export
     async def export_collection(self, collection_id: str) -> Export:
         """The collection as served, as a card file that ``factdeck check`` accepts and re-imports unchanged."""
-        loaded = self.folder.file_of(self.service.library, collection_id)
+        loaded = self.folder.file_of(self.desk.library, collection_id)
         text = await asyncio.to_thread(dump, loaded.card_file)
         return Export(collection_id, f"{collection_id}.yml", text, len(loaded.card_file.cards))
 
@@ -357,8 +438,8 @@ class Curator:
     async def reload(self, moderator: Moderator | None = None) -> ReloadReport:
         """Re-read the cards folder; a broken file keeps its last good version live."""
         async with self._open():
-            before = self.service.library
-            report = await _finish_in_thread(self.service.reload)
+            before = self.desk.library
+            report = await _finish_in_thread(self.desk.reload)
             if moderator is not None:
-                await self._trail.reloaded(before, self.service.library, report, moderator)
+                await self._trail.reloaded(before, self.desk.library, report, moderator)
             return report

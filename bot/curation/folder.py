@@ -24,13 +24,15 @@ def is_id(value: object) -> bool:
 class CardsFolder:
     """The folder moderators' writes may touch (resolved once)."""
 
-    def __init__(self, cards_dir: Path) -> None:
+    def __init__(self, cards_dir: Path, shown: str | None = None) -> None:
         self.root = Path(cards_dir).resolve()
+        #: How the folder is named to moderators (``cards``, or ``cards/servers/<id>`` for a server's own).
+        self.shown = shown or self.root.name
 
     def display(self, path: Path) -> str:
         """A file's path as moderators see it: ``cards/x.yml``."""
         try:
-            return f"{self.root.name}/{path.resolve().relative_to(self.root).as_posix()}"
+            return f"{self.shown}/{path.resolve().relative_to(self.root).as_posix()}"
         except ValueError:
             return path.name
 

@@ -92,8 +92,9 @@ CARD_STATES = frozenset({CLAIMED, RETRY, SENT, UNKNOWN})
 class CardSource(Protocol):
     """What the engine needs to know about cards."""
 
-    def eligible(self, topic: str | None, collection: str | None) -> Sequence[str]:
-        """Ids of the cards that match the filters (``None`` means no filter)."""
+    def eligible(self, topic: str | None, collection: str | None, guild_id: int | None = None) -> Sequence[str]:
+        """Ids of the cards that match the filters (``None`` means no filter) among those server ``guild_id``
+        sees (the shared library and its own collections)."""
         ...
 
     def exists(self, card_id: str) -> bool:
@@ -224,15 +225,15 @@ class DailyEngine:
         seconds = min(self.backoff_base * 2 ** max(attempts - 1, 0), self.backoff_cap)
         return dt.timedelta(seconds=seconds)
 
-    def _eligible(self, schedule: DailySchedule | None) -> list[str]:
-        """The cards the schedule's filters allow (every card without a schedule)."""
+    def _eligible(self, schedule: DailySchedule | None, guild_id: int) -> list[str]:
+        """The cards the schedule's filters allow among those the server sees (all of them without a schedule)."""
         if schedule is None:
-            return list(self._cards.eligible(None, None))
-        return list(self._cards.eligible(schedule.topic, schedule.collection))
+            return list(self._cards.eligible(None, None, guild_id))
+        return list(self._cards.eligible(schedule.topic, schedule.collection, guild_id))
 
     async def _chooser(self, schedule: DailySchedule | None, guild_id: int, local_date: dt.date) -> Chooser:
         """The day's pick: the rotation over the schedule's cards, the most forgotten first in question mode."""
-        eligible = self._eligible(schedule)
+        eligible = self._eligible(schedule, guild_id)
         prefer: list[str] = []
         if schedule is not None and schedule.mode == "question" and self._forgotten is not None:
             try:
@@ -640,7 +641,7 @@ class DailyEngine:
         tz = resolve_zone(zone)
         topic = (topic or "").strip() or None
         collection = (collection or "").strip() or None
-        if not self._cards.eligible(topic, collection):
+        if not self._cards.eligible(topic, collection, guild_id):
             filters = ", ".join(f"{k} {v!r}" for k, v in (("topic", topic), ("collection", collection)) if v)
             raise NoEligibleCards(f"No cards match {filters or 'the filters'}.")
         await self._store.upsert_schedule(guild_id, channel_id, when, tz.key, topic, collection, self.now(), mode=mode)

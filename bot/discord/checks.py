@@ -24,11 +24,14 @@ if TYPE_CHECKING:
 __all__ = [
     "NOT_A_CURATOR_GUILD",
     "NOT_MODERATOR",
+    "NOT_THIS_SERVER",
     "ONLY_THE_OWNER",
+    "curates_here",
     "curator_only",
     "curator_refusal",
     "in_guild",
     "is_moderator",
+    "may_curate",
     "moderator_only",
 ]
 
@@ -41,6 +44,8 @@ NOT_A_CURATOR_GUILD = (
     "Every server that uses this bot reads the same cards, so they are changed only from the servers its owner "
     "named in `curator_guilds`, and this server is not one of them. Ask the bot's owner to change a card."
 )
+#: What someone is told who tries to change a server's own collection from elsewhere.
+NOT_THIS_SERVER = "That collection belongs to another server: it can only be changed there, by its moderators."
 #: What a moderator is told when no server curates (no ``curator_guilds``).
 ONLY_THE_OWNER = (
     "Every server that uses this bot reads the same cards, so only the bot's owner changes them "
@@ -76,6 +81,24 @@ async def curator_refusal(interaction: discord.Interaction[FactdeckBot]) -> str 
     return None
 
 
+async def may_curate(interaction: discord.Interaction[FactdeckBot], audience: int | None) -> str | None:
+    """Why the user may not change ``audience``'s collections here (None: the shared library, see
+    :func:`curator_refusal`; a server id: that server's own), or None when they may.
+
+    A server's own collections are changed only from that server, by its moderators (or the bot's owner): a form
+    or button carried to another server, or a forged one, is refused there.
+    """
+    if audience is None:
+        return await curator_refusal(interaction)
+    if interaction.guild_id != audience:
+        return NOT_THIS_SERVER
+    if is_moderator(interaction.user, interaction.client.settings) or await interaction.client.is_owner(
+        interaction.user
+    ):
+        return None
+    return NOT_MODERATOR
+
+
 def in_guild() -> Callable[[T], T]:
     """Refuse a command in direct messages, checked when it runs.
 
@@ -104,6 +127,23 @@ def moderator_only() -> Callable[[T], T]:
         if not is_moderator(interaction.user, interaction.client.settings):
             raise app_commands.CheckFailure(NOT_MODERATOR)
         return True
+
+    return app_commands.check(predicate)
+
+
+def curates_here() -> Callable[[T], T]:
+    """Check, when the command runs, that the member may curate something here: a moderator of the server (its own
+    collections) or the bot's owner. Whether they may change the collection or card they name (the shared library
+    needs more, see :func:`may_curate`) is decided by the command once it knows which."""
+
+    async def predicate(interaction: discord.Interaction[FactdeckBot]) -> bool:
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        if is_moderator(interaction.user, interaction.client.settings) or await interaction.client.is_owner(
+            interaction.user
+        ):
+            return True
+        raise app_commands.CheckFailure(NOT_MODERATOR)
 
     return app_commands.check(predicate)
 

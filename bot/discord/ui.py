@@ -352,9 +352,11 @@ def disabled_copy(message: discord.Message) -> discord.ui.View:
 
 
 # -------------------------------------------------------------------------------------------- read more
-class ReadMore(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"factdeck:more:(?P<card>[a-z0-9][a-z0-9-]{0,79})"
-):
+#: A card's served key in a custom id: its id, and for a server's own card ``@`` and the server id.
+CARD_KEY = r"[a-z0-9][a-z0-9-]{0,79}(?:@\d{1,20})?"
+
+
+class ReadMore(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"factdeck:more:(?P<card>{CARD_KEY})"):
     """A "Read more" button that sends the whole card to whoever presses it (works across restarts)."""
 
     def __init__(self, card_id: str) -> None:

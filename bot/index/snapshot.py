@@ -25,12 +25,23 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
+from typing import overload
 
 import msgspec
 
-from bot.cards.library import AfterParse, Library, LoadedFile, _gc_paused, _pool
+from bot.cards.library import (
+    AUDIENCE_MARK,
+    AfterParse,
+    Audience,
+    Library,
+    LoadedFile,
+    _gc_paused,
+    _pool,
+    audience_of_key,
+)
 from bot.cards.model import CardFile
 from bot.index.citations import EXTRACTION_VERSION, CitationIndex, Reference, card_references
+from bot.index.citations.audience import AudienceCitations
 from bot.index.citations.cache import (
     REFERENCES,
     FileReferences,
@@ -56,6 +67,7 @@ class Picker:
         self.all: tuple[str, ...] = tuple(library.cards)
         self._both: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
         self._lock = threading.Lock()
+        self._init_audiences(library)
         if pools is not None:
             self.by_topic, self.by_collection = pools.by_topic, pools.by_collection
             return
@@ -80,6 +92,7 @@ class Picker:
         new.all = tuple(library.cards)
         new._both = OrderedDict()
         new._lock = threading.Lock()
+        new._init_audiences(library)
         topics: dict[str, list[str]] = {}
         collections: dict[str, list[str]] = {}
         for lib in (before, library):
@@ -133,6 +146,35 @@ class Picker:
                 self._both.popitem(last=False)
         return both
 
+    # -- visibility: a server sees the shared cards and its own, never another server's --------------------------
+    def _init_audiences(self, library: Library) -> None:
+        #: Whether any card belongs to a server; without, every pool is visible to everyone as it is.
+        self.mixed = bool(library.audiences())
+        self._parts: OrderedDict[tuple[str | None, str | None], dict[Audience, tuple[str, ...]]] = OrderedDict()
+
+    def visible_pool(self, topic: str | None, collection: str | None, viewer: Audience) -> Sequence[str]:
+        """The pool for these filters, kept to the cards a reader in server ``viewer`` (None: a direct message)
+        may see: the shared ones, then the server's own. Each pool is split by audience once (then cached)."""
+        pool = self.pool(topic, collection)
+        if not self.mixed or not pool:
+            return pool
+        key = (topic_key(topic) if topic is not None else None, collection)
+        with self._lock:
+            parts = self._parts.get(key)
+            if parts is not None:
+                self._parts.move_to_end(key)
+        if parts is None:
+            parts = _split_by_audience(pool)
+            with self._lock:
+                self._parts[key] = parts
+                while len(self._parts) > 1024:
+                    self._parts.popitem(last=False)
+        shared = parts.get(None, ())
+        own = parts.get(viewer, ()) if viewer is not None else ()
+        if not own:
+            return shared
+        return Joined(shared, own) if shared else own
+
     @staticmethod
     def pick(pool: Sequence[str], rng: _random.Random, avoid: SizedContainer[str]) -> tuple[str, bool]:
         """A uniform pick from ``pool``, preferring ids not in ``avoid``; True when every id was avoided.
@@ -155,6 +197,38 @@ class Picker:
         return pool[rng.randrange(size)], True
 
 
+def _split_by_audience(pool: Sequence[str]) -> dict[Audience, tuple[str, ...]]:
+    """A pool's ids by audience, each in pool order."""
+    parts: dict[Audience, list[str]] = {}
+    for card_id in pool:
+        parts.setdefault(audience_of_key(card_id) if AUDIENCE_MARK in card_id else None, []).append(card_id)
+    return {audience: tuple(ids) for audience, ids in parts.items()}
+
+
+class Joined(Sequence[str]):
+    """Two pools read as one, without copying them (the shared pool can hold 100,000 ids)."""
+
+    __slots__ = ("_first", "_second")
+
+    def __init__(self, first: Sequence[str], second: Sequence[str]) -> None:
+        self._first, self._second = first, second
+
+    def __len__(self) -> int:
+        return len(self._first) + len(self._second)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        first = len(self._first)
+        return self._first[index] if index < first else self._second[index - first]
+
+
 def _coprime_step(size: int, rng: _random.Random) -> int:
     from math import gcd
 
@@ -174,6 +248,24 @@ class Snapshot:
     topics: Vocabulary
     collection_names: Vocabulary
     picker: Picker = field(repr=False)
+    #: Each server's own topics and collection names (``topics`` and ``collection_names`` are the shared ones).
+    server_topics: dict[int, Vocabulary] = field(default_factory=dict, repr=False)
+    server_collection_names: dict[int, Vocabulary] = field(default_factory=dict, repr=False)
+    #: The citation index kept to what each reader may see.
+    cited: AudienceCitations = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cited", AudienceCitations(self.citations))
+
+    def topics_for(self, viewer: Audience) -> tuple[Vocabulary, ...]:
+        """The topic vocabularies a reader in server ``viewer`` completes from: the server's own, then the shared."""
+        own = self.server_topics.get(viewer) if viewer is not None else None
+        return (own, self.topics) if own is not None else (self.topics,)
+
+    def collection_names_for(self, viewer: Audience) -> tuple[Vocabulary, ...]:
+        """The collection names a reader in server ``viewer`` completes from: the server's own, then the shared."""
+        own = self.server_collection_names.get(viewer) if viewer is not None else None
+        return (own, self.collection_names) if own is not None else (self.collection_names,)
 
 
 def search_index(library: Library, index_dir: Path | None) -> SearchIndex:
@@ -192,11 +284,13 @@ def search_index(library: Library, index_dir: Path | None) -> SearchIndex:
 
 
 class Pools(msgspec.Struct, array_like=True, gc=False):
-    """What a warm start reads back instead of walking every card: the random-pick pools and topic weights."""
+    """What a warm start reads back instead of walking every card: the random-pick pools and topic weights
+    (``topic_weights`` of the shared cards; ``server_topic_weights`` of each server's own, by server id)."""
 
     by_topic: dict[str, tuple[str, ...]]
     by_collection: dict[str, tuple[str, ...]]
     topic_weights: dict[str, int]
+    server_topic_weights: dict[int, dict[str, int]] = {}
 
 
 _POOLS = msgspec.msgpack.Decoder(Pools)
@@ -207,7 +301,19 @@ POOLS_VERSION = hashlib.blake2b(
 ).hexdigest()
 
 
-def _pools(library: Library, index_dir: Path | None) -> tuple[Picker, dict[str, int]]:
+def _topic_weights(library: Library) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+    """How many cards have each topic: of the shared cards, and of each server's own."""
+    shared: dict[str, int] = {}
+    servers: dict[int, dict[str, int]] = {}
+    for card_id, card in library.cards.items():
+        audience = audience_of_key(card_id) if AUDIENCE_MARK in card_id else None
+        weights = shared if audience is None else servers.setdefault(audience, {})
+        for topic in card.topics:
+            weights[topic] = weights.get(topic, 0) + 1
+    return shared, servers
+
+
+def _pools(library: Library, index_dir: Path | None) -> tuple[Picker, dict[str, int], dict[int, dict[str, int]]]:
     """The random-pick pools and topic weights of ``library``: read back from ``index_dir``, else computed there."""
     cached = index_dir / f"pools-{POOLS_VERSION}-{library.digest}.msgpack" if index_dir is not None else None
     if cached is not None:
@@ -216,17 +322,15 @@ def _pools(library: Library, index_dir: Path | None) -> tuple[Picker, dict[str, 
         except (OSError, ValueError):  # missing, unreadable or of another layout (msgspec's errors are ValueErrors)
             pass
         else:
-            return Picker(library, pools), pools.topic_weights
-    topic_weights: dict[str, int] = {}
-    for card in library.cards.values():
-        for topic in card.topics:
-            topic_weights[topic] = topic_weights.get(topic, 0) + 1
+            return Picker(library, pools), pools.topic_weights, pools.server_topic_weights
+    topic_weights, server_weights = _topic_weights(library)
     picker = Picker(library)
     if cached is not None:
         for stale in _listing(cached.parent, "pools-*"):
             drop_cache(stale)
-        write_cache(cached, msgspec.msgpack.encode(Pools(picker.by_topic, picker.by_collection, topic_weights)))
-    return picker, topic_weights
+        pools = Pools(picker.by_topic, picker.by_collection, topic_weights, server_weights)
+        write_cache(cached, msgspec.msgpack.encode(pools))
+    return picker, topic_weights, server_weights
 
 
 def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
@@ -234,9 +338,10 @@ def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
     with _out_of_gc_sight():
         search = search_index(library, index_dir)
         citations = citation_index(library, index_dir)
-        picker, topic_weights = _pools(library, index_dir)
-        names = _collection_names(library, picker)
-    return Snapshot(library, search, citations, Vocabulary(topic_weights), names, picker)
+        picker, topic_weights, server_weights = _pools(library, index_dir)
+        names, server_names = _collection_names(library, picker)
+    server_topics = {server: Vocabulary(weights) for server, weights in server_weights.items()}
+    return Snapshot(library, search, citations, Vocabulary(topic_weights), names, picker, server_topics, server_names)
 
 
 @contextlib.contextmanager
@@ -254,11 +359,16 @@ def _out_of_gc_sight() -> Iterator[None]:
         gc.freeze()  # only what a build that succeeded left
 
 
-def _collection_names(library: Library, picker: Picker) -> Vocabulary:
-    """Collections for autocomplete as "Title (id)", weighted by their number of served cards."""
-    return Vocabulary(
-        {f"{c.title} ({c.id})": len(picker.by_collection.get(c.id, ())) for c in library.collections.values()}
-    )
+def _collection_names(library: Library, picker: Picker) -> tuple[Vocabulary, dict[int, Vocabulary]]:
+    """Collections for autocomplete as "Title (id)", weighted by their number of served cards: the shared ones,
+    and each server's own."""
+    shared: dict[str, int] = {}
+    servers: dict[int, dict[str, int]] = {}
+    for c in library.collections.values():
+        audience = audience_of_key(c.id)
+        names = shared if audience is None else servers.setdefault(audience, {})
+        names[f"{c.title} ({c.id})"] = len(picker.by_collection.get(c.id, ()))
+    return Vocabulary(shared), {server: Vocabulary(names) for server, names in servers.items()}
 
 
 #: Most cards a swap updates the indexes in place for; beyond that, they are rebuilt from scratch.
@@ -316,7 +426,19 @@ def derive_snapshot(old: Snapshot, library: Library, index_dir: Path | None) -> 
         return None
     if index_dir is not None:
         _cache_new_files(before, library, citations, index_dir / REFERENCES)
-    return Snapshot(library, search, citations, old.topics.updated(deltas), _collection_names(library, picker), picker)
+    shared_deltas, server_deltas = deltas
+    server_topics = dict(old.server_topics)
+    for server, changes in server_deltas.items():
+        server_topics[server] = (
+            server_topics[server].updated(changes) if server in server_topics else Vocabulary(_positive(changes))
+        )
+    names, server_names = _collection_names(library, picker)
+    topics = old.topics.updated(shared_deltas)
+    return Snapshot(library, search, citations, topics, names, picker, server_topics, server_names)
+
+
+def _positive(weights: dict[str, int]) -> dict[str, int]:
+    return {topic: n for topic, n in weights.items() if n > 0}
 
 
 def _changed_and_moved(before: Library, library: Library) -> tuple[list[str], list[str]]:
@@ -355,16 +477,24 @@ def _cited(
 
 def _topic_deltas(
     before: Library, library: Library, added: list[str], removed: list[str], changed: list[str]
-) -> dict[str, int]:
-    """How many cards each topic gains or loses."""
-    deltas: dict[str, int] = {}
+) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+    """How many cards each topic gains or loses: among the shared cards, and among each server's own."""
+    shared: dict[str, int] = {}
+    servers: dict[int, dict[str, int]] = {}
+
+    def deltas(card_id: str) -> dict[str, int]:
+        audience = audience_of_key(card_id)
+        return shared if audience is None else servers.setdefault(audience, {})
+
     for card_id in (*removed, *changed):
+        found = deltas(card_id)
         for topic in before.cards[card_id].topics:
-            deltas[topic] = deltas.get(topic, 0) - 1
+            found[topic] = found.get(topic, 0) - 1
     for card_id in (*added, *changed):
+        found = deltas(card_id)
         for topic in library.cards[card_id].topics:
-            deltas[topic] = deltas.get(topic, 0) + 1
-    return deltas
+            found[topic] = found.get(topic, 0) + 1
+    return shared, servers
 
 
 def _served_collection(library: Library, loaded: LoadedFile) -> str | None:
@@ -373,7 +503,7 @@ def _served_collection(library: Library, loaded: LoadedFile) -> str | None:
     The cards ``loaded`` serves are those of that collection (see :func:`_serves`): one path comparison per file
     instead of one per card.
     """
-    collection_id = loaded.card_file.collection.id
+    collection_id = loaded.served.collection.id
     return collection_id if library.collection_file.get(collection_id) == loaded.path else None
 
 
@@ -396,11 +526,11 @@ def _cache_new_files(before: Library, library: Library, citations: CitationIndex
     for loaded in library.files:
         if loaded.digest in known or has_file_references(refs_dir, loaded.digest):
             continue
-        refs = [
+        refs = [  # by the ids as written: the cache is by file content, which two servers' folders may share
             (
                 c.id,
-                citations.references_of(c.id)
-                if _serves(library, loaded, c.id)
+                citations.references_of(loaded.key(c.id))
+                if _serves(library, loaded, loaded.key(c.id))
                 else card_references(c.text, c.citations),
             )
             for c in loaded.card_file.cards
@@ -470,11 +600,11 @@ def citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
     per_file = _file_references(library, index_dir / REFERENCES if index_dir is not None else None)
     card_collection = library.card_collection
     index = CitationIndex.from_references(
-        (card_id, refs)
+        (loaded.key(card_id), refs)
         for loaded, file_refs in zip(library.files, per_file, strict=True)
         if (served := _served_collection(library, loaded)) is not None
         for card_id, refs in file_refs
-        if card_collection.get(card_id) == served
+        if card_collection.get(loaded.key(card_id)) == served
     )
     if cached is not None:
         for stale in _listing(cached.parent, "citations-*"):

@@ -17,19 +17,20 @@ from itertools import islice
 from pathlib import Path
 from typing import Literal, get_args, overload
 
-from bot.cards.library import Library, LoadCache, load_library
+from bot.cards.library import Audience, Library, LoadCache, load_library, qualify, visible
 from bot.cards.model import Card, Collection
 from bot.cards.sources import Style, render_source
 from bot.cards.validate import Problem
 from bot.index.citations import Reference
-from bot.index.search import SearchPage, card_label
+from bot.index.search import SearchPage, Vocabulary, audience_terms, card_label
 from bot.index.snapshot import Snapshot, build_snapshot, derive_snapshot, reference_cacher
-from bot.util.text import topic_key
 
 log = logging.getLogger(__name__)
 
 STYLES: tuple[Style, ...] = get_args(Style)
 NoPick = Literal["collection", "topic", "both"]
+#: A collection filter no card matches: what a collection another server owns becomes (no key starts with "@").
+_UNSEEN = "@unseen"
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,9 +220,37 @@ class CardService:
             derived = None if old.library is library else derive_snapshot(old, library, self._index_dir)
             self._snapshot = derived if derived is not None else build_snapshot(library, self._index_dir)
 
-    def detail(self, card_id: str) -> CardDetail | None:
-        """One card with its collection and references, or None for an unknown id."""
-        return self._detail(self._snapshot, card_id)
+    def swap_part(self, audience: Audience, part: Library) -> None:
+        """Serve ``part`` as one audience's part of the library (a curator's write; see
+        :meth:`Library.of_audience`), the rest as served now. Thread-safe."""
+        with self._swap_lock:
+            self.swap(self._snapshot.library.with_audience(audience, part))
+
+    # ------------------------------------------------------------------------------------------ visibility
+    # Every reading method takes ``viewer``: the server the reader is in, or None in a direct message (and on the
+    # command line without ``--server``). A reader sees the shared library and that server's own collections; a
+    # card or collection of another server is, for them, one that does not exist.
+    def resolve(self, card_id: str, viewer: Audience = None) -> str | None:
+        """The served key of the card ``card_id`` names for ``viewer`` (its own id, as written in the server's
+        file, or its served key), or None when ``viewer`` sees no such card."""
+        return _resolve(self._snapshot.library.cards, card_id, viewer)
+
+    def resolve_collection(self, collection_id: str, viewer: Audience = None) -> str | None:
+        """The served key of the collection ``collection_id`` names for ``viewer``, or None."""
+        return _resolve(self._snapshot.library.collections, collection_id, viewer)
+
+    def _collection_filter(self, collection: str | None, viewer: Audience) -> str | None:
+        """A collection filter as served: its key, or (unknown to ``viewer``) the name as given, which the
+        indexes then find nothing for."""
+        if collection is None:
+            return None
+        resolved = self.resolve_collection(collection, viewer)
+        return resolved if resolved is not None else (collection if visible(collection, viewer) else "\0")
+
+    def detail(self, card_id: str, viewer: Audience = None) -> CardDetail | None:
+        """One card with its collection and references, or None for an id ``viewer`` does not see."""
+        key = self.resolve(card_id, viewer)
+        return self._detail(self._snapshot, key) if key is not None else None
 
     #: The card service's documented ``show(id)``; the same as :meth:`detail`.
     show = detail
@@ -241,25 +270,30 @@ class CardService:
         topic: str | None = None,
         collection: str | None = None,
         avoid: SizedContainer[str] = (),
+        viewer: Audience = None,
     ) -> Pick:
-        """A uniform random card, optionally filtered, preferring cards not in ``avoid`` (already seen)."""
+        """A uniform random card ``viewer`` sees, optionally filtered, preferring cards not in ``avoid``."""
         snap = self._snapshot
-        pool = snap.picker.pool(topic, collection)
+        key = self._collection_filter(collection, viewer)
+        pool = snap.picker.visible_pool(topic, key, viewer)
         if not pool:
-            return self._no_pick(snap, topic, collection)
+            return self._no_pick(snap, topic, key if key != "\0" else collection, viewer)
         card_id, exhausted = snap.picker.pick(pool, self._rng, avoid)
         return Pick(self._detail(snap, card_id), exhausted)
 
-    def pool(self, *, topic: str | None = None, collection: str | None = None) -> tuple[str, ...]:
-        """The ids random picks draw from with these filters (empty strings mean no filter), in library order."""
-        return self._snapshot.picker.pool(topic or None, collection or None)
+    def pool(
+        self, *, topic: str | None = None, collection: str | None = None, viewer: Audience = None
+    ) -> tuple[str, ...]:
+        """The ids random picks draw from for ``viewer`` with these filters (empty strings mean no filter)."""
+        key = self._collection_filter(collection or None, viewer)
+        return tuple(self._snapshot.picker.visible_pool(topic or None, key, viewer))
 
     @staticmethod
-    def _no_pick(snap: Snapshot, topic: str | None, collection: str | None) -> Pick:
-        if collection is not None and collection not in snap.library.collections:
+    def _no_pick(snap: Snapshot, topic: str | None, collection: str | None, viewer: Audience = None) -> Pick:
+        if collection is not None and (collection not in snap.library.collections or not visible(collection, viewer)):
             return Pick(None, message=f"There is no collection “{collection}”.", reason="collection")
-        if topic is not None and topic_key(topic) not in snap.picker.by_topic:
-            close = tuple(snap.topics.complete(topic, limit=3))
+        if topic is not None and not snap.picker.visible_pool(topic, None, viewer):
+            close = tuple(_complete(snap.topics_for(viewer), topic, 3))
             hint = f" Did you mean {', '.join(f'“{t}”' for t in close)}?" if close else ""
             return Pick(None, message=f"No card has the topic “{topic}”.{hint}", reason="topic", close=close)
         return Pick(None, message="No card matches both that topic and that collection.", reason="both")
@@ -272,67 +306,82 @@ class CardService:
         collection: str | None = None,
         limit: int = 5,
         offset: int = 0,
+        viewer: Audience = None,
     ) -> SearchResult:
-        """Ranked search over text, topics, article and collection titles."""
+        """Ranked search over text, topics, article and collection titles, among the cards ``viewer`` sees (the
+        filter is inside the index's query: totals and pages count only those)."""
         snap = self._snapshot
-        page = snap.search.search(query, topic=topic, collection=collection, limit=limit, offset=offset)
+        key = self._collection_filter(collection, viewer)
+        page = snap.search.search(
+            query, topic=topic, collection=key, limit=limit, offset=offset, audiences=audience_terms(viewer)
+        )
         details = tuple(d for d in (self._detail(snap, hit.card_id) for hit in page.hits) if d is not None)
         return SearchResult(page, details)
 
-    def cite(self, query: str) -> CiteResult:
-        """Every card that cites a work matching ``query``, with the reference as each card writes it."""
+    def cite(self, query: str, viewer: Audience = None) -> CiteResult:
+        """Every card ``viewer`` sees that cites a work matching ``query``, with the reference as it writes it."""
         snap = self._snapshot
         if not query.strip():
             return CiteResult(query, NO_HITS, "Type a reference, e.g. “Horvath & Symonds 1991”, or an author.")
-        found = snap.citations.cards_citing(query)  # one entry per card, with every matching work it cites
+        found = snap.cited.cards_citing(query, viewer)  # one entry per card, with every matching work it cites
         if not found:
             return CiteResult(query, NO_HITS, f"No card cites “{query.strip()[:200]}”.")
         return CiteResult(query, CiteHits(snap, found))
 
-    def source(self, card_id: str, style: Style = "plain") -> str | None:
-        """Where a card comes from, formatted in a citation style; None for an unknown card."""
-        card = self._snapshot.library.cards.get(card_id)
+    def source(self, card_id: str, style: Style = "plain", viewer: Audience = None) -> str | None:
+        """Where a card comes from, formatted in a citation style; None for a card ``viewer`` does not see."""
+        key = self.resolve(card_id, viewer)
+        card = self._snapshot.library.cards.get(key) if key is not None else None
         if card is None:
             return None
         return render_source(card.source, style, key=card.id)
 
-    def views_per_collection(self, views_by_card: Mapping[str, int]) -> dict[str, int]:
-        """Card views added up per collection id, most viewed first (cards no longer served are left out)."""
+    def views_per_collection(self, views_by_card: Mapping[str, int], viewer: Audience = None) -> dict[str, int]:
+        """Card views added up per collection id, most viewed first (cards no longer served, or that ``viewer``
+        does not see, are left out)."""
         owner = self._snapshot.library.card_collection
         totals: dict[str, int] = {}
         for card_id, n in views_by_card.items():
             collection_id = owner.get(card_id)
-            if collection_id is not None:
+            if collection_id is not None and visible(collection_id, viewer):
                 totals[collection_id] = totals.get(collection_id, 0) + n
         return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
     # ------------------------------------------------------------------------------------ autocomplete
-    def topics(self, prefix: str = "", limit: int = 25) -> list[str]:
-        """Topics for autocomplete, best first."""
-        return self._snapshot.topics.complete(prefix, limit)
+    def topics(self, prefix: str = "", limit: int = 25, viewer: Audience = None) -> list[str]:
+        """Topics for autocomplete, best first: the server's own, then the shared library's."""
+        return _complete(self._snapshot.topics_for(viewer), prefix, limit)
 
-    def references(self, prefix: str = "", limit: int = 25) -> list[tuple[str, int]]:
-        """Known references for autocomplete, most cited first: (display, number of citing cards)."""
-        return self._snapshot.citations.complete(prefix, limit)
+    def references(self, prefix: str = "", limit: int = 25, viewer: Audience = None) -> list[tuple[str, int]]:
+        """Known references for autocomplete, most cited first: (display, number of citing cards ``viewer``
+        sees)."""
+        return self._snapshot.cited.complete(prefix, limit, viewer)
 
-    def card_choices(self, prefix: str = "", limit: int = 25) -> list[tuple[str, str]]:
-        """Cards for autocomplete: (card id, a short label), best match first."""
+    def card_choices(self, prefix: str = "", limit: int = 25, viewer: Audience = None) -> list[tuple[str, str]]:
+        """Cards ``viewer`` sees for autocomplete: (card id, a short label), best match first."""
         snap = self._snapshot
         prefix = prefix.strip()
         if not prefix:
-            return [(cid, card_label(card.text)) for cid, card in islice(snap.library.cards.items(), limit)]
-        exact = snap.library.cards.get(prefix)
-        found = snap.search.suggest(prefix, limit=limit)
-        if exact is not None:
-            found = [(prefix, card_label(exact.text)), *[f for f in found if f[0] != prefix]][:limit]
+            pool = snap.picker.visible_pool(None, None, viewer)
+            cards = snap.library.cards
+            return [(cid, card_label(cards[cid].text)) for cid in islice(pool, limit)]
+        key = self.resolve(prefix, viewer)
+        exact = snap.library.cards.get(key) if key is not None else None
+        found = snap.search.suggest(prefix, limit=limit, audiences=audience_terms(viewer))
+        if exact is not None and key is not None:
+            found = [(key, card_label(exact.text)), *[f for f in found if f[0] != key]][:limit]
         return found
 
-    def collection_choices(self, prefix: str = "", limit: int = 25) -> list[tuple[str, str]]:
-        """Collections for autocomplete: (collection id, "Title (id)")."""
-        names = self._snapshot.collection_names.complete(prefix, limit)
+    def collection_choices(self, prefix: str = "", limit: int = 25, viewer: Audience = None) -> list[tuple[str, str]]:
+        """Collections ``viewer`` sees for autocomplete: (collection id, "Title (id)"), the server's own first."""
+        names = _complete(self._snapshot.collection_names_for(viewer), prefix, limit)
         return [(name.rsplit("(", 1)[1].rstrip(")"), name) for name in names]
 
-    def collections(self) -> list[CollectionSummary]:
+    def collections(self, viewer: Audience = None) -> list[CollectionSummary]:
+        """Every collection ``viewer`` sees, with its number of cards and most used topics."""
+        return [s for s in self._all_collections() if visible(s.collection.id, viewer)]
+
+    def _all_collections(self) -> list[CollectionSummary]:
         """Every collection with its number of cards and most used topics (computed once per library)."""
         lib = self._snapshot.library
         cached = self._summaries
@@ -349,6 +398,23 @@ class CardService:
             out.append(CollectionSummary(collection, len(cards), collection.topics or top))
         self._summaries = (lib, out)
         return list(out)
+
+
+def _resolve(served: Mapping[str, object], name: str, viewer: Audience) -> str | None:
+    """The served key ``name`` means for ``viewer``: the viewer's own first, then a shared one; None if neither."""
+    if viewer is not None and (own := qualify(name, viewer)) in served:
+        return own
+    return name if name in served and visible(name, viewer) else None
+
+
+def _complete(vocabularies: Sequence[Vocabulary], prefix: str, limit: int) -> list[str]:
+    """Completions from each vocabulary in turn (a server's own first), each item once, at most ``limit``."""
+    found: dict[str, None] = {}
+    for vocabulary in vocabularies:
+        found.update(dict.fromkeys(vocabulary.complete(prefix, limit)))
+        if len(found) >= limit:
+            break
+    return list(found)[:limit]
 
 
 def diff(old: Library, new: Library) -> ReloadReport:

@@ -34,6 +34,7 @@ from .activity import Activity
 from .audit import ACTIONS, Action, AuditEntry, AuditLog
 from .daily import DailyStore
 from .db import MAX_SNOWFLAKE, Database, Migration, MigrationError, StorageUnavailable, load_migrations
+from .decks import ServerDecksStore, ServerDeckState
 from .meta import Meta
 from .reports import Report, ReportStore
 from .searches import FailedSearchLog, MissedQuery
@@ -56,6 +57,8 @@ __all__ = [
     "MissedQuery",
     "Report",
     "ReportStore",
+    "ServerDeckState",
+    "ServerDecksStore",
     "Stats",
     "Storage",
     "StorageUnavailable",
@@ -94,6 +97,7 @@ class Storage:
         self.reports = ReportStore(db)
         self.activity = Activity(db)
         self.searches = FailedSearchLog(db, flush_interval=flush_interval)
+        self.decks = ServerDecksStore(db)
         self.in_memory_fallback = in_memory_fallback
         self._closed = False
 

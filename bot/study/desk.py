@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.cards.library import Library
+from bot.cards.library import Library, audience_of_key, visible
 from bot.cards.model import Card
 from bot.service import CardDetail, CardService
 from bot.storage.study import Answer, DueCard, StudyStore
@@ -103,8 +103,9 @@ class StudyDesk:
 
     # -- questions -----------------------------------------------------------------------------------
     def questions(self, card_id: str) -> tuple[CardDetail, tuple[Question, ...]] | None:
-        """A card (as now in the library) and its questions; None when it is gone."""
-        detail = self.service.detail(card_id)
+        """A card (as now in the library) and its questions; None when it is gone. Whose card it is was checked
+        where its id came from (a server's pool, a session, the member's own reviews in that server)."""
+        detail = self.service.detail(card_id, viewer=audience_of_key(card_id))
         if detail is None:
             return None
         return detail, self._questions_of(detail.card)
@@ -149,9 +150,9 @@ class StudyDesk:
         """A new session in ``channel_id`` (raises :class:`StudyError` when one runs or no card fits)."""
         if channel_id in self.sessions:
             raise StudyError("A study session is already running in this channel: `/study stop` ends it.")
-        pool = list(self.service.pool(topic=topic, collection=collection))
+        pool = list(self.service.pool(topic=topic, collection=collection, viewer=guild_id))
         if not pool:
-            pick = self.service.random(topic=topic, collection=collection)
+            pick = self.service.random(topic=topic, collection=collection, viewer=guild_id)
             raise StudyError(pick.message or "No card fits those filters.")
         self.rng.shuffle(pool)
         chosen: list[str] = []
@@ -255,22 +256,29 @@ class StudyDesk:
         return loaded
 
     # -- personal reviews ----------------------------------------------------------------------------
-    async def review(self, user_id: int, topic: str | None, now: dt.datetime) -> list[ReviewItem]:
+    async def review(
+        self, user_id: int, topic: str | None, now: dt.datetime, viewer: int | None = None
+    ) -> list[ReviewItem]:
         """Start a personal review (``/study review [topic]``): the cards :meth:`due`; the topic is kept for
         :meth:`next_review`, so the review goes on through the topic's new cards after each rating."""
         self._review_topics[user_id] = topic
-        return await self.due(user_id, topic, now)
+        return await self.due(user_id, topic, now, viewer=viewer)
 
-    async def next_review(self, user_id: int, now: dt.datetime) -> list[ReviewItem]:
+    async def next_review(self, user_id: int, now: dt.datetime, viewer: int | None = None) -> list[ReviewItem]:
         """What is left of the member's review after a rating (after a restart, without its topic: the due cards)."""
-        return await self.due(user_id, self._review_topics.get(user_id), now)
+        return await self.due(user_id, self._review_topics.get(user_id), now, viewer=viewer)
 
-    async def due(self, user_id: int, topic: str | None, now: dt.datetime, limit: int = 20) -> list[ReviewItem]:
-        """The member's due cards (still in the library, with the same answer), then, with a topic, new ones."""
+    async def due(
+        self, user_id: int, topic: str | None, now: dt.datetime, limit: int = 20, viewer: int | None = None
+    ) -> list[ReviewItem]:
+        """The member's due cards that ``viewer`` (the server reviewed in; None: a direct message) sees, still in
+        the library with the same answer; then, with a topic, new ones."""
         await self.recorder.flush()
-        wanted = set(self.service.pool(topic=topic)) if topic else None
+        wanted = set(self.service.pool(topic=topic, viewer=viewer)) if topic else None
         items: list[ReviewItem] = []
         for row in await self.store.due(user_id, now, limit=500):
+            if not visible(row.card_id, viewer):
+                continue
             item = self._item(row.card_id, wanted)
             if item is not None and self._key(item.detail.card) == row.answer_key:
                 items.append(item)
@@ -278,7 +286,7 @@ class StudyDesk:
                 return items
         if wanted is not None and len(items) < limit:
             studied = {row.card_id for row in await self.store.states(user_id)}
-            for card_id in self.service.pool(topic=topic):
+            for card_id in self.service.pool(topic=topic, viewer=viewer):
                 if card_id not in studied:
                     item = self._item(card_id, wanted)
                     if item is not None:
@@ -294,8 +302,9 @@ class StudyDesk:
         return None if found is None else ReviewItem(*found)
 
     async def rate(self, user_id: int, guild_id: int | None, card_id: str, rating: Rating, now: dt.datetime) -> None:
-        """Record a personal review of ``card_id``, then re-plan any exam it belongs to."""
-        detail = self.service.detail(card_id)
+        """Record a personal review of ``card_id`` (one the member sees where they rate it), then re-plan any exam
+        it belongs to."""
+        detail = self.service.detail(card_id, viewer=guild_id)
         if detail is None:
             raise StudyError("That card is no longer in the library.")
         self._record(user_id, guild_id, detail.card, rating, rating != Rating.Again, "review", now)

@@ -36,7 +36,7 @@ from typing import Literal
 
 from rapidfuzz.distance import OSA
 
-from bot.cards.library import Library
+from bot.cards.library import Library, audience_of_key, visible
 from bot.cards.model import MAX_TEXT, Card, FoldedText, term_spans
 from bot.index.search.query import fuzzy_distance
 from bot.util.text import fold, topic_key
@@ -478,9 +478,15 @@ class _Derivation:
         collection = self.library.card_collection.get(card.id)
         if collection is not None:
             yield self._pool("collection", collection, kind, lambda: self.library.cards_of(collection))
+        # A topic's cards that the card's readers see: the shared ones for a shared card (its question is the same
+        # in every server), and the server's own too for a server's card; never another server's terms.
+        audience = audience_of_key(card.id)
+        scope = "topic" if audience is None else f"topic@{audience}"
         for topic in dict.fromkeys(topic_key(t) for t in card.topics):
-            ids = self.topic_cards().get(topic, ())
-            yield self._pool("topic", topic, kind, partial(self._cards, ids))
+            yield self._pool(scope, topic, kind, partial(self._seen_cards, topic, audience))
+
+    def _seen_cards(self, topic: str, audience: int | None) -> list[Card]:
+        return self._cards(i for i in self.topic_cards().get(topic, ()) if visible(i, audience))
 
     def _cards(self, ids: Iterable[str]) -> list[Card]:
         return [self.library.cards[i] for i in ids]

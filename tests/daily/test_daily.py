@@ -70,7 +70,7 @@ class Cards:
         self.ids = set(ids)
         self.topics = topics or {}
 
-    def eligible(self, topic: str | None, collection: str | None) -> list[str]:
+    def eligible(self, topic: str | None, collection: str | None, guild_id: int | None = None) -> list[str]:
         return sorted(
             c
             for c in self.ids

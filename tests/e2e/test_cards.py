@@ -121,7 +121,20 @@ async def test_the_group_is_hidden_by_default_and_checked_at_runtime(deck: Deck)
     assert int(group["default_member_permissions"]) == discord.Permissions(manage_messages=True).value
     assert group.get("contexts") == [0] or group.get("dm_permission") is False
     names = {o["name"] for o in group["options"]}
-    assert names == {"add", "edit", "remove", "import", "export", "reload", "history", "reports", "insights"}
+    assert names == {
+        "add",
+        "edit",
+        "remove",
+        "import",
+        "export",
+        "reload",
+        "history",
+        "new-collection",
+        "collections",
+        "copy",
+        "reports",
+        "insights",
+    }
 
 
 async def test_add_makes_the_card_live_at_once(deck: Deck) -> None:
@@ -212,18 +225,23 @@ async def test_cancel_changes_nothing(deck: Deck) -> None:
 
 
 async def test_import_previews_and_applies_on_confirm(deck: Deck) -> None:
+    """A new collection goes into the server's own collections (issue 15): the shared library is for what a
+    curator imports into one of its collections."""
     csv = "text,topics,article,source\nFirst imported fact.,imports;csv,Art,Journal\nSecond imported fact.,csv,,\n"
     upload = deck.fake.add_attachment("Study Notes.csv", csv)
     it = await deck.cards_cmd("import", file=upload)
     preview = await it.wait_message()
-    assert "cards/study-notes.yml" in preview.embed["title"]
+    own = deck.cards / "servers" / str(deck.guild.id)
+    assert f"cards/servers/{deck.guild.id}/study-notes.yml" in preview.embed["title"]
     assert "study-notes-001" in preview.text
     assert preview.button_labels == ["Confirm", "Cancel"]
-    assert not (deck.cards / "study-notes.yml").exists()  # nothing until confirmed
-    assert deck.bot.service.detail("study-notes-001") is None
+    assert not (own / "study-notes.yml").exists()  # nothing until confirmed
+    assert deck.bot.service.detail("study-notes-001", deck.guild.id) is None
     done = await (await deck.fake.click(it, "Confirm")).wait_message()
     assert "Imported" in done.embed["title"]
-    assert deck.bot.service.detail("study-notes-002") is not None
+    assert (own / "study-notes.yml").exists()
+    assert deck.bot.service.detail("study-notes-002", deck.guild.id) is not None
+    assert deck.bot.service.detail("study-notes-002") is None  # not shared: a direct message does not see it
     search = await (await deck.fact("search", query="second imported fact")).wait_message()
     assert "study-notes-002" in search.text
 

@@ -364,6 +364,12 @@ class FakeDiscord:
         self._emit_guild(guild, "GUILD_CREATE", guild.to_dict())
         return guild
 
+    def remove_guild(self, guild: FakeGuild) -> None:
+        """The bot is removed from ``guild`` (kicked, or the server deleted): GUILD_DELETE without ``unavailable``,
+        as Discord sends it; the guild is gone from the fake afterwards."""
+        self._emit_guild(guild, "GUILD_DELETE", {"id": str(guild.id)})
+        self.guilds.remove(guild)
+
     def add_attachment(
         self, filename: str, data: bytes | str, content_type: str | None = None, *, description: str | None = None
     ) -> FakeAttachment:

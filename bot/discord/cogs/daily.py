@@ -109,9 +109,10 @@ class ServiceCards:
     def __init__(self, service: CardService) -> None:
         self._service = service
 
-    def eligible(self, topic: str | None, collection: str | None) -> Sequence[str]:
-        """Ids of the cards with ``topic`` (``None``: any) in ``collection`` (``None``: any)."""
-        return self._service.pool(topic=topic, collection=collection)
+    def eligible(self, topic: str | None, collection: str | None, guild_id: int | None = None) -> Sequence[str]:
+        """Ids of the cards with ``topic`` (``None``: any) in ``collection`` (``None``: any) that server
+        ``guild_id`` sees."""
+        return self._service.pool(topic=topic, collection=collection, viewer=guild_id)
 
     def exists(self, card_id: str) -> bool:
         """Whether the card is still in the library."""
@@ -138,10 +139,11 @@ class ChannelPoster:
         channel = self._client.get_channel(channel_id) or await self._client.fetch_channel(channel_id)
         if not isinstance(channel, discord.abc.Messageable):
             raise DailyError(f"<#{channel_id}> is not a channel messages can be posted in")
-        detail = self._service.detail(card_id)
+        guild = getattr(channel, "guild", None)  # DMs and group DMs have none
+        viewer = guild.id if isinstance(guild, discord.Guild) else None
+        detail = self._service.detail(card_id, viewer=viewer)
         if detail is None:
             raise DailyError(f"The card {card_id} is no longer in the deck")
-        guild = getattr(channel, "guild", None)  # DMs and group DMs have none
         count = await self._views.count(card_id, guild.id) if isinstance(guild, discord.Guild) else None
         message = await channel.send(
             nonce=nonce, allowed_mentions=NO_MENTIONS, **post_message(detail, self._service.library, mode, count)
@@ -401,7 +403,7 @@ class DailyCog(commands.Cog):
             await reply(interaction, "No daily fact is set up here. Start one with /daily set.")
             return
         card_id = await self.engine.preview(interaction.guild_id)
-        detail = self.service.detail(card_id) if card_id is not None else None
+        detail = self.service.detail(card_id, viewer=interaction.guild_id) if card_id is not None else None
         if detail is None:
             await reply(interaction, "No card matches this server's daily filters. Change them with /daily set.")
             return
@@ -424,7 +426,7 @@ class DailyCog(commands.Cog):
         self, interaction: discord.Interaction, card_id: str
     ) -> tuple[CardDetail, tuple[Question, ...]] | None:
         """The card a daily question asked about and its questions now; ``None`` (the member told) when it is gone."""
-        detail = self.service.detail(card_id)
+        detail = self.service.detail(card_id, viewer=interaction.guild_id)
         if detail is None:
             await reply(interaction, GONE)
             return None
@@ -504,11 +506,11 @@ class DailyCog(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Topics, best match first."""
-        return choices.topics(self.service, current)
+        return choices.topics(self.service, current, interaction.guild_id)
 
     @daily_set.autocomplete("collection")
     async def collection_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Collections as "Title (id)"; the value is the id."""
-        return choices.collections(self.service, current)
+        return choices.collections(self.service, current, interaction.guild_id)

@@ -64,6 +64,8 @@ SWEEP_EVERY = 5.0
 SWEEP_BATCH = 50
 #: The kinds of result list (the letters their custom ids carry, see :data:`bot.discord.ui.KINDS`).
 SEARCH, CITE, COLLECTIONS = "s", "c", "l"
+#: What /fact stats shows for a viewed card no longer served here.
+GONE_CARD = "(no longer in the deck)"
 
 
 def _cooldown(command: str) -> Callable[[discord.Interaction[FactdeckBot]], app_commands.Cooldown | None]:
@@ -123,6 +125,7 @@ class _SearchPages:
                 collection=self.collection,
                 limit=PAGE_SIZE,
                 offset=number * PAGE_SIZE,
+                viewer=self.guild_id,
             )
         )
         page = result.page
@@ -160,8 +163,8 @@ class _CitePages:
 
 
 class _CollectionPages:
-    def __init__(self, cog: FactsCog, views: dict[str, int]) -> None:
-        self.summaries = cog.service.collections()
+    def __init__(self, cog: FactsCog, views: dict[str, int], guild_id: int | None) -> None:
+        self.summaries = cog.service.collections(viewer=guild_id)
         self.views = views
 
     async def page(self, number: int) -> Page:
@@ -258,18 +261,18 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
 
     async def send_full_card(self, interaction: discord.Interaction, card_id: str) -> None:
         """The whole card, ephemerally, over as many messages as it needs ("Read more")."""
-        detail = self.service.detail(card_id)
+        detail = self.service.detail(card_id, viewer=interaction.guild_id)
         if detail is None:
             await reply(interaction, "That card is no longer in the deck.")
             return
-        messages = embeds.full_card_messages(detail, views=await self._views_here(interaction, card_id))
+        messages = embeds.full_card_messages(detail, views=await self._views_here(interaction, detail.card.id))
         await interaction.response.send_message(embeds=messages[0], ephemeral=True, allowed_mentions=NO_MENTIONS)
         for more in messages[1:]:
             await interaction.followup.send(embeds=more, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     async def open_card(self, interaction: discord.Interaction, card_id: str) -> None:
         """A card picked from a result list: shown to the picker alone, and counted as a view."""
-        detail = self.service.detail(card_id)
+        detail = self.service.detail(card_id, viewer=interaction.guild_id)
         if detail is None:
             await reply(interaction, "That card is no longer in the deck.")
             return
@@ -320,10 +323,10 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     async def _source(self, state: ListState) -> _SearchPages | _CitePages | _CollectionPages:
         """The pages of a kept list, searched again (cheap) for the page asked for."""
         if state.kind == CITE:
-            hits = self.service.cite(state.query).hits
+            hits = self.service.cite(state.query, viewer=state.guild_id).hits
             return _CitePages(self, state.query, hits, state.guild_id)
         if state.kind == COLLECTIONS:
-            return _CollectionPages(self, await self._collection_views(state.guild_id))
+            return _CollectionPages(self, await self._collection_views(state.guild_id), state.guild_id)
         return _SearchPages(self, state.query, topic=state.topic, collection=state.collection, guild_id=state.guild_id)
 
     async def turn_page(self, interaction: discord.Interaction, kind: str | None, key: str | None, step: int) -> None:
@@ -398,7 +401,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     ) -> None:
         """/fact random."""
         seen = await self.storage.views.seen_by_user(interaction.user.id, interaction.guild_id)
-        pick = self.service.random(topic=topic, collection=collection, avoid=seen)
+        pick = self.service.random(topic=topic, collection=collection, avoid=seen, viewer=interaction.guild_id)
         if pick.detail is None:
             await reply(interaction, _no_pick(pick, topic, collection))
             return
@@ -422,7 +425,9 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         collection: CollectionId | None = None,
     ) -> None:
         """/fact search."""
-        result = self.service.search(query, topic=topic, collection=collection, limit=PAGE_SIZE)
+        result = self.service.search(
+            query, topic=topic, collection=collection, limit=PAGE_SIZE, viewer=interaction.guild_id
+        )
         self.misses.search(query, [hit.score for hit in result.page.hits], interaction.guild_id)
         if not result.page.hits:
             await reply(interaction, _no_hits(result.page.message, query))
@@ -437,7 +442,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     @app_commands.checks.dynamic_cooldown(_cooldown("cite"))
     async def cite(self, interaction: discord.Interaction, reference: ReferenceText) -> None:
         """/fact cite."""
-        result = self.service.cite(reference)
+        result = self.service.cite(reference, viewer=interaction.guild_id)
         self.misses.cite(reference, len(result.hits), interaction.guild_id)
         if not result.hits:
             await reply(interaction, embeds.safe(result.message or f"No card cites “{reference}”."))
@@ -449,7 +454,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     @app_commands.describe(card="The card id (start typing for suggestions)")
     async def show(self, interaction: discord.Interaction, card: CardId) -> None:
         """/fact show."""
-        detail = self.service.detail(card.strip())
+        detail = self.service.detail(card.strip(), viewer=interaction.guild_id)
         if detail is None:
             await reply(interaction, self._unknown_card(card))
             return
@@ -474,8 +479,8 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         style: Literal["apa", "mla", "bibtex", "plain"] = "plain",
     ) -> None:
         """/fact source."""
-        detail = self.service.detail(card.strip())
-        text = self.service.source(card.strip(), style) if detail is not None else None
+        detail = self.service.detail(card.strip(), viewer=interaction.guild_id)
+        text = self.service.source(detail.card.id, style) if detail is not None else None
         if detail is None or text is None:
             await reply(interaction, self._unknown_card(card))
             return
@@ -489,14 +494,14 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         """/fact stats."""
         assert interaction.guild_id is not None  # in_guild() refused direct messages
         by_card = await self.storage.views.views_by_card(interaction.guild_id)  # one tally: total, top, collections
-        library = self.service.library
+        library, here = self.service.library, interaction.guild_id
         top = [
-            (card_id, n, _short(card.text, 80) if (card := library.cards.get(card_id)) else "(no longer in the deck)")
+            (card_id, n, _short(d.card.text, 80) if (d := self.service.detail(card_id, here)) else GONE_CARD)
             for card_id, n in sorted(by_card.items(), key=lambda item: (-item[1], item[0]))[:10]
         ]
         collections = [
             (library.collections[c].title, n)
-            for c, n in self.service.views_per_collection(by_card).items()
+            for c, n in self.service.views_per_collection(by_card, viewer=here).items()
             if c in library.collections
         ]
         guild_name = interaction.guild.name if interaction.guild else "this server"
@@ -511,17 +516,18 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     async def collections(self, interaction: discord.Interaction) -> None:
         """/fact collections."""
         views = await self._collection_views(interaction.guild_id)
-        await self._send_pages(interaction, COLLECTIONS, _CollectionPages(self, views))
+        await self._send_pages(interaction, COLLECTIONS, _CollectionPages(self, views, interaction.guild_id))
 
     async def _collection_views(self, guild_id: int | None) -> dict[str, int]:
         """Views in ``guild_id`` per collection id (none outside a server)."""
         by_card = await self.storage.views.views_by_card(guild_id) if guild_id else {}
-        return self.service.views_per_collection(by_card)
+        return self.service.views_per_collection(by_card, viewer=guild_id)
 
     @app_commands.command(name="help", description="What each /fact command does, with examples")
     async def help(self, interaction: discord.Interaction) -> None:
         """/fact help."""
-        embed = embeds.help_embed(cards=len(self.service.library.cards), collections=self.service.collections())
+        here = interaction.guild_id
+        embed = embeds.help_embed(cards=len(self.service.pool(viewer=here)), collections=self.service.collections(here))
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @staticmethod
@@ -537,7 +543,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         """/fact today: the server's daily card (the one the daily post shows, all day); counted as a view."""
         assert interaction.guild_id is not None  # in_guild() refused direct messages
         card_id = await self.todays_card(interaction.guild_id) if self.todays_card is not None else None
-        detail = self.service.detail(card_id) if card_id is not None else None
+        detail = self.service.detail(card_id, viewer=interaction.guild_id) if card_id is not None else None
         if detail is None:
             await reply(interaction, "There is no card for today: no card matches this server's daily filters.")
             return
@@ -555,7 +561,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Topics, best match first."""
-        return choices.topics(self.service, current)
+        return choices.topics(self.service, current, interaction.guild_id)
 
     @random_card.autocomplete("collection")
     @search.autocomplete("collection")
@@ -563,18 +569,18 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Collections as "Title (id)"; the value is the id."""
-        return choices.collections(self.service, current)
+        return choices.collections(self.service, current, interaction.guild_id)
 
     @cite.autocomplete("reference")
     async def reference_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Cited works, most cited first, with how many cards cite each."""
-        return choices.references(self.service, current)
+        return choices.references(self.service, current, interaction.guild_id)
 
     @show.autocomplete("card")
     @report.autocomplete("card")
     @source.autocomplete("card")
     async def card_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         """Cards as "id · start of the text"; the value is the id."""
-        return choices.cards(self.service, current)
+        return choices.cards(self.service, current, interaction.guild_id)

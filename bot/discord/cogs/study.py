@@ -118,7 +118,7 @@ class AnswerButton(
 
 class ReviewButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"factdeck:study:r:(?P<action>[s1-4]):(?P<card>[a-z0-9][a-z0-9-]{0,79})",
+    template=r"factdeck:study:r:(?P<action>[s1-4]):(?P<card>[a-z0-9][a-z0-9-]{0,79}(?:@\d{1,20})?)",
 ):
     """A personal review's "Show answer" (``s``) or a rating (``1`` Again .. ``4`` Easy) of a card."""
 
@@ -542,7 +542,7 @@ class StudyCog(commands.Cog):
     async def review(self, interaction: discord.Interaction[Any], topic: str | None = None) -> None:
         """A private review: question, reveal, then Again/Hard/Good/Easy."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        items = await self.desk.review(interaction.user.id, topic or None, self.clock())
+        items = await self.desk.review(interaction.user.id, topic or None, self.clock(), interaction.guild_id)
         if not items:
             hint = "" if topic else " Add a topic to start on new cards: `/study review topic:…`."
             await interaction.followup.send(f"Nothing to review right now.{hint}", ephemeral=True)
@@ -645,11 +645,11 @@ class StudyCog(commands.Cog):
     @review.autocomplete("topic")
     @exam.autocomplete("topic")
     async def _topics(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
-        return choices.topics(self.service, current)
+        return choices.topics(self.service, current, interaction.guild_id)
 
     @start.autocomplete("collection")
     async def _collections(self, interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
-        return choices.collections(self.service, current)
+        return choices.collections(self.service, current, interaction.guild_id)
 
     @study.command(name="forget", description="Delete all of your study data")
     async def forget(self, interaction: discord.Interaction[Any]) -> None:
@@ -734,7 +734,9 @@ class StudyCog(commands.Cog):
     async def on_review_button(self, interaction: discord.Interaction[Any], action: str, card_id: str) -> None:
         """Show a review card's answer, or record the member's rating and show the next due card."""
         if action == "s":
-            found = self.desk.question(card_id, "cloze")
+            # A card of another server is, here, one that does not exist (a forged custom id names one).
+            seen = self.service.detail(card_id, viewer=interaction.guild_id) is not None
+            found = self.desk.question(card_id, "cloze") if seen else None
             if found is None:
                 await reply(interaction, "That card is no longer in the library.")
                 return
@@ -749,7 +751,7 @@ class StudyCog(commands.Cog):
         except StudyError as exc:
             await reply(interaction, str(exc))
             return
-        items = await self.desk.next_review(interaction.user.id, self.clock())
+        items = await self.desk.next_review(interaction.user.id, self.clock(), interaction.guild_id)
         if not items:
             await interaction.response.edit_message(
                 content="All done for now: your next reviews come back on their own schedule.", embeds=[], view=None

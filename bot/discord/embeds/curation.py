@@ -14,7 +14,7 @@ from typing import Any
 import discord
 
 from bot.cards.validate import Problem
-from bot.curation import CardChange, ImportPlan, StaleCardError, card_builtins, describe_problems
+from bot.curation import COPIED_FROM, CardChange, ImportPlan, StaleCardError, card_builtins, describe_problems
 from bot.discord.embeds.common import (
     DESCRIPTION_MAX,
     ERROR_COLOR,
@@ -202,7 +202,7 @@ def history_embed(card_id: str, entries: Sequence[AuditEntry]) -> discord.Embed:
         stamp = discord.utils.format_dt(entry.at, "f")
         name = clip(f"{entry.action} by {who}", 256)[0]
         lines = [stamp, *(safe(line) for line in change_lines(entry.before, entry.after))]
-        if entry.detail and entry.action in ("import", "reload"):
+        if entry.detail and (entry.action in ("import", "reload") or COPIED_FROM in entry.detail):
             lines.append(f"-# {safe(entry.detail, 200)}")
         embed.add_field(name=safe(name, 256), value=clip("\n".join(lines), 1000)[0], inline=False)
     return embed

@@ -711,11 +711,14 @@ class CitationIndex:
             by_card.decode_keys({card_id for _, _, card_id in rows})
         return partial(dict.__getitem__, by_card)
 
-    def cards_citing(self, query: str) -> list[tuple[str, list[Reference]]]:
+    def cards_citing(
+        self, query: str, visible: Callable[[str], bool] | None = None
+    ) -> list[tuple[str, list[Reference]]]:
         """What :meth:`lookup` finds, one entry per card: ``(card_id, the matching references it cites)``.
 
         In library order, built straight from the index rows, so an author cited by tens of thousands of
-        cards costs one pass and no per-hit objects.
+        cards costs one pass and no per-hit objects. ``visible`` keeps only the cards a reader may see (a
+        server's own cards are seen in that server only).
         """
         keys = self._query_keys(query)
         if not keys:
@@ -723,6 +726,8 @@ class CitationIndex:
         out: list[tuple[str, list[Reference]]] = []
         last = None
         rows = self._rows(keys)
+        if visible is not None:
+            rows = [row for row in rows if visible(row[2])]
         refs = self._reader(rows)
         for _, at, card_id in rows:
             if card_id == last:
@@ -784,6 +789,28 @@ class CitationIndex:
         if cached is not None:
             return list(cached)
         entries = self._entries
+        result = [(self._display_of(k), entries[k].cards) for k in self.complete_keys(prefix, limit)]
+        if len(p) <= 2:
+            self._prefix_cache[cache_key] = result
+        return list(result)
+
+    def display_of(self, key: str) -> str:
+        """How a cited work (a key of :meth:`complete_keys`) is shown."""
+        return self._display_of(key)
+
+    def cited_by(self, key: str) -> int:
+        """How many cards cite a work (a key of :meth:`complete_keys`)."""
+        return self._entries[key].cards
+
+    def citing_cards(self, key: str) -> list[str]:
+        """The ids of the cards citing a work (a key of :meth:`complete_keys`), in card order, once each."""
+        return list(dict.fromkeys(card_id for _, _, card_id in self._entries[key].hits))
+
+    def complete_keys(self, prefix: str, limit: int = 25) -> list[str]:
+        """The keys of the works :meth:`complete` shows, in its order."""
+        if not isinstance(prefix, str) or not isinstance(limit, int) or limit <= 0 or len(prefix) > 200:
+            return []
+        p = _text_key(prefix)
         rank = self._rank_of.__getitem__
         name_p = _name_key(prefix)
         display_like = any(c in p for c in "&,([") or " et al" in p
@@ -810,10 +837,7 @@ class CitationIndex:
                     # Each surname's keys are in rank order: its first ``limit`` are enough.
                     extra.update(k for k in islice(self._by_surname.get(name, ()), limit) if k not in keys)
                 ranked.extend(heapq.nsmallest(limit - len(ranked), extra, key=rank))
-        result = [(self._display_of(k), entries[k].cards) for k in ranked]
-        if len(p) <= 2:
-            self._prefix_cache[cache_key] = result
-        return list(result)
+        return ranked
 
     def _ranked(self) -> list[str]:
         """Every key in rank order, computed once (for the empty prefix)."""

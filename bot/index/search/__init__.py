@@ -57,7 +57,7 @@ from bot.index.search.index import (
     SearchIndex,
     StaleIndexError,
 )
-from bot.index.search.model import Hit, SearchDoc, SearchPage
+from bot.index.search.model import SHARED_AUDIENCE, Hit, SearchDoc, SearchPage, audience_terms
 from bot.index.search.query import MAX_PREFIX_TERMS
 from bot.index.search.snippets import LABEL_CHARS, SNIPPET_CHARS, card_label, highlight
 from bot.index.search.vocabulary import Vocabulary
@@ -73,6 +73,7 @@ __all__ = [
     "MAX_QUERY_TERMS",
     "NO_WORDS_MESSAGE",
     "RELAXED_MESSAGE",
+    "SHARED_AUDIENCE",
     "SNIPPET_CHARS",
     "Hit",
     "SearchDoc",
@@ -80,6 +81,7 @@ __all__ = [
     "SearchPage",
     "StaleIndexError",
     "Vocabulary",
+    "audience_terms",
     "card_label",
     "fold",
     "highlight",

@@ -165,6 +165,7 @@ def schema() -> tantivy.Schema:
         b.add_text_field(name, tokenizer_name=STEM, index_option="freq")
     b.add_text_field("topic_key", tokenizer_name="raw", index_option="basic")
     b.add_text_field("collection_id", tokenizer_name="raw", index_option="basic")
+    b.add_text_field("audience", tokenizer_name="raw", index_option="basic")  # visibility: see SearchDoc.audience
     return b.build()
 
 

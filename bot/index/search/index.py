@@ -67,6 +67,7 @@ def _doc_json(doc: SearchDoc) -> str:
         "text": doc.text,
         "collection_title": doc.collection_title,
         "collection_id": doc.collection_id,
+        "audience": doc.audience,
     }
     if doc.topics:
         fields["topics"] = doc.topics
@@ -248,7 +249,7 @@ class SearchIndex:
 
     def _probe(self) -> None:
         """Search every field the searches use: a schema mismatch raises here, not in a search."""
-        self.search("factdeck index probe", topic="probe", collection="probe", limit=1)
+        self.search("factdeck index probe", topic="probe", collection="probe", limit=1, audiences=("probe",))
         self._searcher.search(tantivy.Query.all_query(), 1, count=False)
 
     @classmethod
@@ -338,13 +339,23 @@ class SearchIndex:
     # -- searching ---------------------------------------------------------------------------------------
 
     def _run(
-        self, parsed: Parsed, *, topic: str | None, collection: str | None, limit: int, offset: int, count: bool
+        self,
+        parsed: Parsed,
+        *,
+        topic: str | None,
+        collection: str | None,
+        limit: int,
+        offset: int,
+        count: bool,
+        audiences: tuple[str, ...] | None = None,
     ) -> tuple[list[q.Plan], tantivy.SearchResult, bool]:
         """All words required first; when that finds nothing and there are several words, any word."""
         plans = q.plans(parsed, self._terms)
 
         def run(relaxed: bool) -> tantivy.SearchResult:
-            query = q.search_query(self._schema, plans, topic=topic, collection=collection, relaxed=relaxed)
+            query = q.search_query(
+                self._schema, plans, topic=topic, collection=collection, relaxed=relaxed, audiences=audiences
+            )
             return self._searcher.search(query, max(limit, 1), count=count, offset=offset)
 
         result = run(False)
@@ -362,11 +373,14 @@ class SearchIndex:
         collection: str | None = None,
         limit: int = 10,
         offset: int = 0,
+        audiences: tuple[str, ...] | None = None,
     ) -> SearchPage:
         """Cards matching ``query``, best first, from ``offset``, at most ``limit`` of them.
 
         ``topic`` keeps cards with that topic (exact, case-insensitive); ``collection`` keeps cards of
-        that collection id. Never raises on user input: an empty query gives an empty page with a message.
+        that collection id; ``audiences`` (see :func:`bot.index.search.model.audience_terms`) keeps only the cards
+        a reader may see, inside the query, so totals count only those. Never raises on user input: an empty
+        query gives an empty page with a message.
         """
         limit = max(0, min(int(limit), MAX_LIMIT))
         offset = max(0, min(int(offset), MAX_OFFSET))
@@ -375,7 +389,7 @@ class SearchIndex:
             message = NO_WORDS_MESSAGE if parsed.text.strip() else EMPTY_QUERY_MESSAGE
             return SearchPage((), 0, offset, limit, parsed.text, message)
         plans, result, relaxed = self._run(
-            parsed, topic=topic, collection=collection, limit=limit, offset=offset, count=True
+            parsed, topic=topic, collection=collection, limit=limit, offset=offset, count=True, audiences=audiences
         )
         hits = self._hits(plans, result.hits[:limit])
         explained = RELAXED_MESSAGE if relaxed else None
@@ -393,7 +407,9 @@ class SearchIndex:
             hits.append(Hit(_stored(doc, "card_id"), float(score), snippet, highlights))
         return hits
 
-    def suggest(self, prefix: str, *, limit: int = 25) -> list[tuple[str, str]]:
+    def suggest(
+        self, prefix: str, *, limit: int = 25, audiences: tuple[str, ...] | None = None
+    ) -> list[tuple[str, str]]:
         """Card autocomplete: ``(card_id, label)`` pairs, best first; the last word may be unfinished.
 
         The label is the start of the card text, at most 100 characters. Typo tolerant like :meth:`search`.
@@ -402,7 +418,9 @@ class SearchIndex:
         parsed = parse(prefix if isinstance(prefix, str) else "")
         if not parsed.words or limit == 0:
             return []
-        _plans, result, _relaxed = self._run(parsed, topic=None, collection=None, limit=limit, offset=0, count=False)
+        _plans, result, _relaxed = self._run(
+            parsed, topic=None, collection=None, limit=limit, offset=0, count=False, audiences=audiences
+        )
         out = []
         for _score, address in result.hits[:limit]:
             doc = self._searcher.doc(address)

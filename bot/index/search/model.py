@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.cards.library import audience_of_key
 from bot.cards.model import Card, Collection
+
+#: The value of a search document's ``audience`` field for a card of the shared library (a server's card has the
+#: server id), and what a search filters on to see only what one server (or a direct message) may see.
+SHARED_AUDIENCE = "shared"
+
+
+def audience_terms(viewer: int | None) -> tuple[str, ...]:
+    """The ``audience`` values a reader in server ``viewer`` (None: a direct message) may see."""
+    return (SHARED_AUDIENCE,) if viewer is None else (SHARED_AUDIENCE, str(viewer))
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +28,8 @@ class SearchDoc:
     article: str | None
     collection_id: str
     collection_title: str
+    #: Whom the card is for: :data:`SHARED_AUDIENCE`, or the id of the server whose own collection holds it.
+    audience: str = SHARED_AUDIENCE
 
     @classmethod
     def of(cls, card: Card, collection: Collection) -> SearchDoc:
@@ -29,6 +41,7 @@ class SearchDoc:
             article=card.source.article,
             collection_id=collection.id,
             collection_title=collection.title,
+            audience=str(audience) if (audience := audience_of_key(card.id)) is not None else SHARED_AUDIENCE,
         )
 
 

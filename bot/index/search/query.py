@@ -236,7 +236,13 @@ def _word_query(schema: tantivy.Schema, plan: Plan) -> tantivy.Query:
 
 
 def search_query(
-    schema: tantivy.Schema, found: list[Plan], *, topic: str | None, collection: str | None, relaxed: bool
+    schema: tantivy.Schema,
+    found: list[Plan],
+    *,
+    topic: str | None,
+    collection: str | None,
+    relaxed: bool,
+    audiences: tuple[str, ...] | None = None,
 ) -> tantivy.Query:
     """Every word required (any word when ``relaxed``), with the filters as required clauses that add no score."""
     Q, Occur = tantivy.Query, tantivy.Occur
@@ -248,4 +254,18 @@ def search_query(
     if collection is not None:
         term = Q.term_query(schema, "collection_id", valid_text(collection))
         clauses.append((Occur.Must, Q.const_score_query(term, 0.0)))
-    return Q.boolean_query(clauses)
+    query = Q.boolean_query(clauses)
+    if audiences is None:
+        return query
+    # The query as it stands, then the reader's audiences required beside it (nested, so that a relaxed query's
+    # optional words stay required to match at least one, and scores are the query's own).
+    return Q.boolean_query(
+        [(Occur.Must, query), (Occur.Must, Q.const_score_query(audience_filter(schema, audiences), 0.0))]
+    )
+
+
+def audience_filter(schema: tantivy.Schema, audiences: tuple[str, ...]) -> tantivy.Query:
+    """The documents a reader may see: those whose ``audience`` is one of ``audiences`` (see ``SearchDoc``)."""
+    Q = tantivy.Query
+    terms = [Q.term_query(schema, "audience", a, index_option="basic") for a in audiences]
+    return terms[0] if len(terms) == 1 else Q.boolean_query([(tantivy.Occur.Should, t) for t in terms])
