@@ -218,7 +218,7 @@ async def test_read_more_on_a_servers_own_long_card_sends_the_rest(decks: Decks)
     d = decks
     async with start_bot(d.fake, d.tmp / "config.yml") as (_settings, _bot, _task):
         message = await (await d.fact("home", "show", card="course-002")).wait_message()
-        assert message.button_labels == ["Read more"]
+        assert message.button_labels == ["Read more", "Report a problem"]
         assert message.buttons[0]["custom_id"] == f"factdeck:more:course-002@{d.home.id}"
         full = await (await d.fake.click(message, "Read more", user=d.home_member)).wait_message()
         assert full.ephemeral
