@@ -7,6 +7,8 @@ anyone or goes past a limit Discord would refuse.
 
 from __future__ import annotations
 
+import re
+
 import discord
 
 __all__ = [
@@ -40,9 +42,21 @@ FOOTER_MAX, AUTHOR_MAX, FIELDS_MAX, EMBED_TOTAL_MAX = 2048, 256, 25, 6000
 ELLIPSIS = "…"
 
 
+#: Where discord.py's markdown escape could change anything: one of its special characters, or a line that starts
+#: with a dash (its other patterns all begin with one of these characters). Text without any is returned as it is.
+_MARKDOWN_TRIGGER = re.compile(r"[_\\~|*`>\[#]|^\s*-", re.MULTILINE)
+
+
 def safe(text: str, limit: int | None = None) -> str:
-    """User text made inert: markdown escaped, ``@everyone``/``@here`` broken, optionally clipped."""
-    out = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    """User text made inert: markdown escaped, ``@everyone``/``@here`` broken, optionally clipped.
+
+    The same as discord.py's ``escape_markdown`` then ``escape_mentions``, but text with nothing to escape (most
+    card text) is not run through their regular expressions: each card shown or searched was paying for them."""
+    out = text
+    if _MARKDOWN_TRIGGER.search(out) is not None:
+        out = discord.utils.escape_markdown(out)
+    if "@" in out:
+        out = discord.utils.escape_mentions(out)
     return clip(out, limit)[0] if limit is not None else out
 
 
