@@ -3,14 +3,17 @@ as a ratio to a bare discord.py bot measured in the same run.
 
 Absolute rates move by a factor of several between machines (and on a shared one, between minutes), so every
 Factdeck figure is printed beside its limit: a minimal discord.py bot (``benchmarks/bare_bot.py``: one slash
-command replying with a short plain message, nothing else) run the same way, in its own process, through a fake
-Discord of the same code, just before and just after Factdeck. The limit is the mean of those two runs (both are
-printed: when they differ much, the machine was busy and the ratios are rough).
+command replying with a short plain message, nothing else) run the same way, in its own process, through its own
+fake Discord of the same code. Both bots serve at once and are measured in turn: for each load the bare bot, then
+each Factdeck command, then the bare bot again; the limit is the mean of those two bare runs (both are printed:
+when they differ much, the machine was busy and the ratios are rough). Each run also reads the bot process's CPU
+time per interaction from /proc, which depends far less on the neighbours than rates and latencies do.
 
 Factdeck runs as in production, in its own process (``tests/fakediscord/process.py``: ``factdeck run --config``
 with only discord.py's URLs pointed at the fake), over 10,000 generated cards (fixed seed), with cooldowns off.
-Each bot gets a fresh fake, so neither pays for the other's sessions or messages. The fake and the load generator
-share this process, so on a 2-core machine each side has a core, as a deployment with Discord elsewhere would.
+Each bot has its own fresh fake, so neither pays for the other's sessions or messages. The fakes and the load
+generator share this process, so on a 2-core machine each side has a core, as a deployment with Discord elsewhere
+would.
 Latency is taken from the fake's own clock: from the moment it dispatches INTERACTION_CREATE to the moment it
 receives the bot's callback request (``FakeResponse.received_at``), so it covers the gateway, discord.py's
 parsing, the command, the reply and the HTTP callback.
@@ -18,7 +21,7 @@ parsing, the command, the reply and the HTTP callback.
 - closed loop: 1 user, then N users, each sending its next interaction when the reply to the previous one has
   arrived (``/fact random``, ``/fact search`` and a page click: Next on the user's own search result list);
 - open loop: interactions arriving at a fixed offered rate, half the bare bot's closed-loop capacity with N users
-  (as measured first in this run), for a few seconds, whether or not earlier ones were answered (so a slow bot
+  (as measured just before in this run), for a few seconds, whether or not earlier ones were answered (so a slow bot
   shows up as latency, not as a lower rate);
 - views recorded per second, ViewLog batching versus one commit per view (``benchmarks/bench_views.py``,
   ``--views 0`` skips it).
@@ -170,16 +173,16 @@ async def _wait_until_serving(
 
 
 @contextlib.asynccontextmanager
-async def own_process(world: World, args: list[str], ready: str, log_path: Path) -> AsyncIterator[None]:
-    """``python -m <args> --base-url <the fake>`` in a child process, serving once it answers ``/<ready>``;
-    SIGTERM (a clean shutdown) on exit."""
+async def own_process(world: World, args: list[str], ready: str, log_path: Path) -> AsyncIterator[int]:
+    """``python -m <args> --base-url <the fake>`` in a child process, serving once it answers ``/<ready>``; yields
+    its process id; SIGTERM (a clean shutdown) on exit."""
     env = {**os.environ, "DISCORD_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", args[0], "--base-url", world.fake.base_url, *args[1:]]
     with log_path.open("wb") as log_file:
         proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         try:
             await _wait_until_serving(world, lambda: proc.returncode is None, ready)
-            yield
+            yield proc.pid
         except BaseException:
             tail = await asyncio.to_thread(log_path.read_text, errors="replace")
             print(tail[-3000:], file=sys.stderr)
@@ -201,10 +204,25 @@ async def bot_in_own_process(world: World, config: Path, log_path: Path) -> Asyn
         yield
 
 
-class Timer:
-    """Answers from the fake's response hook: each interaction's latency by the fake's clock, without polling."""
+def cpu_seconds(pid: int | None) -> float | None:
+    """CPU time (user + system, every thread) process ``pid`` has used so far; None where /proc cannot tell."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, world: World, queries: list[str], common: str = "") -> None:
+
+class Timer:
+    """Answers from the fake's response hook: each interaction's latency by the fake's clock, without polling.
+
+    With the bot's ``pid``, each run also gives the bot process's CPU time per interaction (``cpu_ms``): unlike
+    rates and latencies, it hardly depends on what else the machine is doing."""
+
+    def __init__(self, world: World, queries: list[str], common: str = "", *, pid: int | None = None) -> None:
+        self.pid = pid
         self.world = world
         self.queries = queries
         self.common = common
@@ -270,9 +288,18 @@ def gc_paused(pause: bool = True) -> Any:
         gc.collect()
 
 
-def _summary(latencies: list[float], elapsed: float) -> dict[str, float]:
+def _summary(
+    latencies: list[float],
+    elapsed: float,
+    cpu_before: float | None = None,
+    cpu_after: float | None = None,
+    load_cpu: float = math.nan,
+) -> dict[str, float]:
     latencies = sorted(latencies)
+    cpu_ms = math.nan if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / len(latencies) * 1e3
     return {
+        "cpu_ms": cpu_ms,
+        "load_cpu_ms": load_cpu / len(latencies) * 1e3,
         "count": len(latencies),
         "lost": sum(1 for x in latencies if x == math.inf),
         "per_second": len(latencies) / elapsed,
@@ -293,10 +320,12 @@ async def closed_loop(timer: Timer, command: str, *, requests: int, users: int) 
 
     shares = [requests // users + (1 if i < requests % users else 0) for i in range(users)]
     with gc_paused():
+        cpu, own = cpu_seconds(timer.pid), time.process_time()
         start = time.perf_counter()
         await asyncio.gather(*(user_loop(i, n) for i, n in enumerate(shares)))
         elapsed = time.perf_counter() - start
-    return _summary(latencies, elapsed)
+        own = time.process_time() - own
+    return _summary(latencies, elapsed, cpu, cpu_seconds(timer.pid), own)
 
 
 async def open_loop(timer: Timer, command: str, *, rate: float, seconds: float, users: int) -> dict[str, float]:
@@ -307,6 +336,7 @@ async def open_loop(timer: Timer, command: str, *, rate: float, seconds: float, 
     tasks: list[asyncio.Task[float]] = []
     lag = 0.0
     with gc_paused():
+        cpu, own = cpu_seconds(timer.pid), time.process_time()
         start = loop.time()
         for i in range(total):
             due = start + i / rate
@@ -317,7 +347,9 @@ async def open_loop(timer: Timer, command: str, *, rate: float, seconds: float, 
             tasks.append(loop.create_task(timer.send(command, members[i % len(members)])))
         sent = loop.time() - start
         latencies = list(await asyncio.gather(*tasks))
-    result = _summary(latencies, max(sent, 1 / rate))  # per_second: the rate actually offered
+        own = time.process_time() - own
+    # per_second: the rate actually offered
+    result = _summary(latencies, max(sent, 1 / rate), cpu, cpu_seconds(timer.pid), own)
     result["answered_per_second"] = total / (loop.time() - start)
     result["lag_ms"] = lag * 1000
     return result
@@ -326,36 +358,54 @@ async def open_loop(timer: Timer, command: str, *, rate: float, seconds: float, 
 Row = dict[str, Any]
 
 
+async def measure_one(
+    timer: Timer, command: str, mode: str, *, requests: int, users: int, seconds: float, rate: float
+) -> Row:
+    """One run of ``command``: closed loop with ``users`` users, or open loop at ``rate``/s over them."""
+    if mode == "open":
+        result = await open_loop(timer, command, rate=rate, seconds=seconds, users=users)
+        return {"command": command, "mode": mode, "users": users, "offered": rate, **result}
+    count = requests if users > 1 else max(requests // 4, 100)
+    result = await closed_loop(timer, command, requests=count, users=users)
+    return {"command": command, "mode": mode, "users": users, **result}
+
+
 async def measure(
-    timer: Timer,
-    commands: tuple[str, ...],
+    bare: Timer,
+    factdeck: Timer,
     *,
     requests: int,
     users: int,
     seconds: float,
-    rate: float | None,
     progress: Callable[[str], None] = lambda _text: None,
-) -> list[Row]:
-    """Each command: a warm-up, closed loop with 1 user and with ``users`` users, and (but for page clicks) open
-    loop at ``rate``/s (None: half of this bot's closed-loop rate with ``users`` users)."""
-    rows: list[Row] = []
-    for command in commands:
-        await closed_loop(timer, command, requests=100, users=1)  # warm up
-        one = await closed_loop(timer, command, requests=max(requests // 4, 100), users=1)
-        rows.append({"command": command, "mode": "closed", "users": 1, **one})
-        many = await closed_loop(timer, command, requests=requests, users=users)
-        rows.append({"command": command, "mode": "closed", "users": users, **many})
-        if command == PAGE:
-            continue
-        offered = rate if rate is not None else many["per_second"] / 2
-        result = await open_loop(timer, command, rate=offered, seconds=seconds, users=users)
-        rows.append({"command": command, "mode": "open", "users": users, "offered": offered, **result})
-    for row in rows:
+) -> dict[str, list[Row]]:
+    """Both bots, alternating: for each load (closed loop with 1 user, with ``users`` users, then open loop at half
+    the bare bot's closed-loop rate with ``users`` users), the bare bot, each Factdeck command, the bare bot again.
+    Page clicks are not measured open loop (a user clicks Next after seeing the page)."""
+    out: dict[str, list[Row]] = {"bare_before": [], "factdeck": [], "bare_after": []}
+
+    def said(row: Row, who: str) -> Row:
         progress(
-            f"  {LABELS[row['command']]} {row['mode']} {row['users']}: {row['per_second']:,.0f}/s, "
-            f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, {row['lost']} lost"
+            f"  {who} {LABELS[row['command']]} {row['mode']} {row['users']}: {row['per_second']:,.0f}/s, "
+            f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, CPU {row['cpu_ms']:.2f} ms/interaction "
+            f"(fake and load: {row['load_cpu_ms']:.2f} ms), "
+            f"{row['lost']} lost"
         )
-    return rows
+        return row
+
+    for timer, commands in ((bare, (BARE,)), (factdeck, (RANDOM, SEARCH, PAGE))):
+        for command in commands:
+            await closed_loop(timer, command, requests=100, users=1)  # warm up
+    rate = 0.0
+    for mode, n in (("closed", 1), ("closed", users), ("open", users)):
+        shape = {"requests": requests, "users": n, "seconds": seconds, "rate": rate}
+        out["bare_before"].append(said(await measure_one(bare, BARE, mode, **shape), "bare"))
+        for command in (RANDOM, SEARCH) if mode == "open" else (RANDOM, SEARCH, PAGE):
+            out["factdeck"].append(said(await measure_one(factdeck, command, mode, **shape), "Factdeck"))
+        out["bare_after"].append(said(await measure_one(bare, BARE, mode, **shape), "bare"))
+        if mode == "closed" and n == users:  # the open loop offers half the bare bot's capacity
+            rate = (out["bare_before"][-1]["per_second"] + out["bare_after"][-1]["per_second"]) / 4
+    return out
 
 
 def _row(rows: list[Row], command: str, mode: str, users: int) -> Row:
@@ -363,7 +413,7 @@ def _row(rows: list[Row], command: str, mode: str, users: int) -> Row:
 
 
 async def main_async(args: argparse.Namespace, progress: Callable[[str], None]) -> dict[str, Any]:
-    """The bare bot, Factdeck, the bare bot again; each in its own process and its own fresh fake."""
+    """The bare bot and Factdeck, each in its own process with its own fresh fake, both serving, measured in turn."""
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="factdeck-bench-bot-") as tmp_name:
         tmp = Path(tmp_name)
@@ -372,26 +422,33 @@ async def main_async(args: argparse.Namespace, progress: Callable[[str], None]) 
         out["setup_s"] = time.perf_counter() - started
         out["common"] = common
         config = write_config(tmp / "factdeck", tmp / "cards", tmp / "cache")
-        shape = {"requests": args.requests, "users": args.users, "seconds": args.seconds}
-
-        async def run(name: str, module: list[str], ready: str, commands: tuple[str, ...], rate: float | None) -> None:
-            progress(f"{name}: starting")
-            # Late answers (a bot overwhelmed by the open loop) are refused by the fake and counted as lost.
-            world_cm = fake_world(args.users, check=False)
-            async with world_cm as world, own_process(world, module, ready, tmp / f"{name}.log"):
-                progress(f"{name}: measuring")
-                gc.freeze()  # the fake's long-lived state is not re-scanned by every collection
-                try:
-                    timer = Timer(world, queries, common)
-                    out[name] = await measure(timer, commands, rate=rate, progress=progress, **shape)
-                finally:
-                    gc.unfreeze()
-
-        await run("bare_before", ["benchmarks.bare_bot"], SLASH[BARE], (BARE,), None)
-        out["rate"] = _row(out["bare_before"], BARE, "open", args.users)["offered"]
         fd = ["tests.fakediscord.process", "--config", str(config)]
-        await run("factdeck", fd, SLASH[RANDOM], (RANDOM, SEARCH, PAGE), out["rate"])
-        await run("bare_after", ["benchmarks.bare_bot"], SLASH[BARE], (BARE,), out["rate"])
+        progress("starting the bare bot and Factdeck")
+        # Late answers (a bot overwhelmed by the open loop) are refused by the fake and counted as lost.
+        async with (
+            fake_world(args.users, check=False) as bare_world,
+            own_process(bare_world, ["benchmarks.bare_bot"], SLASH[BARE], tmp / "bare.log") as bare_pid,
+            fake_world(args.users, check=False) as fd_world,
+            own_process(fd_world, fd, SLASH[RANDOM], tmp / "factdeck.log") as fd_pid,
+        ):
+            progress("measuring")
+            gc.freeze()  # the fakes' long-lived state is not re-scanned by every collection
+            try:
+                bare = Timer(bare_world, queries, common, pid=bare_pid)
+                factdeck = Timer(fd_world, queries, common, pid=fd_pid)
+                out.update(
+                    await measure(
+                        bare,
+                        factdeck,
+                        requests=args.requests,
+                        users=args.users,
+                        seconds=args.seconds,
+                        progress=progress,
+                    )
+                )
+            finally:
+                gc.unfreeze()
+        out["rate"] = _row(out["factdeck"], SEARCH, "open", args.users)["offered"]
     if args.views:
         from benchmarks.bench_views import measure as measure_views
 
@@ -400,11 +457,11 @@ async def main_async(args: argparse.Namespace, progress: Callable[[str], None]) 
 
 
 def limits(out: dict[str, Any], users: int) -> dict[tuple[str, int], Row]:
-    """The bare bot's figures per (mode, users): the mean of its runs before and after Factdeck."""
+    """The bare bot's figures per (mode, users): the mean of its runs just before and just after Factdeck's."""
     found: dict[tuple[str, int], Row] = {}
     for mode, n in (("closed", 1), ("closed", users), ("open", users)):
         before, after = _row(out["bare_before"], BARE, mode, n), _row(out["bare_after"], BARE, mode, n)
-        found[mode, n] = {k: (before[k] + after[k]) / 2 for k in ("per_second", "p50_ms", "p99_ms")}
+        found[mode, n] = {k: (before[k] + after[k]) / 2 for k in ("per_second", "p50_ms", "p99_ms", "cpu_ms")}
     return found
 
 
@@ -450,7 +507,7 @@ def format_report(out: dict[str, Any], args: argparse.Namespace) -> str:
             return f"open {row['offered']:,.0f}/s x {args.seconds:g}s"
         return f"closed {row['users']} user{'s' if row['users'] != 1 else ''}"
 
-    head = f"{'what':<16}{'load':<22}{'rate / bare':>12}{'p50 / bare':>12}{'p99 / bare':>12}"
+    head = f"{'what':<16}{'load':<22}{'rate / bare':>12}{'p50 / bare':>12}{'p99 / bare':>12}{'CPU / bare':>12}"
     lines = ["Ratios to the bare discord.py bot (mean of its runs before and after Factdeck):", head, "-" * len(head)]
     for row in out["factdeck"]:
         limit = bare[row["mode"], row["users"]]
@@ -458,14 +515,16 @@ def format_report(out: dict[str, Any], args: argparse.Namespace) -> str:
         lines.append(
             f"{LABELS[row['command']]:<16}{load(row):<22}{rate:>12}"
             f"{row['p50_ms'] / limit['p50_ms']:>12.2f}{row['p99_ms'] / limit['p99_ms']:>12.2f}"
+            f"{row['cpu_ms'] / limit['cpu_ms']:>12.2f}"
         )
-    head = f"{'what':<16}{'run':<13}{'load':<22}{'count':>6}{'per s':>8}{'p50 ms':>8}{'p99 ms':>8}"
+    lines.append("(CPU: the bot process's CPU time per interaction, every thread; it hardly depends on the neighbours)")
+    head = f"{'what':<16}{'run':<13}{'load':<22}{'count':>6}{'per s':>8}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms':>8}"
     lines += ["", "Absolute figures (this machine, this run):", head, "-" * len(head)]
     for key, run in (("bare_before", "bare, before"), ("factdeck", "Factdeck"), ("bare_after", "bare, after")):
         for row in out[key]:
             lines.append(
                 f"{LABELS[row['command']]:<16}{run:<13}{load(row):<22}{row['count']:>6}{row['per_second']:>8,.0f}"
-                f"{row['p50_ms']:>8.1f}{row['p99_ms']:>8.1f}"
+                f"{row['p50_ms']:>8.1f}{row['p99_ms']:>8.1f}{row['cpu_ms']:>8.2f}"
                 + (f"  ({row['lost']} answered after Discord's {ANSWER_WITHIN:g} s: lost)" if row["lost"] else "")
             )
             if row["mode"] == "open":
