@@ -393,9 +393,10 @@ async def measure(
         )
         return row
 
+    # Warm up: every user once at least (a member's first card in a server loads what they have seen, once).
     for timer, commands in ((bare, (BARE,)), (factdeck, (RANDOM, SEARCH, PAGE))):
         for command in commands:
-            await closed_loop(timer, command, requests=100, users=1)  # warm up
+            await closed_loop(timer, command, requests=max(100, 2 * users), users=users)
     rate = 0.0
     for mode, n in (("closed", 1), ("closed", users), ("open", users)):
         shape = {"requests": requests, "users": n, "seconds": seconds, "rate": rate}
@@ -517,7 +518,9 @@ def format_report(out: dict[str, Any], args: argparse.Namespace) -> str:
             f"{row['p50_ms'] / limit['p50_ms']:>12.2f}{row['p99_ms'] / limit['p99_ms']:>12.2f}"
             f"{row['cpu_ms'] / limit['cpu_ms']:>12.2f}"
         )
-    lines.append("(CPU: the bot process's CPU time per interaction, every thread; it hardly depends on the neighbours)")
+    lines.append(
+        "(CPU: the bot process's CPU time per interaction, all threads: steadier than rates on a busy machine)"
+    )
     head = f"{'what':<16}{'run':<13}{'load':<22}{'count':>6}{'per s':>8}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms':>8}"
     lines += ["", "Absolute figures (this machine, this run):", head, "-" * len(head)]
     for key, run in (("bare_before", "bare, before"), ("factdeck", "Factdeck"), ("bare_after", "bare, after")):
