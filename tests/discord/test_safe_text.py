@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from bot.discord.embeds import clip, safe
 
 #: Characters that matter to Discord's markdown and mentions, plus ordinary ones and line breaks.
-ALPHABET = "_\\~|*`>[]()#-@ \n\taZé0123456789:/.<"
+ALPHABET = "_\\~|*`>[]()#-@ \n\t\r\x0b\u2028\xa0aZé0123456789:/.<"
 
 
 def discord_escape(text: str) -> str:

@@ -42,9 +42,16 @@ FOOTER_MAX, AUTHOR_MAX, FIELDS_MAX, EMBED_TOTAL_MAX = 2048, 256, 25, 6000
 ELLIPSIS = "…"
 
 
-#: Where discord.py's markdown escape could change anything: one of its special characters, or a line that starts
-#: with a dash (its other patterns all begin with one of these characters). Text without any is returned as it is.
-_MARKDOWN_TRIGGER = re.compile(r"[_\\~|*`>\[#]|^\s*-", re.MULTILINE)
+#: The characters discord.py's markdown escape acts on, or with which its other patterns begin (but a line that
+#: starts with a dash): text without any, and without such a line, is returned as it is.
+_MARKDOWN_CHARS = re.compile(r"[_\\~|*`>\[#]")
+
+
+def _has_markdown(text: str) -> bool:
+    """Whether discord.py's ``escape_markdown`` could change ``text`` (a false alarm is harmless, a miss is not)."""
+    if _MARKDOWN_CHARS.search(text) is not None:
+        return True
+    return "-" in text and any(line.lstrip().startswith("-") for line in text.split("\n"))
 
 
 def safe(text: str, limit: int | None = None) -> str:
@@ -53,7 +60,7 @@ def safe(text: str, limit: int | None = None) -> str:
     The same as discord.py's ``escape_markdown`` then ``escape_mentions``, but text with nothing to escape (most
     card text) is not run through their regular expressions: each card shown or searched was paying for them."""
     out = text
-    if _MARKDOWN_TRIGGER.search(out) is not None:
+    if _has_markdown(out):
         out = discord.utils.escape_markdown(out)
     if "@" in out:
         out = discord.utils.escape_mentions(out)
