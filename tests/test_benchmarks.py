@@ -22,3 +22,20 @@ def test_a_benchmark_answers_help(script: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage:")
+
+
+async def test_the_bare_bot_the_bot_benchmark_measures_against_answers_its_command(tmp_path: Path) -> None:
+    """bench_bot's limit is a real discord.py bot: its own process, the fake Discord, one command, a plain reply."""
+    from benchmarks.bare_bot import COMMAND, REPLY
+    from benchmarks.bench_bot import fake_world, own_process
+
+    async with (
+        fake_world(1) as world,
+        own_process(world, ["benchmarks.bare_bot"], COMMAND, tmp_path / "bare.log") as pid,
+    ):
+        assert pid > 0
+        it = await world.fake.slash(world.guild, world.chan, world.users[0], COMMAND)
+        message = await it.wait_message()
+        assert message.content == REPLY
+        assert not message.embeds
+        assert world.fake.command_names() == [COMMAND]

@@ -65,6 +65,8 @@ def too_long(what: str, value: str | None, limit: int, hint: str = "") -> str | 
 
 def clean_text(text: str) -> str:
     """``text`` with every unpaired surrogate replaced by U+FFFD (a surrogate pair becomes its character)."""
+    if text.isascii():  # most text: nothing to look for, nothing encoded
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -72,12 +74,32 @@ def clean_text(text: str) -> str:
     return text
 
 
+def _is_clean(value: object) -> bool:
+    """Whether every string in a JSON value (keys too) is valid Unicode already."""
+    if isinstance(value, str):
+        return clean_text(value) is value
+    if isinstance(value, dict):
+        return all(_is_clean(k) and _is_clean(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_clean(v) for v in value)
+    return True
+
+
 def clean_payload(value: object) -> object:
-    """A JSON value (dicts, lists, strings, numbers) with every string, keys too, made valid Unicode."""
+    """A JSON value (dicts, lists, strings, numbers) with every string, keys too, made valid Unicode.
+
+    A value with nothing to clean (every interaction but a broken or forged one) is returned as it is, not copied:
+    the command tree runs this on every interaction."""
+    if _is_clean(value):
+        return value
+    return _cleaned(value)
+
+
+def _cleaned(value: object) -> object:
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, dict):
-        return {clean_text(str(k)): clean_payload(v) for k, v in value.items()}
+        return {clean_text(str(k)): _cleaned(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [clean_payload(v) for v in value]
+        return [_cleaned(v) for v in value]
     return value

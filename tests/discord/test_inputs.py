@@ -28,3 +28,16 @@ def test_every_string_of_an_interaction_payload_is_cleaned() -> None:
         "options": [{"name": "search", "options": [{"name": "query", "value": "x\ufffd"}]}],
     }
     assert clean_payload({"values": [], "n": 3}) == {"values": [], "n": 3}
+
+
+def test_a_payload_with_nothing_to_clean_is_not_copied() -> None:
+    """Every interaction goes through the command tree's check: a valid payload is passed on as it is."""
+    data = {"name": "fact", "options": [{"name": "search", "options": [{"name": "query", "value": "élan vital"}]}]}
+    assert clean_payload(data) is data
+    dirty = {"name": "fact", "options": [{"name": "query", "value": "ok"}, {"name": "topic", "value": "\udc80"}]}
+    cleaned = clean_payload(dirty)
+    assert cleaned == {
+        "name": "fact",
+        "options": [{"name": "query", "value": "ok"}, {"name": "topic", "value": "\ufffd"}],
+    }
+    assert dirty["options"][1]["value"] == "\udc80"  # the payload it was given is left as it was

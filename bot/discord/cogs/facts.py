@@ -98,7 +98,14 @@ def _no_hits(reason: str | None, query: str) -> str:
 
 
 def _short(text: str, limit: int) -> str:
-    return embeds.clip(" ".join(text.split()), limit)[0]
+    """``text`` on one line (each run of white space one space), cut to ``limit`` characters at a word boundary.
+
+    The result depends only on the first ``limit + 1`` characters of the line, so only the head of a long card's
+    text is split and joined (the whole text was, for each card of every page of results)."""
+    line = " ".join(text[: limit * 4].split())
+    if len(line) <= limit:  # a short text, or one with much white space: the whole text decides
+        line = " ".join(text.split())
+    return embeds.clip(line, limit)[0]
 
 
 class _SearchPages:

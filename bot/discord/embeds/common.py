@@ -7,6 +7,8 @@ anyone or goes past a limit Discord would refuse.
 
 from __future__ import annotations
 
+import re
+
 import discord
 
 __all__ = [
@@ -40,9 +42,28 @@ FOOTER_MAX, AUTHOR_MAX, FIELDS_MAX, EMBED_TOTAL_MAX = 2048, 256, 25, 6000
 ELLIPSIS = "…"
 
 
+#: The characters discord.py's markdown escape acts on, or with which its other patterns begin (but a line that
+#: starts with a dash): text without any, and without such a line, is returned as it is.
+_MARKDOWN_CHARS = re.compile(r"[_\\~|*`>\[#]")
+
+
+def _has_markdown(text: str) -> bool:
+    """Whether discord.py's ``escape_markdown`` could change ``text`` (a false alarm is harmless, a miss is not)."""
+    if _MARKDOWN_CHARS.search(text) is not None:
+        return True
+    return "-" in text and any(line.lstrip().startswith("-") for line in text.split("\n"))
+
+
 def safe(text: str, limit: int | None = None) -> str:
-    """User text made inert: markdown escaped, ``@everyone``/``@here`` broken, optionally clipped."""
-    out = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    """User text made inert: markdown escaped, ``@everyone``/``@here`` broken, optionally clipped.
+
+    The same as discord.py's ``escape_markdown`` then ``escape_mentions``, but text with nothing to escape (most
+    card text) is not run through their regular expressions: each card shown or searched was paying for them."""
+    out = text
+    if _has_markdown(out):
+        out = discord.utils.escape_markdown(out)
+    if "@" in out:
+        out = discord.utils.escape_mentions(out)
     return clip(out, limit)[0] if limit is not None else out
 
 

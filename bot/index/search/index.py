@@ -21,7 +21,7 @@ import tantivy
 
 from bot.index.search import query as q
 from bot.index.search import store
-from bot.index.search.analysis import Parsed, parse, register, schema
+from bot.index.search.analysis import Parsed, Word, parse, register, schema
 from bot.index.search.model import Hit, SearchDoc, SearchPage
 from bot.index.search.snippets import Highlighter, card_label
 from bot.util.text import topic_key
@@ -29,6 +29,8 @@ from bot.util.text import topic_key
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 100
+#: Searches whose number of matching cards each index object keeps (see :meth:`SearchIndex.search`).
+MAX_KEPT_TOTALS = 4096
 #: Deepest result offset served.
 MAX_OFFSET = 10_000
 
@@ -39,6 +41,10 @@ RELAXED_MESSAGE = "No card matches all of those words; showing cards that match 
 _WRITER_HEAP_PER_THREAD = 200_000_000
 #: Writer memory for an incremental update (a few documents; tantivy needs at least 15 MB per thread).
 _UPDATE_HEAP = 50_000_000
+
+
+#: What decides which cards a search matches: its words, its unfinished last word and its filters.
+_TotalKey = tuple[tuple[Word, ...], str | None, str | None, str | None, tuple[str, ...] | None]
 
 
 class StaleIndexError(RuntimeError):
@@ -105,7 +111,18 @@ def _ready(index: tantivy.Index) -> tantivy.Index:
 class SearchIndex:
     """An immutable, thread-safe full-text index of cards."""
 
-    __slots__ = ("_count", "_deleted", "_digest", "_index", "_lineage", "_schema", "_searcher", "_terms")
+    __slots__ = (
+        "_count",
+        "_deleted",
+        "_digest",
+        "_index",
+        "_lineage",
+        "_schema",
+        "_searcher",
+        "_terms",
+        "_totals",
+        "_totals_lock",
+    )
 
     def __init__(
         self,
@@ -126,6 +143,10 @@ class SearchIndex:
         self._lineage = lineage if lineage is not None else _Lineage(None)
         live = tantivy.Query.all_query() if deleted else None
         self._terms = q.TermCounts(self._searcher, schema, self._count, live)
+        # How many cards each recent search matched, and whether it had to relax to "any word": this object's
+        # searcher never changes, so a count stays true for its whole life (see :meth:`search`).
+        self._totals: dict[_TotalKey, tuple[int, bool]] = {}
+        self._totals_lock = threading.Lock()
         if self._lineage.head is None and lineage is None:
             self._lineage.head = self
 
@@ -348,8 +369,10 @@ class SearchIndex:
         offset: int,
         count: bool,
         audiences: tuple[str, ...] | None = None,
+        relax: bool | None = None,
     ) -> tuple[list[q.Plan], tantivy.SearchResult, bool]:
-        """All words required first; when that finds nothing and there are several words, any word."""
+        """All words required first; when that finds nothing and there are several words, any word (``relax``:
+        already known from an earlier count of the same search, so only that query runs)."""
         plans = q.plans(parsed, self._terms)
 
         def run(relaxed: bool) -> tantivy.SearchResult:
@@ -358,6 +381,8 @@ class SearchIndex:
             )
             return self._searcher.search(query, max(limit, 1), count=count, offset=offset)
 
+        if relax is not None:
+            return plans, run(relax), relax
         result = run(False)
         if not result.hits and sum(p.exact for p in plans) > 1 and (not count or q.result_count(result) == 0):
             relaxed = run(True)
@@ -388,12 +413,41 @@ class SearchIndex:
         if not parsed.words:
             message = NO_WORDS_MESSAGE if parsed.text.strip() else EMPTY_QUERY_MESSAGE
             return SearchPage((), 0, offset, limit, parsed.text, message)
-        plans, result, relaxed = self._run(
-            parsed, topic=topic, collection=collection, limit=limit, offset=offset, count=True, audiences=audiences
-        )
+        # Counting every match scores every matching card; tantivy's top-k alone skips most of them. The count is
+        # kept per search (words, unfinished last word, filters), so turning a page of results, or the same
+        # search again, only finds its page; the hits are the same either way (same order, ties included).
+        key: _TotalKey = (parsed.words, parsed.prefix, topic, collection, audiences)
+        known = self._totals.get(key)
+        if known is None:
+            plans, result, relaxed = self._run(
+                parsed, topic=topic, collection=collection, limit=limit, offset=offset, count=True, audiences=audiences
+            )
+            total = q.result_count(result)
+            self._remember(key, (total, relaxed))
+        else:
+            total, relaxed = known
+            if not total:
+                return SearchPage((), 0, offset, limit, parsed.text, None)
+            plans, result, relaxed = self._run(
+                parsed,
+                topic=topic,
+                collection=collection,
+                limit=limit,
+                offset=offset,
+                count=False,
+                relax=relaxed,
+                audiences=audiences,
+            )
         hits = self._hits(plans, result.hits[:limit])
         explained = RELAXED_MESSAGE if relaxed else None
-        return SearchPage(tuple(hits), q.result_count(result), offset, limit, parsed.text, explained)
+        return SearchPage(tuple(hits), total, offset, limit, parsed.text, explained)
+
+    def _remember(self, key: _TotalKey, counted: tuple[int, bool]) -> None:
+        with self._totals_lock:
+            totals = self._totals
+            if len(totals) >= MAX_KEPT_TOTALS:
+                del totals[next(iter(totals))]  # the oldest
+            totals[key] = counted
 
     def _hits(self, plans: list[q.Plan], found: list[tuple[float, tantivy.DocAddress]]) -> list[Hit]:
         if not found:
