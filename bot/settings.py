@@ -18,6 +18,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 import yaml
@@ -28,8 +29,10 @@ __all__ = [
     "Daily",
     "Settings",
     "SettingsError",
+    "database_url_problem",
     "default_cards_dir",
     "default_config_path",
+    "is_database_url",
     "load_settings",
 ]
 
@@ -79,6 +82,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     token: str | None = None
     cards_dir: Path = SHIPPED_CARDS
     database: Path = Path("factdeck.db")
+    #: ``database`` when it is a ``postgresql://`` URL (then ``database`` stays the default file name, whose folder
+    #: holds the caches); not a key in the file.
+    database_url: str | None = None
     cache_dir: Path | None = None
     dev_guilds: tuple[Snowflake, ...] = ()
     #: The servers whose moderators may change the shared card library (the bot's owner may anywhere).
@@ -118,12 +124,43 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         return cooldown
 
     @property
+    def database_target(self) -> str:
+        """What :class:`bot.storage.Database` opens: the PostgreSQL URL, else the SQLite file's path."""
+        return self.database_url if self.database_url is not None else str(self.database)
+
+    @property
     def effective_cache_dir(self) -> Path:
         """Where the card and search-index caches go: ``cache_dir``, else ``.factdeck-cache`` beside the database."""
         return self.cache_dir if self.cache_dir is not None else self.database.parent / ".factdeck-cache"
 
 
-_FIELDS = tuple(f.encode_name for f in msgspec.structs.fields(Settings) if f.encode_name != "source")
+_FIELDS = tuple(
+    f.encode_name for f in msgspec.structs.fields(Settings) if f.encode_name not in ("source", "database_url")
+)
+
+#: The URL schemes of a PostgreSQL ``database``.
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_database_url(value: str) -> bool:
+    """Whether ``database`` names a PostgreSQL server (a URL) rather than a SQLite file."""
+    return value.strip().lower().startswith(DATABASE_URL_SCHEMES)
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why a PostgreSQL ``database`` URL cannot be used as given, or None: it must not hold a password."""
+    try:
+        parts = urlsplit(url.strip())
+        has_password = parts.password is not None
+    except ValueError as exc:
+        return f"the database URL is not a valid postgresql:// URL ({exc})"
+    in_query = any(key.lower() in ("password", "passfile") for key, _ in parse_qsl(parts.query))
+    if has_password or in_query:
+        return (
+            "the database URL holds a password; a secret does not belong in the config: remove it and set "
+            "FACTDECK_DATABASE_PASSWORD in the environment, or use a PGPASSFILE (~/.pgpass)"
+        )
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -303,6 +340,12 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
     base = source.parent if source is not None else Path.cwd()
     if source is not None and "database" not in merged:
         merged["database"] = "factdeck.db"
+    database = merged.get("database")
+    if isinstance(database, str) and is_database_url(database):
+        problem = database_url_problem(database)
+        if problem is not None:
+            raise SettingsError(f"{_origin(['database'], env_names, config, root, key=False)}: {problem}")
+        merged["database"], merged["database_url"] = "factdeck.db", database.strip()
 
     def origin(key_path: list[str | int], *, key: bool = True) -> str:
         return _origin(key_path, env_names, config, root, key=key)

@@ -86,7 +86,7 @@ async def _stats(settings: Settings, guild: int | None) -> dict[str, Any]:
     from bot.storage import Storage
 
     service = await asyncio.to_thread(CardService.load, settings.cards_dir, cache_dir=settings.effective_cache_dir)
-    async with Storage.open(settings.database) as storage:
+    async with Storage.open(settings.database_target) as storage:
         stats = await storage.views.stats(guild, top=10)
         by_card = await storage.views.views_by_card(guild)
     return {
@@ -104,7 +104,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
-    if not settings.database.exists():
+    if settings.database_url is None and not settings.database.exists():
         print(f"factdeck: no database at {settings.database} yet (run the bot first)", file=sys.stderr)
         return 1
     from bot.storage import StorageUnavailable

@@ -187,7 +187,7 @@ async def load_service(settings: Settings) -> CardService:
 async def _open_storage(settings: Settings) -> AsyncIterator[Storage]:
     """Storage for the bot; a database that cannot be used is one logged line, and the cards are served anyway."""
     async with Storage.open(
-        settings.database, flush_interval=settings.view_flush_interval, in_memory_fallback=True
+        settings.database_target, flush_interval=settings.view_flush_interval, in_memory_fallback=True
     ) as storage:
         if storage.unavailable is not None:
             log.error("%s; serving the cards, views kept in memory until it is back", storage.unavailable)

@@ -1,4 +1,5 @@
-"""Factdeck's storage: one SQLite database behind a small facade the cogs hold.
+"""Factdeck's storage: one database (a SQLite file, or PostgreSQL shared by several processes) behind a small
+facade the cogs hold.
 
     async with Storage.open("data/factdeck.db") as storage:
         storage.views.record(ViewEvent(card.id, guild_id, channel_id, user_id, "random"))
@@ -18,7 +19,9 @@ attempt until it is back; the other repositories raise :class:`StorageUnavailabl
 nothing and writes nothing).
 
 SQL lives only in this package. New tables: add the next ``migrations/NNNN_name.sql`` and a repository class on
-top of ``storage.db`` (``db.transaction()`` for writes, ``db.fetchall``/``fetchone`` for reads).
+top of ``storage.db`` (``db.transaction()`` for writes, ``db.fetchall``/``fetchone`` for reads), in the portable
+SQL :mod:`bot.storage.db` describes, so it runs on both engines. On PostgreSQL there is no side file for views
+(they stay in memory while the server is unreachable).
 """
 
 from __future__ import annotations
@@ -32,7 +35,16 @@ from typing import Any, Self
 
 from .audit import ACTIONS, Action, AuditEntry, AuditLog
 from .daily import DailyStore
-from .db import MAX_SNOWFLAKE, Database, Migration, MigrationError, StorageUnavailable, load_migrations
+from .db import (
+    MAX_SNOWFLAKE,
+    Connection,
+    Database,
+    Migration,
+    MigrationError,
+    Row,
+    StorageUnavailable,
+    load_migrations,
+)
 from .meta import Meta
 from .spill import ViewSpill, spill_path
 from .study import StudyStore
@@ -44,10 +56,12 @@ __all__ = [
     "Action",
     "AuditEntry",
     "AuditLog",
+    "Connection",
     "Database",
     "Meta",
     "Migration",
     "MigrationError",
+    "Row",
     "Stats",
     "Storage",
     "StorageUnavailable",
@@ -77,7 +91,8 @@ class Storage:
     ) -> None:
         self.db = db
         self.meta = Meta(db)
-        spill = None if db.path == ":memory:" else ViewSpill(spill_path(db.path))
+        # The side file keeps a SQLite file's views while it cannot be written; a server has no file beside it.
+        spill = None if db.path == ":memory:" or db.engine == "postgresql" else ViewSpill(spill_path(db.path))
         self.views = ViewLog(db, flush_interval=flush_interval, max_batch=max_batch, max_buffer=max_buffer, spill=spill)
         self.audit = AuditLog(db)
         self.daily = DailyStore(db)

@@ -16,14 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
-import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, get_args
 
-import aiosqlite
-
-from .db import Database
+from .db import Connection, Database, Row, chunked, marks
 from .views import check_snowflake
 
 __all__ = ["DAILY_MODES", "DailyMode", "DailyPost", "DailySchedule", "DailyStore", "RotationState"]
@@ -123,7 +119,7 @@ class RotationState:
     last_card: str | None
 
 
-def _schedule(row: sqlite3.Row) -> DailySchedule:
+def _schedule(row: Row) -> DailySchedule:
     hour, minute = row["post_time"].split(":")
     return DailySchedule(
         guild_id=row["guild_id"],
@@ -144,7 +140,7 @@ def _schedule(row: sqlite3.Row) -> DailySchedule:
     )
 
 
-def _post(row: sqlite3.Row) -> DailyPost:
+def _post(row: Row) -> DailyPost:
     return DailyPost(
         id=row["id"],
         guild_id=row["guild_id"],
@@ -166,11 +162,11 @@ def _post(row: sqlite3.Row) -> DailyPost:
     )
 
 
-async def _rows(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+async def _rows(conn: Connection, sql: str, params: Iterable[Any] = ()) -> list[Row]:
     return list(await conn.execute_fetchall(sql, tuple(params)))
 
 
-async def _changed(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> int:
+async def _changed(conn: Connection, sql: str, params: Iterable[Any] = ()) -> int:
     async with conn.execute(sql, tuple(params)) as cursor:
         return cursor.rowcount
 
@@ -253,7 +249,7 @@ class DailyStore:
             return await self._count_failure(conn, guild_id, error, to_ms(now), pause_after)
 
     async def _count_failure(
-        self, conn: aiosqlite.Connection, guild_id: int, error: str, now_ms: int, pause_after: int | None
+        self, conn: Connection, guild_id: int, error: str, now_ms: int, pause_after: int | None
     ) -> str | None:
         await _changed(
             conn,
@@ -274,7 +270,7 @@ class DailyStore:
         await _changed(conn, "UPDATE daily_schedules SET paused_reason = ? WHERE guild_id = ?", (reason, guild_id))
         return reason
 
-    async def _note_error(self, conn: aiosqlite.Connection, guild_id: int, error: str, now_ms: int) -> None:
+    async def _note_error(self, conn: Connection, guild_id: int, error: str, now_ms: int) -> None:
         await _changed(
             conn,
             "UPDATE daily_schedules SET last_error = ?, last_error_ms = ?, updated_ms = ? WHERE guild_id = ?",
@@ -288,12 +284,15 @@ class DailyStore:
         dates = [d.isoformat() for d in local_dates]
         if not dates:
             return []
-        rows = await self._db.fetchall(
-            f"SELECT {_POST_COLUMNS} FROM daily_posts WHERE guild_id = ? "
-            "AND local_date IN (SELECT value FROM json_each(?)) ORDER BY local_date, id",
-            (guild_id, json.dumps(dates)),
-        )
-        return [_post(row) for row in rows]
+        rows = [
+            row
+            for chunk in chunked(dates)
+            for row in await self._db.fetchall(
+                f"SELECT {_POST_COLUMNS} FROM daily_posts WHERE guild_id = ? AND local_date IN ({marks(len(chunk))})",
+                (guild_id, *chunk),
+            )
+        ]
+        return sorted((_post(row) for row in rows), key=lambda post: (post.local_date, post.id))
 
     async def claim(
         self,
@@ -546,7 +545,7 @@ class DailyStore:
         return [(row[0], row[1], dt.date.fromisoformat(row[2])) for row in rows]
 
     @staticmethod
-    async def _rotation_state(conn: aiosqlite.Connection, guild_id: int) -> RotationState:
+    async def _rotation_state(conn: Connection, guild_id: int) -> RotationState:
         rows = await _rows(conn, "SELECT COALESCE(MAX(cycle), 0) FROM daily_rotation WHERE guild_id = ?", (guild_id,))
         cycle = int(rows[0][0])
         posted = await _rows(
@@ -560,6 +559,6 @@ class DailyStore:
         return RotationState(cycle, frozenset(row[0] for row in posted), last[0][0] if last else None)
 
     @staticmethod
-    async def _guild_of(conn: aiosqlite.Connection, post_id: int) -> int:
+    async def _guild_of(conn: Connection, post_id: int) -> int:
         rows = await _rows(conn, "SELECT guild_id FROM daily_posts WHERE id = ?", (post_id,))
         return int(rows[0][0])
