@@ -442,7 +442,7 @@ class DailyStore:
             changed = await _changed(
                 conn,
                 "UPDATE daily_posts SET state = 'failed', reason = ?, retry_ms = NULL, updated_ms = ? "
-                "WHERE id = ? AND claim_token IS ? AND state IN ('claimed', 'retry')",
+                "WHERE id = ? AND COALESCE(claim_token, '') = COALESCE(?, '') AND state IN ('claimed', 'retry')",
                 (error, now_ms, post_id, token),
             )
             if not changed or not rows:

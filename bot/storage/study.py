@@ -174,9 +174,9 @@ class StudyStore:
     async def leaderboard(self, guild_id: int, since: dt.datetime, limit: int = 10) -> list[tuple[int, int, int]]:
         """``[(user_id, correct, answered)]`` in ``guild_id`` since ``since``, by correct recalls, then accuracy."""
         rows = await self._db.fetchall(
-            "SELECT user_id, SUM(correct) AS right, COUNT(*) AS total FROM study_reviews "
+            "SELECT user_id, SUM(correct) AS recalled, COUNT(*) AS total FROM study_reviews "
             "WHERE guild_id = ? AND at_ms >= ? GROUP BY user_id "
-            "ORDER BY right DESC, CAST(right AS REAL) / total DESC, user_id LIMIT ?",
+            "ORDER BY recalled DESC, CAST(SUM(correct) AS REAL) / COUNT(*) DESC, user_id LIMIT ?",
             (guild_id, to_ms(since), limit),
         )
         return [(int(r[0]), int(r[1]), int(r[2])) for r in rows if int(r[1]) > 0]

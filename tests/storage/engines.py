@@ -9,7 +9,10 @@ marker, so ``pytest -m postgres`` runs just that half.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+
+from bot.storage.sqltext import numbered_placeholders
 
 ENV = "FACTDECK_TEST_POSTGRES"
 #: The parameters of a test that runs on both engines.
@@ -87,3 +92,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("postgres")])
         items[:] = kept
+
+
+def query(target: str | os.PathLike[str], sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (``?`` placeholders) read the way another process would, on either engine; callable
+    from a test's event loop (PostgreSQL is read on a thread of its own)."""
+    text = os.fspath(target)
+    if not text.startswith("postgresql"):
+        with contextlib.closing(sqlite3.connect(text)) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    async def read() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(text)
+        try:
+            return [tuple(row) for row in await conn.fetch(numbered_placeholders(sql), *params)]
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        rows: list[tuple[Any, ...]] = pool.submit(_run, read()).result()
+    return rows
