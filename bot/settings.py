@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -34,6 +34,8 @@ __all__ = [
     "default_config_path",
     "is_database_url",
     "load_settings",
+    "parse_shards",
+    "with_shards",
 ]
 
 SHIPPED_CARDS = Path(__file__).resolve().parent.parent / "cards"
@@ -99,6 +101,10 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     health_file: Path | None = None
     #: Card files larger than this many bytes are refused unread (docs/cards.md, "Files that are not read").
     max_card_file_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16 << 20
+    #: The gateway shards this process runs ("0-3", "0,2" or a list), with ``shard_count`` shards in all; None:
+    #: every shard, as many as Discord recommends. Normalised to a sorted tuple by :func:`load_settings`.
+    shards: str | tuple[int, ...] | None = None
+    shard_count: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
     #: The config file these settings came from (None when there was none); not a key in the file.
     source: Path | None = None
 
@@ -124,6 +130,18 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         return cooldown
 
     @property
+    def shard_ids(self) -> tuple[int, ...] | None:
+        """The shards this process runs (None: all of them, Discord's recommended count)."""
+        return parse_shards(self.shards) if self.shards is not None else None
+
+    def owns_guild(self, guild_id: int) -> bool:
+        """Whether this process runs the shard of ``guild_id`` (Discord's ``(guild_id >> 22) % shard_count``)."""
+        ids = self.shard_ids
+        if ids is None or self.shard_count is None:
+            return True
+        return (guild_id >> 22) % self.shard_count in ids
+
+    @property
     def database_target(self) -> str:
         """What :class:`bot.storage.Database` opens: the PostgreSQL URL, else the SQLite file's path."""
         return self.database_url if self.database_url is not None else str(self.database)
@@ -140,6 +158,51 @@ _FIELDS = tuple(
 
 #: The URL schemes of a PostgreSQL ``database``.
 DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def parse_shards(value: str | Sequence[int]) -> tuple[int, ...]:
+    """Shard ids from ``"0-3"``, ``"0,2,5"``, ``"0-3,6"`` or a list, sorted and without repeats.
+
+    Raises ValueError naming what is wrong."""
+    if not isinstance(value, str):
+        ids = {int(v) for v in value}
+    else:
+        ids = set()
+        for part in (p.strip() for p in value.split(",")):
+            first, dash, last = part.partition("-")
+            if not first.strip().isdigit() or (dash and not last.strip().isdigit()):
+                raise ValueError(f"shards {value!r}: expected shard ids like 0-3 or 0,2,5")
+            low, high = int(first), int(last) if dash else int(first)
+            if high < low:
+                raise ValueError(f"shards {value!r}: the range {part} runs backwards")
+            ids.update(range(low, high + 1))
+    if not ids or min(ids) < 0:
+        raise ValueError(f"shards {value!r}: expected shard ids of 0 or more")
+    return tuple(sorted(ids))
+
+
+def with_shards(settings: Settings, shards: str | None, shard_count: int | None) -> Settings:
+    """``settings`` with the shards of ``factdeck run --shards ... --shard-count ...`` (None: as configured)."""
+    replaced = msgspec.structs.replace(
+        settings,
+        shards=shards if shards is not None else settings.shards,
+        shard_count=shard_count if shard_count is not None else settings.shard_count,
+    )
+    return _checked_shards(replaced, "--shards/--shard-count")
+
+
+def _checked_shards(settings: Settings, where: str) -> Settings:
+    if settings.shards is None and settings.shard_count is None:
+        return settings
+    if settings.shards is None or settings.shard_count is None:
+        raise SettingsError(f"{where}: shards and shard_count go together (e.g. shards: 0-3 and shard_count: 8)")
+    try:
+        ids = parse_shards(settings.shards)
+    except ValueError as exc:
+        raise SettingsError(f"{where}: {exc}") from None
+    if ids[-1] >= settings.shard_count:
+        raise SettingsError(f"{where}: shard {ids[-1]} does not exist with shard_count {settings.shard_count}")
+    return msgspec.structs.replace(settings, shards=ids)
 
 
 def is_database_url(value: str) -> bool:
@@ -439,6 +502,7 @@ def _finish(settings: Settings, base: Path, source: Path | None, origin: _Origin
         if path is not None and path.is_dir():
             raise SettingsError(f"{origin([key], key=False)}: {key} {path} is a folder; name a file")
     cooldowns = {**_default_cooldowns(), **settings.cooldowns}
+    settings = _checked_shards(settings, origin(["shards" if settings.shards is not None else "shard_count"]))
     return msgspec.structs.replace(
         settings,
         cards_dir=cards,

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.settings import Settings, SettingsError, default_config_path, load_settings
+from bot.settings import Settings, SettingsError, default_config_path, load_settings, with_shards
 
 __all__ = ["NO_TOKEN", "add_bot_commands"]
 
@@ -41,6 +41,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
+    try:
+        settings = with_shards(settings, args.shards, args.shard_count)
+    except SettingsError as exc:
+        print(f"factdeck: {exc}", file=sys.stderr)
+        return 2
     if not settings.token:
         print(NO_TOKEN, file=sys.stderr)
         if not _interactive():
@@ -65,6 +70,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     """Sync the slash commands now, whether or not they changed."""
     settings = _settings(args)
     if settings is None:
+        return 2
+    try:
+        settings = with_shards(settings, args.shards, args.shard_count)
+    except SettingsError as exc:
+        print(f"factdeck: {exc}", file=sys.stderr)
         return 2
     if not settings.token:
         print(NO_TOKEN, file=sys.stderr)
@@ -161,6 +171,8 @@ def add_bot_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
 
     p = sub.add_parser("run", parents=[config], help="run the Discord bot (no token: the offline console)")
+    p.add_argument("--shards", help="the gateway shards this process runs, e.g. 0-3 (default: all, as configured)")
+    p.add_argument("--shard-count", type=int, help="how many shards all processes run together (with --shards)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("sync", parents=[config], help="sync the slash commands to Discord now")
     p.set_defaults(func=cmd_sync)

@@ -60,8 +60,12 @@ def intents() -> discord.Intents:
     return wanted
 
 
-class FactdeckBot(commands.Bot):
+class FactdeckBot(commands.AutoShardedBot, commands.Bot):
     """The Factdeck bot. Settings, the card service and storage come in through the constructor.
+
+    discord.py's sharding: with ``shards``/``shard_count`` configured, this process runs those shards only (and
+    posts the daily posts of their servers only); without, every shard, as many as Discord recommends. It is
+    also a ``commands.Bot`` (whose class adds nothing to their common base), so code that checks for one works.
 
     ``daily_clock`` (default: now in UTC) is the time daily posts go by; tests move it.
     """
@@ -78,6 +82,10 @@ class FactdeckBot(commands.Bot):
         **options: Any,
     ) -> None:
         options.setdefault("guild_ready_timeout", settings.guild_ready_timeout)
+        if settings.shard_ids is not None:
+            options.setdefault("shard_ids", list(settings.shard_ids))
+            options.setdefault("shard_count", settings.shard_count)
+            storage.daily.owns = settings.owns_guild
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
@@ -141,7 +149,7 @@ class FactdeckBot(commands.Bot):
         """Touch ``path`` while connected, so a container health check can tell a live bot from a stuck one."""
         await self.wait_until_ready()
         while not self.is_closed():
-            if self.is_ready() and self.ws is not None:
+            if self.is_ready() and self.shards and not any(info.is_closed() for info in self.shards.values()):
                 await asyncio.to_thread(path.write_text, f"{time.time():.0f}\n")
             await asyncio.sleep(HEALTH_EVERY)
 

@@ -3,8 +3,10 @@
 The policy (when to post, which card, how to treat failures) lives in :mod:`bot.daily`; this module only
 reads and writes rows, each multi-step change in one :meth:`Database.transaction`. The post ledger is what
 makes posting exactly-once: :meth:`DailyStore.claim` inserts the day's row (``INSERT ... ON CONFLICT DO
-NOTHING`` on ``UNIQUE (guild_id, channel_id, local_date)``) before anything is sent, and only the caller that
-got the row back may send. Tables: see ``migrations/0003_daily.sql``.
+NOTHING`` on the unique keys ``(guild_id, channel_id, local_date)`` and ``(guild_id, local_date)``) before anything
+is sent, and only the caller that got the row back may send: two processes that both claim a server's day, even
+for different channels, get one row between them, and the database decides which. Tables: see
+``migrations/0003_daily.sql``.
 
 While the database is unavailable (see :class:`bot.storage.db.StorageUnavailable`) the posting loop finds no
 active schedule, no claim and nothing pending: no daily post goes out, since nothing could record it and a post
@@ -179,6 +181,12 @@ class DailyStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        #: Which servers this process posts for (a process of some shards: the servers on them); None: all.
+        #: :meth:`active_schedules`, :meth:`pending` and :meth:`expire_claims` leave the others out.
+        self.owns: Callable[[int], bool] | None = None
+
+    def _own(self, guild_id: int) -> bool:
+        return self.owns is None or self.owns(guild_id)
 
     # -- schedules -------------------------------------------------------------------------------------
 
@@ -201,7 +209,7 @@ class DailyStore:
             f"SELECT {_SCHEDULE_COLUMNS} FROM daily_schedules "
             "WHERE enabled = 1 AND paused_reason IS NULL ORDER BY guild_id"
         )
-        return [_schedule(row) for row in rows]
+        return [_schedule(row) for row in rows if self._own(row["guild_id"])]
 
     async def upsert_schedule(
         self,
@@ -325,7 +333,7 @@ class DailyStore:
                 "INSERT INTO daily_posts (guild_id, channel_id, local_date, state, card_id, cycle, due_ms, "
                 "deadline_ms, claim_token, claimed_ms, attempts, updated_ms) "
                 "VALUES (?, ?, ?, 'claimed', ?, ?, ?, ?, ?, ?, 0, ?) "
-                "ON CONFLICT (guild_id, channel_id, local_date) DO NOTHING RETURNING id",
+                "ON CONFLICT DO NOTHING RETURNING id",
                 (guild_id, channel_id, day, card_id, cycle, to_ms(due_at), to_ms(deadline), token, now_ms, now_ms),
             )
             if not inserted:
@@ -481,7 +489,7 @@ class DailyStore:
                 conn,
                 "INSERT INTO daily_posts (guild_id, channel_id, local_date, state, due_ms, deadline_ms, reason, "
                 "updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (guild_id, channel_id, local_date) DO NOTHING",
+                "ON CONFLICT DO NOTHING",
                 (guild_id, channel_id, day, state, to_ms(due_at), to_ms(deadline), reason, now_ms),
             )
         return changed > 0
@@ -495,14 +503,22 @@ class DailyStore:
         )
         if self._down():
             return []
+        expired: list[DailyPost] = []
         async with self._db.transaction() as conn:
-            rows = await _rows(
+            stale = await _rows(
                 conn,
-                f"UPDATE daily_posts SET state = 'unknown', reason = ?, updated_ms = ? "
-                f"WHERE state = 'claimed' AND claimed_ms < ? RETURNING {_POST_COLUMNS}",
-                (reason, now_ms, to_ms(claimed_before)),
+                "SELECT id, guild_id FROM daily_posts WHERE state = 'claimed' AND claimed_ms < ? ORDER BY id",
+                (to_ms(claimed_before),),
             )
-        return [_post(row) for row in rows]
+            for chunk in chunked([row["id"] for row in stale if self._own(row["guild_id"])]):
+                rows = await _rows(
+                    conn,
+                    f"UPDATE daily_posts SET state = 'unknown', reason = ?, updated_ms = ? "
+                    f"WHERE id IN ({marks(len(chunk))}) AND state = 'claimed' RETURNING {_POST_COLUMNS}",
+                    (reason, now_ms, *chunk),
+                )
+                expired += sorted((_post(row) for row in rows), key=lambda post: post.id)
+        return expired
 
     async def pending(self) -> list[DailyPost]:
         """Rows still in flight (``claimed``) or waiting for a retry (none while the database is unavailable)."""
@@ -511,7 +527,7 @@ class DailyStore:
         rows = await self._db.fetchall(
             f"SELECT {_POST_COLUMNS} FROM daily_posts WHERE state IN ('claimed', 'retry') ORDER BY id"
         )
-        return [_post(row) for row in rows]
+        return [_post(row) for row in rows if self._own(row["guild_id"])]
 
     async def last_sent(self, guild_id: int) -> DailyPost | None:
         """The guild's most recent successful post."""
