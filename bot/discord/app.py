@@ -29,6 +29,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot.curation.follow import CardFollower
 from bot.daily import Clock
 from bot.discord.cogs.cards import CardsCog
 from bot.discord.cogs.daily import DailyCog, daily_engine
@@ -114,6 +115,9 @@ class FactdeckBot(commands.AutoShardedBot, commands.Bot):
                 cog = await cog
             await self.add_cog(cog)
             log.info("added cog %s", type(cog).__name__)
+        if self.storage.cards.shared:  # other processes may write the card files: serve their edits too
+            follower = CardFollower(self.service, self.service.library.root)
+            self.storage.cards.follow(follower.changed, follower.reconcile)
         if self.sync_on_start:
             await self.sync_commands()
         if self.settings.health_file is not None:

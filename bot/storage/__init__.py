@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from .audit import ACTIONS, Action, AuditEntry, AuditLog
+from .cardbus import CardBus
 from .daily import DailyStore
 from .db import (
     MAX_SNOWFLAKE,
@@ -56,6 +57,7 @@ __all__ = [
     "Action",
     "AuditEntry",
     "AuditLog",
+    "CardBus",
     "Connection",
     "Database",
     "Meta",
@@ -75,7 +77,8 @@ log = logging.getLogger(__name__)
 
 
 class Storage:
-    """Owns the :class:`Database` and its repositories: ``db``, ``meta``, ``views``, ``audit``, ``daily``, ``study``.
+    """Owns the :class:`Database` and its repositories: ``db``, ``meta``, ``views``, ``audit``, ``daily``, ``study``,
+    and ``cards`` (card-file locks and change notices between processes).
 
     Create it with :meth:`open`; :meth:`close` writes the buffered views, then closes the database (idempotent).
     """
@@ -97,6 +100,7 @@ class Storage:
         self.audit = AuditLog(db)
         self.daily = DailyStore(db)
         self.study = StudyStore(db)
+        self.cards = CardBus(db)
         self.in_memory_fallback = in_memory_fallback
         self._closed = False
 
@@ -150,6 +154,7 @@ class Storage:
             return
         self._closed = True
         try:
+            await self.cards.close()
             await self.views.close()
         finally:
             await self.db.close()

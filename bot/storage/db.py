@@ -495,6 +495,16 @@ class Database:
         async with acquired(self._pool) as conn:
             yield conn
 
+    @contextlib.asynccontextmanager
+    async def dedicated(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
+        """PostgreSQL: a pooled connection of one's own, outside the write lock, for session-level work such as
+        an advisory lock held across a file write."""
+        self._check_open()
+        if self._pool is None:
+            raise RuntimeError("a dedicated connection is PostgreSQL's; SQLite has one connection")
+        async with acquired(self._pool) as conn:
+            yield conn.raw
+
     # -- migrations ------------------------------------------------------------------------------------
 
     async def _migrate(self, migrations: Sequence[Migration]) -> None:

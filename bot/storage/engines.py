@@ -131,7 +131,7 @@ class PostgresConnection(Connection):
 
     engine = "postgresql"
 
-    def __init__(self, conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> None:
+    def __init__(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
         self.raw = conn
 
     async def _execute(self, sql: str, params: Sequence[Any]) -> Cursor:

@@ -271,7 +271,7 @@ class CardsCog(commands.Cog):
     def from_bot(cls, bot: FactdeckBot) -> CardsCog:
         """The cog factory used by :data:`bot.discord.app.COGS`: writes go to the folder the bot serves."""
         service = bot.service
-        return cls(Curator(service, service.library.root, audit=bot.storage.audit), bot.storage)
+        return cls(Curator(service, service.library.root, audit=bot.storage.audit, bus=bot.storage.cards), bot.storage)
 
     async def cog_load(self) -> None:
         """Bring the audit log in line with the card files before the first write."""
