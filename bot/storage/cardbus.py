@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 
 from .db import PASSWORD_ENV, Database, display_target
-from .engines import UNREACHABLE, translate_postgres_error
+from .engines import CONNECT_FAULTS, translate_postgres_error
 
 __all__ = ["CHANNEL", "CardBus"]
 
@@ -35,9 +35,6 @@ log = logging.getLogger(__name__)
 CHANNEL = "factdeck_cards"
 #: Seconds between attempts to reconnect the listening connection.
 RECONNECT_EVERY = 1.0
-
-#: A failed connection or statement of the listener: retried after :data:`RECONNECT_EVERY`.
-_LISTEN_FAULTS: tuple[type[Exception], ...] = (*UNREACHABLE, asyncpg.PostgresError)
 
 OnChange = Callable[[str, str], Awaitable[None]]
 OnConnect = Callable[[], Awaitable[None]]
@@ -81,7 +78,7 @@ class CardBus:
             try:
                 yield
             finally:
-                with contextlib.suppress(*_LISTEN_FAULTS):  # a lost session frees it
+                with contextlib.suppress(*CONNECT_FAULTS):  # a lost session frees it
                     await conn.execute("SELECT pg_advisory_unlock($1)", key)
 
     async def announce(self, file: str, digest: str) -> None:
@@ -111,7 +108,7 @@ class CardBus:
         while True:
             try:
                 conn = await asyncpg.connect(self._db.path, password=os.environ.get(PASSWORD_ENV) or None)
-            except _LISTEN_FAULTS as exc:
+            except CONNECT_FAULTS as exc:
                 log.warning("cannot follow card edits on %s yet: %s", display_target(self._db.path), exc)
                 await asyncio.sleep(RECONNECT_EVERY)
                 continue
@@ -131,7 +128,7 @@ class CardBus:
                         stopped.cancel()
                     if waiting in done:
                         await self._handle(waiting.result(), on_change)
-            except _LISTEN_FAULTS as exc:
+            except CONNECT_FAULTS as exc:
                 log.warning("lost the card-edit listener (%s); reconnecting", exc)
             finally:
                 with contextlib.suppress(Exception):

@@ -66,13 +66,13 @@ import asyncpg
 from bot.settings import database_url_problem, is_database_url
 
 from .engines import (
+    CONNECT_FAULTS,
     UNREACHABLE,
     Connection,
     Row,
     SqliteConnection,
     acquired,
     setup_postgres_connection,
-    translate_postgres_error,
 )
 from .sqltext import to_postgresql
 
@@ -412,17 +412,20 @@ class Database:
     async def _open_postgres(self) -> None:
         password = os.environ.get(PASSWORD_ENV) or None  # else asyncpg reads PGPASSFILE / ~/.pgpass
         try:
-            with translate_postgres_error():
-                self._pool = await asyncpg.create_pool(
-                    self.path,
-                    password=password,
-                    min_size=1,
-                    max_size=self._pool_size,
-                    timeout=max(self._busy_timeout, 1.0),
-                    init=setup_postgres_connection,
-                )
-        except sqlite3.Error as exc:
-            raise self._unavailable(exc) from exc
+            self._pool = await asyncpg.create_pool(
+                self.path,
+                password=password,
+                min_size=1,
+                max_size=self._pool_size,
+                timeout=max(self._busy_timeout, 1.0),
+                init=setup_postgres_connection,
+            )
+        except CONNECT_FAULTS as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+            self.unavailable = (
+                f"the database {display_target(self.path)} cannot be reached or refused the login ({reason})"
+            )
+            raise StorageUnavailable(self.unavailable) from exc
 
     async def _disconnect(self) -> None:
         conn, self._conn = self._conn, None

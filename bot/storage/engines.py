@@ -174,6 +174,10 @@ UNREACHABLE: tuple[type[Exception], ...] = (
 )
 
 
+#: Anything a connection attempt to the server can raise: unreachable, or refused (login, database, permissions).
+CONNECT_FAULTS: tuple[type[Exception], ...] = (*UNREACHABLE, asyncpg.PostgresError)
+
+
 @contextlib.contextmanager
 def translate_postgres_error() -> Iterator[None]:
     """Raise asyncpg's errors as the standard DB-API classes the repositories already catch."""

@@ -10,7 +10,7 @@ import pytest
 
 from bot.cli.main import main
 from bot.settings import SettingsError, load_settings
-from bot.storage import Database, Storage, ViewEvent, load_migrations
+from bot.storage import Database, Storage, StorageUnavailable, ViewEvent, load_migrations
 from bot.storage.daily import DailyStore
 
 SHIPPED = [m.version for m in load_migrations()]
@@ -117,3 +117,20 @@ def test_migrate_applies_the_schema_once(tmp_path: Path, db_target: str, capsys)
 async def _versions(target: str) -> list[int]:
     async with Database(target) as db:
         return [v for v, _, _ in await db.migrations()]
+
+
+async def test_a_postgresql_server_that_cannot_be_reached_is_one_line_and_the_views_wait(tmp_path: Path) -> None:
+    url = f"postgresql://factdeck@/factdeck?host={tmp_path / 'no-server'}&port=5432"
+    with pytest.raises(StorageUnavailable) as caught:
+        await Database(url).open()
+    message = str(caught.value)
+    assert message.startswith("the database postgresql://factdeck@/factdeck cannot be reached or refused the login")
+    assert "\n" not in message
+    storage = await Storage.open(url, in_memory_fallback=True)  # the bot starts anyway
+    try:
+        assert storage.unavailable is not None
+        storage.views.record(ViewEvent("c1", 1, 2, 3, "random"))
+        assert await storage.views.count("c1") == 1  # kept in memory until the server is back
+    finally:
+        with pytest.raises(StorageUnavailable):  # still down at the stop: the view cannot be written (logged)
+            await storage.close()
