@@ -71,11 +71,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
-    try:
-        settings = with_shards(settings, args.shards, args.shard_count)
-    except SettingsError as exc:
-        print(f"factdeck: {exc}", file=sys.stderr)
-        return 2
     if not settings.token:
         print(NO_TOKEN, file=sys.stderr)
         return 2
