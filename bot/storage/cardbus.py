@@ -57,7 +57,8 @@ class CardBus:
         self._task: asyncio.Task[None] | None = None
         #: Notices received from other processes (for the logs and the tests).
         self.received = 0
-        #: Times the listening connection was (re)made.
+        #: Times the listening connection was tried, and (re)made.
+        self.attempts = 0
         self.connects = 0
 
     @property
@@ -105,13 +106,18 @@ class CardBus:
 
     async def _listen(self, on_change: OnChange, on_connect: OnConnect) -> None:
         notices: asyncio.Queue[str] = asyncio.Queue()
+        said: str | None = None  # the last connection fault logged: said once, not every second
         while True:
+            self.attempts += 1
             try:
                 conn = await asyncpg.connect(self._db.path, password=os.environ.get(PASSWORD_ENV) or None)
             except CONNECT_FAULTS as exc:
-                log.warning("cannot follow card edits on %s yet: %s", display_target(self._db.path), exc)
+                if str(exc) != said:
+                    said = str(exc)
+                    log.warning("cannot follow card edits on %s yet (%s); retrying", display_target(self._db.path), exc)
                 await asyncio.sleep(RECONNECT_EVERY)
                 continue
+            said = None
             lost = asyncio.Event()
             try:
                 await conn.add_listener(CHANNEL, lambda _c, _pid, _ch, payload: notices.put_nowait(payload))

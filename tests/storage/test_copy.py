@@ -1,4 +1,4 @@
-"""``factdeck migrate`` and ``factdeck db copy``: an installation moves from SQLite to PostgreSQL and back."""
+"""``factdeck migrate``, ``factdeck db copy`` (SQLite to PostgreSQL and back), and a server that cannot be reached."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 
 from bot.cli.main import main
 from bot.settings import SettingsError, load_settings
-from bot.storage import Database, Storage, StorageUnavailable, ViewEvent, load_migrations
+from bot.storage import Database, Storage, StorageUnavailable, ViewEvent, cardbus, load_migrations
+from bot.storage.cardbus import CardBus
 from bot.storage.daily import DailyStore
 
 SHIPPED = [m.version for m in load_migrations()]
@@ -134,3 +135,26 @@ async def test_a_postgresql_server_that_cannot_be_reached_is_one_line_and_the_vi
     finally:
         with pytest.raises(StorageUnavailable):  # still down at the stop: the view cannot be written (logged)
             await storage.close()
+
+
+async def test_a_follower_that_cannot_reach_the_server_says_so_once_and_keeps_trying(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(cardbus, "RECONNECT_EVERY", 0.01)
+    bus = CardBus(Database(f"postgresql://factdeck@/factdeck?host={tmp_path / 'no-server'}&port=5432"))
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    bus.follow(nothing, nothing)
+    try:
+        for _ in range(500):
+            if bus.attempts >= 5:
+                break
+            await asyncio.sleep(0.01)
+        assert bus.attempts >= 5
+    finally:
+        await bus.close()
+    said = [r for r in caplog.records if "cannot follow card edits" in r.getMessage()]
+    assert len(said) == 1
+    assert bus.connects == 0
