@@ -126,8 +126,21 @@ class SqliteConnection(Connection):
 _STATUS_COUNT = re.compile(r"(\d+)\s*$")
 
 
+#: What PostgreSQL stores for a NUL character, which its text type cannot hold (SQLite's can).
+NUL_STAND_IN = "\ufffd"
+
+
+def _storable(params: Sequence[Any]) -> Sequence[Any]:
+    """``params`` with every NUL in a string replaced by :data:`NUL_STAND_IN`, so one stray NUL (a pasted query,
+    say) never fails a whole batch; the same ``params`` when there is none (the usual case, checked cheaply)."""
+    if not any(isinstance(p, str) and "\x00" in p for p in params):
+        return params
+    return [p.replace("\x00", NUL_STAND_IN) if isinstance(p, str) else p for p in params]
+
+
 class PostgresConnection(Connection):
-    """An asyncpg connection speaking ``?`` placeholders, with errors as the DB-API classes."""
+    """An asyncpg connection speaking ``?`` placeholders, with errors as the DB-API classes. PostgreSQL's text
+    cannot hold NUL: a NUL in a parameter is stored as U+FFFD (:data:`NUL_STAND_IN`)."""
 
     engine = "postgresql"
 
@@ -137,6 +150,7 @@ class PostgresConnection(Connection):
     async def _execute(self, sql: str, params: Sequence[Any]) -> Cursor:
         query = numbered_placeholders(sql)
         with translate_postgres_error():
+            params = _storable(params)
             if returns_rows(sql):
                 rows: list[Row] = list(await self.raw.fetch(query, *params))
                 return Cursor(rows, len(rows))
@@ -146,7 +160,7 @@ class PostgresConnection(Connection):
 
     async def _executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Cursor:
         with translate_postgres_error():
-            await self.raw.executemany(numbered_placeholders(sql), rows)
+            await self.raw.executemany(numbered_placeholders(sql), (_storable(row) for row in rows))
         return Cursor([], -1)  # asyncpg does not report it
 
 

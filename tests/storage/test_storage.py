@@ -60,9 +60,10 @@ async def _wait_for_rows_in(target: str, n: int, within: float) -> None:
         await asyncio.sleep(0.02)
 
 
-def _hostile(target: str) -> list[str]:
-    """HOSTILE, less the NUL character on PostgreSQL (its text type cannot hold one; SQLite's can)."""
-    return [s for s in HOSTILE if "\x00" not in s or not target.startswith("postgresql")]
+def _stored(s: str, target: str) -> str:
+    """A string as it reads back: on PostgreSQL, whose text type cannot hold a NUL, a NUL is stored as U+FFFD
+    (and looked up the same way); SQLite keeps it."""
+    return s.replace("\x00", "\ufffd") if target.startswith("postgresql") else s
 
 
 def _copy_migrations(dest: Path) -> Path:
@@ -194,12 +195,12 @@ async def test_meta_round_trip_and_hostile_strings(db_target):
         assert await storage.meta.get("command_tree_hash") is None
         await storage.meta.set("command_tree_hash", "abc")
         await storage.meta.set("command_tree_hash", "def")
-        for s in _hostile(db_target):
+        for s in HOSTILE:
             await storage.meta.set(s, s)
     async with Storage.open(db_target) as storage:
         assert await storage.meta.get("command_tree_hash") == "def"
-        for s in _hostile(db_target):
-            assert await storage.meta.get(s) == s
+        for s in HOSTILE:
+            assert await storage.meta.get(s) == _stored(s, db_target)
         assert await storage.meta.delete("command_tree_hash")
         assert await storage.meta.get("command_tree_hash") is None
 
@@ -301,9 +302,9 @@ async def test_data_survives_reopening(db_target):
 
 async def test_hostile_strings_round_trip(db_target):
     path = db_target
-    hostile = _hostile(db_target)
+    stored = [_stored(s, db_target) for s in HOSTILE]
     async with Storage.open(path) as storage:
-        for s in hostile:
+        for s in HOSTILE:
             storage.views.record(ViewEvent(s, 1, 2, 3, s))
             await storage.audit.record(
                 "edit",
@@ -315,16 +316,16 @@ async def test_hostile_strings_round_trip(db_target):
                 detail=s,
             )
     async with Storage.open(path) as storage:
-        assert set(await storage.views.views_by_card()) == set(hostile)
-        assert set((await storage.views.stats()).by_command) == set(hostile)
-        assert await storage.views.seen_by_user(3) == set(hostile)
-        for s in hostile:
+        assert set(await storage.views.views_by_card()) == set(stored)
+        assert set((await storage.views.stats()).by_command) == set(stored)
+        assert await storage.views.seen_by_user(3) == set(stored)
+        for s, kept in zip(HOSTILE, stored, strict=True):
             assert await storage.views.count(s) == 1
             [entry] = await storage.audit.history(s)
-            assert (entry.card_id, entry.collection_id, entry.moderator_name, entry.detail) == (s, s, s, s)
-            assert entry.before == {s: s}
+            assert (entry.card_id, entry.collection_id, entry.moderator_name, entry.detail) == (kept,) * 4
+            assert entry.before == {s: s}  # JSON escapes a NUL: kept exactly on both engines
             assert entry.after == {"text": s, "n": [1, s]}
-        assert await storage.db.fetchval("SELECT COUNT(*) FROM views") == len(hostile)
+        assert await storage.db.fetchval("SELECT COUNT(*) FROM views") == len(HOSTILE)
 
 
 async def test_snowflakes_fit_and_bad_ids_are_refused_at_the_call_site(db_target):
