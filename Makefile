@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench console
+.PHONY: run test test-pg lint bench console
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ console: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q -n auto --dist loadgroup
+
+# The PostgreSQL half of the suite, on a throwaway cluster of its own (needs PostgreSQL installed; see README).
+test-pg: $(STAMP)
+	.ci/with-postgres $(BIN)/pytest -q -n auto --dist loadgroup -m postgres
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

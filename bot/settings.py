@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 import yaml
@@ -29,9 +30,13 @@ __all__ = [
     "Insights",
     "Settings",
     "SettingsError",
+    "database_url_problem",
     "default_cards_dir",
     "default_config_path",
+    "is_database_url",
     "load_settings",
+    "parse_shards",
+    "with_shards",
 ]
 
 SHIPPED_CARDS = Path(__file__).resolve().parent.parent / "cards"
@@ -102,6 +107,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     token: str | None = None
     cards_dir: Path = SHIPPED_CARDS
     database: Path = Path("factdeck.db")
+    #: ``database`` when it is a ``postgresql://`` URL (then ``database`` stays the default file name, whose folder
+    #: holds the caches); not a key in the file.
+    database_url: str | None = None
     cache_dir: Path | None = None
     dev_guilds: tuple[Snowflake, ...] = ()
     #: The servers whose moderators may change the shared card library (the bot's owner may anywhere).
@@ -118,6 +126,10 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     #: Card files larger than this many bytes are refused unread (docs/cards.md, "Files that are not read").
     max_card_file_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16 << 20
     server_decks: ServerDecks = ServerDecks()
+    #: The gateway shards this process runs ("0-3", "0,2" or a list), with ``shard_count`` shards in all; None:
+    #: every shard, as many as Discord recommends. Normalised to a sorted tuple by :func:`load_settings`.
+    shards: str | tuple[int, ...] | None = None
+    shard_count: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
     #: The config file these settings came from (None when there was none); not a key in the file.
     source: Path | None = None
 
@@ -143,12 +155,100 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         return cooldown
 
     @property
+    def shard_ids(self) -> tuple[int, ...] | None:
+        """The shards this process runs (None: all of them, Discord's recommended count)."""
+        return parse_shards(self.shards) if self.shards is not None else None
+
+    def owns_guild(self, guild_id: int) -> bool:
+        """Whether this process runs the shard of ``guild_id`` (Discord's ``(guild_id >> 22) % shard_count``)."""
+        ids = self.shard_ids
+        if ids is None or self.shard_count is None:
+            return True
+        return (guild_id >> 22) % self.shard_count in ids
+
+    @property
+    def database_target(self) -> str:
+        """What :class:`bot.storage.Database` opens: the PostgreSQL URL, else the SQLite file's path."""
+        return self.database_url if self.database_url is not None else str(self.database)
+
+    @property
     def effective_cache_dir(self) -> Path:
         """Where the card and search-index caches go: ``cache_dir``, else ``.factdeck-cache`` beside the database."""
         return self.cache_dir if self.cache_dir is not None else self.database.parent / ".factdeck-cache"
 
 
-_FIELDS = tuple(f.encode_name for f in msgspec.structs.fields(Settings) if f.encode_name != "source")
+_FIELDS = tuple(
+    f.encode_name for f in msgspec.structs.fields(Settings) if f.encode_name not in ("source", "database_url")
+)
+
+#: The URL schemes of a PostgreSQL ``database``.
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def parse_shards(value: str | Sequence[int]) -> tuple[int, ...]:
+    """Shard ids from ``"0-3"``, ``"0,2,5"``, ``"0-3,6"`` or a list, sorted and without repeats.
+
+    Raises ValueError naming what is wrong."""
+    if not isinstance(value, str):
+        ids = {int(v) for v in value}
+    else:
+        ids = set()
+        for part in (p.strip() for p in value.split(",")):
+            first, dash, last = part.partition("-")
+            if not first.strip().isdigit() or (dash and not last.strip().isdigit()):
+                raise ValueError(f"shards {value!r}: expected shard ids like 0-3 or 0,2,5")
+            low, high = int(first), int(last) if dash else int(first)
+            if high < low:
+                raise ValueError(f"shards {value!r}: the range {part} runs backwards")
+            ids.update(range(low, high + 1))
+    if not ids or min(ids) < 0:
+        raise ValueError(f"shards {value!r}: expected shard ids of 0 or more")
+    return tuple(sorted(ids))
+
+
+def with_shards(settings: Settings, shards: str | None, shard_count: int | None) -> Settings:
+    """``settings`` with the shards of ``factdeck run --shards ... --shard-count ...`` (None: as configured)."""
+    replaced = msgspec.structs.replace(
+        settings,
+        shards=shards if shards is not None else settings.shards,
+        shard_count=shard_count if shard_count is not None else settings.shard_count,
+    )
+    return _checked_shards(replaced, "--shards/--shard-count")
+
+
+def _checked_shards(settings: Settings, where: str) -> Settings:
+    if settings.shards is None and settings.shard_count is None:
+        return settings
+    if settings.shards is None or settings.shard_count is None:
+        raise SettingsError(f"{where}: shards and shard_count go together (e.g. shards: 0-3 and shard_count: 8)")
+    try:
+        ids = parse_shards(settings.shards)
+    except ValueError as exc:
+        raise SettingsError(f"{where}: {exc}") from None
+    if ids[-1] >= settings.shard_count:
+        raise SettingsError(f"{where}: shard {ids[-1]} does not exist with shard_count {settings.shard_count}")
+    return msgspec.structs.replace(settings, shards=ids)
+
+
+def is_database_url(value: str) -> bool:
+    """Whether ``database`` names a PostgreSQL server (a URL) rather than a SQLite file."""
+    return value.strip().lower().startswith(DATABASE_URL_SCHEMES)
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why a PostgreSQL ``database`` URL cannot be used as given, or None: it must not hold a password."""
+    try:
+        parts = urlsplit(url.strip())
+        has_password = parts.password is not None
+    except ValueError as exc:
+        return f"the database URL is not a valid postgresql:// URL ({exc})"
+    in_query = any(key.lower() in ("password", "passfile") for key, _ in parse_qsl(parts.query))
+    if has_password or in_query:
+        return (
+            "the database URL holds a password; a secret does not belong in the config: remove it and set "
+            "FACTDECK_DATABASE_PASSWORD in the environment, or use a PGPASSFILE (~/.pgpass)"
+        )
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -328,6 +428,12 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: Mapping[str, 
     base = source.parent if source is not None else Path.cwd()
     if source is not None and "database" not in merged:
         merged["database"] = "factdeck.db"
+    database = merged.get("database")
+    if isinstance(database, str) and is_database_url(database):
+        problem = database_url_problem(database)
+        if problem is not None:
+            raise SettingsError(f"{_origin(['database'], env_names, config, root, key=False)}: {problem}")
+        merged["database"], merged["database_url"] = "factdeck.db", database.strip()
 
     def origin(key_path: list[str | int], *, key: bool = True) -> str:
         return _origin(key_path, env_names, config, root, key=key)
@@ -421,6 +527,7 @@ def _finish(settings: Settings, base: Path, source: Path | None, origin: _Origin
         if path is not None and path.is_dir():
             raise SettingsError(f"{origin([key], key=False)}: {key} {path} is a folder; name a file")
     cooldowns = {**_default_cooldowns(), **settings.cooldowns}
+    settings = _checked_shards(settings, origin(["shards" if settings.shards is not None else "shard_count"]))
     return msgspec.structs.replace(
         settings,
         cards_dir=cards,

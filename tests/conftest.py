@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fakediscord.pytest_plugin"]
+pytest_plugins = ["tests.fakediscord.pytest_plugin", "tests.storage.engines"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CARDS = ROOT / "cards"

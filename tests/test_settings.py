@@ -133,6 +133,8 @@ VALID = {
     ("view_flush_interval", "number"),
     ("guild_ready_timeout", "number"),
     ("results_timeout", "number"),
+    ("shards", "null"),
+    ("shard_count", "null"),
 }
 
 

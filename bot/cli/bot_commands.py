@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.insights import add_insight_commands, counted_misses, write_chart
-from bot.settings import Settings, SettingsError, default_config_path, load_settings
+from bot.settings import Settings, SettingsError, default_config_path, load_settings, with_shards
 
 __all__ = ["NO_TOKEN", "add_bot_commands"]
 
@@ -41,6 +41,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run the bot; with no token, open the offline console (in a terminal) or explain how to get one."""
     settings = _settings(args)
     if settings is None:
+        return 2
+    try:
+        settings = with_shards(settings, args.shards, args.shard_count)
+    except SettingsError as exc:
+        print(f"factdeck: {exc}", file=sys.stderr)
         return 2
     if not settings.token:
         print(NO_TOKEN, file=sys.stderr)
@@ -88,7 +93,7 @@ async def _stats(settings: Settings, guild: int | None) -> dict[str, Any]:
     from bot.storage import Storage
 
     service = await asyncio.to_thread(CardService.load, settings.cards_dir, cache_dir=settings.effective_cache_dir)
-    async with Storage.open(settings.database) as storage:
+    async with Storage.open(settings.database_target) as storage:
         stats = await storage.views.stats(guild, top=10)
         by_card = await storage.views.views_by_card(guild)
     return {
@@ -106,7 +111,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
-    if not settings.database.exists():
+    if settings.database_url is None and not settings.database.exists():
         print(f"factdeck: no database at {settings.database} yet (run the bot first)", file=sys.stderr)
         return 1
     from bot.storage import StorageUnavailable
@@ -165,6 +170,8 @@ def add_bot_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
 
     p = sub.add_parser("run", parents=[config], help="run the Discord bot (no token: the offline console)")
+    p.add_argument("--shards", help="the gateway shards this process runs, e.g. 0-3 (default: all, as configured)")
+    p.add_argument("--shard-count", type=int, help="how many shards all processes run together (with --shards)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("sync", parents=[config], help="sync the slash commands to Discord now")
     p.set_defaults(func=cmd_sync)

@@ -378,9 +378,10 @@ def build_parser(
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``factdeck`` command."""
     from bot.cli.bot_commands import add_bot_commands  # the bot's commands, imported only when the CLI runs
+    from bot.cli.db_commands import add_db_commands
     from bot.cli.servers import add_server_commands
 
-    parser = build_parser([add_bot_commands, add_server_commands])
+    parser = build_parser([add_bot_commands, add_server_commands, add_db_commands])
     args = valid_args(parser.parse_args(argv))
     if not getattr(args, "func", None):
         parser.print_help()

@@ -126,9 +126,17 @@ class Curators:
     """A curator per audience, made (and started) when first asked for; closed together."""
 
     def __init__(
-        self, service: CardService, cards_dir: Path, *, audit: AuditLog | None = None, quota: Quota | None = None
+        self,
+        service: CardService,
+        cards_dir: Path,
+        *,
+        audit: AuditLog | None = None,
+        quota: Quota | None = None,
+        bus: CardBus | None = None,
     ) -> None:
         self.service = service
+        #: Other processes serving the same files (PostgreSQL), handed to every curator.
+        self.bus = bus
         self.cards_dir = Path(cards_dir).resolve()
         self.audit = audit
         #: What each server may hold in its own collections (the shared library has no limit).
@@ -145,6 +153,7 @@ class Curators:
             desk=AudienceDesk(self.service, audience),
             shown=None if audience is None else f"{self.cards_dir.name}/{SERVERS}/{audience}",
             quota=None if audience is None else self.quota,
+            bus=self.bus,
         )
 
     @property

@@ -22,11 +22,12 @@ from bot.cards.library import Library, file_digest
 from bot.cards.model import Card, CardFile, Collection, to_builtins
 from bot.cards.yamlio import dump
 from bot.service import CardService, ReloadReport
-from bot.storage import AuditLog, StorageUnavailable
+from bot.storage import AuditLog, CardBus, StorageUnavailable
 
 from .audit import AuditTrail
 from .errors import CurationError, StaleCardError, StaleFileError, ValidationFailed
 from .folder import CardsFolder
+from .follow import relative_name
 from .forms import CardInput, Moderator, card_data
 from .ids import highest_numbers, id_prefix, new_card_ids
 from .imports import ImportApplied, ImportFormat, ImportPlan, plan_import
@@ -114,8 +115,11 @@ class Curator:
         desk: Desk | None = None,
         shown: str | None = None,
         quota: Quota | None = None,
+        bus: CardBus | None = None,
     ) -> None:
         self.service = service
+        #: Other processes serving the same files (PostgreSQL): a write holds their file lock and announces itself.
+        self.bus = bus
         #: What this curator reads and swaps: the whole library, or one audience's part of it
         #: (:class:`bot.curation.audiences.AudienceDesk`).
         self.desk: Desk = desk if desk is not None else service
@@ -211,14 +215,18 @@ class Curator:
                 "the audit log cannot be read just now, so nothing was changed; try again once the database is back"
             ) from exc
         ids = await self._trail.begin(entries)
+        name = relative_name(self.service.library.root, prepared.path)  # as every process names it
         try:
-            new = await asyncio.to_thread(self._write_and_serve, prepared)
+            async with self.bus.lock(name) if self.bus is not None else contextlib.nullcontext():
+                new = await asyncio.to_thread(self._write_and_serve, prepared)
         except _WrittenNotServed:
             raise  # the rows stay pending: the file holds the change, and the next start completes them
         except CurationError:
             await self._trail.settle(ids, "not written")
             raise
         await self._trail.settle(ids, "done")
+        if self.bus is not None:
+            await self.bus.announce(name, file_digest(prepared.text.encode("utf-8")))
         return new
 
     def _write_and_serve(self, prepared: PreparedFile) -> Library:

@@ -73,6 +73,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CATCH_UP_HOURS = 6.0
 DEFAULT_PAUSE_AFTER = 3
+#: Servers whose daily posts are sent at the same time when many are due at once (see :meth:`DailyEngine.run_due`).
+DEFAULT_CONCURRENCY = 16
 #: The command name views from daily posts are recorded under.
 VIEW_COMMAND = "daily"
 
@@ -188,10 +190,13 @@ class DailyEngine:
         claim_lease: float = 10 * 60.0,
         max_sleep: float = 60.0,
         forgotten: Forgotten | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         """``classify`` reads the exceptions ``poster`` raises (see :mod:`bot.daily.failures`); ``forgotten``
         (optional) ranks a question schedule's cards by how often the server forgets them."""
         self._store = store
+        #: How many servers' posts go out at once (their sends still queue in discord.py's global rate limiter).
+        self.concurrency = max(1, concurrency)
         self._cards = cards
         self._poster = poster
         self._views = views
@@ -261,13 +266,23 @@ class DailyEngine:
         """
         now = self.now()
         await self._expire(now)
-        results: list[PostResult] = []
         schedules = await self._store.active_schedules()
-        for schedule in schedules:
-            try:
-                results.extend(await self._run_schedule(schedule, now))
-            except Exception:
-                log.exception("Daily posting failed for guild %s", schedule.guild_id)
+        gate = asyncio.Semaphore(self.concurrency)
+        stopped: list[BaseException] = []
+
+        async def one(schedule: DailySchedule) -> list[PostResult]:
+            async with gate:  # many servers due at one minute: their sends overlap, a bounded number at a time
+                try:
+                    return await self._run_schedule(schedule, now)
+                except Exception:
+                    log.exception("Daily posting failed for guild %s", schedule.guild_id)
+                except (SystemExit, KeyboardInterrupt) as exc:  # a task must not raise these: the caller does
+                    stopped.append(exc)
+                return []
+
+        results = [result for found in await asyncio.gather(*map(one, schedules)) for result in found]
+        if stopped:
+            raise stopped[0]
         await self._update_wake(schedules, now)
         return results
 

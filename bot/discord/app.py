@@ -29,6 +29,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot.curation.follow import CardFollower
 from bot.daily import Clock
 from bot.discord.cogs.cards import CardsCog
 from bot.discord.cogs.daily import DailyCog, daily_engine
@@ -67,8 +68,12 @@ def intents() -> discord.Intents:
     return wanted
 
 
-class FactdeckBot(commands.Bot):
+class FactdeckBot(commands.AutoShardedBot, commands.Bot):
     """The Factdeck bot. Settings, the card service and storage come in through the constructor.
+
+    discord.py's sharding: with ``shards``/``shard_count`` configured, this process runs those shards only (and
+    posts the daily posts of their servers only); without, every shard, as many as Discord recommends. It is
+    also a ``commands.Bot`` (whose class adds nothing to their common base), so code that checks for one works.
 
     ``daily_clock`` (default: now in UTC) is the time daily posts go by; tests move it.
     """
@@ -85,6 +90,10 @@ class FactdeckBot(commands.Bot):
         **options: Any,
     ) -> None:
         options.setdefault("guild_ready_timeout", settings.guild_ready_timeout)
+        if settings.shard_ids is not None:
+            options.setdefault("shard_ids", list(settings.shard_ids))
+            options.setdefault("shard_count", settings.shard_count)
+            storage.daily.owns = settings.owns_guild
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents(),
@@ -113,6 +122,9 @@ class FactdeckBot(commands.Bot):
                 cog = await cog
             await self.add_cog(cog)
             log.info("added cog %s", type(cog).__name__)
+        if self.storage.cards.shared:  # other processes may write the card files: serve their edits too
+            follower = CardFollower(self.service, self.service.library.root)
+            self.storage.cards.follow(follower.changed, follower.reconcile)
         if self.sync_on_start:
             await self.sync_commands()
         if self.settings.health_file is not None:
@@ -148,7 +160,7 @@ class FactdeckBot(commands.Bot):
         """Touch ``path`` while connected, so a container health check can tell a live bot from a stuck one."""
         await self.wait_until_ready()
         while not self.is_closed():
-            if self.is_ready() and self.ws is not None:
+            if self.is_ready() and self.shards and not any(info.is_closed() for info in self.shards.values()):
                 await asyncio.to_thread(path.write_text, f"{time.time():.0f}\n")
             await asyncio.sleep(HEALTH_EVERY)
 
@@ -194,7 +206,7 @@ async def load_service(settings: Settings) -> CardService:
 async def _open_storage(settings: Settings) -> AsyncIterator[Storage]:
     """Storage for the bot; a database that cannot be used is one logged line, and the cards are served anyway."""
     async with Storage.open(
-        settings.database, flush_interval=settings.view_flush_interval, in_memory_fallback=True
+        settings.database_target, flush_interval=settings.view_flush_interval, in_memory_fallback=True
     ) as storage:
         storage.searches.retention_days = settings.insights.search_retention_days
         if storage.unavailable is not None:

@@ -1,4 +1,5 @@
-"""Factdeck's storage: one SQLite database behind a small facade the cogs hold.
+"""Factdeck's storage: one database (a SQLite file, or PostgreSQL shared by several processes) behind a small
+facade the cogs hold.
 
     async with Storage.open("data/factdeck.db") as storage:
         storage.views.record(ViewEvent(card.id, guild_id, channel_id, user_id, "random"))
@@ -18,7 +19,9 @@ attempt until it is back; the other repositories raise :class:`StorageUnavailabl
 nothing and writes nothing).
 
 SQL lives only in this package. New tables: add the next ``migrations/NNNN_name.sql`` and a repository class on
-top of ``storage.db`` (``db.transaction()`` for writes, ``db.fetchall``/``fetchone`` for reads).
+top of ``storage.db`` (``db.transaction()`` for writes, ``db.fetchall``/``fetchone`` for reads), in the portable
+SQL :mod:`bot.storage.db` describes, so it runs on both engines. On PostgreSQL there is no side file for views
+(they stay in memory while the server is unreachable).
 """
 
 from __future__ import annotations
@@ -32,8 +35,18 @@ from typing import Any, Self
 
 from .activity import Activity
 from .audit import ACTIONS, Action, AuditEntry, AuditLog
+from .cardbus import CardBus
 from .daily import DailyStore
-from .db import MAX_SNOWFLAKE, Database, Migration, MigrationError, StorageUnavailable, load_migrations
+from .db import (
+    MAX_SNOWFLAKE,
+    Connection,
+    Database,
+    Migration,
+    MigrationError,
+    Row,
+    StorageUnavailable,
+    load_migrations,
+)
 from .decks import ServerDecksStore, ServerDeckState
 from .meta import Meta
 from .reports import Report, ReportStore
@@ -49,6 +62,8 @@ __all__ = [
     "Activity",
     "AuditEntry",
     "AuditLog",
+    "CardBus",
+    "Connection",
     "Database",
     "FailedSearchLog",
     "Meta",
@@ -59,6 +74,7 @@ __all__ = [
     "ReportStore",
     "ServerDeckState",
     "ServerDecksStore",
+    "Row",
     "Stats",
     "Storage",
     "StorageUnavailable",
@@ -74,6 +90,7 @@ log = logging.getLogger(__name__)
 class Storage:
     """Owns the :class:`Database` and its repositories: ``db``, ``meta``, ``views``, ``audit``, ``daily``, ``study``,
     ``reports``, ``searches`` (failed searches) and ``activity`` (views per day, for charts).
+    and ``cards`` (card-file locks and change notices between processes).
 
     Create it with :meth:`open`; :meth:`close` writes the buffered views, then closes the database (idempotent).
     """
@@ -89,7 +106,8 @@ class Storage:
     ) -> None:
         self.db = db
         self.meta = Meta(db)
-        spill = None if db.path == ":memory:" else ViewSpill(spill_path(db.path))
+        # The side file keeps a SQLite file's views while it cannot be written; a server has no file beside it.
+        spill = None if db.path == ":memory:" or db.engine == "postgresql" else ViewSpill(spill_path(db.path))
         self.views = ViewLog(db, flush_interval=flush_interval, max_batch=max_batch, max_buffer=max_buffer, spill=spill)
         self.audit = AuditLog(db)
         self.daily = DailyStore(db)
@@ -98,6 +116,7 @@ class Storage:
         self.activity = Activity(db)
         self.searches = FailedSearchLog(db, flush_interval=flush_interval)
         self.decks = ServerDecksStore(db)
+        self.cards = CardBus(db)
         self.in_memory_fallback = in_memory_fallback
         self._closed = False
 
@@ -153,6 +172,7 @@ class Storage:
         self._closed = True
         try:
             await self.searches.close()
+            await self.cards.close()
             await self.views.close()
         finally:
             await self.db.close()

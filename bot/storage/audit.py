@@ -6,12 +6,11 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, get_args
 
-from .db import Database
+from .db import Database, Row
 from .views import check_snowflake
 
 __all__ = ["ACTIONS", "STATES", "Action", "AuditEntry", "AuditLog", "State"]
@@ -66,7 +65,7 @@ def _dump(value: Mapping[str, Any] | None) -> str | None:
     return json.dumps(dict(value), ensure_ascii=False, sort_keys=True, default=_json_default)
 
 
-def _entry(row: sqlite3.Row) -> AuditEntry:
+def _entry(row: Row) -> AuditEntry:
     return AuditEntry(
         id=row["id"],
         at=dt.datetime.fromtimestamp(row["at_ms"] / 1000, dt.UTC),
@@ -157,12 +156,8 @@ class AuditLog:
             action, card_id, collection_id, guild_id, moderator_id, moderator_name, before, after, detail, at, state
         )
         async with self._db.transaction() as conn:
-            cursor = await conn.execute(_INSERT, params)
-            entry_id = cursor.lastrowid
-            await cursor.close()
-        if entry_id is None:  # pragma: no cover - SQLite always reports the rowid of an INSERT
-            raise RuntimeError("SQLite did not report the audit entry id")
-        return entry_id
+            found = await conn.execute_fetchall(_INSERT + " RETURNING id", params)
+        return int(found[0][0])
 
     async def record_many(self, entries: Iterable[Mapping[str, Any]]) -> int:
         """Store many changes (each the keyword arguments of :meth:`record`, with ``action``) in one
@@ -181,9 +176,8 @@ class AuditLog:
         if rows:
             async with self._db.transaction() as conn:
                 for row in rows:
-                    async with conn.execute(_INSERT, row) as cursor:
-                        if cursor.lastrowid is not None:
-                            ids.append(cursor.lastrowid)
+                    found = await conn.execute_fetchall(_INSERT + " RETURNING id", row)
+                    ids.append(int(found[0][0]))
         return ids
 
     async def settle(self, entry_ids: Iterable[int], state: State) -> None:
@@ -216,7 +210,9 @@ class AuditLog:
         if rows:
             await self._db.executemany(
                 "INSERT INTO card_id_marks (prefix, last_number) VALUES (?, ?) ON CONFLICT (prefix) "
-                "DO UPDATE SET last_number = max(last_number, excluded.last_number)",
+                "DO UPDATE SET last_number = "
+                "CASE WHEN excluded.last_number > card_id_marks.last_number THEN excluded.last_number "
+                "ELSE card_id_marks.last_number END",
                 rows,
             )
 

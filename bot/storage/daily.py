@@ -3,8 +3,10 @@
 The policy (when to post, which card, how to treat failures) lives in :mod:`bot.daily`; this module only
 reads and writes rows, each multi-step change in one :meth:`Database.transaction`. The post ledger is what
 makes posting exactly-once: :meth:`DailyStore.claim` inserts the day's row (``INSERT ... ON CONFLICT DO
-NOTHING`` on ``UNIQUE (guild_id, channel_id, local_date)``) before anything is sent, and only the caller that
-got the row back may send. Tables: see ``migrations/0003_daily.sql``.
+NOTHING`` on the unique keys ``(guild_id, channel_id, local_date)`` and ``(guild_id, local_date)``) before anything
+is sent, and only the caller that got the row back may send: two processes that both claim a server's day, even
+for different channels, get one row between them, and the database decides which. Tables: see
+``migrations/0003_daily.sql``.
 
 While the database is unavailable (see :class:`bot.storage.db.StorageUnavailable`) the posting loop finds no
 active schedule, no claim and nothing pending: no daily post goes out, since nothing could record it and a post
@@ -16,14 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
-import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, get_args
 
-import aiosqlite
-
-from .db import Database
+from .db import Connection, Database, Row, chunked, marks
 from .views import check_snowflake
 
 __all__ = ["DAILY_MODES", "DailyMode", "DailyPost", "DailySchedule", "DailyStore", "RotationState"]
@@ -123,7 +121,7 @@ class RotationState:
     last_card: str | None
 
 
-def _schedule(row: sqlite3.Row) -> DailySchedule:
+def _schedule(row: Row) -> DailySchedule:
     hour, minute = row["post_time"].split(":")
     return DailySchedule(
         guild_id=row["guild_id"],
@@ -144,7 +142,7 @@ def _schedule(row: sqlite3.Row) -> DailySchedule:
     )
 
 
-def _post(row: sqlite3.Row) -> DailyPost:
+def _post(row: Row) -> DailyPost:
     return DailyPost(
         id=row["id"],
         guild_id=row["guild_id"],
@@ -166,11 +164,11 @@ def _post(row: sqlite3.Row) -> DailyPost:
     )
 
 
-async def _rows(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+async def _rows(conn: Connection, sql: str, params: Iterable[Any] = ()) -> list[Row]:
     return list(await conn.execute_fetchall(sql, tuple(params)))
 
 
-async def _changed(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> int:
+async def _changed(conn: Connection, sql: str, params: Iterable[Any] = ()) -> int:
     async with conn.execute(sql, tuple(params)) as cursor:
         return cursor.rowcount
 
@@ -183,6 +181,12 @@ class DailyStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        #: Which servers this process posts for (a process of some shards: the servers on them); None: all.
+        #: :meth:`active_schedules`, :meth:`pending` and :meth:`expire_claims` leave the others out.
+        self.owns: Callable[[int], bool] | None = None
+
+    def _own(self, guild_id: int) -> bool:
+        return self.owns is None or self.owns(guild_id)
 
     # -- schedules -------------------------------------------------------------------------------------
 
@@ -205,7 +209,7 @@ class DailyStore:
             f"SELECT {_SCHEDULE_COLUMNS} FROM daily_schedules "
             "WHERE enabled = 1 AND paused_reason IS NULL ORDER BY guild_id"
         )
-        return [_schedule(row) for row in rows]
+        return [_schedule(row) for row in rows if self._own(row["guild_id"])]
 
     async def upsert_schedule(
         self,
@@ -253,7 +257,7 @@ class DailyStore:
             return await self._count_failure(conn, guild_id, error, to_ms(now), pause_after)
 
     async def _count_failure(
-        self, conn: aiosqlite.Connection, guild_id: int, error: str, now_ms: int, pause_after: int | None
+        self, conn: Connection, guild_id: int, error: str, now_ms: int, pause_after: int | None
     ) -> str | None:
         await _changed(
             conn,
@@ -274,7 +278,7 @@ class DailyStore:
         await _changed(conn, "UPDATE daily_schedules SET paused_reason = ? WHERE guild_id = ?", (reason, guild_id))
         return reason
 
-    async def _note_error(self, conn: aiosqlite.Connection, guild_id: int, error: str, now_ms: int) -> None:
+    async def _note_error(self, conn: Connection, guild_id: int, error: str, now_ms: int) -> None:
         await _changed(
             conn,
             "UPDATE daily_schedules SET last_error = ?, last_error_ms = ?, updated_ms = ? WHERE guild_id = ?",
@@ -288,12 +292,15 @@ class DailyStore:
         dates = [d.isoformat() for d in local_dates]
         if not dates:
             return []
-        rows = await self._db.fetchall(
-            f"SELECT {_POST_COLUMNS} FROM daily_posts WHERE guild_id = ? "
-            "AND local_date IN (SELECT value FROM json_each(?)) ORDER BY local_date, id",
-            (guild_id, json.dumps(dates)),
-        )
-        return [_post(row) for row in rows]
+        rows = [
+            row
+            for chunk in chunked(dates)
+            for row in await self._db.fetchall(
+                f"SELECT {_POST_COLUMNS} FROM daily_posts WHERE guild_id = ? AND local_date IN ({marks(len(chunk))})",
+                (guild_id, *chunk),
+            )
+        ]
+        return sorted((_post(row) for row in rows), key=lambda post: (post.local_date, post.id))
 
     async def claim(
         self,
@@ -326,7 +333,7 @@ class DailyStore:
                 "INSERT INTO daily_posts (guild_id, channel_id, local_date, state, card_id, cycle, due_ms, "
                 "deadline_ms, claim_token, claimed_ms, attempts, updated_ms) "
                 "VALUES (?, ?, ?, 'claimed', ?, ?, ?, ?, ?, ?, 0, ?) "
-                "ON CONFLICT (guild_id, channel_id, local_date) DO NOTHING RETURNING id",
+                "ON CONFLICT DO NOTHING RETURNING id",
                 (guild_id, channel_id, day, card_id, cycle, to_ms(due_at), to_ms(deadline), token, now_ms, now_ms),
             )
             if not inserted:
@@ -443,7 +450,7 @@ class DailyStore:
             changed = await _changed(
                 conn,
                 "UPDATE daily_posts SET state = 'failed', reason = ?, retry_ms = NULL, updated_ms = ? "
-                "WHERE id = ? AND claim_token IS ? AND state IN ('claimed', 'retry')",
+                "WHERE id = ? AND COALESCE(claim_token, '') = COALESCE(?, '') AND state IN ('claimed', 'retry')",
                 (error, now_ms, post_id, token),
             )
             if not changed or not rows:
@@ -482,7 +489,7 @@ class DailyStore:
                 conn,
                 "INSERT INTO daily_posts (guild_id, channel_id, local_date, state, due_ms, deadline_ms, reason, "
                 "updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (guild_id, channel_id, local_date) DO NOTHING",
+                "ON CONFLICT DO NOTHING",
                 (guild_id, channel_id, day, state, to_ms(due_at), to_ms(deadline), reason, now_ms),
             )
         return changed > 0
@@ -496,14 +503,22 @@ class DailyStore:
         )
         if self._down():
             return []
+        expired: list[DailyPost] = []
         async with self._db.transaction() as conn:
-            rows = await _rows(
+            stale = await _rows(
                 conn,
-                f"UPDATE daily_posts SET state = 'unknown', reason = ?, updated_ms = ? "
-                f"WHERE state = 'claimed' AND claimed_ms < ? RETURNING {_POST_COLUMNS}",
-                (reason, now_ms, to_ms(claimed_before)),
+                "SELECT id, guild_id FROM daily_posts WHERE state = 'claimed' AND claimed_ms < ? ORDER BY id",
+                (to_ms(claimed_before),),
             )
-        return [_post(row) for row in rows]
+            for chunk in chunked([row["id"] for row in stale if self._own(row["guild_id"])]):
+                rows = await _rows(
+                    conn,
+                    f"UPDATE daily_posts SET state = 'unknown', reason = ?, updated_ms = ? "
+                    f"WHERE id IN ({marks(len(chunk))}) AND state = 'claimed' RETURNING {_POST_COLUMNS}",
+                    (reason, now_ms, *chunk),
+                )
+                expired += sorted((_post(row) for row in rows), key=lambda post: post.id)
+        return expired
 
     async def pending(self) -> list[DailyPost]:
         """Rows still in flight (``claimed``) or waiting for a retry (none while the database is unavailable)."""
@@ -512,7 +527,7 @@ class DailyStore:
         rows = await self._db.fetchall(
             f"SELECT {_POST_COLUMNS} FROM daily_posts WHERE state IN ('claimed', 'retry') ORDER BY id"
         )
-        return [_post(row) for row in rows]
+        return [_post(row) for row in rows if self._own(row["guild_id"])]
 
     async def last_sent(self, guild_id: int) -> DailyPost | None:
         """The guild's most recent successful post."""
@@ -546,7 +561,7 @@ class DailyStore:
         return [(row[0], row[1], dt.date.fromisoformat(row[2])) for row in rows]
 
     @staticmethod
-    async def _rotation_state(conn: aiosqlite.Connection, guild_id: int) -> RotationState:
+    async def _rotation_state(conn: Connection, guild_id: int) -> RotationState:
         rows = await _rows(conn, "SELECT COALESCE(MAX(cycle), 0) FROM daily_rotation WHERE guild_id = ?", (guild_id,))
         cycle = int(rows[0][0])
         posted = await _rows(
@@ -560,6 +575,6 @@ class DailyStore:
         return RotationState(cycle, frozenset(row[0] for row in posted), last[0][0] if last else None)
 
     @staticmethod
-    async def _guild_of(conn: aiosqlite.Connection, post_id: int) -> int:
+    async def _guild_of(conn: Connection, post_id: int) -> int:
         rows = await _rows(conn, "SELECT guild_id FROM daily_posts WHERE id = ?", (post_id,))
         return int(rows[0][0])

@@ -1,20 +1,45 @@
-"""One SQLite connection, numbered SQL migrations, and serialised write transactions.
+"""One storage interface, two engines: SQLite (the default) and PostgreSQL (several bot processes sharing one).
 
-The bot keeps exactly one :class:`Database` per process. It owns one :mod:`aiosqlite` connection (WAL mode,
-``synchronous=NORMAL``, foreign keys on, a busy timeout) and one :class:`asyncio.Lock`: every write goes through
-:meth:`Database.transaction`, so there is one writer at a time, and reads wait for an open write transaction so
-they never see uncommitted rows.
+``Database(target)`` picks the engine from ``target``: a file path (or ``":memory:"``) is SQLite through one
+:mod:`aiosqlite` connection (WAL mode, ``synchronous=NORMAL``, foreign keys on, a busy timeout); a
+``postgresql://user@host[:port]/dbname`` URL is PostgreSQL through an :mod:`asyncpg` pool. The password never
+sits in the URL (it would sit in the config file): it comes from ``FACTDECK_DATABASE_PASSWORD`` or a standard
+``PGPASSFILE`` / ``~/.pgpass``; a URL with a password is refused.
+
+Both engines are used the same way, so a repository is written once:
+
+- ``fetchall``/``fetchone``/``fetchval`` read, ``execute``/``executemany`` write one statement in its own
+  transaction, and ``async with db.transaction() as conn:`` runs ``conn.execute``/``conn.executemany``/
+  ``conn.execute_fetchall`` atomically (a nested ``transaction()`` is a savepoint). One write transaction at a
+  time per process; on PostgreSQL, reads outside it run on other pooled connections.
+- ``?`` placeholders (rewritten to ``$n`` for asyncpg outside string literals); rows by index or column name.
+- Portable SQL only: ``INSERT ... ON CONFLICT (...) DO UPDATE/NOTHING`` (never ``INSERT OR REPLACE/IGNORE``),
+  ``RETURNING id`` for a new row's id (``lastrowid`` is SQLite's alone), ``COALESCE``, no ``rowid``, no SQLite
+  functions (``julianday``, ``strftime``, ``json_each``, two-argument ``max``), no ``WHERE 1`` (write
+  ``WHERE TRUE`` or build the clause), ``SUM(CASE WHEN ... THEN 1 ELSE 0 END)`` rather than summing a comparison.
+  Dates are computed in Python and stored as ISO text or integers; booleans as INTEGER 0/1.
+- Errors are the DB-API classes of :mod:`sqlite3` on both engines (see :mod:`bot.storage.engines`).
 
 Migrations are the files ``migrations/NNNN_name.sql`` next to this module (found through
-:mod:`importlib.resources`, never the working directory). They are applied in version order, each in its own
-transaction together with its row in ``schema_migrations``, so a failing migration leaves no trace. To change
-the schema, add the next numbered file; never edit one that has shipped. A migration file must not contain
-``BEGIN``/``COMMIT``/``ROLLBACK`` (the runner owns the transaction) nor ``PRAGMA`` statements that cannot run
-inside a transaction (``foreign_keys``, ``journal_mode``).
+:mod:`importlib.resources`, never the working directory), written once for both engines. They are applied in
+version order, each in its own transaction together with its row in ``schema_migrations``, so a failing migration
+leaves no trace; on PostgreSQL an advisory lock makes two processes starting at once apply each file once.
 
-Discord snowflakes are stored as ``INTEGER``. SQLite integers are signed 64-bit; snowflakes are unsigned 64-bit
-in Discord's API but their top bit stays clear until the 42-bit millisecond timestamp overflows in 2084, so every
-real snowflake fits. Values outside ``0 <= id < 2**63`` are rejected before they reach SQLite.
+To add a table for both engines: add the next ``migrations/NNNN_area_name.sql`` in SQLite's words with the
+portable types (``INTEGER``, ``TEXT``, ``REAL``, ``BLOB``; ``id INTEGER PRIMARY KEY`` for a self-numbering key).
+On PostgreSQL :func:`bot.storage.sqltext.to_postgresql` maps them (``INTEGER PRIMARY KEY`` to a 64-bit identity
+column, ``INTEGER`` to ``BIGINT``, ``WITHOUT ROWID`` dropped, ``REAL`` to ``DOUBLE PRECISION``, ``BLOB`` to
+``BYTEA``, ``x GLOB 'p'`` to a regular expression match). When a statement needs words the mapping does not
+know (a SQLite function in a ``CHECK``, say), add a twin
+``migrations/postgresql/NNNN_area_name.sql`` with the same number and name: PostgreSQL then runs the twin instead.
+Run the storage tests on both engines (``make test`` and ``make test-pg``). Never edit a file that has shipped.
+A migration file must not contain ``BEGIN``/``COMMIT``/``ROLLBACK`` (the runner owns the transaction) nor
+``PRAGMA`` statements that cannot run inside a transaction (``foreign_keys``, ``journal_mode``).
+
+Discord snowflakes are stored as 64-bit signed integers (SQLite ``INTEGER``, PostgreSQL ``BIGINT``); snowflakes
+are unsigned 64-bit in Discord's API but their top bit stays clear until the 42-bit millisecond timestamp
+overflows in 2084, so every real snowflake fits. Values outside ``0 <= id < 2**63`` are rejected before they
+reach the database.
 """
 
 from __future__ import annotations
@@ -32,30 +57,62 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit, urlunsplit
 
 import aiosqlite
+import asyncpg
+
+from bot.settings import database_url_problem, is_database_url
+
+from .engines import (
+    CONNECT_FAULTS,
+    UNREACHABLE,
+    Connection,
+    Row,
+    SqliteConnection,
+    acquired,
+    setup_postgres_connection,
+)
+from .sqltext import to_postgresql
 
 __all__ = [
     "MAX_SNOWFLAKE",
+    "Connection",
     "Database",
+    "Engine",
     "Migration",
     "MigrationError",
+    "Row",
     "StorageUnavailable",
+    "chunked",
     "describe_fault",
+    "display_target",
     "is_environmental",
     "load_migrations",
+    "marks",
     "split_sql",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Largest id SQLite can store in an INTEGER column (signed 64-bit).
+#: Largest id a 64-bit signed integer column (SQLite INTEGER, PostgreSQL BIGINT) can store.
 MAX_SNOWFLAKE = 2**63 - 1
+
+#: The two engines.
+Engine = Literal["sqlite", "postgresql"]
+
+#: The environment variable that holds the PostgreSQL password (never the config file).
+PASSWORD_ENV = "FACTDECK_DATABASE_PASSWORD"
+#: Any number: the advisory lock key that serialises migrations between processes (PostgreSQL).
+_MIGRATION_LOCK = 0x46444D47  # "FDMG"
 
 _MIGRATION_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[A-Za-z0-9_-]+)\.sql$")
 _LEADING_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
 _FORBIDDEN_IN_MIGRATION = {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "VACUUM"}
+
+#: A failed ROLLBACK: none active (SQLite rolled back already), or a lost server (which rolls back itself).
+_ROLLBACK_FAULTS: tuple[type[Exception], ...] = (sqlite3.Error, *UNREACHABLE)
 
 _BOOTSTRAP = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -97,6 +154,8 @@ def describe_fault(path: str, exc: BaseException) -> str:
     """One line for a database that cannot be opened or written: what is wrong with ``path``, and the cause."""
     if isinstance(exc, StorageUnavailable):
         return str(exc)
+    if is_database_url(path):
+        return f"the database {display_target(path)} cannot be used ({type(exc).__name__}: {exc})"
     target = Path(path)
     reason = str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
     lowered = reason.lower()
@@ -112,7 +171,9 @@ def describe_fault(path: str, exc: BaseException) -> str:
 
 
 def is_environmental(exc: sqlite3.Error) -> bool:
-    """A fault of the file or the machine (full, read-only, locked...), not of a migration's SQL."""
+    """A fault of the file, the server or the machine (full, read-only, locked...), not of a migration's SQL."""
+    if isinstance(exc, StorageUnavailable):
+        return True
     lowered = str(exc).lower()
     return any(fragment in lowered for fragment, _ in _FAULTS) or "unable to open" in lowered
 
@@ -160,13 +221,35 @@ def default_migrations_dir() -> Traversable:
     return importlib.resources.files(__package__ or "bot.storage") / "migrations"
 
 
-def load_migrations(directory: Traversable | os.PathLike[str] | str | None = None) -> list[Migration]:
-    """Read every ``NNNN_name.sql`` in ``directory`` (default: the package's own), sorted by version.
+def load_migrations(
+    directory: Traversable | os.PathLike[str] | str | None = None, engine: Engine = "sqlite"
+) -> list[Migration]:
+    """Read every ``NNNN_name.sql`` in ``directory`` (default: the package's own), sorted by version, in the
+    words of ``engine``: for PostgreSQL, a twin in ``directory/postgresql/`` replaces a file, and the others are
+    mapped by :func:`~bot.storage.sqltext.to_postgresql`.
 
-    Other files are ignored, but a ``.sql`` file with a bad name, a duplicate version, or a statement that
-    would break the runner's transaction raises :class:`MigrationError` so that mistakes fail at startup.
+    Other files are ignored, but a ``.sql`` file with a bad name, a duplicate version, a twin without its
+    original, or a statement that would break the runner's transaction raises :class:`MigrationError` so that
+    mistakes fail at startup.
     """
     root: Traversable = default_migrations_dir() if directory is None else _as_traversable(directory)
+    found = _read_migrations(root)
+    twins_dir = root / "postgresql"
+    twins = _read_migrations(twins_dir) if twins_dir.is_dir() else {}
+    for version, twin in twins.items():
+        if version not in found or found[version].name != twin.name:
+            raise MigrationError(
+                f"postgresql/{version:04d}_{twin.name}.sql has no migration {version:04d}_{twin.name}.sql beside it"
+            )
+    if engine == "postgresql":
+        for version, migration in found.items():
+            found[version] = twins.get(version) or dataclasses.replace(
+                migration, statements=tuple(to_postgresql(statement) for statement in migration.statements)
+            )
+    return [found[v] for v in sorted(found)]
+
+
+def _read_migrations(root: Traversable) -> dict[int, Migration]:
     found: dict[int, Migration] = {}
     for entry in root.iterdir():
         if not entry.is_file() or not entry.name.endswith(".sql"):
@@ -183,7 +266,7 @@ def load_migrations(directory: Traversable | os.PathLike[str] | str | None = Non
             if keyword in _FORBIDDEN_IN_MIGRATION:
                 raise MigrationError(f"{entry.name}: {keyword} is not allowed; each file runs in one transaction")
         found[version] = Migration(version, match["name"], statements)
-    return [found[v] for v in sorted(found)]
+    return found
 
 
 def _as_traversable(directory: Traversable | os.PathLike[str] | str) -> Traversable:
@@ -219,15 +302,27 @@ def _probe(path: str, busy_timeout: float) -> None:
         )
 
 
+def display_target(target: str | os.PathLike[str]) -> str:
+    """The database as shown in logs and errors: a path, or a URL without its query (never a password)."""
+    text = os.fspath(target)
+    if not is_database_url(text):
+        return text
+    parts = urlsplit(text)
+    host = parts.hostname or ""
+    netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def _utc_now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 class Database:
-    """The bot's SQLite database: one connection, migrations applied on open, writes serialised.
+    """The bot's database, SQLite or PostgreSQL: migrations applied on open, one write transaction at a time.
 
-    Use as ``async with Database(path) as db:`` or ``await db.open()`` ... ``await db.close()``. ``path`` may be
-    ``":memory:"`` for tests; otherwise the parent directory is created if missing.
+    Use as ``async with Database(target) as db:`` or ``await db.open()`` ... ``await db.close()``. ``target`` is
+    a file path (SQLite; ``":memory:"`` for tests; the parent directory is created if missing) or a
+    ``postgresql://`` URL without a password (see the module's docstring).
     """
 
     def __init__(
@@ -236,13 +331,23 @@ class Database:
         *,
         migrations_dir: Traversable | os.PathLike[str] | str | None = None,
         busy_timeout: float = 5.0,
+        pool_size: int = 5,
     ) -> None:
-        self.path = str(path) if str(path) == ":memory:" else os.fspath(path)
+        target = os.fspath(path)
+        self.engine: Engine = "postgresql" if is_database_url(target) else "sqlite"
+        if self.engine == "postgresql":
+            problem = database_url_problem(target)
+            if problem is not None:
+                raise ValueError(problem)
+        self.path = target
         self._migrations_dir = migrations_dir
         self._busy_timeout = busy_timeout
-        self._conn: aiosqlite.Connection | None = None
+        self._pool_size = pool_size
+        self._conn: SqliteConnection | None = None
+        self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
         self._tx_owner: asyncio.Task[Any] | None = None
+        self._tx_conn: Connection | None = None
         self._savepoints = 0
         self._closed = False
         #: Versions applied by the last :meth:`open` (empty when the schema was already current).
@@ -250,45 +355,87 @@ class Database:
         #: Why the last :meth:`open` failed (one line), or None when it did not.
         self.unavailable: str | None = None
 
+    def __repr__(self) -> str:
+        return f"Database({display_target(self.path)!r})"
+
     # -- lifecycle -------------------------------------------------------------------------------------
 
     async def open(self) -> Self:
-        """Connect, set the pragmas and apply pending migrations. Returns ``self``.
+        """Connect, set the engine's options and apply pending migrations. Returns ``self``.
 
-        Raises :class:`StorageUnavailable` (one line: what and where) when the file cannot be used: damaged,
-        read-only, on a full disk, locked past the busy timeout, a folder, or a database that is not ours (it
-        has tables but no ``schema_migrations``; see :func:`_probe`). :meth:`reopen` tries again later.
+        Raises :class:`StorageUnavailable` (one line: what and where) when the database cannot be used: a
+        damaged, read-only, locked or foreign SQLite file, a file on a full disk, a folder (see :func:`_probe`),
+        or a PostgreSQL server that cannot be reached or refuses the login. :meth:`reopen` tries again later.
         """
-        if self._conn is not None:
+        if self.is_open:
             return self
         if self._closed:
             raise RuntimeError("this Database was closed; create a new one")
-        migrations = load_migrations(self._migrations_dir)  # fail on a bad file before touching the db
+        migrations = load_migrations(self._migrations_dir, self.engine)  # fail on a bad file before connecting
+        if self.engine == "postgresql":
+            await self._open_postgres()
+        else:
+            await self._open_sqlite()
         try:
-            if self.path != ":memory:":
-                await asyncio.to_thread(_probe, self.path, self._busy_timeout)
-            conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=self._busy_timeout)
-        except (sqlite3.Error, OSError) as exc:
-            raise self._unavailable(exc) from exc
-        try:
-            conn.row_factory = sqlite3.Row
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA synchronous=NORMAL")
-            await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
-            self._conn = conn
             await self._migrate(migrations)
         except BaseException as exc:
-            self._conn = None
-            with contextlib.suppress(Exception):
-                await conn.close()
+            await self._disconnect()
             if isinstance(exc, sqlite3.Error | OSError):
                 raise self._unavailable(exc) from exc
             raise
         if self.unavailable is not None:
-            log.warning("the database %s can be used again", self.path)
+            log.warning("the database %s can be used again", display_target(self.path))
         self.unavailable = None
         return self
+
+    async def _open_sqlite(self) -> None:
+        try:
+            if self.path != ":memory:":
+                await asyncio.to_thread(_probe, self.path, self._busy_timeout)
+            raw = await aiosqlite.connect(self.path, isolation_level=None, timeout=self._busy_timeout)
+        except (sqlite3.Error, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        try:
+            raw.row_factory = sqlite3.Row
+            await raw.execute("PRAGMA journal_mode=WAL")
+            await raw.execute("PRAGMA synchronous=NORMAL")
+            await raw.execute("PRAGMA foreign_keys=ON")
+            await raw.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await raw.close()
+            if isinstance(exc, sqlite3.Error | OSError):
+                raise self._unavailable(exc) from exc
+            raise
+        self._conn = SqliteConnection(raw)
+
+    async def _open_postgres(self) -> None:
+        password = os.environ.get(PASSWORD_ENV) or None  # else asyncpg reads PGPASSFILE / ~/.pgpass
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.path,
+                password=password,
+                min_size=1,
+                max_size=self._pool_size,
+                timeout=max(self._busy_timeout, 1.0),
+                init=setup_postgres_connection,
+            )
+        except CONNECT_FAULTS as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+            self.unavailable = (
+                f"the database {display_target(self.path)} cannot be reached or refused the login ({reason})"
+            )
+            raise StorageUnavailable(self.unavailable) from exc
+
+    async def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        pool, self._pool = self._pool, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.raw.close()
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pool.close(), timeout=5)
 
     def _unavailable(self, exc: BaseException) -> StorageUnavailable:
         self.unavailable = describe_fault(self.path, exc)
@@ -297,12 +444,12 @@ class Database:
     @property
     def is_open(self) -> bool:
         """Whether the connection is up (False before :meth:`open`, after a failed one, and after close)."""
-        return self._conn is not None
+        return self._conn is not None or self._pool is not None
 
     async def reopen(self) -> bool:
         """After a failed :meth:`open`, try again; return whether the database is open now. Never raises
         :class:`StorageUnavailable` (it is kept in :attr:`unavailable`)."""
-        if self._conn is not None:
+        if self.is_open:
             return True
         if self._closed:
             return False
@@ -313,20 +460,18 @@ class Database:
         return True
 
     async def close(self) -> None:
-        """Close the connection. Idempotent; waits for a running write transaction to finish first."""
-        if self._conn is None:
+        """Close the connection (or pool). Idempotent; waits for a running write transaction to finish first."""
+        if not self.is_open:
             self._closed = True
             return
         async with self._lock:
-            conn, self._conn = self._conn, None
             self._closed = True
-            if conn is None:
-                return
-            try:
-                await conn.execute("PRAGMA optimize")
-            except sqlite3.Error:
-                log.debug("PRAGMA optimize failed on close", exc_info=True)
-            await conn.close()
+            if self._conn is not None:
+                try:
+                    await self._conn.raw.execute("PRAGMA optimize")
+                except sqlite3.Error:
+                    log.debug("PRAGMA optimize failed on close", exc_info=True)
+            await self._disconnect()
 
     async def __aenter__(self) -> Self:
         return await self.open()
@@ -336,19 +481,44 @@ class Database:
     ) -> None:
         await self.close()
 
-    def _require(self) -> aiosqlite.Connection:
-        if self._conn is None:
+    def _check_open(self) -> None:
+        if not self.is_open:
             if self.unavailable is not None and not self._closed:
                 raise StorageUnavailable(self.unavailable)
             raise RuntimeError("the database is not open")
-        return self._conn
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Connection]:
+        """A connection for one read or one transaction: SQLite's only one, or one from the pool."""
+        self._check_open()
+        if self._conn is not None:
+            yield self._conn
+            return
+        assert self._pool is not None
+        async with acquired(self._pool) as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def dedicated(self) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
+        """PostgreSQL: a pooled connection of one's own, outside the write lock, for session-level work such as
+        an advisory lock held across a file write."""
+        self._check_open()
+        if self._pool is None:
+            raise RuntimeError("a dedicated connection is PostgreSQL's; SQLite has one connection")
+        async with acquired(self._pool) as conn:
+            yield conn.raw
 
     # -- migrations ------------------------------------------------------------------------------------
 
     async def _migrate(self, migrations: Sequence[Migration]) -> None:
-        conn = self._require()
-        await conn.execute(_BOOTSTRAP)
-        rows = await conn.execute_fetchall("SELECT version FROM schema_migrations")
+        if self.engine == "postgresql":
+            async with self.transaction() as tx:
+                await self._lock_migrations(tx)
+                await tx.execute(_BOOTSTRAP)
+        else:
+            async with self._connection() as conn:
+                await conn.execute(_BOOTSTRAP)
+        rows = await self.fetchall("SELECT version FROM schema_migrations")
         applied = {row[0] for row in rows}
         unknown = applied - {m.version for m in migrations}
         if unknown:
@@ -359,6 +529,7 @@ class Database:
                 continue
             try:
                 async with self.transaction() as tx:
+                    await self._lock_migrations(tx)
                     # Re-check inside the write lock: another process may have just applied it.
                     again = await tx.execute_fetchall(
                         "SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)
@@ -373,34 +544,57 @@ class Database:
                     )
             except sqlite3.Error as exc:
                 if is_environmental(exc):
-                    raise  # the file or the disk, not the migration: open() says which
+                    raise  # the file, the server or the disk, not the migration: open() says which
                 raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
             self.applied_now.append(migration.version)
             log.info("applied migration %04d_%s", migration.version, migration.name)
+
+    async def _lock_migrations(self, tx: Connection) -> None:
+        """PostgreSQL: one process at a time migrates (SQLite's ``BEGIN IMMEDIATE`` already does this)."""
+        if self.engine == "postgresql":
+            await tx.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
 
     async def migrations(self) -> list[tuple[int, str, str]]:
         """The applied migrations as ``(version, name, applied_at)``, oldest first."""
         rows = await self.fetchall("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
         return [(row[0], row[1], row[2]) for row in rows]
 
+    async def tables(self) -> list[str]:
+        """The names of the tables in the database (``schema_migrations`` included), sorted."""
+        if self.engine == "postgresql":
+            sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        else:
+            sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        return sorted(str(row[0]) for row in await self.fetchall(sql))
+
+    async def data_version(self) -> int:
+        """A number that changes when a write was committed: SQLite's ``data_version`` (other connections' writes
+        only), PostgreSQL's next transaction id (any write, this process's included)."""
+        if self.engine == "postgresql":
+            value = await self.fetchval("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")
+            return int(value)
+        return int(await self.fetchval("PRAGMA data_version"))
+
     # -- transactions ----------------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Connection]:
         """``async with db.transaction() as conn:`` run writes atomically; commit on success, else roll back.
 
-        Transactions are serialised by one lock (``BEGIN IMMEDIATE``, so another process's writer is waited
-        for up to ``busy_timeout``). Inside a transaction, the same task may call :meth:`execute`,
-        :meth:`fetchall` and friends, or open a nested ``transaction()``, which becomes a savepoint.
+        Transactions are serialised by one lock per process (SQLite: ``BEGIN IMMEDIATE``, so another process's
+        writer is waited for up to ``busy_timeout``; PostgreSQL: ``BEGIN``, READ COMMITTED, so a statement that
+        must decide between processes uses a unique key with ``ON CONFLICT``). Inside a transaction, the same
+        task may call :meth:`execute`, :meth:`fetchall` and friends, or open a nested ``transaction()``, which
+        becomes a savepoint.
         """
         if self._tx_owner is not None and self._tx_owner is asyncio.current_task():
             async with self._savepoint() as conn:
                 yield conn
             return
-        async with self._lock:
-            conn = self._require()
-            await conn.execute("BEGIN IMMEDIATE")
+        async with self._lock, self._connection() as conn:
+            await conn.execute("BEGIN IMMEDIATE" if self.engine == "sqlite" else "BEGIN")
             self._tx_owner = asyncio.current_task()
+            self._tx_conn = conn
             try:
                 yield conn
                 await conn.execute("COMMIT")
@@ -409,10 +603,12 @@ class Database:
                 raise
             finally:
                 self._tx_owner = None
+                self._tx_conn = None
 
     @contextlib.asynccontextmanager
-    async def _savepoint(self) -> AsyncIterator[aiosqlite.Connection]:
-        conn = self._require()
+    async def _savepoint(self) -> AsyncIterator[Connection]:
+        conn = self._tx_conn
+        assert conn is not None
         self._savepoints += 1
         name = f"sp{self._savepoints}"
         await conn.execute(f"SAVEPOINT {name}")
@@ -428,29 +624,34 @@ class Database:
             self._savepoints -= 1
 
     @staticmethod
-    async def _rollback(conn: aiosqlite.Connection) -> None:
+    async def _rollback(conn: Connection) -> None:
         try:
             await conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            # "no transaction is active": SQLite already rolled back (or the COMMIT went through).
+        except _ROLLBACK_FAULTS:
+            # "no transaction is active": SQLite already rolled back (or the COMMIT went through); or the
+            # PostgreSQL connection is gone, which rolls back on the server.
             log.debug("ROLLBACK failed", exc_info=True)
 
     @contextlib.asynccontextmanager
-    async def _reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        if self._tx_owner is not None and self._tx_owner is asyncio.current_task():
-            yield self._require()
+    async def _reading(self) -> AsyncIterator[Connection]:
+        if self._tx_owner is not None and self._tx_owner is asyncio.current_task() and self._tx_conn is not None:
+            yield self._tx_conn
             return
-        async with self._lock:
-            yield self._require()
+        if self.engine == "postgresql":
+            async with self._connection() as conn:
+                yield conn
+            return
+        async with self._lock, self._connection() as conn:
+            yield conn
 
     # -- helpers ---------------------------------------------------------------------------------------
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Run a query and return every row (``sqlite3.Row``: index or column name)."""
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a query and return every row (by index or column name)."""
         async with self._reading() as conn:
-            return list(await conn.execute_fetchall(sql, params))
+            return await conn.execute_fetchall(sql, params)
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         """Run a query and return its first row, or ``None``."""
         async with self._reading() as conn, conn.execute(sql, params) as cursor:
             return await cursor.fetchone()
@@ -466,6 +667,25 @@ class Database:
             return cursor.rowcount
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
-        """Run one write statement for each parameter row, all in one transaction; return the rows changed."""
+        """Run one write statement for each parameter row, all in one transaction; return the rows changed
+        (SQLite; PostgreSQL's driver does not count them: -1)."""
         async with self.transaction() as conn, conn.executemany(sql, rows) as cursor:
             return cursor.rowcount
+
+
+#: The most values one ``IN (...)`` list gets (both engines allow over 32,000 parameters in a statement).
+IN_LIST_CHUNK = 5000
+
+
+def marks(count: int) -> str:
+    """``?, ?, ?`` for ``count`` values, for an ``IN (...)`` list: the portable spelling of SQLite's
+    ``json_each(?)``."""
+    if count < 1:
+        raise ValueError("an IN list needs at least one value")
+    return ", ".join(["?"] * count)
+
+
+def chunked(values: Sequence[Any], size: int = IN_LIST_CHUNK) -> Iterable[Sequence[Any]]:
+    """``values`` in slices of at most ``size``, for statements with one parameter per value."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

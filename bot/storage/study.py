@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping, Sequence
 
 from .daily import from_ms, to_ms
-from .db import Database
+from .db import Database, Row, chunked, marks
 from .views import check_snowflake
 
 __all__ = ["Answer", "DueCard", "MemberStats", "StudyStore", "Updater"]
@@ -73,11 +72,8 @@ _UPSERT = (
     "due_ms = excluded.due_ms, answer_key = excluded.answer_key, reviews = study_states.reviews + excluded.reviews, "
     "updated_ms = excluded.updated_ms"
 )
-#: The stored states of a batch's (user, card) pairs, given as one JSON array of pairs.
-_CURRENT = (
-    "SELECT user_id, card_id, state, answer_key FROM study_states WHERE (user_id, card_id) IN "
-    "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))"
-)
+#: The stored states of a batch's (user, card) pairs; followed by ``(VALUES (?, ?), ...)``, one pair each.
+_CURRENT = "SELECT user_id, card_id, state, answer_key FROM study_states WHERE (user_id, card_id) IN "
 _LOG = (
     "INSERT INTO study_reviews (user_id, guild_id, card_id, rating, correct, source, at_ms) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -99,10 +95,10 @@ class StudyStore:
         async with self._db.transaction() as conn:
             keys = sorted({(a.user_id, a.card_id) for a in answers})
             current: dict[tuple[int, str], tuple[str, str]] = {}
-            if keys:
-                async with conn.execute(_CURRENT, (json.dumps(keys),)) as cursor:
-                    for row in await cursor.fetchall():
-                        current[(int(row[0]), str(row[1]))] = (str(row[2]), str(row[3]))
+            for chunk in chunked(keys):
+                sql = f"{_CURRENT}(VALUES {', '.join(['(CAST(? AS BIGINT), ?)'] * len(chunk))})"
+                for row in await conn.execute_fetchall(sql, [value for pair in chunk for value in pair]):
+                    current[(int(row[0]), str(row[1]))] = (str(row[2]), str(row[3]))
             states: dict[tuple[int, str], tuple[str, int, str, int]] = {}
             reviews: dict[tuple[int, str], int] = {}
             log_rows = []
@@ -178,9 +174,9 @@ class StudyStore:
     async def leaderboard(self, guild_id: int, since: dt.datetime, limit: int = 10) -> list[tuple[int, int, int]]:
         """``[(user_id, correct, answered)]`` in ``guild_id`` since ``since``, by correct recalls, then accuracy."""
         rows = await self._db.fetchall(
-            "SELECT user_id, SUM(correct) AS right, COUNT(*) AS total FROM study_reviews "
+            "SELECT user_id, SUM(correct) AS recalled, COUNT(*) AS total FROM study_reviews "
             "WHERE guild_id = ? AND at_ms >= ? GROUP BY user_id "
-            "ORDER BY right DESC, CAST(right AS REAL) / total DESC, user_id LIMIT ?",
+            "ORDER BY recalled DESC, CAST(SUM(correct) AS REAL) / COUNT(*) DESC, user_id LIMIT ?",
             (guild_id, to_ms(since), limit),
         )
         return [(int(r[0]), int(r[1]), int(r[2])) for r in rows if int(r[1]) > 0]
@@ -258,7 +254,8 @@ class StudyStore:
         """``{card_id: (again, reviews)}`` over ``[since, until)`` of the members who studied in ``guild_id``
         (their reviews anywhere, Again = rating 1); empty when nobody studies there. For daily question posts."""
         rows = await self._db.fetchall(
-            "SELECT card_id, SUM(rating = 1), COUNT(*) FROM study_reviews WHERE at_ms >= ? AND at_ms < ? "
+            "SELECT card_id, SUM(CASE WHEN rating = 1 THEN 1 ELSE 0 END), COUNT(*) FROM study_reviews "
+            "WHERE at_ms >= ? AND at_ms < ? "
             "AND user_id IN (SELECT DISTINCT user_id FROM study_reviews WHERE guild_id = ?) GROUP BY card_id",
             (to_ms(since), to_ms(until), guild_id),
         )
@@ -266,12 +263,15 @@ class StudyStore:
 
     async def review_counts(self, user_id: int, card_ids: Sequence[str], since: dt.datetime) -> dict[str, int]:
         """``{card_id: reviews}`` of the member since ``since`` (cards with none are left out)."""
-        rows = await self._db.fetchall(
-            "SELECT card_id, COUNT(*) FROM study_reviews WHERE user_id = ? AND at_ms >= ? "
-            "AND card_id IN (SELECT value FROM json_each(?)) GROUP BY card_id",
-            (user_id, to_ms(since), json.dumps(list(card_ids))),
-        )
-        return {str(r[0]): int(r[1]) for r in rows}
+        counts: dict[str, int] = {}
+        for chunk in chunked(list(dict.fromkeys(card_ids))):
+            rows = await self._db.fetchall(
+                "SELECT card_id, COUNT(*) FROM study_reviews WHERE user_id = ? AND at_ms >= ? "
+                f"AND card_id IN ({marks(len(chunk))}) GROUP BY card_id",
+                (user_id, to_ms(since), *chunk),
+            )
+            counts.update((str(r[0]), int(r[1])) for r in rows)
+        return counts
 
     async def exam_set_at(self, user_id: int, topic: str) -> dt.datetime | None:
         """When the member set their exam on ``topic``."""
@@ -296,7 +296,7 @@ def _at(ms: int) -> dt.datetime:
     return at
 
 
-def _due(row: Sequence[object]) -> DueCard:
+def _due(row: Row) -> DueCard:
     due_ms = row[2]
     assert isinstance(due_ms, int)
     return DueCard(str(row[0]), str(row[1]), _at(due_ms), str(row[3]))

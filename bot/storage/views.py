@@ -34,14 +34,13 @@ import collections
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from .db import MAX_SNOWFLAKE, Database, StorageUnavailable, describe_fault, is_environmental
+from .db import MAX_SNOWFLAKE, Database, StorageUnavailable, chunked, describe_fault, is_environmental, marks
 from .spill import MARK_KEY, ViewSpill
 
 __all__ = ["Stats", "ViewEvent", "ViewLog"]
@@ -229,7 +228,7 @@ class ViewLog:
 
     async def _check_other_writers(self) -> None:
         """Drop the tallies if another connection committed to the database since the last check."""
-        version = await self._db.fetchval("PRAGMA data_version")
+        version = await self._db.data_version()
         if self._data_version is not None and version != self._data_version:
             self._forget_tallies()
         self._data_version = version
@@ -513,15 +512,11 @@ class ViewLog:
             counts = await self._guild_tally(guild_id)
             return {card_id: counts[card_id] for card_id in wanted}
         result = dict.fromkeys(wanted, 0)
-        params: list[Any] = [json.dumps(wanted)]
-        sql = (
-            "SELECT card_id, COUNT(*) FROM views WHERE card_id IN (SELECT value FROM json_each(?))"
-            + _guild_clause(guild_id, params)
-            + " GROUP BY card_id"
-        )
         async with self._consistent():
-            for card_id, n in await self._rows(sql, params):
-                result[card_id] += n
+            for chunk in chunked(wanted):
+                sql = f"SELECT card_id, COUNT(*) FROM views WHERE card_id IN ({marks(len(chunk))}) GROUP BY card_id"
+                for card_id, n in await self._rows(sql, chunk):
+                    result[card_id] += n
             for row in self._buffered(guild_id):
                 if row[0] in result:
                     result[row[0]] += 1
@@ -529,7 +524,7 @@ class ViewLog:
 
     async def _by_card(self, guild_id: int | None) -> collections.Counter[str]:
         params: list[Any] = []
-        sql = "SELECT card_id, COUNT(*) FROM views WHERE 1" + _guild_clause(guild_id, params) + " GROUP BY card_id"
+        sql = "SELECT card_id, COUNT(*) FROM views WHERE TRUE" + _guild_clause(guild_id, params) + " GROUP BY card_id"
         counter: collections.Counter[str] = collections.Counter()
         for card_id, n in await self._rows(sql, params):
             counter[card_id] = n
@@ -555,7 +550,7 @@ class ViewLog:
         first_day = today - dt.timedelta(days=days - 1)
         since_ms = (dt.datetime.combine(first_day, dt.time(), dt.UTC) - _EPOCH) // _ONE_MS
         cmd_params: list[Any] = []
-        cmd_sql = "SELECT command, COUNT(*) FROM views WHERE 1" + _guild_clause(guild_id, cmd_params)
+        cmd_sql = "SELECT command, COUNT(*) FROM views WHERE TRUE" + _guild_clause(guild_id, cmd_params)
         day_params: list[Any] = [since_ms]
         day_sql = "SELECT at_ms / 86400000, COUNT(*) FROM views WHERE at_ms >= ?" + _guild_clause(guild_id, day_params)
         async with self._consistent():

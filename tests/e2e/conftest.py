@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,31 @@ from bot.service import CardService
 from bot.settings import Settings, load_settings
 from tests.e2e.library import build_library
 from tests.fakediscord import FakeChannel, FakeDiscord, FakeGuild, FakeMember, patch_discord
+from tests.storage.engines import ENGINES
 
 pytestmark = pytest.mark.e2e
+
+#: The PostgreSQL URL the bots of the running test use instead of their config's SQLite file (None: SQLite).
+_database_url: str | None = None
+
+
+@pytest.fixture(autouse=True, params=ENGINES)
+def e2e_engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every end-to-end test runs on both engines: ``[sqlite]`` as configured, ``[postgresql]`` with
+    ``FACTDECK_DATABASE`` set to a schema of its own (``make test-pg``). A test marked ``sqlite_only`` reads the
+    SQLite file itself and runs on SQLite only."""
+    global _database_url
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    if request.node.get_closest_marker("sqlite_only") is not None:
+        pytest.skip("reads the SQLite file itself")
+    _database_url = request.getfixturevalue("postgres_url")
+    try:
+        yield "postgresql"
+    finally:
+        _database_url = None
+
 
 CONFIG = """\
 cards_dir: cards
@@ -122,6 +145,8 @@ async def start_bot(
     """
     curators = fake.guilds if curator_guilds is None else curator_guilds
     env = {"DISCORD_TOKEN": fake.token, "FACTDECK_CURATOR_GUILDS": ",".join(str(g.id) for g in curators)}
+    if _database_url is not None:
+        env["FACTDECK_DATABASE"] = _database_url
     settings = load_settings(config, env=env)
     holder: list[FactdeckBot] = []
 

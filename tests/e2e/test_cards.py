@@ -8,9 +8,7 @@ settings' ``moderator_roles``. ``bob`` is a plain member.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
-import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from bot.discord.app import FactdeckBot
 from bot.discord.checks import NOT_MODERATOR
 from tests.e2e.conftest import start_bot
 from tests.fakediscord import FakeChannel, FakeDiscord, FakeGuild, FakeInteraction, FakeMember, FakeMessage
+from tests.storage.engines import query
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +58,7 @@ class Deck:
     bob: FakeMember
     bot: FactdeckBot
     cards: Path
-    database: Path
+    database: str
 
     async def cards_cmd(self, command: str, user: FakeMember | None = None, **options: Any) -> FakeInteraction:
         """Invoke ``/cards <command>`` (as maria by default)."""
@@ -81,9 +80,8 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def _views_in_db(database: Path, card_id: str) -> int:
-    with contextlib.closing(sqlite3.connect(database)) as conn:
-        return conn.execute("SELECT COUNT(*) FROM views WHERE card_id = ?", (card_id,)).fetchone()[0]
+def _views_in_db(database: str, card_id: str) -> int:
+    return int(query(database, "SELECT COUNT(*) FROM views WHERE card_id = ?", (card_id,))[0][0])
 
 
 @pytest_asyncio.fixture
@@ -99,7 +97,7 @@ async def deck(
     await asyncio.to_thread(shutil.copytree, library, cards)
     (tmp_path / "config.yml").write_text(CONFIG, encoding="utf-8")
     async with start_bot(fake, tmp_path / "config.yml") as (settings, bot, _task):
-        yield Deck(fake, guild, chan, maria, carl, bob, bot, cards.resolve(), settings.database)
+        yield Deck(fake, guild, chan, maria, carl, bob, bot, cards.resolve(), settings.database_target)
     assert not fake.unhandled, [str(u) for u in fake.unhandled]
 
 
@@ -543,9 +541,8 @@ async def test_an_edit_keeps_curators_comments_layout_and_the_files_mode(deck: D
     assert len(unchanged) == 1  # the old article line of card -003, nothing else
 
 
-def _audit_rows(database: Path) -> list[tuple[str, str | None, str]]:
-    with contextlib.closing(sqlite3.connect(database)) as conn:
-        return conn.execute("SELECT action, card_id, state FROM audit_log ORDER BY id").fetchall()
+def _audit_rows(database: str) -> list[tuple[str, str | None, str]]:
+    return query(database, "SELECT action, card_id, state FROM audit_log ORDER BY id")
 
 
 async def test_a_write_that_cannot_be_served_is_put_back_and_the_next_one_works(

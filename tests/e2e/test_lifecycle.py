@@ -9,15 +9,16 @@ import pytest
 
 from bot.storage import ViewEvent
 from tests.e2e.conftest import Running
+from tests.storage.engines import query
 
 pytestmark = pytest.mark.e2e
 
 
 def _count(db: Any, sql: str = "SELECT COUNT(*) FROM views", params: tuple[Any, ...] = ()) -> int:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql, params).fetchone()[0]
+    return int(query(db, sql, params)[0][0])
 
 
+@pytest.mark.sqlite_only
 async def test_views_land_in_sqlite_with_who_where_and_how(running: Running) -> None:
     r = running
     await (await r.slash("show", card="lab-001")).wait_message()
@@ -46,10 +47,11 @@ async def test_a_clean_shutdown_loses_no_views(running: Running) -> None:
     for i in range(5000):  # a burst still in the buffer at shutdown
         r.bot.storage.views.record(ViewEvent(f"lab-{i % 12:03d}", r.guild.id, r.chan.id, 1000 + i, "random"))
     await r.stop()
-    assert _count(r.settings.database) == 5020
+    assert _count(r.settings.database_target) == 5020
     r.fake.assert_no_errors()
 
 
+@pytest.mark.sqlite_only  # its second start needs a fresh database: a new file, not the same server
 async def test_reconnects_and_restarts_do_not_resync_or_duplicate(launch: Any) -> None:
     async with launch() as r:
         fake = r.fake
@@ -64,7 +66,7 @@ async def test_reconnects_and_restarts_do_not_resync_or_duplicate(launch: Any) -
         assert len(fake.command_syncs) == 1  # no PUT after a reconnect
         assert len([i for i in fake.interactions if i.response is not None]) == 2
         assert all(len(list(i.messages())) == 1 for i in fake.interactions)  # one answer each
-        db = r.settings.database
+        db = r.settings.database_target
         fake.assert_no_errors()
     assert _count(db) == 2
     async with launch() as again:  # a restart with the same tree and a fresh database: one sync per database

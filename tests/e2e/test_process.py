@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.fakediscord import FakeDiscord
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_only]  # bots in processes of their own, on a SQLite file
 
 CONFIG = """\
 database: data/factdeck.db

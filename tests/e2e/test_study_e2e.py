@@ -4,7 +4,6 @@ and the fake Discord. Expected answers are derived at run time from the question
 from __future__ import annotations
 
 import io
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from bot.study.session import MAX_ANSWER, Session
 from bot.util.text import fold
 from tests.e2e.conftest import Running, assert_quiet, start_bot
 from tests.fakediscord import FakeChannel, FakeMember, FakeMessage
+from tests.storage.engines import query
 
 pytestmark = pytest.mark.e2e
 
@@ -58,8 +58,7 @@ async def _pick(r: Running, msg: FakeMessage, user: FakeMember, choice: str) -> 
 
 
 def _rows(db: Any, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql, params).fetchall()
+    return query(db, sql, params)
 
 
 async def test_a_group_session_with_three_members_reveal_summary_and_schedules(running: Running) -> None:
@@ -109,7 +108,7 @@ async def test_a_group_session_with_three_members_reveal_summary_and_schedules(r
     assert r.chan.id not in _cog(r).desk.sessions
 
     await r.stop()
-    db = r.settings.database
+    db = r.settings.database_target
     assert _rows(db, "SELECT COUNT(*) FROM study_states")[0][0] == 6  # three members, two cards
     ratings = dict(_rows(db, "SELECT user_id, SUM(correct) FROM study_reviews GROUP BY user_id"))
     assert ratings == {r.alice.id: 2, r.bob.id: 1, carol.id: 1}
@@ -189,7 +188,7 @@ async def test_a_moderator_stops_any_session_and_a_deleted_channel_ends_its_own(
     other.delete()
     await r.fake.wait_for(lambda: other.id not in _cog(r).desk.sessions, what="the deleted channel's session to end")
     await r.stop()
-    assert _rows(r.settings.database, "SELECT COUNT(*) FROM study_sessions")[0][0] == 0
+    assert _rows(r.settings.database_target, "SELECT COUNT(*) FROM study_sessions")[0][0] == 0
     assert not r.errors.records
 
 

@@ -207,6 +207,10 @@ class FakeDiscord:
         #: polling ``wait_response``).
         self.response_hooks: list[Callable[[FakeInteraction], None]] = []
         self.identify_count = 0
+        #: The shard count GET /gateway/bot recommends (discord.py's AutoShardedBot starts that many).
+        self.recommended_shards = 1
+        #: The ``[shard_id, shard_count]`` of every IDENTIFY, in order (None: an unsharded client).
+        self.identified_shards: list[tuple[int, int] | None] = []
         self.resume_count = 0
         self.failed_resume_count = 0
         self.gateway_connections: list[GatewayConnection] = []
@@ -346,15 +350,21 @@ class FakeDiscord:
         bot_permissions: int | Any = DEFAULT_EVERYONE_PERMISSIONS,
         everyone_permissions: int | Any = DEFAULT_EVERYONE_PERMISSIONS,
         locale: str = "en-US",
+        shard: tuple[int, int] | None = None,
     ) -> FakeGuild:
         """Create a guild the bot is in. It comes with @everyone (``guild.everyone``), an owner member
         (``guild.owner``), the bot's managed role (``guild.bot_role``) and the bot member (``guild.me``).
-        Permissions take an int or ``discord.Permissions``."""
+        Permissions take an int or ``discord.Permissions``. ``shard=(shard_id, shard_count)``: an id on that shard
+        (``(id >> 22) % shard_count == shard_id``)."""
         from .models import perm_value
 
+        guild_id = snowflake()
+        if shard is not None:
+            shard_id, count = shard
+            guild_id += (((shard_id - (guild_id >> 22)) % count) + count) << 22  # a later id, on that shard
         guild = FakeGuild(
             self,
-            id=snowflake(),
+            id=guild_id,
             name=name,
             bot_permissions=perm_value(bot_permissions),
             everyone_permissions=perm_value(everyone_permissions),
@@ -588,6 +598,7 @@ class FakeDiscord:
                 return
             shard = tuple(d["shard"]) if d.get("shard") else None
             session = _Session(id=uuid.uuid4().hex, intents=int(d.get("intents") or 0), shard=shard)  # type: ignore[arg-type]
+            self.identified_shards.append(session.shard)
             self._sessions[session.id] = session
             session.conn = conn
             conn.session = session
@@ -856,7 +867,7 @@ class FakeDiscord:
         return _json(
             {
                 "url": self.gateway_url.rstrip("/"),
-                "shards": 1,
+                "shards": self.recommended_shards,
                 "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
             }
         )

@@ -47,25 +47,50 @@ async def _wait_for_rows(path: Path, n: int, within: float) -> None:
         await asyncio.sleep(0.02)
 
 
+async def _count_in(target: str, sql: str = "SELECT COUNT(*) FROM views", params: tuple = ()) -> int:
+    """A count read through a connection of its own (as another process would), on either engine."""
+    async with Database(target) as db:
+        return int(await db.fetchval(sql, params))
+
+
+async def _wait_for_rows_in(target: str, n: int, within: float) -> None:
+    for _ in range(int(within / 0.02)):
+        if await _count_in(target) >= n:
+            return
+        await asyncio.sleep(0.02)
+
+
+def _stored(s: str, target: str) -> str:
+    """A string as it reads back: on PostgreSQL, whose text type cannot hold a NUL, a NUL is stored as U+FFFD
+    (and looked up the same way); SQLite keeps it."""
+    return s.replace("\x00", "\ufffd") if target.startswith("postgresql") else s
+
+
 def _copy_migrations(dest: Path) -> Path:
-    dest.mkdir()
-    for entry in default_migrations_dir().iterdir():
-        if entry.name.endswith(".sql"):
-            (dest / entry.name).write_text(entry.read_text(encoding="utf-8"), encoding="utf-8")
+    shutil.copytree(str(default_migrations_dir()), dest, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
 
 # -- migrations ----------------------------------------------------------------------------------------
 
 
-async def test_migrations_apply_once_and_are_recorded(tmp_path):
-    path = tmp_path / "nested" / "dir" / "bot.db"  # parent directories are created
-    async with Database(path) as db:
+async def test_migrations_apply_once_and_are_recorded(db_target):
+    async with Database(db_target) as db:
         assert db.applied_now == SHIPPED
         rows = await db.migrations()
         assert [v for v, _, _ in rows] == SHIPPED
         assert [(v, n) for v, n, _ in rows][:2] == [(1, "views"), (2, "audit")]
         assert all(dt.datetime.fromisoformat(at).tzinfo is not None for _, _, at in rows)
+        assert {"views", "audit_log", "daily_posts", "study_states"} <= set(await db.tables())
+    async with Database(db_target) as db:
+        assert db.applied_now == []
+        assert len(await db.migrations()) == len(SHIPPED)
+
+
+async def test_sqlite_is_opened_with_wal_and_its_parent_folders_are_created(tmp_path):
+    path = tmp_path / "nested" / "dir" / "bot.db"  # parent directories are created
+    async with Database(path) as db:
+        assert db.applied_now == SHIPPED
         assert await db.fetchval("PRAGMA journal_mode") == "wal"
         assert await db.fetchval("PRAGMA foreign_keys") == 1
         assert await db.fetchval("PRAGMA synchronous") == 1  # NORMAL
@@ -137,8 +162,8 @@ async def test_migrations_do_not_depend_on_the_working_directory(tmp_path, monke
 # -- database ------------------------------------------------------------------------------------------
 
 
-async def test_close_is_idempotent_and_transactions_roll_back(tmp_path):
-    db = Database(tmp_path / "bot.db")
+async def test_close_is_idempotent_and_transactions_roll_back(db_target):
+    db = Database(db_target)
     await db.open()
 
     async def fail_inside() -> None:
@@ -158,24 +183,24 @@ async def test_close_is_idempotent_and_transactions_roll_back(tmp_path):
         await db.execute("INSERT INTO meta (key, value, updated_ms) VALUES ('a', 'v', 0)")
         with pytest.raises(sqlite3.IntegrityError):
             await nested_fails()
-        assert await db.fetchval("SELECT group_concat(key) FROM meta") == "a"
+        assert [row["key"] for row in await db.fetchall("SELECT key FROM meta")] == ["a"]
     await db.close()
     await db.close()
     with pytest.raises(RuntimeError):
         await db.fetchall("SELECT 1")
 
 
-async def test_meta_round_trip_and_hostile_strings(tmp_path):
-    async with Storage.open(tmp_path / "bot.db") as storage:
+async def test_meta_round_trip_and_hostile_strings(db_target):
+    async with Storage.open(db_target) as storage:
         assert await storage.meta.get("command_tree_hash") is None
         await storage.meta.set("command_tree_hash", "abc")
         await storage.meta.set("command_tree_hash", "def")
         for s in HOSTILE:
             await storage.meta.set(s, s)
-    async with Storage.open(tmp_path / "bot.db") as storage:
+    async with Storage.open(db_target) as storage:
         assert await storage.meta.get("command_tree_hash") == "def"
         for s in HOSTILE:
-            assert await storage.meta.get(s) == s
+            assert await storage.meta.get(s) == _stored(s, db_target)
         assert await storage.meta.delete("command_tree_hash")
         assert await storage.meta.get("command_tree_hash") is None
 
@@ -187,8 +212,8 @@ def _v(card: str, guild: int | None = 1, user: int | None = 7, command: str = "r
     return ViewEvent(card, guild, 100, user, command, **kw)
 
 
-async def test_views_count_buffer_and_table(tmp_path):
-    async with Storage.open(tmp_path / "bot.db", flush_interval=60) as storage:
+async def test_views_count_buffer_and_table(db_target):
+    async with Storage.open(db_target, flush_interval=60) as storage:
         views = storage.views
         views.record(_v("a"))
         views.record(_v("a", guild=2))
@@ -204,32 +229,29 @@ async def test_views_count_buffer_and_table(tmp_path):
         assert await views.counts([]) == {}
 
 
-async def test_flush_happens_within_the_interval(tmp_path):
-    path = tmp_path / "bot.db"
-    async with Storage.open(path, flush_interval=0.1) as storage:
+async def test_flush_happens_within_the_interval(db_target):
+    async with Storage.open(db_target, flush_interval=0.1) as storage:
         storage.views.record(_v("a"))
-        await _wait_for_rows(path, 1, within=2)
-        assert _count(path) == 1
+        await _wait_for_rows_in(db_target, 1, within=2)
+        assert await _count_in(db_target) == 1
         assert storage.views.pending == 0
 
 
-async def test_full_batch_flushes_early(tmp_path):
-    path = tmp_path / "bot.db"
-    async with Storage.open(path, flush_interval=60, max_batch=10) as storage:
+async def test_full_batch_flushes_early(db_target):
+    async with Storage.open(db_target, flush_interval=60, max_batch=10) as storage:
         for i in range(10):
             storage.views.record(_v(f"c{i}"))
-        await _wait_for_rows(path, 10, within=1)
-        assert _count(path) == 10
+        await _wait_for_rows_in(db_target, 10, within=1)
+        assert await _count_in(db_target) == 10
 
 
-async def test_close_flushes_everything_and_is_idempotent(tmp_path):
-    path = tmp_path / "bot.db"
-    storage = await Storage.open(path, flush_interval=60)
+async def test_close_flushes_everything_and_is_idempotent(db_target):
+    storage = await Storage.open(db_target, flush_interval=60)
     for i in range(1234):
         storage.views.record(_v(f"c{i % 17}"))
     await storage.close()
     await storage.close()
-    assert _count(path) == 1234
+    assert await _count_in(db_target) == 1234
     storage.views.record(_v("late"))  # after close: dropped with a warning, never raises
     assert storage.views.dropped == 1
 
@@ -268,8 +290,8 @@ async def test_failed_flush_keeps_the_batch_and_retries(tmp_path, caplog):
         ]
 
 
-async def test_data_survives_reopening(tmp_path):
-    path = tmp_path / "bot.db"
+async def test_data_survives_reopening(db_target):
+    path = db_target
     async with Storage.open(path) as storage:
         storage.views.record(_v("a"))
         await storage.audit.record("add", card_id="a", after={"text": "t"})
@@ -278,8 +300,9 @@ async def test_data_survives_reopening(tmp_path):
         assert len(await storage.audit.history("a")) == 1
 
 
-async def test_hostile_strings_round_trip(tmp_path):
-    path = tmp_path / "bot.db"
+async def test_hostile_strings_round_trip(db_target):
+    path = db_target
+    stored = [_stored(s, db_target) for s in HOSTILE]
     async with Storage.open(path) as storage:
         for s in HOSTILE:
             storage.views.record(ViewEvent(s, 1, 2, 3, s))
@@ -293,21 +316,21 @@ async def test_hostile_strings_round_trip(tmp_path):
                 detail=s,
             )
     async with Storage.open(path) as storage:
-        assert set(await storage.views.views_by_card()) == set(HOSTILE)
-        assert set((await storage.views.stats()).by_command) == set(HOSTILE)
-        assert await storage.views.seen_by_user(3) == set(HOSTILE)
-        for s in HOSTILE:
+        assert set(await storage.views.views_by_card()) == set(stored)
+        assert set((await storage.views.stats()).by_command) == set(stored)
+        assert await storage.views.seen_by_user(3) == set(stored)
+        for s, kept in zip(HOSTILE, stored, strict=True):
             assert await storage.views.count(s) == 1
             [entry] = await storage.audit.history(s)
-            assert (entry.card_id, entry.collection_id, entry.moderator_name, entry.detail) == (s, s, s, s)
-            assert entry.before == {s: s}
+            assert (entry.card_id, entry.collection_id, entry.moderator_name, entry.detail) == (kept,) * 4
+            assert entry.before == {s: s}  # JSON escapes a NUL: kept exactly on both engines
             assert entry.after == {"text": s, "n": [1, s]}
         assert await storage.db.fetchval("SELECT COUNT(*) FROM views") == len(HOSTILE)
 
 
-async def test_snowflakes_fit_and_bad_ids_are_refused_at_the_call_site(tmp_path):
+async def test_snowflakes_fit_and_bad_ids_are_refused_at_the_call_site(db_target):
     big = 2**63 - 1
-    async with Storage.open(tmp_path / "bot.db") as storage:
+    async with Storage.open(db_target) as storage:
         storage.views.record(ViewEvent("a", big, big, big, "random"))
         assert await storage.views.seen_in_guild(big) == {"a"}
         await storage.views.flush()
@@ -320,9 +343,8 @@ async def test_snowflakes_fit_and_bad_ids_are_refused_at_the_call_site(tmp_path)
         ViewEvent("", 1, None, None, "random")
 
 
-async def test_fifty_concurrent_writers_all_land(tmp_path):
-    path = tmp_path / "bot.db"
-    async with Storage.open(path, flush_interval=0.01, max_batch=50) as storage:
+async def test_fifty_concurrent_writers_all_land(db_target):
+    async with Storage.open(db_target, flush_interval=0.01, max_batch=50) as storage:
 
         async def writer(w: int) -> None:
             for i in range(200):
@@ -333,13 +355,13 @@ async def test_fifty_concurrent_writers_all_land(tmp_path):
 
         await asyncio.gather(*(writer(w) for w in range(50)))
         assert sum((await storage.views.counts([f"c{i}" for i in range(13)])).values()) == 10_000
-    assert _count(path) == 10_000
-    assert _count(path, "SELECT COUNT(*) FROM audit_log") == 50
+    assert await _count_in(db_target) == 10_000
+    assert await _count_in(db_target, "SELECT COUNT(*) FROM audit_log") == 50
 
 
-async def test_naive_and_local_times_are_stored_as_utc(tmp_path):
+async def test_naive_and_local_times_are_stored_as_utc(db_target):
     local = dt.timezone(dt.timedelta(hours=5))
-    async with Storage.open(tmp_path / "bot.db") as storage:
+    async with Storage.open(db_target) as storage:
         storage.views.record(_v("a", at=dt.datetime(2024, 1, 2, 3, 0, tzinfo=local)))
         storage.views.record(_v("b", at=dt.datetime(2024, 1, 1, 22, 0)))
         await storage.views.flush()
@@ -357,7 +379,7 @@ def _at(days_ago: int, hour: int = 10) -> dt.datetime:
     return (NOW - dt.timedelta(days=days_ago)).replace(hour=hour)
 
 
-async def test_stats_by_guild_and_overall(tmp_path):
+async def test_stats_by_guild_and_overall(db_target):
     data = [
         # (card, guild, user, command, days ago)
         ("a", 1, 10, "random", 0),
@@ -370,7 +392,7 @@ async def test_stats_by_guild_and_overall(tmp_path):
         ("b", 2, 21, "daily", 2),
         ("d", None, 10, "random", 3),  # a DM
     ]
-    async with Storage.open(tmp_path / "bot.db", flush_interval=60) as storage:
+    async with Storage.open(db_target, flush_interval=60) as storage:
         views = storage.views
         for i, (card, guild, user, command, ago) in enumerate(data):
             views.record(ViewEvent(card, guild, 100, user, command, _at(ago)))
@@ -416,8 +438,8 @@ async def test_stats_by_guild_and_overall(tmp_path):
 # -- audit ---------------------------------------------------------------------------------------------
 
 
-async def test_audit_history_newest_first(tmp_path):
-    async with Storage.open(tmp_path / "bot.db") as storage:
+async def test_audit_history_newest_first(db_target):
+    async with Storage.open(db_target) as storage:
         audit = storage.audit
         card = {"id": "a", "text": "old", "topics": ["x"], "added": dt.date(2024, 1, 1)}
         await audit.record("add", card_id="a", collection_id="col", guild_id=1, moderator_id=5, after=card)
@@ -514,8 +536,8 @@ def test_sigkill_loses_at_most_one_interval(tmp_path):
     assert _count(path, "SELECT COUNT(*) FROM views WHERE card_id = 'late'") > 0  # kept flushing meanwhile
 
 
-async def test_guild_tallies_follow_records_flushes_and_trims(tmp_path):
-    async with Storage.open(tmp_path / "bot.db", flush_interval=60, max_batch=3, max_buffer=3) as storage:
+async def test_guild_tallies_follow_records_flushes_and_trims(db_target):
+    async with Storage.open(db_target, flush_interval=60, max_batch=3, max_buffer=3) as storage:
         views = storage.views
         views.record(_v("a", user=1))
         assert await views.count("a", guild_id=1) == 1  # loads the tally
@@ -533,21 +555,17 @@ async def test_guild_tallies_follow_records_flushes_and_trims(tmp_path):
         assert await views.seen_by_user(1, guild_id=1) == {"a", "b", "d", "e", "f"}
 
 
-async def test_guild_tallies_notice_another_writer(tmp_path):
-    path = tmp_path / "bot.db"
-    async with Storage.open(path, flush_interval=0.05) as storage:
+async def test_guild_tallies_notice_another_writer(db_target):
+    async with Storage.open(db_target, flush_interval=0.05) as storage:
         storage.views.record(_v("a"))
         assert await storage.views.count("a", guild_id=1) == 1
         assert await storage.views.seen_by_user(7, guild_id=1) == {"a"}
         await asyncio.sleep(0.2)  # the flusher has written the view and noted the data version
-        other = sqlite3.connect(path, isolation_level=None)
-        try:
-            other.execute(
+        async with Database(db_target) as other:  # another process
+            await other.execute(
                 "INSERT INTO views (card_id, guild_id, channel_id, user_id, command, at_ms)"
                 " VALUES ('b', 1, 1, 7, 'x', 0)"
             )
-        finally:
-            other.close()
         for _ in range(40):
             if await storage.views.count("b", guild_id=1) == 1:
                 break
@@ -556,8 +574,8 @@ async def test_guild_tallies_notice_another_writer(tmp_path):
         assert await storage.views.seen_by_user(7, guild_id=1) == {"a", "b"}
 
 
-async def test_audit_record_many_stores_every_row_in_one_transaction(tmp_path: Path) -> None:
-    async with Storage.open(tmp_path / "audit.db") as storage:
+async def test_audit_record_many_stores_every_row_in_one_transaction(db_target: str) -> None:
+    async with Storage.open(db_target) as storage:
         stored = await storage.audit.record_many(
             {"action": "import", "card_id": f"c-{n}", "after": {"text": f"fact {n}"}, "moderator_id": 7}
             for n in range(3)

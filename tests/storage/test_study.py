@@ -15,14 +15,14 @@ def _answer(user: int, card: str, at: dt.datetime = T0, key: str = "k") -> Answe
     return Answer(user, 1, card, 3, True, "session", key, at)
 
 
-async def test_a_batch_applies_each_members_answers_in_order(tmp_path: Path) -> None:
+async def test_a_batch_applies_each_members_answers_in_order(db_target: str) -> None:
     seen: list[tuple[str, str | None]] = []
 
     def update(card_id: str, state: str | None, rating: int, at: dt.datetime) -> tuple[str, dt.datetime]:
         seen.append((card_id, state))
         return f"{card_id}@{at.isoformat()}", at + dt.timedelta(days=1)
 
-    async with Storage.open(tmp_path / "s.db") as storage:
+    async with Storage.open(db_target) as storage:
         later = T0 + dt.timedelta(hours=1)
         await storage.study.write_batch([_answer(1, "a"), _answer(2, "a"), _answer(1, "a", later)], update)
         assert seen == [("a", None), ("a", None), ("a", f"a@{T0.isoformat()}")]
@@ -35,7 +35,7 @@ async def test_a_batch_applies_each_members_answers_in_order(tmp_path: Path) -> 
 
 
 async def test_the_due_query_reads_one_member_through_its_index(tmp_path: Path) -> None:
-    async with Storage.open(tmp_path / "s.db") as storage:
+    async with Storage.open(tmp_path / "s.db") as storage:  # SQLite's query plan
         plan = await storage.db.fetchall(
             "EXPLAIN QUERY PLAN SELECT card_id, state, due_ms, answer_key FROM study_states "
             "WHERE user_id = ? AND due_ms <= ? ORDER BY due_ms LIMIT ?",
@@ -45,11 +45,11 @@ async def test_the_due_query_reads_one_member_through_its_index(tmp_path: Path) 
         assert not any("TEMP B-TREE" in str(tuple(r)) for r in plan)  # no sort: rows come in due order
 
 
-async def test_forget_deletes_every_row_of_one_member_only(tmp_path: Path) -> None:
+async def test_forget_deletes_every_row_of_one_member_only(db_target: str) -> None:
     def update(card_id: str, state: str | None, rating: int, at: dt.datetime) -> tuple[str, dt.datetime]:
         return "{}", at
 
-    async with Storage.open(tmp_path / "s.db") as storage:
+    async with Storage.open(db_target) as storage:
         await storage.study.write_batch([_answer(1, "a"), _answer(1, "b"), _answer(2, "a")], update)
         await storage.study.set_streak(1, True, "Europe/Berlin")
         await storage.study.set_exam(1, "topic", T0.date())

@@ -301,7 +301,7 @@ class CardsCog(commands.Cog):
         """The cog factory used by :data:`bot.discord.app.COGS`: writes go to the folder the bot serves."""
         service, limits = bot.service, bot.settings.server_decks
         quota = Quota(limits.max_collections, limits.max_cards, limits.max_bytes)
-        curators = Curators(service, service.library.root, audit=bot.storage.audit, quota=quota)
+        curators = Curators(service, service.library.root, audit=bot.storage.audit, quota=quota, bus=bot.storage.cards)
         keeper = DeckKeeper(service, bot.storage.decks, dt.timedelta(days=limits.grace_days))
         return cls(curators, bot.storage, keeper)
 
