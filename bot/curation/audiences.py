@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.cards.library import SERVERS, Audience, Library, audience_folder, audience_of_key, local_id, qualify
 from bot.service import CardService, ReloadReport
-from bot.storage import AuditLog
+from bot.storage import AuditLog, CardBus
 from bot.storage.audit import Action, AuditEntry, State
 
 from .curator import Curator

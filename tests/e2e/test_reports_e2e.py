@@ -7,10 +7,8 @@ started in production, and the fake Discord.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import shutil
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from bot.discord.checks import NOT_MODERATOR
 from bot.insights import CHART_SIZE
 from tests.e2e.conftest import start_bot
 from tests.fakediscord import FakeChannel, FakeDiscord, FakeGuild, FakeInteraction, FakeMember, FakeMessage
+from tests.storage.engines import query
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +50,7 @@ class Desk:
     alice: FakeMember
     bob: FakeMember
     bot: FactdeckBot
-    database: Path
+    database: str
 
     async def slash(self, command: str, user: FakeMember, **options: Any) -> FakeInteraction:
         return await self.fake.slash(self.guild, self.chan, user, command, **options)
@@ -64,14 +63,13 @@ class Desk:
         return await submitted.wait_message()
 
     def rows(self) -> list[tuple[Any, ...]]:
-        with contextlib.closing(sqlite3.connect(self.database)) as conn:
-            return conn.execute(
-                "SELECT reporter_id, kind, text, status, resolution, audit_id FROM reports ORDER BY id"
-            ).fetchall()
+        return query(
+            self.database, "SELECT reporter_id, kind, text, status, resolution, audit_id FROM reports ORDER BY id"
+        )
 
     def audit_detail(self, audit_id: int) -> str:
-        with contextlib.closing(sqlite3.connect(self.database)) as conn:
-            return conn.execute("SELECT detail FROM audit_log WHERE id = ?", (audit_id,)).fetchone()[0]
+        detail: str = query(self.database, "SELECT detail FROM audit_log WHERE id = ?", (audit_id,))[0][0]
+        return detail
 
     async def dm(self, user: FakeMember) -> FakeMessage:
         def found() -> FakeMessage | None:
@@ -91,7 +89,7 @@ async def desk(
     await asyncio.to_thread(shutil.copytree, library, tmp_path / "cards")
     (tmp_path / "config.yml").write_text(CONFIG, encoding="utf-8")
     async with start_bot(fake, tmp_path / "config.yml") as (settings, bot, _task):
-        yield Desk(fake, guild, chan, maria, alice, bob, bot, settings.database)
+        yield Desk(fake, guild, chan, maria, alice, bob, bot, settings.database_target)
     assert not fake.unhandled, [str(u) for u in fake.unhandled]
 
 
@@ -231,9 +229,16 @@ async def test_searches_that_found_nothing_are_counted_without_the_user_and_show
     await (await desk.slash("fact cite", desk.bob, reference="Nobody 1899")).wait_message()
     await (await desk.slash("fact search", desk.bob, query="alliance")).wait_message()  # found: not counted
     await desk.bot.storage.searches.flush()
-    with contextlib.closing(sqlite3.connect(desk.database)) as conn:
-        rows = conn.execute("SELECT guild_id, query, kind, count FROM failed_searches ORDER BY query").fetchall()
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(failed_searches)")}
+    rows = query(desk.database, "SELECT guild_id, query, kind, count FROM failed_searches ORDER BY query")
+    if desk.database.startswith("postgresql"):
+        found = query(
+            desk.database,
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+            ("failed_searches",),
+        )
+        columns = {row[0] for row in found}
+    else:
+        columns = {row[1] for row in query(desk.database, "PRAGMA table_info(failed_searches)")}
     assert rows == [(desk.guild.id, "nobody 1899", "cite", 1), (desk.guild.id, "zebra unicorn", "search", 2)]
     assert not any("user" in c for c in columns)
     insights = await (await desk.slash("cards insights", desk.maria)).wait_message()
