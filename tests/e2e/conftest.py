@@ -33,6 +33,7 @@ database: data/factdeck.db
 cache_dir: cache
 guild_ready_timeout: 0.05
 view_flush_interval: 0.2
+semantic: {semantic}
 results_timeout: {results_timeout}
 cooldowns:
   search: {{rate: {search_rate}, per: 30}}
@@ -101,13 +102,21 @@ def warm_cache(library: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def write_config(
-    folder: Path, library: Path, cache: Path, *, results_timeout: float = 300, search_rate: int = 50
+    folder: Path,
+    library: Path,
+    cache: Path,
+    *,
+    results_timeout: float = 300,
+    search_rate: int = 50,
+    semantic: str = "off",
 ) -> Path:
-    """A config.yml in ``folder`` whose relative paths resolve against ``folder``."""
+    """A config.yml in ``folder`` whose relative paths resolve against ``folder``. Search by meaning is off unless
+    a test turns it on (``semantic="on"``): it loads the model and embeds the library at every start."""
     (folder / "cards").symlink_to(library, target_is_directory=True)
     (folder / "cache").symlink_to(cache, target_is_directory=True)
     path = folder / "config.yml"
-    path.write_text(CONFIG.format(results_timeout=results_timeout, search_rate=search_rate), encoding="utf-8")
+    text = CONFIG.format(results_timeout=results_timeout, search_rate=search_rate, semantic=semantic)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
