@@ -32,6 +32,7 @@ __all__ = [
     "default_cards_dir",
     "default_config_path",
     "load_settings",
+    "semantic_from_env",
 ]
 
 SHIPPED_CARDS = Path(__file__).resolve().parent.parent / "cards"
@@ -201,6 +202,17 @@ def _check_mappings(merged: dict[str, Any]) -> tuple[list[str | int], str] | Non
     return None
 
 
+#: The words YAML reads as a boolean, for an environment value (``FACTDECK_SEMANTIC=off``).
+_SWITCHES = {"on": True, "off": False, "yes": True, "no": False, "true": True, "false": False, "1": True, "0": False}
+
+
+def semantic_from_env(env: Mapping[str, str] | None = None) -> Semantic:
+    """Search by meaning for the offline CLI, which reads no config file: on with the bundled model unless
+    ``FACTDECK_SEMANTIC`` says off (the same switch overrides ``semantic`` in the bot's config)."""
+    value = (os.environ if env is None else env).get("FACTDECK_SEMANTIC", "").strip().lower()
+    return Semantic(enabled=_SWITCHES.get(value, True))
+
+
 #: Keys whose environment value is a comma-separated list.
 _LIST_KEYS = ("dev_guilds", "curator_guilds", "moderator_roles")
 
@@ -222,6 +234,8 @@ def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, st
         if value is None or key in ("token", "cooldowns", "daily"):
             continue
         data[key] = [v.strip() for v in value.split(",") if v.strip()] if key in _LIST_KEYS else value
+        if key == "semantic":  # FACTDECK_SEMANTIC=off, as ``semantic: off`` reads in the YAML file
+            data[key] = _SWITCHES.get(value.strip().lower(), value)
         names[key] = name
     if env.get("FACTDECK_CATCH_UP_HOURS"):
         data["daily"], names["daily"] = {"catch_up_hours": env["FACTDECK_CATCH_UP_HOURS"]}, "FACTDECK_CATCH_UP_HOURS"

@@ -56,14 +56,15 @@ def _color() -> bool:
 
 
 def _service(args: argparse.Namespace, *, meaning: bool = False) -> CardService:
-    """The card service over ``args.cards``; with ``meaning``, search by meaning too (waiting for the cards to be
-    embedded, with a progress bar, when the cache does not have them yet)."""
+    """The card service over ``args.cards``; with ``meaning``, search by meaning too unless FACTDECK_SEMANTIC=off
+    (waiting for the cards to be embedded, with a progress bar, when the cache does not have them yet). Close it
+    when done: that stops the embedding thread and frees the model."""
     from bot.service import CardService
     from bot.service.semantic import open_meaning
-    from bot.settings import Semantic
+    from bot.settings import semantic_from_env
 
     cache = _cache_dir(args.cards)
-    semantic = open_meaning(Semantic(), cache, progress=True) if meaning else None
+    semantic = open_meaning(semantic_from_env(), cache, progress=True) if meaning else None
     service = CardService.load(args.cards, cache_dir=cache, meaning=semantic)
     if semantic is not None:
         semantic.wait()
@@ -214,9 +215,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     """Ranked topic search."""
     service = _service(args, meaning=args.mode != "lexical")
-    result = service.search(
-        args.query, topic=args.topic, collection=args.collection, limit=args.limit, offset=args.offset, mode=args.mode
-    )
+    try:
+        result = service.search(
+            args.query,
+            topic=args.topic,
+            collection=args.collection,
+            limit=args.limit,
+            offset=args.offset,
+            mode=args.mode,
+        )
+    finally:
+        service.close()
     if args.json:
         _print_json(
             {
@@ -302,7 +311,11 @@ def cmd_console(args: argparse.Namespace) -> int:
     """The interactive offline console."""
     from bot.cli.console import run_console
 
-    return run_console(_service(args, meaning=True))
+    service = _service(args, meaning=True)
+    try:
+        return run_console(service)
+    finally:
+        service.close()
 
 
 # ------------------------------------------------------------------------------------------------ parser

@@ -232,6 +232,12 @@ class CardService:
             if self.meaning is not None:
                 self.meaning.update(library)
 
+    def close(self) -> None:
+        """Stop the background work (embedding cards for search by meaning) and free the model; idempotent.
+        Blocks for up to about a second: call it off the event loop."""
+        if self.meaning is not None:
+            self.meaning.close()
+
     def detail(self, card_id: str) -> CardDetail | None:
         """One card with its collection and references, or None for an unknown id."""
         return self._detail(self._snapshot, card_id)

@@ -54,6 +54,9 @@ MODES: tuple[Mode, ...] = ("lexical", "semantic", "hybrid")
 DEFAULT_FLOOR = 0.42
 #: At most this many changed cards are embedded in the swapping thread; more go to the background.
 INLINE_EMBED = 64
+#: Cards embedded between two additions to the vector cache (two batches of the model): a close in the middle of
+#: a cold start keeps every whole chunk done for the next start.
+CACHE_CHUNK = 64
 #: Query vectors kept (a few hundred kB).
 QUERY_CACHE = 1024
 #: How many of the lexical ranking's first cards the strict pass reorders with the semantic ranking (and the
@@ -61,6 +64,10 @@ QUERY_CACHE = 1024
 FUSE_DEPTH = 30
 
 _F32 = Vectors
+
+
+class _Closing(Exception):
+    """Raised inside the embedding thread when :meth:`Meaning.close` asks it to stop."""
 
 
 def _docs(library: Library) -> dict[str, SearchDoc]:
@@ -160,14 +167,21 @@ class Meaning:
         return self._wanted is None
 
     def close(self) -> None:
-        """Stop the background thread after the batch it is on (vectors embedded so far stay in the cache)."""
+        """Stop the background thread within one batch of embedding (about a second; the vectors embedded so far
+        are saved to the cache, so the next start resumes there), wait for it, and let go of the model and the
+        vectors. Idempotent; searches are by words afterwards."""
         with self._lock:
             self._closed = True
             self._wanted = None
             self._wake.notify_all()
-        thread = self._thread
+            thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
+        with self._lock:
+            self._index = self._covered = None
+            self._encoder = None
+        with self._query_lock:
+            self._queries.clear()
         self._idle.set()
 
     def _work(self) -> None:
@@ -190,6 +204,8 @@ class Meaning:
                     self._index = self._derive(library, self._index or index, missing, vectors)
                     self._covered = library
                     self._save(library)
+        except _Closing:
+            return
         except Exception:
             log.exception("search by meaning stopped; searching by words only")
             self.failure = "the model failed"
@@ -206,7 +222,7 @@ class Meaning:
         if self._encoder is None:
             assert isinstance(self._model, Path)
             try:
-                self._encoder = Encoder(self._model)
+                self._encoder = Encoder.shared(self._model)
             except ModelError as exc:
                 log.error("cannot load the search-by-meaning model: %s; searching by words only", exc)
                 self.failure = str(exc)
@@ -248,9 +264,25 @@ class Meaning:
             else:
                 todo.append((card_id, digest, text))
         if todo:
-            vectors = self._encoder.encode([t for _, _, t in todo], progress=self._progress_bar(len(todo)))
-            self._cache.put([d for _, d, _ in todo], vectors)
-            found.update({card_id: vectors[i] for i, (card_id, _, _) in enumerate(todo)})
+            encoder, cache = self._encoder, self._cache
+            progress = self._progress_bar(len(todo))
+
+            def advance(n: int) -> None:
+                if self._closed:
+                    raise _Closing
+                if progress is not None:
+                    progress(n)
+
+            todo.sort(key=lambda item: len(item[2]))  # chunks of similar lengths pad little
+            for start in range(0, len(todo), CACHE_CHUNK):
+                chunk = todo[start : start + CACHE_CHUNK]
+                try:
+                    vectors = encoder.encode([t for _, _, t in chunk], progress=advance)
+                except _Closing:
+                    cache.save(cache.digests())  # what is done so far, for the next start
+                    raise
+                cache.put([d for _, d, _ in chunk], vectors)
+                found.update({card_id: vectors[i] for i, (card_id, _, _) in enumerate(chunk)})
         return found
 
     def _progress_bar(self, total: int) -> Callable[[int], None] | None:

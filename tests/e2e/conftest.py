@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +132,8 @@ async def start_bot(
     """
     curators = fake.guilds if curator_guilds is None else curator_guilds
     env = {"DISCORD_TOKEN": fake.token, "FACTDECK_CURATOR_GUILDS": ",".join(str(g.id) for g in curators)}
+    if "FACTDECK_SEMANTIC" in os.environ:  # off unless the test is marked semantic (tests/conftest.py)
+        env["FACTDECK_SEMANTIC"] = os.environ["FACTDECK_SEMANTIC"]
     settings = load_settings(config, env=env)
     holder: list[FactdeckBot] = []
 

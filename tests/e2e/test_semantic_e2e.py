@@ -11,9 +11,10 @@ import pytest
 from tests.e2e.conftest import StartFactory
 from tests.service.test_semantic import write_cards
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.semantic]
 
 
+@pytest.mark.usefixtures("encoder")  # the bot shares the model this test process has loaded
 async def test_a_question_gets_the_card_that_answers_it_closest_in_meaning(
     launch: StartFactory, tmp_path: Path
 ) -> None:
@@ -37,3 +38,6 @@ async def test_a_question_gets_the_card_that_answers_it_closest_in_meaning(
         choices = await r.complete("show", "card", card="which animal kills the most people")
         assert choices[0]["value"] == "fact-02"
         r.fake.assert_no_errors()
+    # stopping the bot stops the embedding thread and lets go of the model
+    assert meaning.encoder is None
+    assert meaning.index() is None

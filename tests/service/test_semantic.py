@@ -4,6 +4,8 @@ updates after a reload. The model is the real all-MiniLM-L6-v2 (loaded once per 
 from __future__ import annotations
 
 import logging
+import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from bot.cards.library import load_library
 from bot.index.semantic import Encoder, VectorCache
 from bot.service import CardService
 from bot.service.semantic import Meaning, open_meaning
-from bot.settings import Semantic
+from bot.settings import Semantic, load_settings, semantic_from_env
 
 FACTS = {
     "facts": [
@@ -78,13 +80,25 @@ class Counting:
         monkeypatch.setattr(encoder, "encode", encode)
 
 
+@pytest.fixture(scope="module")
+def warm_cache(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
+    """A vector cache holding the cards of :data:`FACTS`, embedded once for the tests of this module."""
+    cache = tmp_path_factory.mktemp("semantic-cache")
+    meaning = Meaning(encoder, cache_dir=cache)
+    CardService(load_library(write_cards(tmp_path_factory.mktemp("cards"))), meaning=meaning)
+    assert meaning.wait(60)
+    meaning.close()
+    return cache
+
+
 @pytest.fixture
-def service(tmp_path: Path, encoder: Encoder) -> Iterator[CardService]:
+def service(tmp_path: Path, encoder: Encoder, warm_cache: Path) -> Iterator[CardService]:
+    shutil.copytree(warm_cache, tmp_path / "cache")
     meaning = Meaning(encoder, cache_dir=tmp_path / "cache")
     service = CardService(load_library(write_cards(tmp_path / "cards")), meaning=meaning)
     assert meaning.wait(60)
     yield service
-    meaning.close()
+    service.close()
 
 
 def ids(service: CardService, query: str, **kwargs) -> list[str]:
@@ -247,3 +261,75 @@ def test_a_model_folder_that_does_not_load_leaves_search_by_words(
     assert not meaning.ready
     assert ids(service, "cotton") == ids(service, "cotton", mode="lexical")
     assert any("searching by words only" in r.getMessage() for r in caplog.records)
+
+
+def many_cards(folder: Path, count: int) -> Path:
+    """A library of ``count`` short cards (enough for several batches of the model)."""
+    cards = [
+        (f"card-{i:03d}", f"Card {i} says that room {i} has {i} chairs and a window.", ["rooms"]) for i in range(count)
+    ]
+    return write_cards(folder, {"rooms": cards})
+
+
+def test_close_stops_embedding_within_a_batch_and_the_next_start_resumes(
+    tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    library = load_library(many_cards(tmp_path / "cards", 96))
+    meaning = Meaning(encoder, cache_dir=tmp_path / "cache")
+    real = encoder.encode
+    embedded: list[int] = []
+
+    def encode(texts, *, progress=None, **kwargs):
+        def closing(n: int) -> None:  # the bot shuts down while the third batch of 32 cards is being embedded
+            embedded.append(n)
+            if len(embedded) == 3:
+                meaning.close()
+            progress(n)
+
+        return real(texts, progress=closing, **kwargs)
+
+    monkeypatch.setattr(encoder, "encode", encode)
+    meaning.start(library)
+    assert meaning.wait(60)
+    meaning.close()  # from the main thread, as the bot closes: waits for the thread
+    assert [t.name for t in threading.enumerate() if t.name == "factdeck-embed"] == []
+    assert embedded == [32] * 3  # not one more batch after the close
+    assert not meaning.ready
+    monkeypatch.undo()
+    counting = Counting(encoder, monkeypatch)
+    again = Meaning(encoder, cache_dir=tmp_path / "cache")
+    again.start(library)
+    assert again.wait(60)
+    assert len(counting.texts) == 96 - 64  # the chunk of 64 cards done before the close is not embedded again
+    again.close()
+
+
+def test_close_waits_for_the_embedding_thread_and_lets_go_of_the_model(tmp_path: Path, encoder: Encoder) -> None:
+    meaning = Meaning(encoder, cache_dir=tmp_path / "cache")
+    service = CardService(load_library(many_cards(tmp_path / "cards", 96)), meaning=meaning)
+    service.close()
+    assert [t.name for t in threading.enumerate() if t.name == "factdeck-embed"] == []
+    assert meaning.encoder is None
+    assert meaning.index() is None
+    result = service.search("how many chairs are in room 7")
+    assert not result.by_meaning  # by words, as without the model
+    service.close()  # a second close is harmless
+
+
+def test_every_search_by_meaning_in_a_process_shares_one_loaded_model(tmp_path: Path, encoder: Encoder) -> None:
+    meaning = open_meaning(Semantic(), tmp_path / "cache")
+    assert meaning is not None
+    service = CardService(load_library(write_cards(tmp_path / "cards")), meaning=meaning)
+    assert meaning.wait(60)
+    assert meaning.encoder is encoder
+    service.close()
+
+
+def test_factdeck_semantic_off_in_the_environment_turns_search_by_meaning_off(tmp_path: Path) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text("semantic: on\n", encoding="utf-8")
+    for value, enabled in (("off", False), ("no", False), ("0", False), ("on", True), ("true", True)):
+        env = {"DISCORD_TOKEN": "token", "FACTDECK_SEMANTIC": value}
+        assert load_settings(config, env=env).search_by_meaning.enabled is enabled
+        assert semantic_from_env(env).enabled is enabled
+    assert semantic_from_env({}).enabled

@@ -79,6 +79,10 @@ class VectorCache:
     def __contains__(self, digest: object) -> bool:
         return digest in self._vectors
 
+    def digests(self) -> list[str]:
+        """Every digest held, in the order they were added."""
+        return list(self._vectors)
+
     def get(self, digest: str) -> _F32 | None:
         """The cached vector for ``digest``, as float32, or None."""
         found = self._vectors.get(digest)
