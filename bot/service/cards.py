@@ -251,7 +251,9 @@ class CardService:
         if card is None:
             return None
         collection = snap.library.collections[snap.library.card_collection[card_id]]
-        return CardDetail(card, collection, tuple(snap.citations.references_of(card_id)))
+        # "Bordin (5)" is shown as [5], not "[5]; Bordin" (the author is indexed only so that lookups find it)
+        cited = tuple(r for r in snap.citations.references_of(card_id) if not r.named_number)
+        return CardDetail(card, collection, cited)
 
     # ------------------------------------------------------------------------------------------ reading
     def random(
