@@ -281,6 +281,7 @@ class Meaning:
                 except _Closing:
                     cache.save(cache.digests())  # what is done so far, for the next start
                     raise
+                vectors = vectors.astype(np.float16).astype(np.float32)  # as the cache gives them back
                 cache.put([d for _, d, _ in chunk], vectors)
                 found.update({card_id: vectors[i] for i, (card_id, _, _) in enumerate(chunk)})
         return found

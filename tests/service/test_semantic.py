@@ -174,6 +174,7 @@ def test_vectors_are_cached_by_what_was_embedded(
     first = Meaning(encoder, cache_dir=tmp_path / "cache")
     CardService(load_library(cards), meaning=first)
     assert first.wait(60)
+    fresh = first.index()
     first.close()
     counting = Counting(encoder, monkeypatch)
     second = Meaning(encoder, cache_dir=tmp_path / "cache")
@@ -181,6 +182,11 @@ def test_vectors_are_cached_by_what_was_embedded(
     assert second.wait(60)
     assert counting.texts == []  # a restart embeds nothing
     assert ids(service, "what are banknotes made of?")[0] == "fact-01"
+    restarted = second.index()
+    assert fresh is not None
+    assert restarted is not None
+    for card_id in fresh.ids:  # the same numbers as before the restart, so the same order
+        assert np.array_equal(fresh.vector(card_id), restarted.vector(card_id))
     second.close()
 
 

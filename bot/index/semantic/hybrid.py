@@ -5,8 +5,9 @@
   meaning finds, above the similarity floor, joins below the cards both agree on.
 * When the lexical search had to relax to "any word", or found nothing, its ranking is noise (the rarest
   incidental word wins), so the cards are ranked by similarity alone, above the floor (:func:`by_meaning`); a
-  lexical hit only breaks a tie. Similarities are compared to three decimals, the precision the float16 cache
-  keeps, so a tie is a tie whichever way the vectors were rounded.
+  lexical hit only breaks a tie. Similarities are compared to :data:`DECIMALS` decimals: every card vector is
+  rounded to float16 on the way in (fresh or from the cache, the same numbers), so only the last bits of the
+  matrix product can differ with a card's row, and those never decide an order.
 
 Equal scores are ordered by card id, so the same library always gives the same order.
 """
@@ -18,7 +19,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FUSE_K", "SEMANTIC_WEIGHT", "by_meaning", "fuse", "top"]
+__all__ = ["DECIMALS", "FUSE_K", "SEMANTIC_WEIGHT", "by_meaning", "fuse", "top"]
+
+#: Similarities equal to this many decimals are a tie. Float32 products differ by about 1e-7 with a card's row in
+#: the matrix; three decimals (the float16 cache's precision, before fresh vectors were rounded alike) made real
+#: differences ties, settled by the "any word" ranking, whose noise then chose the first card.
+DECIMALS = 5
 
 #: The reciprocal-rank constant: 60, as in Cormack et al. (2009) and most hybrid search engines.
 FUSE_K = 60
@@ -52,14 +58,14 @@ def by_meaning(
     keep = np.flatnonzero(similarities >= floor)
     total = len(keep)
     if first is not None and total > first:
-        # the best ``first`` and everything that ties with the last of them at three decimals
-        rounded = np.round(similarities[keep], 3)
+        # the best ``first`` and everything that ties with the last of them
+        rounded = np.round(similarities[keep], DECIMALS)
         cut = -np.partition(-rounded, first - 1)[first - 1]
         keep = keep[rounded >= cut]
     ranks = lexical_rank or {}
     missing = len(ids) + 1
     found = [(ids[i], float(similarities[i])) for i in keep.tolist()]
-    found.sort(key=lambda item: (-round(item[1], 3), ranks.get(item[0], missing), item[0]))
+    found.sort(key=lambda item: (-round(item[1], DECIMALS), ranks.get(item[0], missing), item[0]))
     return (found if first is None else found[:first]), total
 
 
@@ -69,5 +75,5 @@ def top(ids: Sequence[str], similarities: npt.NDArray[np.float32], floor: float,
         return []
     part = np.argpartition(-similarities, n - 1)[:n] if len(ids) > n else np.arange(len(ids))
     chosen = [(ids[i], float(similarities[i])) for i in part.tolist() if similarities[i] >= floor]
-    chosen.sort(key=lambda item: (-round(item[1], 3), item[0]))
+    chosen.sort(key=lambda item: (-round(item[1], DECIMALS), item[0]))
     return [card_id for card_id, _ in chosen]

@@ -29,3 +29,12 @@ def test_by_meaning_orders_only_the_first_page_but_counts_all() -> None:
 def test_fuse_keeps_the_word_ranking_unless_meaning_backs_another_card() -> None:
     assert [card_id for card_id, _ in fuse(["x", "y", "z"], ["z", "y", "x"])] == ["x", "y", "z"]
     assert [card_id for card_id, _ in fuse(["x", "y"], ["y"])] == ["y", "x"]
+
+
+def test_a_closer_card_comes_first_even_when_only_the_third_decimal_differs() -> None:
+    # "which book was first produced with a typing machine": the answer at 0.6124, a card with some of the words at
+    # 0.6118; three decimals made them a tie that the "any word" ranking settled the wrong way
+    ranked, _ = by_meaning(
+        ["fact-4046", "fact-5007"], np.array([0.6118, 0.6124], dtype=np.float32), 0.4, {"fact-4046": 0}
+    )
+    assert [card_id for card_id, _ in ranked] == ["fact-5007", "fact-4046"]
