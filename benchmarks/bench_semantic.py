@@ -203,7 +203,7 @@ def cost(encoder: Encoder, cards: int) -> None:
         for label, mode in (("lexical", "lexical"), ("hybrid (new questions)", "hybrid")):
             times = []
             for text in texts:
-                meaning._queries.clear()
+                meaning.forget_queries()
                 t = time.perf_counter()
                 service.search(text, limit=5, mode=mode)  # type: ignore[arg-type]
                 times.append(time.perf_counter() - t)

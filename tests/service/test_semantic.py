@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from bot.cards.library import load_library
-from bot.index.semantic import Encoder, VectorCache
+from bot.index.semantic import Encoder, SemanticIndex, VectorCache
 from bot.service import CardService
 from bot.service.semantic import Meaning, open_meaning
 from bot.settings import Semantic, load_settings, semantic_from_env
@@ -339,3 +339,23 @@ def test_factdeck_semantic_off_in_the_environment_turns_search_by_meaning_off(tm
         assert load_settings(config, env=env).search_by_meaning.enabled is enabled
         assert semantic_from_env(env).enabled is enabled
     assert semantic_from_env({}).enabled
+
+
+def test_the_next_page_of_a_meaning_search_reuses_the_similarities(
+    service: CardService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    products: list[object] = []
+    real = SemanticIndex.similarities
+
+    def similarities(self: SemanticIndex, query: object, among: object = None) -> object:
+        products.append(among)
+        return real(self, query, among)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SemanticIndex, "similarities", similarities)
+    question = "tell me about animals"
+    first = service.search(question, limit=2, mode="semantic")
+    second = service.search(question, limit=2, offset=2, mode="semantic")
+    assert len(products) == 1  # one product over the card vectors for both pages
+    assert {d.card.id for d in first.details}.isdisjoint(d.card.id for d in second.details)
+    service.search(question, limit=2, mode="semantic", topic="animals")
+    assert len(products) == 2  # other filters, another product
