@@ -187,10 +187,11 @@ class Meaning:
         self.forget_queries()
         self._idle.set()
 
-    def forget_queries(self) -> None:
-        """Drop the cached query vectors and similarity rows (a benchmark's "new questions")."""
+    def forget_queries(self, *, keep_vectors: bool = False) -> None:
+        """Drop the cached similarity rows and, unless ``keep_vectors``, the query vectors (for benchmarks)."""
         with self._query_lock:
-            self._queries.clear()
+            if not keep_vectors:
+                self._queries.clear()
             self._similar.clear()
 
     def _work(self) -> None:
