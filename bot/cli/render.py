@@ -88,7 +88,8 @@ def search_text(result: SearchResult, *, color: bool = False) -> str:
     bold, reset = (BOLD, RESET) if color else ("", "")
     shown = f"{page.offset + 1}–{page.offset + len(page.hits)}"
     lines = [result.message, ""] if result.message else []
-    lines += [f"{page.total} card{'s' if page.total != 1 else ''} match “{page.query}” (showing {shown})", ""]
+    verb = "closest in meaning to" if result.by_meaning else "match"
+    lines += [f"{page.total} card{'s' if page.total != 1 else ''} {verb} “{page.query}” (showing {shown})", ""]
     for number, (hit, view) in enumerate(zip(page.hits, result.details, strict=False), page.offset + 1):
         lines.append(f"{number}. [{view.card.id}] {view.collection.title}")
         lines.append(_emphasise(_wrap(hit.snippet, "   "), hit, bold, reset) if color else _wrap(hit.snippet, "   "))

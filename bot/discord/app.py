@@ -40,6 +40,7 @@ from bot.discord.reports import ReportsCog
 from bot.discord.sync import SyncResult, sync_commands
 from bot.discord.ui import ReadMore
 from bot.service import CardService
+from bot.service.semantic import open_meaning
 from bot.settings import Settings
 from bot.storage import Storage
 
@@ -188,13 +189,16 @@ def _freeze_startup_heap() -> None:
     gc.freeze()
 
 
-async def load_service(settings: Settings) -> CardService:
-    """Load and index the cards off the event loop."""
+async def load_service(settings: Settings, *, meaning_search: bool = True) -> CardService:
+    """Load and index the cards off the event loop (with search by meaning, as configured, unless
+    ``meaning_search`` is False: syncing the commands needs no model)."""
+    meaning = open_meaning(settings.search_by_meaning, settings.effective_cache_dir) if meaning_search else None
     service = await asyncio.to_thread(
         CardService.load,
         settings.cards_dir,
         cache_dir=settings.effective_cache_dir,
         max_file_bytes=settings.max_card_file_bytes,
+        meaning=meaning,
     )
     for problem in service.library.errors:
         log.error("%s", problem)
@@ -226,7 +230,24 @@ async def run(
     close the bot first, then storage (which writes every buffered view). ``started`` gets the bot."""
     if not settings.token:
         raise ValueError("no Discord token configured")
+    owned = service is None
     service = service if service is not None else await load_service(settings)
+    try:
+        await _serve(settings, settings.token, service, install_signals=install_signals, started=started, **bot_options)
+    finally:
+        if owned:
+            await asyncio.to_thread(service.close)  # stops embedding cards and frees the model
+
+
+async def _serve(
+    settings: Settings,
+    token: str,
+    service: CardService,
+    *,
+    install_signals: bool,
+    started: Callable[[FactdeckBot], object] | None,
+    **bot_options: Any,
+) -> None:
     async with _open_storage(settings) as storage:
         bot = FactdeckBot(settings, service, storage, **bot_options)
         loop = asyncio.get_running_loop()
@@ -242,7 +263,7 @@ async def run(
             async with bot:
                 if started is not None:
                     started(bot)
-                await bot.start(settings.token)
+                await bot.start(token)
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)
@@ -252,7 +273,7 @@ async def run(
 
 async def sync_now(settings: Settings) -> list[SyncResult] | None:
     """Log in and sync the slash commands whether or not they changed; ``None`` when Discord rejects the token."""
-    service = await load_service(settings)
+    service = await load_service(settings, meaning_search=False)
     async with _open_storage(settings) as storage:
         bot = FactdeckBot(settings, service, storage, sync_on_start=False)
         async with bot:

@@ -24,6 +24,7 @@ from bot.cards.validate import Problem
 from bot.index.citations import Reference
 from bot.index.search import SearchPage, Vocabulary, audience_terms, card_label
 from bot.index.snapshot import Snapshot, build_snapshot, derive_snapshot, reference_cacher
+from bot.service.semantic import Meaning, Mode, hybrid_page
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ STYLES: tuple[Style, ...] = get_args(Style)
 NoPick = Literal["collection", "topic", "both"]
 #: A collection filter no card matches: what a collection another server owns becomes (no key starts with "@").
 _UNSEEN = "@unseen"
+#: Card autocomplete searches by meaning too once the text is longer than this many words (a question).
+QUESTION_WORDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,8 @@ class SearchResult:
 
     page: SearchPage
     details: tuple[CardDetail, ...]
+    #: The cards are ranked by closeness in meaning (the words matched no card, or only some of them).
+    by_meaning: bool = False
 
     @property
     def message(self) -> str | None:
@@ -167,13 +172,18 @@ class CardService:
         cache_dir: Path | None = None,
         rng: _random.Random | None = None,
         load_cache: LoadCache | None = None,
+        meaning: Meaning | None = None,
     ) -> None:
+        """``meaning`` adds search by meaning (it starts embedding the library in the background)."""
+        self.meaning = meaning
         self._cache = load_cache or (LoadCache(cache_dir) if cache_dir is not None else None)
         self._index_dir = cache_dir / "search" if cache_dir is not None else None
         self._rng = rng or _random.Random()
         self._snapshot = build_snapshot(library, self._index_dir)
         self._swap_lock = threading.RLock()
         self._summaries: tuple[Library, list[CollectionSummary]] | None = None
+        if meaning is not None:
+            meaning.start(library)
 
     @classmethod
     def load(
@@ -183,6 +193,7 @@ class CardService:
         cache_dir: Path | None = None,
         rng: _random.Random | None = None,
         max_file_bytes: int | None = None,
+        meaning: Meaning | None = None,
     ) -> CardService:
         """Load a card folder (through the cache, when one is given) and index it; files over ``max_file_bytes``
         are refused unread (reloads keep the limit)."""
@@ -190,7 +201,7 @@ class CardService:
         # The parse workers extract each file's references as they go (the citation index then reads them).
         after_parse = reference_cacher(cache_dir / "search" if cache_dir is not None else None)
         library = load_library(cards_dir, cache=cache, after_parse=after_parse, max_file_bytes=max_file_bytes)
-        return cls(library, cache_dir=cache_dir, rng=rng, load_cache=cache)
+        return cls(library, cache_dir=cache_dir, rng=rng, load_cache=cache, meaning=meaning)
 
     # ------------------------------------------------------------------------------------- the library
     @property
@@ -219,6 +230,14 @@ class CardService:
             old = self._snapshot
             derived = None if old.library is library else derive_snapshot(old, library, self._index_dir)
             self._snapshot = derived if derived is not None else build_snapshot(library, self._index_dir)
+            if self.meaning is not None:
+                self.meaning.update(library)
+
+    def close(self) -> None:
+        """Stop the background work (embedding cards for search by meaning) and free the model; idempotent.
+        Blocks for up to about a second: call it off the event loop."""
+        if self.meaning is not None:
+            self.meaning.close()
 
     def swap_part(self, audience: Audience, part: Library) -> None:
         """Serve ``part`` as one audience's part of the library (a curator's write; see
@@ -261,7 +280,9 @@ class CardService:
         if card is None:
             return None
         collection = snap.library.collections[snap.library.card_collection[card_id]]
-        return CardDetail(card, collection, tuple(snap.citations.references_of(card_id)))
+        # "Bordin (5)" is shown as [5], not "[5]; Bordin" (the author is indexed only so that lookups find it)
+        cited = tuple(r for r in snap.citations.references_of(card_id) if not r.named_number)
+        return CardDetail(card, collection, cited)
 
     # ------------------------------------------------------------------------------------------ reading
     def random(
@@ -307,16 +328,40 @@ class CardService:
         limit: int = 5,
         offset: int = 0,
         viewer: Audience = None,
+        mode: Mode = "hybrid",
     ) -> SearchResult:
-        """Ranked search over text, topics, article and collection titles, among the cards ``viewer`` sees (the
-        filter is inside the index's query: totals and pages count only those)."""
+        """Ranked search over text, topics, article and collection titles, and by meaning (``mode``, see
+        :mod:`bot.service.semantic`; lexical while the cards are being embedded, or without the model), among the
+        cards ``viewer`` sees (the filter is inside the index's query: totals and pages count only those).
+
+        Runs the model for a new question: call it from a worker thread, not the event loop."""
         snap = self._snapshot
         key = self._collection_filter(collection, viewer)
-        page = snap.search.search(
-            query, topic=topic, collection=key, limit=limit, offset=offset, audiences=audience_terms(viewer)
-        )
+        audiences = audience_terms(viewer)
+        if self.meaning is None or mode == "lexical":
+            page = snap.search.search(
+                query, topic=topic, collection=key, limit=limit, offset=offset, audiences=audiences
+            )
+            meant = False
+        else:
+            picker = snap.picker
+            found = hybrid_page(
+                snap.search,
+                self.meaning,
+                snap.library,
+                query,
+                mode=mode,
+                # the cards this reader may see with these filters (None: every card, when all are shared)
+                pool=lambda: picker.visible_pool(topic, key, viewer) if topic or key or picker.mixed else None,
+                topic=topic,
+                collection=key,
+                audiences=audiences,
+                limit=limit,
+                offset=offset,
+            )
+            page, meant = found.page, found.by_meaning
         details = tuple(d for d in (self._detail(snap, hit.card_id) for hit in page.hits) if d is not None)
-        return SearchResult(page, details)
+        return SearchResult(page, details, meant)
 
     def cite(self, query: str, viewer: Audience = None) -> CiteResult:
         """Every card ``viewer`` sees that cites a work matching ``query``, with the reference as it writes it."""
@@ -367,7 +412,12 @@ class CardService:
             return [(cid, card_label(cards[cid].text)) for cid in islice(pool, limit)]
         key = self.resolve(prefix, viewer)
         exact = snap.library.cards.get(key) if key is not None else None
-        found = snap.search.suggest(prefix, limit=limit, audiences=audience_terms(viewer))
+        if self.meaning is not None and len(prefix.split()) > QUESTION_WORDS:
+            found = [
+                (d.card.id, card_label(d.card.text)) for d in self.search(prefix, limit=limit, viewer=viewer).details
+            ]
+        else:
+            found = snap.search.suggest(prefix, limit=limit, audiences=audience_terms(viewer))
         if exact is not None and key is not None:
             found = [(key, card_label(exact.text)), *[f for f in found if f[0] != key]][:limit]
         return found

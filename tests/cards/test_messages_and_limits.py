@@ -183,7 +183,7 @@ async def test_the_size_limit_comes_from_the_configuration_and_holds_on_reload(t
     cards.mkdir()
     make_file(cards, "small", 1)
     config = tmp_path / "config.yml"
-    config.write_text(f"cards_dir: {cards}\nmax_card_file_bytes: 4096\n", encoding="utf-8")
+    config.write_text(f"cards_dir: {cards}\nmax_card_file_bytes: 4096\nsemantic: off\n", encoding="utf-8")
     service = await load_service(load_settings(config, env={}))
     assert list(service.library.cards) == ["small-000"]
     big = make_file(cards, "big", 40)

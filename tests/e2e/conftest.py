@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,7 @@ database: data/factdeck.db
 cache_dir: cache
 guild_ready_timeout: 0.05
 view_flush_interval: 0.2
+semantic: {semantic}
 results_timeout: {results_timeout}
 cooldowns:
   search: {{rate: {search_rate}, per: 30}}
@@ -124,13 +126,21 @@ def warm_cache(library: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def write_config(
-    folder: Path, library: Path, cache: Path, *, results_timeout: float = 300, search_rate: int = 50
+    folder: Path,
+    library: Path,
+    cache: Path,
+    *,
+    results_timeout: float = 300,
+    search_rate: int = 50,
+    semantic: str = "off",
 ) -> Path:
-    """A config.yml in ``folder`` whose relative paths resolve against ``folder``."""
+    """A config.yml in ``folder`` whose relative paths resolve against ``folder``. Search by meaning is off unless
+    a test turns it on (``semantic="on"``): it loads the model and embeds the library at every start."""
     (folder / "cards").symlink_to(library, target_is_directory=True)
     (folder / "cache").symlink_to(cache, target_is_directory=True)
     path = folder / "config.yml"
-    path.write_text(CONFIG.format(results_timeout=results_timeout, search_rate=search_rate), encoding="utf-8")
+    text = CONFIG.format(results_timeout=results_timeout, search_rate=search_rate, semantic=semantic)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -147,6 +157,8 @@ async def start_bot(
     env = {"DISCORD_TOKEN": fake.token, "FACTDECK_CURATOR_GUILDS": ",".join(str(g.id) for g in curators)}
     if _database_url is not None:
         env["FACTDECK_DATABASE"] = _database_url
+    if "FACTDECK_SEMANTIC" in os.environ:  # off unless the test is marked semantic (tests/conftest.py)
+        env["FACTDECK_SEMANTIC"] = os.environ["FACTDECK_SEMANTIC"]
     settings = load_settings(config, env=env)
     holder: list[FactdeckBot] = []
 

@@ -27,6 +27,7 @@ database: data/factdeck.db
 cache_dir: cache
 guild_ready_timeout: 0.05
 view_flush_interval: {flush}
+semantic: off
 cooldowns:
   random: {{rate: 0, per: 1}}
 """

@@ -116,7 +116,10 @@ FORMS = [
         [ay(("Rogers",), "1951", "Rogers (1951)"), ay(("Beck",), "1995", "Beck, 1995")],
     ),
     # numbered
-    ("apply it more generally, Bordin (5) identified", [num(5, "Bordin (5)", ("Bordin",))]),
+    (
+        "apply it more generally, Bordin (5) identified",
+        [num(5, "Bordin (5)", ("Bordin",)), ("author-year", ("Bordin",), False, None, None, "Bordin (5)")],
+    ),
     ("by psychoanalysts (7, 8), whose", [num(7, "(7, 8)"), num(8, "(7, 8)")]),
     (
         "continuum of compliance, adherence, and therapeutic alliance.10,11 In this continuum",
@@ -203,7 +206,7 @@ def test_fold(raw: str, folded: str) -> None:
 
 SEED_KEYS = [
     {"rogers|1951", "horvath&luborsky|1993", "salvio&beutler&wood&engle|1992", "clarkson|1990"},
-    {"#5"},
+    {"#5", "bordin|"},
     {"#7", "#8"},
     {"bartle haring et al.|2007"},
     {"#10", "#11", "#12", "#13", "#14", "#15"},
@@ -262,7 +265,7 @@ def test_seed_fact_keys(n: int) -> None:
 def test_seed_index_size_and_references_of() -> None:
     index = seed_index()
     assert len(index) == len(set().union(*SEED_KEYS))
-    assert [r.key for r in index.references_of("fact2")] == ["#5"]
+    assert [r.key for r in index.references_of("fact2")] == ["#5", "bordin|"]
     assert index.references_of("fact8") == []
     assert index.references_of("nope") == []
 
@@ -301,6 +304,8 @@ def test_lookup_same_work_any_spelling(query: str) -> None:
         ("Rogers 1951", [("fact1", "Rogers (1951)")]),
         ("Rogers (1951)", [("fact1", "Rogers (1951)")]),
         ("Bordin 1994", [("fact7", "Bordin, 1994")]),
+        # "Bordin (5) identified...": an author named before a numbered reference is cited too
+        ("Bordin", [("fact2", "Bordin (5)"), ("fact7", "Bordin, 1979"), ("fact7", "Bordin, 1994")]),
         ("Barber et al. (2001)", [("fact10", "Barber et al. 2001")]),
         ("joe et al 2001", [("fact10", "Joe et. al. 2001")]),
         ("Drug Strategies", [("fact10", "Drug Strategies 2003")]),

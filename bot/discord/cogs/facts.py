@@ -90,6 +90,10 @@ def _no_pick(pick: Pick, topic: str | None, collection: str | None) -> str:
     return "No card has that topic in that collection; /fact collections shows each collection's topics."
 
 
+#: Above a search page ranked by meaning: no card has every word, so the closest ones are shown.
+MEANING_NOTE = "Closest in meaning to your question (no card has all of those words)."
+
+
 def _no_hits(reason: str | None, query: str) -> str:
     """Why /fact search shows nothing: the index's reason (an empty query), or no card matching."""
     if reason:
@@ -126,7 +130,8 @@ class _SearchPages:
         result = (
             self.first
             if number == 0 and self.first is not None
-            else self.cog.service.search(
+            else await asyncio.to_thread(
+                self.cog.service.search,
                 self.query,
                 topic=self.topic,
                 collection=self.collection,
@@ -144,7 +149,7 @@ class _SearchPages:
             offset=page.offset,
             query=page.query,
             counts=counts,
-            note=page.message,
+            note=MEANING_NOTE if result.by_meaning else page.message,
         )
         options = tuple(
             CardOption(detail.card.id, f"{n}. {detail.card.id}", _short(detail.card.text, 100))
@@ -432,8 +437,14 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         collection: CollectionId | None = None,
     ) -> None:
         """/fact search."""
-        result = self.service.search(
-            query, topic=topic, collection=collection, limit=PAGE_SIZE, viewer=interaction.guild_id
+        # off the event loop: a new question runs the sentence-embedding model
+        result = await asyncio.to_thread(
+            self.service.search,
+            query,
+            topic=topic,
+            collection=collection,
+            limit=PAGE_SIZE,
+            viewer=interaction.guild_id,
         )
         self.misses.search(query, [hit.score for hit in result.page.hits], interaction.guild_id)
         if not result.page.hits:
@@ -589,5 +600,6 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     @report.autocomplete("card")
     @source.autocomplete("card")
     async def card_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        """Cards as "id · start of the text"; the value is the id."""
-        return choices.cards(self.service, current, interaction.guild_id)
+        """Cards as "id · start of the text"; the value is the id. A question (several words) is searched by meaning
+        too, in a worker thread."""
+        return await asyncio.to_thread(choices.cards, self.service, current, interaction.guild_id)

@@ -64,7 +64,8 @@ def _parse_item(item: str) -> tuple[Reference, ...]:
 
 @lru_cache(maxsize=131072)
 def _parse_narrative(item: str) -> tuple[Reference, ...]:
-    """``Rogers (1951)``, ``Bordin (1979, 1994)``, ``Bordin (5)``."""
+    """``Rogers (1951)``, ``Bordin (1979, 1994)``, ``Bordin (5)`` (the number, and Bordin as an author with no
+    year)."""
     m = _NARR_FULL_RE.fullmatch(item)
     if m is None:
         return ()
@@ -73,7 +74,11 @@ def _parse_narrative(item: str) -> tuple[Reference, ...]:
         return ()
     written = _squash(item)
     if m.group("nums") is not None:
-        return tuple(Reference("numbered", names, False, None, n, written) for n in _numbers(m.group("nums")))
+        numbered = tuple(Reference("numbered", names, False, None, n, written) for n in _numbers(m.group("nums")))
+        # "Bordin (5) identified...": the card cites Bordin too, so `/fact cite Bordin` finds it (a work of no
+        # known year: "Bordin 1979" does not match it). The number alone still finds it as before.
+        et_al = m.group("etal") is not None
+        return (*numbered, Reference("author-year", names, et_al, None, None, written)) if numbered else ()
     et_al = m.group("etal") is not None
     years = _years(m.group("years"))
     if len(years) == 1:

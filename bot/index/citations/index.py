@@ -621,10 +621,11 @@ class CitationIndex:
         if old._all_ranked is not None:
             ranked = list(old._all_ranked)
             old_rank = old._rank_of.__getitem__
-            for key in changed:
+            shown = [key for key in changed if key[-1] != "|"]  # as in _ranked
+            for key in shown:
                 if key in old._entries:
                     del ranked[bisect_left(ranked, old_rank(key), key=old_rank)]
-            for key in changed:
+            for key in shown:
                 if key in self._entries:
                     insort(ranked, key, key=self._rank_of.__getitem__)
             self._all_ranked = ranked
@@ -759,6 +760,8 @@ class CitationIndex:
         by_surname = self._by_surname
         lists = [by_surname[names[i]] for i in range(lo, hi)]
         for key in heapq.merge(*lists, key=self._rank_of.__getitem__):
+            if key[-1] == "|":  # the author of a numbered reference: "Bordin" would find more than it counts
+                continue
             found.add(key)
             if len(found) >= limit:
                 break
@@ -824,7 +827,11 @@ class CitationIndex:
             if display_like and name_p:
                 # Display prefixes ("horvath & sy"): filter the first author's references.
                 first = _name_key(re.split(r"[&,(]| et al", prefix, maxsplit=1)[0])
-                keys.update(k for k in self._by_first.get(first, ()) if _text_key(self._display_of(k)).startswith(p))
+                keys.update(
+                    k
+                    for k in self._by_first.get(first, ())
+                    if k[-1] != "|" and _text_key(self._display_of(k)).startswith(p)
+                )
             opaque = self._opaque_sorted
             i = bisect_left(opaque, p)
             while i < len(opaque) and opaque[i].startswith(p):
@@ -835,14 +842,17 @@ class CitationIndex:
                 extra: set[str] = set()
                 for name in self._fuzzy_names(name_p, limit):
                     # Each surname's keys are in rank order: its first ``limit`` are enough.
-                    extra.update(k for k in islice(self._by_surname.get(name, ()), limit) if k not in keys)
+                    extra.update(
+                        k for k in islice(self._by_surname.get(name, ()), limit) if k not in keys and k[-1] != "|"
+                    )
                 ranked.extend(heapq.nsmallest(limit - len(ranked), extra, key=rank))
         return ranked
 
     def _ranked(self) -> list[str]:
         """Every key in rank order, computed once (for the empty prefix)."""
         if self._all_ranked is None:
-            self._all_ranked = sorted(self._entries, key=self._rank_of.__getitem__)
+            shown = (k for k in self._entries if k[-1] != "|")  # not the authors of numbered references
+            self._all_ranked = sorted(shown, key=self._rank_of.__getitem__)
         return self._all_ranked
 
 

@@ -16,7 +16,8 @@ class Reference(msgspec.Struct, frozen=True, gc=False, array_like=True):
     ``kind`` is ``"author-year"``, ``"numbered"`` or ``"opaque"`` (an explicit citation
     string that could not be parsed; matched by its folded text).  For numbered
     references ``authors`` holds the narrative author, if any (``Bordin (5)`` ->
-    ``("Bordin",)``), for information only: numbered identity is the number alone.
+    ``("Bordin",)``), for information only: numbered identity is the number alone. Such a reference comes with
+    an ``"author-year"`` one of no year (:attr:`named_number`), so that the author finds the card too.
 
     A frozen msgspec Struct outside the garbage collector's sight: the citation index of a 100k-card library
     holds about 200,000 of them, and a warm start decodes them all from one MessagePack blob in a single call
@@ -63,7 +64,14 @@ class Reference(msgspec.Struct, frozen=True, gc=False, array_like=True):
             return f"[{self.number}]"
         if self.kind == "opaque":
             return " ".join(self.written.split())
-        return f"{_join_authors(self.authors, self.et_al)} ({self.year})"
+        authors = _join_authors(self.authors, self.et_al)
+        return authors if self.year is None else f"{authors} ({self.year})"
+
+    @property
+    def named_number(self) -> bool:
+        """The author of a numbered reference (``Bordin`` of ``Bordin (5)``): found by author, never shown apart
+        from its number."""
+        return self.kind == "author-year" and self.year is None
 
 
 @dataclass(frozen=True, slots=True)
