@@ -24,6 +24,10 @@ if TYPE_CHECKING:  # imported when a command runs: matplotlib and the indexes ar
 __all__ = ["add_insight_commands", "counted_misses", "reports_json", "write_chart"]
 
 T = TypeVar("T")
+SERVER_HELP = (
+    "what this Discord server sees: its readers' reports and searches on the shared library and its own "
+    "collections (default: the shared library, every server's readers)"
+)
 
 
 def _report_rows(groups: list[CardReports]) -> list[dict[str, object]]:
@@ -92,12 +96,15 @@ def _print_json(data: object) -> None:
 
 
 def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
-    """Readers' reports grouped by card, most reported first (``--status``, ``--collection``)."""
-    from bot.insights import ReportDesk
+    """Readers' reports grouped by card, most reported first (``--status``, ``--collection``, ``--server``: the
+    reports made in that server on the cards it sees; without it, the shared library's from every server)."""
+    from bot.insights import EVERYWHERE, ReportDesk, ReportScope
 
     async def work(service: CardService, storage: Storage) -> list[CardReports]:
         status = None if args.status == "all" else args.status
-        return await ReportDesk(service, storage.reports).queue(status=status, collection=args.collection)
+        scope = EVERYWHERE if args.server is None else ReportScope(args.server)
+        collection = args.collection and (service.resolve_collection(args.collection, args.server) or "\0")
+        return await ReportDesk(service, storage.reports).queue(scope=scope, status=status, collection=collection)
 
     groups = _with_storage(settings, work)
     if groups is None:
@@ -118,11 +125,11 @@ def cmd_reports(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_insights(args: argparse.Namespace, settings: Settings) -> int:
-    """Failed searches, most and least viewed, most reported (``--guild``, ``--collection``, ``--days``)."""
+    """Failed searches, most and least viewed, most reported (``--server``, ``--collection``, ``--days``)."""
     from bot.insights import gather
 
     async def work(service: CardService, storage: Storage) -> dict[str, object]:
-        found = await gather(service, storage, guild_id=args.guild, collection=args.collection, days=args.days)
+        found = await gather(service, storage, guild_id=args.server, collection=args.collection, days=args.days)
         return found.as_json()
 
     data = _with_storage(settings, work)
@@ -201,10 +208,11 @@ def add_insight_commands(
     p = sub.add_parser("reports", parents=[config], help="readers' problem reports, most reported cards first")
     p.add_argument("--status", choices=["open", "fixed", "dismissed", "all"], default="open")
     p.add_argument("--collection", help="only cards of this collection")
+    p.add_argument("--server", type=int, metavar="ID", help=SERVER_HELP)
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=with_settings(cmd_reports))
     p = sub.add_parser("insights", parents=[config], help="failed searches, most and least viewed, most reported")
-    p.add_argument("--guild", type=int, help="only this server (default: all)")
+    p.add_argument("--server", "--guild", dest="server", type=int, metavar="ID", help=SERVER_HELP)
     p.add_argument("--collection", help="only this collection")
     p.add_argument("--days", type=int, default=30, help="how many days back (default 30)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")

@@ -33,6 +33,7 @@ __all__ = [
     "is_moderator",
     "may_curate",
     "moderator_only",
+    "moderator_refusal",
 ]
 
 T = TypeVar("T")
@@ -139,13 +140,24 @@ def curates_here() -> Callable[[T], T]:
     async def predicate(interaction: discord.Interaction[FactdeckBot]) -> bool:
         if interaction.guild is None:
             raise app_commands.NoPrivateMessage()
-        if is_moderator(interaction.user, interaction.client.settings) or await interaction.client.is_owner(
-            interaction.user
-        ):
-            return True
-        raise app_commands.CheckFailure(NOT_MODERATOR)
+        refusal = await moderator_refusal(interaction)
+        if refusal is not None:
+            raise app_commands.CheckFailure(refusal)
+        return True
 
     return app_commands.check(predicate)
+
+
+async def moderator_refusal(interaction: discord.Interaction[FactdeckBot]) -> str | None:
+    """Why the user may not curate anything here (a server's moderators curate its own collections; the bot's
+    owner may too), or None when they may: :func:`curates_here` for buttons and forms, checked at every press."""
+    if interaction.guild_id is None:
+        return "Use this in a server."
+    if is_moderator(interaction.user, interaction.client.settings) or await interaction.client.is_owner(
+        interaction.user
+    ):
+        return None
+    return NOT_MODERATOR
 
 
 def curator_only() -> Callable[[T], T]:

@@ -28,16 +28,18 @@ async def send_insights(
     collection: str | None,
     days: int,
 ) -> None:
-    """Answer ephemerally with the insights for the server it is asked in (and ``collection``), chart attached."""
-    if collection is not None and collection not in service.library.collections:
+    """Answer ephemerally with the insights for the server it is asked in (its view of the library, and
+    ``collection`` among the collections it sees), chart attached."""
+    guild_id = interaction.guild_id
+    key = service.resolve_collection(collection, guild_id) if collection is not None else None
+    if collection is not None and key is None:  # another server's collection is one that does not exist
         await interaction.response.send_message(
             f"There is no collection `{safe(collection, 100)}`.", ephemeral=True, allowed_mentions=NO_MENTIONS
         )
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
-    guild_id = interaction.guild_id
     found = await gather(service, storage, guild_id=guild_id, collection=collection, days=days)
     embed = insights_embed(found)
-    chart = await views_chart_of(service, storage, guild_id=guild_id, collection=collection, days=days)
+    chart = await views_chart_of(service, storage, guild_id=guild_id, collection=key, days=days)
     files = await attach_chart(embed, chart, title=f"Views per day, last {days} days", filename=CHART_FILE)
     await interaction.followup.send(embed=embed, files=files, ephemeral=True, allowed_mentions=NO_MENTIONS)

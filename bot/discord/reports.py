@@ -8,8 +8,12 @@ ephemerally, and told by DM (when they accept DMs) once a moderator resolves it.
 Curators: ``/cards reports`` lists open reports grouped by card, most reported first, paged; a card opens to its
 reports with Fix (the ``/cards edit`` form: saving closes the reports and the edit's audit entry names them),
 Dismiss (with a reason) and Reopen. The queue's buttons and menus are dynamic items too; every press and every
-form checks again, on our side, that the member may curate (:func:`bot.discord.checks.curator_refusal`), so a
-crafted custom id gets the same refusal as the command.
+form checks again, on our side, who the member is, so a crafted custom id gets the same refusal as the command.
+
+A server's moderators see the reports made in their server on the cards it sees (:class:`bot.insights.ReportScope`),
+and those who may curate the shared library the reports from every server on shared cards; Fix, Dismiss and
+Reopen follow the card's audience as ``/cards edit`` does (:func:`bot.discord.checks.may_curate`): a server's own
+card by that server's moderators, a shared one by the shared library's curators.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import discord
 from discord.ext import commands
 
-from bot.discord.checks import curator_refusal
+from bot.cards.library import audience_of_key, local_id
+from bot.discord.checks import curator_refusal, may_curate, moderator_refusal
 from bot.discord.embeds import card_embed, clip, safe
 from bot.discord.embeds.insights import card_reports_embed, queue_embed
 from bot.discord.errors import NO_MENTIONS, report_error
 from bot.discord.inputs import clean_text
-from bot.insights import KINDS, MAX_TEXT, CardReports, RateLimiter, ReportDesk, ReportRefused
+from bot.insights import KINDS, MAX_TEXT, CardReports, RateLimiter, ReportDesk, ReportRefused, ReportScope
 from bot.storage import Report, Storage
 
 if TYPE_CHECKING:
@@ -56,7 +61,8 @@ FORM_TIMEOUT = 900.0
 #: DMs sent at once when reports are resolved, and how long a shutdown waits for those under way (seconds).
 DM_CONCURRENCY = 5
 DM_SHUTDOWN_WAIT = 5.0
-CARD = r"[a-z0-9][a-z0-9-]{0,79}"
+#: A card's served key: its id, and for a server's own card ``@`` and the server id.
+CARD = r"[a-z0-9][a-z0-9-]{0,79}(?:@\d{1,20})?"
 STATUS_CHOICES = ("open", "fixed", "dismissed", "all")
 THANKS = "Thank you: the moderators will look at card `{card}`. You will get a DM when they resolve it."
 UPDATED = "Thank you: your earlier report on card `{card}` was updated. You will get a DM when it is resolved."
@@ -295,9 +301,10 @@ def _queue_view(
     return view
 
 
-def _card_view(group: CardReports) -> discord.ui.View:
-    open_ = any(r.status == "open" for r in group.reports)
-    closed = any(r.status != "open" for r in group.reports)
+def _card_view(group: CardReports, *, acts: bool) -> discord.ui.View:
+    """Fix / Dismiss / Reopen, each enabled when it applies and the moderator may act on the card (``acts``)."""
+    open_ = acts and any(r.status == "open" for r in group.reports)
+    closed = acts and any(r.status != "open" for r in group.reports)
     view = discord.ui.View(timeout=None)
     view.add_item(QueueAction("fix", group.card_id, disabled=not (open_ and group.exists)))
     view.add_item(QueueAction("dismiss", group.card_id, disabled=not open_))
@@ -336,8 +343,8 @@ class ReportsCog(commands.Cog):
 
     # -------------------------------------------------------------------------------------------- readers
     async def open_form(self, interaction: discord.Interaction[Any], card_id: str) -> None:
-        """The report form for ``card_id`` (a card no longer served is said so)."""
-        if self.desk.service.detail(card_id) is None:
+        """The report form for ``card_id`` (a card no longer served, or not seen here, is said so)."""
+        if self.desk.service.detail(card_id, interaction.guild_id) is None:
             await _say(interaction, f"There is no card `{safe(card_id, 100)}` (any more) to report.")
             return
         await interaction.response.send_modal(ReportModal(card_id))
@@ -345,7 +352,7 @@ class ReportsCog(commands.Cog):
     async def submit(self, interaction: discord.Interaction[Any], card_id: str, kind: str, text: str) -> None:
         """Store the report and thank the reader (or say why it was not taken)."""
         try:
-            _report, new = await self.desk.submit(
+            report, new = await self.desk.submit(
                 card_id,
                 guild_id=interaction.guild_id,
                 reporter_id=interaction.user.id,
@@ -356,16 +363,29 @@ class ReportsCog(commands.Cog):
         except ReportRefused as refused:
             await _say(interaction, str(refused))
             return
-        await _say(interaction, (THANKS if new else UPDATED).format(card=card_id))
+        await _say(interaction, (THANKS if new else UPDATED).format(card=local_id(report.card_id)))
 
     # ------------------------------------------------------------------------------------------- curators
-    async def _refused(self, interaction: discord.Interaction[Any]) -> bool:
-        """True (and the member told why) unless they may curate: checked at every press and form."""
-        refusal = await curator_refusal(interaction)
+    async def _scope(self, interaction: discord.Interaction[Any]) -> ReportScope | None:
+        """Whose reports the member sees here (see :class:`ReportScope`), or None (and they are told why) when they
+        are not a moderator: checked at every press and form."""
+        refusal = await moderator_refusal(interaction)
         if refusal is not None:
             await _say(interaction, refusal)
-            return True
-        return False
+            return None
+        return ReportScope(interaction.guild_id, shared=await curator_refusal(interaction) is None)
+
+    async def _acting(self, interaction: discord.Interaction[Any], card_id: str) -> ReportScope | None:
+        """The member's scope when they may close or reopen the reports on ``card_id`` (the card's audience decides,
+        as for ``/cards edit``), else None and they are told why."""
+        scope = await self._scope(interaction)
+        if scope is None:
+            return None
+        refusal = await may_curate(interaction, audience_of_key(card_id))
+        if refusal is not None:
+            await _say(interaction, refusal)
+            return None
+        return scope
 
     async def show_queue(
         self,
@@ -376,9 +396,14 @@ class ReportsCog(commands.Cog):
         edit: bool = False,
     ) -> None:
         """A page of the queue: cards with ``status`` reports (``all``: any), most reported first."""
-        if await self._refused(interaction):
+        scope = await self._scope(interaction)
+        if scope is None:
             return
-        groups = await self.desk.queue(status=None if status == "all" else status, collection=collection)
+        key = self.desk.service.resolve_collection(collection, scope.viewer) if collection else None
+        if collection and key is None:
+            await _say(interaction, f"There is no collection `{safe(collection, 100)}`.")
+            return
+        groups = await self.desk.queue(scope=scope, status=None if status == "all" else status, collection=key)
         last = max((len(groups) - 1) // QUEUE_PAGE, 0)
         page = min(max(page, 0), last)
         shown = groups[page * QUEUE_PAGE : (page + 1) * QUEUE_PAGE]
@@ -391,22 +416,23 @@ class ReportsCog(commands.Cog):
                 embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
             )
 
-    async def _card_message(self, group: CardReports, guild_id: int | None) -> dict[str, Any]:
+    async def _card_message(self, group: CardReports, scope: ReportScope) -> dict[str, Any]:
         embeds = [card_reports_embed(group)]
         if group.detail is not None:
-            views = await self.storage.views.count(group.card_id, guild_id) if guild_id else None
+            views = await self.storage.views.count(group.card_id, scope.viewer) if scope.viewer else None
             embeds.insert(0, card_embed(group.detail, views=views).embed)
-        return {"embeds": embeds, "view": _card_view(group)}
+        return {"embeds": embeds, "view": _card_view(group, acts=scope.acts_on(group.card_id))}
 
     async def show_card(self, interaction: discord.Interaction[Any], card_id: str, note: str | None = None) -> None:
         """One card's reports with Fix / Dismiss / Reopen (ephemeral)."""
-        if await self._refused(interaction):
+        scope = await self._scope(interaction)
+        if scope is None:
             return
-        group = await self.desk.card(card_id)
+        group = await self.desk.card(card_id, scope=scope)
         if not group.reports:
             await _say(interaction, f"There are no reports on `{safe(card_id, 100)}`.")
             return
-        message = await self._card_message(group, interaction.guild_id)
+        message = await self._card_message(group, scope)
         if note:
             message["content"] = note
         if interaction.response.is_done():
@@ -416,11 +442,12 @@ class ReportsCog(commands.Cog):
 
     async def fix(self, interaction: discord.Interaction[Any], card_id: str) -> None:
         """Open the ``/cards edit`` form on the card; saving it closes the open reports."""
-        if await self._refused(interaction):
+        scope = await self._acting(interaction, card_id)
+        if scope is None:
             return
         from bot.discord.report_fix import open_fix_form  # the form is the /cards cog's; imported when used
 
-        report_ids = await self.desk.open_ids(card_id)
+        report_ids = await self.desk.open_ids(card_id, scope=scope)
         if not report_ids:
             await _say(interaction, f"There are no open reports on `{safe(card_id, 100)}`.")
             return
@@ -445,25 +472,27 @@ class ReportsCog(commands.Cog):
 
     async def dismiss(self, interaction: discord.Interaction[Any], card_id: str) -> None:
         """Ask why, then dismiss every open report on the card."""
-        if await self._refused(interaction):
+        if await self._acting(interaction, card_id) is None:
             return
         await interaction.response.send_modal(DismissModal(card_id))
 
     async def finish_dismiss(self, interaction: discord.Interaction[Any], card_id: str, reason: str) -> None:
         """Dismiss with ``reason`` (checked again: the form may be submitted by anyone who crafts it)."""
-        if await self._refused(interaction):
+        scope = await self._acting(interaction, card_id)
+        if scope is None:
             return
         closed = await self.desk.dismiss(
-            card_id, moderator_id=interaction.user.id, moderator_name=interaction.user.name, reason=reason
+            card_id, scope=scope, moderator_id=interaction.user.id, moderator_name=interaction.user.name, reason=reason
         )
         await self._tell(closed, f"a moderator left the card as it is: {safe(reason, 500)}")
         await self.show_card(interaction, card_id, note=f"Dismissed {_reports(len(closed))} on `{card_id}`.")
 
     async def reopen(self, interaction: discord.Interaction[Any], card_id: str) -> None:
         """Open the card's closed reports again."""
-        if await self._refused(interaction):
+        scope = await self._acting(interaction, card_id)
+        if scope is None:
             return
-        opened = await self.desk.reopen(card_id)
+        opened = await self.desk.reopen(card_id, scope=scope)
         await self.show_card(interaction, card_id, note=f"Reopened {_reports(len(opened))} on `{card_id}`.")
 
     # ------------------------------------------------------------------------------------------- the DMs
@@ -482,7 +511,7 @@ class ReportsCog(commands.Cog):
             guild = self.bot.get_guild(report.guild_id) if report.guild_id else None
             where = f" in {safe(guild.name, 100)}" if guild is not None else ""
             text = (
-                f"Thank you for reporting a problem with card `{report.card_id}`{where} "
+                f"Thank you for reporting a problem with card `{local_id(report.card_id)}`{where} "
                 f"({KINDS.get(report.kind, report.kind).lower()}): {outcome}."
             )
             async with gate:

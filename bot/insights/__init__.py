@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from .charts import CHART_SIZE, ViewsChart, chart_text, draw_views, render_views, views_chart
 from .overview import Insights, gather, views_chart_of
-from .reports import KINDS, MAX_TEXT, CardReports, RateLimiter, ReportDesk, ReportRefused, card_digest
+from .reports import (
+    EVERYWHERE,
+    KINDS,
+    MAX_TEXT,
+    CardReports,
+    RateLimiter,
+    ReportDesk,
+    ReportRefused,
+    ReportScope,
+    card_digest,
+)
 from .searches import MISS_SCORE, SearchMisses, is_miss, normalise_query
 
 __all__ = [
     "CHART_SIZE",
+    "EVERYWHERE",
     "KINDS",
     "MAX_TEXT",
     "MISS_SCORE",
@@ -21,6 +32,7 @@ __all__ = [
     "RateLimiter",
     "ReportDesk",
     "ReportRefused",
+    "ReportScope",
     "SearchMisses",
     "ViewsChart",
     "card_digest",

@@ -2,7 +2,9 @@
 they reported, for the whole library or one collection, over the last ``days`` days.
 
 Views are counted over all time in the server (the view log keeps per-card totals); failed searches and reports
-over the last ``days`` days.
+over the last ``days`` days. A server's insights are its view of the library (the shared cards and its own
+collections, never another server's) and its readers' searches and reports; without a server, the shared library
+with every server's readers.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import dataclasses
 import datetime as dt
 import logging
 
+from bot.cards.library import visible
 from bot.service import CardService
 from bot.storage import MissedQuery, Storage
 
 from .charts import ViewsChart, views_chart
-from .reports import ReportDesk
+from .reports import EVERYWHERE, ReportDesk, ReportScope
 
 __all__ = ["Insights", "gather", "views_chart_of"]
 
@@ -61,18 +64,23 @@ async def gather(
     top: int = 10,
     today: dt.date | None = None,
 ) -> Insights:
-    """Insights for ``guild_id`` (None: every server) and ``collection`` (None: the whole library).
+    """Insights for ``guild_id`` (None: the shared library, read in every server) and ``collection`` (None: every
+    collection the server sees; else one it sees, by its id there or its served key).
 
     "Forgotten most" counts the Again ratings (failed recalls) in study mode of the members who study in the server,
     most first (ties: the higher share of Again, then the card id), as the daily question's rotation does."""
     library = service.library
     owner = library.card_collection
-    in_scope = [c for c in library.cards if collection is None or owner.get(c) == collection]
+    key = service.resolve_collection(collection, guild_id) if collection is not None else None
+    if collection is not None and key is None:  # a collection the server does not see has no cards for it
+        key = "\0"
+    in_scope = [c for c in library.cards if visible(c, guild_id) and (key is None or owner.get(c) == key)]
     views = await storage.views.views_by_card(guild_id)
     counted = sorted(((c, views.get(c, 0)) for c in in_scope), key=lambda item: (-item[1], item[0]))
     most = [(c, n) for c, n in counted if n][:top]
     least = sorted(counted, key=lambda item: (item[1], item[0]))[:top]
-    groups = await ReportDesk(service, storage.reports).queue(status="open", collection=collection)
+    readers = EVERYWHERE if guild_id is None else ReportScope(guild_id)  # a server's: its readers' reports
+    groups = await ReportDesk(service, storage.reports).queue(scope=readers, status="open", collection=key)
     reported = [(g.card_id, len(g.reports)) for g in groups[:top]]
     missed = await storage.searches.top(days=days, guild_id=guild_id, limit=top, today=today)
     forgotten: list[tuple[str, int, int]] = []
@@ -94,14 +102,17 @@ async def views_chart_of(
     days: int = 30,
     today: dt.date | None = None,
 ) -> ViewsChart:
-    """The views chart's data for ``guild_id`` (None: every server), the views still in memory included."""
+    """The views chart's data for ``guild_id`` (None: the shared library in every server), the views still in
+    memory included."""
     try:
         await storage.views.flush()
     except Exception as exc:  # noqa: BLE001 - the chart is drawn from what is stored; the flusher retries
         log.info("views not yet written are left out of the chart: %s", exc)
     today = today or dt.datetime.now(dt.UTC).date()
     since = today - dt.timedelta(days=days - 1)
-    rows = await storage.activity.views_by_card_day(since=since, guild_id=guild_id)
+    rows = [
+        r for r in await storage.activity.views_by_card_day(since=since, guild_id=guild_id) if visible(r[0], guild_id)
+    ]
     library = service.library
     titles = {cid: c.title for cid, c in library.collections.items()}
     return views_chart(rows, library.card_collection, titles, days=days, today=today, only=collection)

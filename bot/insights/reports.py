@@ -4,6 +4,10 @@
 kind, the text and the member's rate (:class:`RateLimiter`) and stores the report with the card's digest at that
 time (:func:`card_digest`); :meth:`ReportDesk.queue` groups reports by card, most reported first, and marks the
 ones on a card edited since (``stale``) or no longer served (``detail is None``).
+
+Whose reports a moderator sees is a :class:`ReportScope`: those made in their server on the cards it sees (the
+shared library and its own collections), and, for those who may curate the shared library, the reports from every
+server on shared cards; never another server's own cards, nor reports on them.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
+from bot.cards.library import Audience, audience_of_key
 from bot.cards.model import Card
 from bot.service import CardDetail, CardService
 from bot.storage import Report, ReportStore
@@ -29,6 +34,7 @@ __all__ = [
     "RateLimiter",
     "ReportDesk",
     "ReportRefused",
+    "ReportScope",
     "card_digest",
 ]
 
@@ -87,6 +93,34 @@ class RateLimiter:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ReportScope:
+    """Whose reports someone sees: ``viewer`` the server they are in (None: none, a direct message or the command
+    line); ``shared`` whether they may curate the shared library, and so see (and act on) the reports from every
+    server on shared cards."""
+
+    viewer: Audience
+    shared: bool = False
+
+    def sees(self, report: Report) -> bool:
+        """Whether ``report`` is theirs to see: on their server's own card, or made in their server on a shared
+        card (from any server, for a curator of the shared library)."""
+        audience = audience_of_key(report.card_id)
+        if audience is not None:
+            return audience == self.viewer
+        return self.shared or (report.guild_id or None) == self.viewer
+
+    def acts_on(self, card_id: str) -> bool:
+        """Whether they may close or reopen the reports on ``card_id`` (a served key): their server's own card, or
+        a shared one when they curate the shared library."""
+        audience = audience_of_key(card_id)
+        return self.shared if audience is None else audience == self.viewer
+
+
+#: What the command line sees without ``--server``: the shared library's reports, from every server.
+EVERYWHERE = ReportScope(None, shared=True)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class CardReports:
     """The reports on one card, with the card as served now (``detail`` None: no longer in the deck)."""
 
@@ -132,7 +166,7 @@ class ReportDesk:
         Raises :class:`ReportRefused` with what to tell the reader: an unknown card or kind, too long a text, or
         too many reports too fast (logged, so a flood shows in the log).
         """
-        detail = self.service.detail(card_id)
+        detail = self.service.detail(card_id, guild_id)  # what the reader sees there: a server's own card too
         if detail is None:
             raise ReportRefused("That card is no longer in the deck, so there is nothing to report.")
         if kind not in KINDS:
@@ -148,7 +182,7 @@ class ReportDesk:
                 f"{minutes} minute{'s' if minutes != 1 else ''}."
             )
         return await self.store.submit(
-            card_id=card_id,
+            card_id=detail.card.id,  # the served key: a server's own card is ``id@server``
             collection_id=detail.collection.id,
             guild_id=guild_id,
             reporter_id=reporter_id,
@@ -159,16 +193,23 @@ class ReportDesk:
         )
 
     def _group(self, card_id: str, reports: Sequence[Report]) -> CardReports:
-        detail = self.service.detail(card_id)
+        # the card under exactly this key (its own audience resolves it to itself, never to a namesake)
+        detail = self.service.detail(card_id, audience_of_key(card_id))
         return CardReports(card_id, detail, tuple(reports), card_digest(detail.card) if detail else None)
 
-    async def queue(self, *, status: str | None = "open", collection: str | None = None) -> list[CardReports]:
-        """Reports with ``status`` (None: any) grouped by card, most reported first, then the most recent.
+    async def _find(self, scope: ReportScope, *, status: str | None, card_id: str | None = None) -> list[Report]:
+        return [r for r in await self.store.find(status=status, card_id=card_id) if scope.sees(r)]
 
-        ``collection`` keeps the cards of that collection (as served, or as reported for a removed card).
+    async def queue(
+        self, *, scope: ReportScope, status: str | None = "open", collection: str | None = None
+    ) -> list[CardReports]:
+        """The reports ``scope`` sees with ``status`` (None: any) grouped by card, most reported first, then the
+        most recent.
+
+        ``collection`` keeps the cards of that collection (its served key; as reported for a removed card).
         """
         by_card: dict[str, list[Report]] = collections.defaultdict(list)
-        for report in await self.store.find(status=status):
+        for report in await self._find(scope, status=status):
             by_card[report.card_id].append(report)
         groups = [self._group(card_id, reports) for card_id, reports in by_card.items()]
         if collection is not None:
@@ -176,15 +217,15 @@ class ReportDesk:
         groups.sort(key=lambda g: (-len(g.reports), -g.latest.timestamp(), g.card_id))
         return groups
 
-    async def card(self, card_id: str, *, status: str | None = None) -> CardReports:
-        """The reports on ``card_id`` (with ``status``; None: all, open first)."""
-        reports = await self.store.find(status=status, card_id=card_id)
+    async def card(self, card_id: str, *, scope: ReportScope, status: str | None = None) -> CardReports:
+        """The reports ``scope`` sees on ``card_id`` (with ``status``; None: all, open first)."""
+        reports = await self._find(scope, status=status, card_id=card_id)
         reports.sort(key=lambda r: (r.status != "open", r.id))
         return self._group(card_id, reports)
 
-    async def open_ids(self, card_id: str) -> list[int]:
-        """The ids of the open reports on ``card_id``."""
-        return [r.id for r in await self.store.find(status="open", card_id=card_id)]
+    async def open_ids(self, card_id: str, *, scope: ReportScope) -> list[int]:
+        """The ids of the open reports ``scope`` sees on ``card_id``."""
+        return [r.id for r in await self._find(scope, status="open", card_id=card_id)]
 
     async def fix(
         self, card_id: str, report_ids: Sequence[int], *, moderator_id: int, moderator_name: str, audit_id: int | None
@@ -200,19 +241,22 @@ class ReportDesk:
         )
         return [r for r in closed if r.card_id == card_id]
 
-    async def dismiss(self, card_id: str, *, moderator_id: int, moderator_name: str, reason: str) -> list[Report]:
-        """Close every open report on ``card_id`` as dismissed, with ``reason``; return the ones closed."""
+    async def dismiss(
+        self, card_id: str, *, scope: ReportScope, moderator_id: int, moderator_name: str, reason: str
+    ) -> list[Report]:
+        """Close every open report ``scope`` sees on ``card_id`` as dismissed, with ``reason``; return the ones
+        closed."""
         return await self.store.resolve(
-            await self.open_ids(card_id),
+            await self.open_ids(card_id, scope=scope),
             status="dismissed",
             moderator_id=moderator_id,
             moderator_name=moderator_name,
             resolution=reason,
         )
 
-    async def reopen(self, card_id: str) -> list[Report]:
-        """Open every closed report on ``card_id`` again; return them."""
-        closed = [r.id for r in await self.store.find(status=None, card_id=card_id) if r.status != "open"]
+    async def reopen(self, card_id: str, *, scope: ReportScope) -> list[Report]:
+        """Open every closed report ``scope`` sees on ``card_id`` again; return them."""
+        closed = [r.id for r in await self._find(scope, status=None, card_id=card_id) if r.status != "open"]
         return await self.store.reopen(closed)
 
 

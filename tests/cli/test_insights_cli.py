@@ -30,26 +30,21 @@ def _seed(tmp_path: Path) -> None:
             now = dt.datetime.now(dt.UTC)
             for card in (CARD, CARD, "therapeutic-alliance-002"):
                 storage.views.record(ViewEvent(card, 7, 8, 9, "show", at=now))
-            await storage.reports.submit(
-                card_id=CARD,
-                collection_id="therapeutic-alliance",
-                guild_id=7,
-                reporter_id=42,
-                reporter_name="bob",
-                kind="typo",
-                text="@everyone teh",
-                card_digest="old",
-            )
-            await storage.reports.submit(
-                card_id="gone-001",
-                collection_id="gone",
-                guild_id=7,
-                reporter_id=42,
-                reporter_name="bob",
-                kind="other",
-                text="",
-                card_digest="x",
-            )
+            for card, collection, reporter, kind, text in (
+                (CARD, "therapeutic-alliance", 42, "typo", "@everyone teh"),
+                ("gone-001", "gone", 42, "other", ""),
+                ("course-001@7", "course@7", 43, "typo", "our own card"),  # server 7's own card
+            ):
+                await storage.reports.submit(
+                    card_id=card,
+                    collection_id=collection,
+                    guild_id=7,
+                    reporter_id=reporter,
+                    reporter_name="bob",
+                    kind=kind,
+                    text=text,
+                    card_digest="old" if card == CARD else "x",
+                )
             for _ in range(3):
                 storage.searches.record("zebra", 7)
 
@@ -128,3 +123,20 @@ def test_the_consoles_failed_searches_are_counted_in_the_bots_database(tmp_path:
             return [tuple(r) for r in rows]
 
     assert asyncio.run(counted()) == [(0, "nobody 1899", "cite", 1), (0, "zebra unicorn", "search", 1)]
+
+
+def test_reports_and_insights_see_what_one_server_sees(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _seed(tmp_path)
+
+    config = str(_config(tmp_path))
+
+    def cards(*args: str) -> list[str]:
+        assert cli_main(["reports", "--config", config, "--json", *args]) == 0
+        return sorted(c["card"] for c in json.loads(capsys.readouterr().out))
+
+    assert cards() == ["gone-001", CARD]  # the shared library's reports: a server's own card is not shared
+    assert cards("--server", "7") == ["course-001@7", "gone-001", CARD]
+    assert cards("--server", "8") == []  # made in another server, on cards server 8 does not own
+    assert cli_main(["insights", "--config", config, "--server", "8", "--json"]) == 0
+    elsewhere = json.loads(capsys.readouterr().out)
+    assert (elsewhere["missed"], elsewhere["most_viewed"], elsewhere["most_reported"]) == ([], [], [])

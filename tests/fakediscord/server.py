@@ -1850,12 +1850,18 @@ class FakeDiscord:
         data: dict[str, Any],
         *,
         user: FakeMember | FakeUser | None = None,
+        channel: FakeChannel | None = None,
     ) -> FakeInteraction:
         """Send a component interaction on ``message`` with any ``data`` (e.g. a select with no values), as a
-        hostile client could; nothing is checked against the message's components."""
+        hostile client could; nothing is checked against the message's components. ``channel`` (with ``user``)
+        sends it from another channel and server than the message's, replaying a message seen elsewhere."""
         msg = self._resolve_target_message(message)
-        who = self._component_user(msg, user)
-        guild, chan = self._component_context(msg)
+        if channel is not None and user is not None:
+            who: FakeMember | FakeUser = user
+            guild, chan = channel.guild, channel
+        else:
+            who = self._component_user(msg, user)
+            guild, chan = self._component_context(msg)
         return self._new_interaction(
             InteractionType.MESSAGE_COMPONENT, data, guild, chan, who, label=f"forged {data!r}"[:80], message=msg
         )

@@ -805,7 +805,7 @@ class CardsCog(commands.Cog):
     @cards.command(name="reports", description="Readers' problem reports, most reported cards first")
     @app_commands.describe(status="Which reports (default: open)", collection="Only cards of this collection")
     @app_commands.autocomplete(collection=_collection_choices)
-    @curator_only()
+    @curates_here()  # what each sees, and may act on, is decided by the card (bot.discord.reports)
     async def reports(
         self,
         interaction: discord.Interaction[Any],
@@ -823,7 +823,7 @@ class CardsCog(commands.Cog):
     @cards.command(name="insights", description="What readers searched for and did not find, read, and reported")
     @app_commands.describe(collection="Only this collection", days="How many days back (default 30)")
     @app_commands.autocomplete(collection=_collection_choices)
-    @curator_only()
+    @curates_here()  # the server's view: the shared library and its own collections
     async def insights(
         self,
         interaction: discord.Interaction[Any],
