@@ -99,20 +99,14 @@ async def serving(
         yield server
 
 
-async def run_alone(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
-    """``factdeck web``: load the cards, open storage (views kept in memory if it cannot be used), serve until
-    SIGINT or SIGTERM; SIGHUP re-reads the card folder."""
+async def run_alone(
+    settings: Settings, service: CardService, *, host: str | None = None, port: int | None = None
+) -> None:
+    """``factdeck web``: serve ``service``'s cards, with storage open (views kept in memory if it cannot be used),
+    until SIGINT or SIGTERM; SIGHUP re-reads the card folder."""
     config = settings.web
     if host is not None or port is not None:
         config = Web(config.enabled, host or config.host, config.port if port is None else port, config.public_url)
-    service = await asyncio.to_thread(
-        CardService.load,
-        settings.cards_dir,
-        cache_dir=settings.effective_cache_dir,
-        max_file_bytes=settings.max_card_file_bytes,
-    )
-    for problem in service.library.errors:
-        log.error("%s", problem)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     reloads: set[asyncio.Task[object]] = set()
