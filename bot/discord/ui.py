@@ -374,9 +374,10 @@ class ReadMore(
         await _route(interaction, lambda facts: facts.send_full_card(interaction, self.card_id))
 
 
-def card_message(detail: CardDetail, *, views: int | None) -> dict[str, Any]:
-    """A card's embed and, when its text was cut, the "Read more" button: keyword arguments for any send."""
-    render = card_embed(detail, views=views)
+def card_message(detail: CardDetail, *, views: int | None, link: str | None = None) -> dict[str, Any]:
+    """A card's embed and, when its text was cut, the "Read more" button: keyword arguments for any send.
+    ``link``: the card's web page (when the pages have a public address)."""
+    render = card_embed(detail, views=views, link=link)
     components = card_view(detail.card.id, truncated=render.truncated)
     return {"embed": render.embed, **({"view": components} if components is not None else {})}
 
