@@ -64,12 +64,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 2
         return int(run_console(service) or 0)
     from bot.discord.app import main
+    from bot.web.server import beside_the_bot
 
-    if settings.web.enabled:
-        from bot.web import serving
-
-        return main(settings, beside=lambda service, storage: serving(settings.web, service, storage.views))
-    return main(settings)
+    return main(settings, beside=beside_the_bot(settings.web))
 
 
 def cmd_web(args: argparse.Namespace) -> int:
@@ -185,6 +182,13 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    """A TCP port number (0: any free port), or an argparse error saying what is expected."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
 def add_bot_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``run``, ``web``, ``sync``, ``stats`` and ``health`` to the ``factdeck`` parser."""
     config = argparse.ArgumentParser(add_help=False)
@@ -199,7 +203,7 @@ def add_bot_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("web", parents=[config], help="serve the collections as web pages (docs/web.md)")
     p.add_argument("--host", help="address to listen on (default: web.host, 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port to listen on (default: web.port, 8080)")
+    p.add_argument("--port", type=_port, help="port to listen on, 0 for any free one (default: web.port, 8080)")
     p.set_defaults(func=cmd_web)
     p = sub.add_parser("sync", parents=[config], help="sync the slash commands to Discord now")
     p.set_defaults(func=cmd_sync)

@@ -44,6 +44,8 @@ SITE_NAME = "Factdeck"
 #: The longest description a share card carries.
 DESCRIPTION_MAX = 200
 
+_JSON_INERT = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -179,7 +181,8 @@ def _page(
 ) -> web.Response:
     """The HTML page (``template`` with ``values``) or, under ``/api``, ``data`` as JSON."""
     if _wants_json(request):
-        body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        # <, > and & as \u escapes: the JSON stays inert even if something treats it as HTML
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_JSON_INERT)
         return web.Response(text=body, status=status, content_type="application/json")
     path = request.path
     values.setdefault("description", "Curated collections of the most useful facts.")

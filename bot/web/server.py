@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -24,12 +24,15 @@ from bot.web.app import create_app
 from bot.web.pages import Published, shared_only
 from bot.web.visitors import ViewStore
 
-__all__ = ["MAX_LINE", "WebServer", "run_alone", "serving"]
+__all__ = ["MAX_LINE", "RUNNER_OPTIONS", "WebServer", "beside_the_bot", "run_alone", "serving"]
 
 log = logging.getLogger(__name__)
 
-#: The longest request line (and header) accepted: long enough for any query a reader types, and then some.
+#: The longest request line (and header) accepted: long enough for any query a reader types, and then some
+#: (aiohttp's own default, 8 KiB, answers a longer search with a bare "400 Bad Request").
 MAX_LINE = 64 * 1024
+#: How the HTTP server is run: no access log (no addresses or user agents kept), the longer request lines.
+RUNNER_OPTIONS: dict[str, Any] = {"access_log": None, "max_line_size": MAX_LINE, "max_field_size": MAX_LINE}
 
 
 class WebServer:
@@ -57,13 +60,7 @@ class WebServer:
 
     async def start(self) -> None:
         """Listen; raises OSError when the address is taken or not ours."""
-        runner = web.AppRunner(
-            self.app,
-            access_log=None,  # no addresses or user agents in the logs
-            handle_signals=False,
-            max_line_size=MAX_LINE,
-            max_field_size=MAX_LINE,
-        )
+        runner = web.AppRunner(self.app, handle_signals=False, **RUNNER_OPTIONS)
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self._port).start()
@@ -97,6 +94,16 @@ async def serving(
     app = create_app(service, views=views, base_url=config.base_url, published=published)
     async with WebServer(app, config.host, config.port) as server:
         yield server
+
+
+def beside_the_bot(
+    config: Web,
+) -> Callable[[CardService, Storage], contextlib.AbstractAsyncContextManager[object]] | None:
+    """What ``factdeck run`` serves beside the bot (:func:`bot.discord.app.run`'s ``beside``): the pages, on the
+    bot's own card service and view log, when ``web.enabled`` is set; otherwise None."""
+    if not config.enabled:
+        return None
+    return lambda service, storage: serving(config, service, storage.views)
 
 
 async def run_alone(
