@@ -12,10 +12,13 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from rapidfuzz import fuzz, process
+
 from bot.cards.library import Library
 from bot.cards.model import Card, Collection, Source
 from bot.cards.sources import Style, render_source
 from bot.index.citations import Reference
+from bot.index.search import card_label
 from bot.service import STYLES, CardDetail, CardService, CiteHit, CollectionSummary, SearchResult
 
 __all__ = [
@@ -233,12 +236,17 @@ def topic_page(service: CardService, published: Published, topic: str, page: str
 
 
 def close_cards(service: CardService, published: Published, text: str, limit: int = 5) -> list[tuple[str, str]]:
-    """Cards whose id or text is close to ``text``: (id, label), for a 404 page."""
+    """Cards whose id is close to ``text`` (a mistyped link), else whose text is: (id, label), for a 404 page."""
     library = service.library
-    choices = service.card_choices(text[:MAX_QUERY], limit=limit * 2)
-    return [
-        (i, label) for i, label in choices if i in library.cards and published(library, library.card_collection[i])
-    ][:limit]
+    asked = text[:MAX_QUERY]
+    ids = [
+        i
+        for i, _, _ in process.extract(asked, library.cards.keys(), scorer=fuzz.ratio, limit=limit * 2, score_cutoff=80)
+    ]
+    found = [(i, card_label(library.cards[i].text)) for i in ids]
+    found += service.card_choices(asked, limit=limit * 2)
+    visible = (pair for pair in dict(found).items() if pair[0] in library.cards)
+    return [pair for pair in visible if published(library, library.card_collection[pair[0]])][:limit]
 
 
 def close_collections(service: CardService, published: Published, text: str, limit: int = 5) -> list[Collection]:

@@ -17,6 +17,9 @@ HOSTILE_COLLECTION = "hostile"
 HOSTILE_CARD = "hostile-001"
 PRIVATE_COLLECTION = "study-group-notes"
 PRIVATE_CARD = "study-group-notes-001"
+#: A collection of three pages (20 cards a page).
+MANY = "many"
+MANY_CARDS = 45
 #: Markup that would run or change a page if it were not escaped.
 SCRIPT = '<script>alert("x")</script>'
 ATTRIBUTE = '"><img src=x onerror=alert(1)>'
@@ -62,6 +65,11 @@ def build(target: Path) -> Path:
             }
         ],
     }
+    many = {
+        "collection": {"id": MANY, "title": "Many facts", "curator": "Pager"},
+        "cards": [{"id": f"{MANY}-{i:03d}", "text": f"Numbered fact {i} about paging."} for i in range(MANY_CARDS)],
+    }
+    (target / f"{MANY}.yml").write_text(yaml.safe_dump(many), encoding="utf-8")
     folder = target / "servers" / "123456789012345678"
     folder.mkdir(parents=True)
     (folder / f"{PRIVATE_COLLECTION}.yml").write_text(yaml.safe_dump(private), encoding="utf-8")

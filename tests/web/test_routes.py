@@ -18,6 +18,8 @@ from tests.web.library import (
     ATTRIBUTE,
     HOSTILE_CARD,
     HOSTILE_COLLECTION,
+    MANY,
+    MANY_CARDS,
     PRIVATE_CARD,
     PRIVATE_COLLECTION,
     QUERIES,
@@ -117,12 +119,18 @@ async def test_the_collection_page_is_laid_out_as_the_seed_page(client: Client, 
     assert share["value"] == f"https://facts.example.org/c/{SEED}"
 
 
-async def test_a_large_collection_is_paged(client: Client, tmp_path: Path) -> None:
-    # The seed has 10 cards (one page); the pager is checked on the search and topic pages below, and here on JSON.
-    status, data = await _json(client, f"/api/c/{SEED}?page=1")
-    assert status == 200
-    assert isinstance(data, dict)
-    assert (data["page"], data["pages"], data["per_page"], data["total"]) == (1, 1, 20, 10)
+async def test_a_large_collection_is_paged(client: Client) -> None:
+    _, _, first = await _get(client, f"/c/{MANY}")
+    assert len(first.all("article", "card")) == 20
+    assert f"/c/{MANY}?page=2" in first.links()
+    _, _, last = await _get(client, f"/c/{MANY}?page=3")
+    assert [v["id"] for v in last.all("article", "card")] == [f"{MANY}-{i:03d}" for i in range(40, MANY_CARDS)]
+    assert f"/c/{MANY}?page=2" in last.links()
+    assert f"/c/{MANY}?page=4" not in last.links()
+    assert "Page 3 of 3" in " ".join(last.text)
+    _, beyond = await _json(client, f"/api/c/{MANY}?page=99")
+    assert isinstance(beyond, dict)
+    assert (beyond["page"], beyond["pages"], beyond["per_page"], beyond["total"]) == (3, 3, 20, MANY_CARDS)
 
 
 async def test_the_card_page_shows_topics_sources_references_and_the_cards_citing_the_same_works(
