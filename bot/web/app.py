@@ -93,17 +93,17 @@ def create_app(
     *,
     views: ViewStore | None = None,
     base_url: str | None = None,
-    published: Published = shared_only,
+    published: Published | None = None,
     totals_ttl: float = 30.0,
 ) -> web.Application:
     """The web application over ``service``. ``views`` records card page views (None: not counted, no totals);
     ``base_url`` is the public address (share tags then carry it); ``published`` says which collections are
-    served (default: the shared library, never a server's own collections)."""
+    served (default: :func:`shared_only`, the shared library, never a server's own collections)."""
     css = resources.files("bot.web").joinpath("static/site.css").read_bytes()
     context = WebContext(
         service=service,
         totals=ViewTotals(views, ttl=totals_ttl),
-        published=published,
+        published=published if published is not None else shared_only(),
         base_url=base_url.rstrip("/") if base_url else None,
         templates=_environment(),
         css=css,

@@ -31,6 +31,7 @@ __all__ = [
     "CollectionPage",
     "Paging",
     "Published",
+    "SharedOnly",
     "TopicPage",
     "card_page",
     "cite_page",
@@ -49,26 +50,48 @@ MAX_QUERY = 500
 #: At most this many other cards are shown per work a card cites, found among this many citing cards.
 CITED_WITH_SHOWN = 5
 CITED_WITH_SCANNED = 60
+#: Only the first works a card cites are followed for "other cards citing the same works" (each is one lookup).
+CITED_WITH_WORKS = 8
 
 #: Whether a collection may be shown on the web, given the library it is in.
 Published = Callable[[Library, str], bool]
 
 
-def shared_only(library: Library, collection_id: str) -> bool:
+class SharedOnly:
     """The default :data:`Published`: the shared library only.
 
     Server collections (kept under ``<cards>/servers/<guild id>/``) are private to their server and are not
     served, nor found by search, citations or suggestions. When server collections can be published, pass a
-    :data:`Published` that asks the service instead.
+    :data:`Published` that asks the service instead. The private collections are worked out once per library
+    (a reload or a moderator's write makes a new one), so a page pays one set lookup per card.
     """
-    path = library.collection_file.get(collection_id)
-    if path is None:
-        return False
-    try:
-        relative = path.resolve().relative_to(library.root.resolve())
-    except ValueError:
-        return True  # a file named on its own (not under the folder) is the operator's
-    return relative.parts[:1] != ("servers",)
+
+    def __init__(self) -> None:
+        self._private: tuple[Library, frozenset[str]] | None = None
+
+    def __call__(self, library: Library, collection_id: str) -> bool:
+        cached = self._private
+        if cached is None or cached[0] is not library:
+            cached = self._private = (library, _private_collections(library))
+        return collection_id in library.collections and collection_id not in cached[1]
+
+
+def _private_collections(library: Library) -> frozenset[str]:
+    root = library.root.resolve()
+    private = set()
+    for collection_id, path in library.collection_file.items():
+        try:
+            relative = path.resolve().relative_to(root)
+        except ValueError:
+            continue  # a file named on its own (not under the folder) is the operator's
+        if relative.parts[:1] == ("servers",):
+            private.add(collection_id)
+    return frozenset(private)
+
+
+def shared_only() -> Published:
+    """A fresh :class:`SharedOnly` (each application keeps its own cache)."""
+    return SharedOnly()
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +196,7 @@ def _cited_with(service: CardService, published: Published, detail: CardDetail) 
     :data:`CITED_WITH_SHOWN` per work; every card citing a work is one click away on its ``/cite`` page)."""
     library = service.library
     found: dict[str, tuple[CardDetail, list[Reference]]] = {}
-    for reference in dict.fromkeys(detail.references):
+    for reference in list(dict.fromkeys(detail.references))[:CITED_WITH_WORKS]:
         if reference.kind == "numbered":  # [7] is a note number in one text, not the same work in another
             continue
         shown = 0

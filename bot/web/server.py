@@ -21,7 +21,7 @@ from bot.service import CardService
 from bot.settings import Settings, Web
 from bot.storage import Storage
 from bot.web.app import create_app
-from bot.web.pages import Published, shared_only
+from bot.web.pages import Published
 from bot.web.visitors import ViewStore
 
 __all__ = ["MAX_LINE", "RUNNER_OPTIONS", "WebServer", "beside_the_bot", "run_alone", "serving"]
@@ -88,7 +88,7 @@ class WebServer:
 
 @contextlib.asynccontextmanager
 async def serving(
-    config: Web, service: CardService, views: ViewStore | None, *, published: Published = shared_only
+    config: Web, service: CardService, views: ViewStore | None, *, published: Published | None = None
 ) -> AsyncIterator[WebServer]:
     """Serve the pages while the block runs (the bot's run path: the same service and view log as the bot)."""
     app = create_app(service, views=views, base_url=config.base_url, published=published)
