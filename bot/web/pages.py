@@ -235,16 +235,16 @@ def search_page(
 
 def cite_page(
     service: CardService, published: Published, ref: str, page: str | None
-) -> tuple[str | None, Paging, tuple[CiteHit, ...]]:
+) -> tuple[str | None, Paging, Sequence[CiteHit]]:
     """The cards citing a work, as ``/fact cite`` finds them: a message when there is none, a page of hits."""
     result = service.cite(ref[:MAX_QUERY])
     library = service.library
-    hits = result.hits
+    hits: Sequence[CiteHit] = result.hits
+    if not all(published(library, c) for c in library.collections):  # leave private cards out of the count too
+        hits = [h for h in hits if published(library, h.detail.collection.id)]
     paging = Paging.of(page, CITE_PAGE, len(hits))
-    shown = tuple(
-        h for h in hits[paging.offset : paging.offset + paging.size] if published(library, h.detail.collection.id)
-    )
-    return result.message, paging, shown
+    message = result.message if hits or result.message else f"No card cites “{ref.strip()[:200]}”."
+    return message, paging, hits[paging.offset : paging.offset + paging.size]
 
 
 def topic_page(service: CardService, published: Published, topic: str, page: str | None) -> TopicPage | None:

@@ -346,6 +346,10 @@ async def test_a_servers_own_collection_is_not_on_the_web(client: Client) -> Non
     assert PRIVATE_COLLECTION not in html
     _, html, _ = await _get(client, "/search?q=private+note")
     assert PRIVATE_CARD not in html
+    _, cited = await _json(client, "/api/cite?ref=Horvath+%26+Symonds+1991")
+    assert isinstance(cited, dict)
+    assert PRIVATE_CARD not in [c["id"] for c in cited["cards"]]
+    assert cited["total"] == len(cited["cards"])  # not counted either
     _, html, _ = await _get(client, "/card/study-group-notes")  # suggestions do not leak it either
     assert PRIVATE_CARD not in html
 
