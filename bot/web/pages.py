@@ -165,7 +165,9 @@ def collection_page(
     library = service.library
     if collection_id not in library.collections or not published(library, collection_id):
         return None
-    summary = next(s for s in service.collections() if s.collection.id == collection_id)
+    summary = next((s for s in service.collections() if s.collection.id == collection_id), None)
+    if summary is None:  # removed by a reload between the two reads
+        return None
     cards = library.cards_of(collection_id)
     paging = Paging.of(page, COLLECTION_PAGE, len(cards))
     shown = cards[paging.offset : paging.offset + paging.size]
@@ -250,7 +252,8 @@ def cite_page(
 def topic_page(service: CardService, published: Published, topic: str, page: str | None) -> TopicPage | None:
     """A page of the cards with a topic (as ``/fact random topic:`` draws from), or None for an unknown topic."""
     library = service.library
-    ids = [i for i in service.pool(topic=topic[:MAX_QUERY]) if published(library, library.card_collection[i])]
+    owner = library.card_collection  # the pool may come from a newer library: its new cards are left out
+    ids = [i for i in service.pool(topic=topic[:MAX_QUERY]) if published(library, owner.get(i, ""))]
     if not ids:
         return None
     paging = Paging.of(page, COLLECTION_PAGE, len(ids))

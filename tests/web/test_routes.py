@@ -463,3 +463,22 @@ async def test_pages_keep_being_served_while_the_cards_reload(client: Client, we
         finally:
             stop.set()
             worker.join()
+
+
+async def test_a_page_read_across_a_swap_is_whole_never_a_500(web_cards: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a reload between two reads of one page looks like: the pool already has a card the library read first
+    # does not, and the collection list no longer has the collection.
+    service = CardService.load(web_cards)
+    real_pool = service.pool
+    monkeypatch.setattr(service, "pool", lambda **kw: ("ghost-001", *real_pool(**kw)))
+    monkeypatch.setattr(service, "collections", lambda: [])
+    from aiohttp.test_utils import TestServer
+
+    from bot.web import create_app
+
+    async with TestClient(TestServer(create_app(service))) as own:
+        topic = await own.get("/topics/empathy", headers=BROWSER)
+        assert topic.status == 200
+        assert "ghost-001" not in await topic.text()
+        gone = await own.get(f"/c/{SEED}", headers=BROWSER)
+        assert gone.status == 404
