@@ -289,6 +289,10 @@ class CardService:
             return CiteResult(query, NO_HITS, f"No card cites “{query.strip()[:200]}”.")
         return CiteResult(query, CiteHits(snap, found))
 
+    def citing_work(self, reference: Reference) -> list[str]:
+        """Ids of the cards citing exactly this work (the same :attr:`Reference.key`), in library order."""
+        return self._snapshot.citations.cards_citing_work(reference.key)
+
     def source(self, card_id: str, style: Style = "plain") -> str | None:
         """Where a card comes from, formatted in a citation style; None for an unknown card."""
         card = self._snapshot.library.cards.get(card_id)

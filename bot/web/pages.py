@@ -47,9 +47,8 @@ CITE_PAGE = 20
 SEARCH_PAGE = 10
 #: A query longer than this is cut before it is searched (the bot's own inputs are far shorter).
 MAX_QUERY = 500
-#: At most this many other cards are shown per work a card cites, found among this many citing cards.
+#: At most this many other cards are shown per work a card cites.
 CITED_WITH_SHOWN = 5
-CITED_WITH_SCANNED = 60
 #: Only the first works a card cites are followed for "other cards citing the same works" (each is one lookup).
 CITED_WITH_WORKS = 8
 
@@ -202,11 +201,9 @@ def _cited_with(service: CardService, published: Published, detail: CardDetail) 
         if reference.kind == "numbered":  # [7] is a note number in one text, not the same work in another
             continue
         shown = 0
-        for hit in service.cite(reference.display()).hits[:CITED_WITH_SCANNED]:
-            other = hit.detail
-            if other.card.id == detail.card.id or not published(library, other.collection.id):
-                continue
-            if reference.key not in {r.key for r in other.references}:
+        for card_id in service.citing_work(reference):
+            other = service.detail(card_id) if card_id != detail.card.id else None
+            if other is None or not published(library, other.collection.id):
                 continue
             found.setdefault(other.card.id, (other, []))[1].append(reference)
             shown += 1

@@ -1,0 +1,26 @@
+"""What the card page asks of the service: the cards citing exactly one work, by its key, in /fact cite's order."""
+
+from __future__ import annotations
+
+from bot.service import CardService
+
+
+def test_citing_work_is_every_card_citing_that_very_work(web_service: CardService) -> None:
+    library = web_service.library
+    checked = 0
+    for card_id in library.cards:
+        detail = web_service.detail(card_id)
+        assert detail is not None
+        for reference in detail.references:
+            expected = [
+                other
+                for other in library.cards
+                if reference.key in {r.key for r in web_service.detail(other).references}  # type: ignore[union-attr]
+            ]
+            found = web_service.citing_work(reference)
+            assert sorted(found) == sorted(expected), reference
+            # in the order /fact cite lists them
+            cited = [h.detail.card.id for h in web_service.cite(reference.display()).hits]
+            assert found == [i for i in cited if i in found]
+            checked += 1
+    assert checked > 40
