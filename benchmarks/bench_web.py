@@ -6,7 +6,8 @@ load comes from aiohttp clients in a second process, so the server's loop is not
 times are the handler's own (a middleware measures each request from routing to the finished response); "client"
 times include the HTTP round trip.
 
-Run: .venv/bin/python -m benchmarks.bench_web [--cards 100000] [--requests 2000] [--concurrency 8]
+Run: .venv/bin/python -m benchmarks.bench_web [--cards 100000] [--requests 2000] [--concurrency 8] [--rounds 4]
+     [--keep DIR]
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from aiohttp import web  # noqa: E402
+from aiohttp import ClientSession, web  # noqa: E402
 
 from benchmarks.synth import _WORDS, write_library  # noqa: E402
 from bot.service import CardService  # noqa: E402
@@ -119,13 +121,28 @@ def _paths(service: CardService, kind: str, n: int, rng: random.Random) -> list[
     return [f"/search?q={'+'.join(rng.sample(words, rng.choice((1, 2))))}" for _ in range(n)]
 
 
-async def measure(cards: int, requests: int, concurrency: int) -> None:
+@dataclass
+class _Kind:
+    """One kind of page: its paths, and what the rounds measured of it."""
+
+    label: str
+    paths: list[str]
+    latencies: list[float] = field(default_factory=list)
+    server: list[float] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    elapsed: float = 0.0
+    cpu: float = 0.0
+
+
+async def measure(cards: int, requests: int, concurrency: int, rounds: int, keep: Path | None) -> None:
     rng = random.Random(17)
     with tempfile.TemporaryDirectory(prefix="factdeck-bench-web-") as tmp:
-        folder = Path(tmp) / "cards"
+        base = keep if keep is not None else Path(tmp)
+        folder = base / f"cards-{cards}"
         started = time.perf_counter()
-        write_library(folder, cards, max(10, cards // 1000))
-        service = await asyncio.to_thread(CardService.load, folder, cache_dir=Path(tmp) / "cache")
+        if not folder.is_dir():
+            write_library(folder, cards, max(10, cards // 1000))
+        service = await asyncio.to_thread(CardService.load, folder, cache_dir=base / f"cache-{cards}")
         print(
             f"library: {len(service.library.cards):,} cards in {len(service.library.collections)} collections "
             f"(written and indexed in {time.perf_counter() - started:.0f} s)",
@@ -137,50 +154,62 @@ async def measure(cards: int, requests: int, concurrency: int) -> None:
             timer = _Timer()
             app = create_app(service, views=storage.views)
             app.middlewares.insert(0, timer.middleware)
-            rows = []
+            kinds = [
+                _Kind("/c/<collection>?page=", _paths(service, "collection", requests, rng)),
+                _Kind("/card/<id>", _paths(service, "card", requests, rng)),
+                _Kind("/search?q=", _paths(service, "search", requests, rng)),
+            ]
             async with WebServer(app, "127.0.0.1", 0) as server:
-                for label, kind in (
-                    ("/c/<collection>?page=", "collection"),
-                    ("/card/<id>", "card"),
-                    ("/search?q=", "search"),
-                ):
-                    paths = _paths(service, kind, requests, rng)
-                    await _load(server.url, paths[: max(20, requests // 20)], concurrency)  # warm up
-                    timer.samples.clear()
-                    result = await _load(server.url, paths, concurrency)
-                    rows.append((label, result, list(timer.samples)))
-                size = max(int(statistics.median(r[1]["sizes"])) for r in rows)  # type: ignore[arg-type]
-            constant = "x" * size
+                for kind in kinds:  # warm up (caches, lazily decoded indexes), and learn the page sizes
+                    await _load(server.url, kind.paths[: max(20, requests // 20)], concurrency)
+                size = int(statistics.median(len(p) for p in [await _page(server.url, k.paths[0]) for k in kinds]))
+                constant = "x" * size
 
-            async def bare(request: web.Request) -> web.Response:
-                return web.Response(text=constant, content_type="text/html")
+                async def bare(request: web.Request) -> web.Response:
+                    return web.Response(text=constant, content_type="text/html")
 
-            baseline_app = web.Application(middlewares=[timer.middleware])
-            baseline_app.router.add_get("/", bare)
-            async with WebServer(baseline_app, "127.0.0.1", 0) as server:
-                await _load(server.url, ["/"] * max(20, requests // 20), concurrency)
-                timer.samples.clear()
-                base = await _load(server.url, ["/"] * requests, concurrency)
-                base_server = list(timer.samples)
-    base_rate = requests / float(base["elapsed"])  # type: ignore[arg-type]
-    print(f"\n{requests} requests per page kind, {concurrency} connections, load from a second process\n")
-    head = f"{'page':24} {'pages/s':>8} {'× bare':>7} {'client p50/p99 ms':>18} {'server p50/p99 ms':>18} {'KB':>6}"
+                baseline_app = web.Application(middlewares=[timer.middleware])
+                baseline_app.router.add_get("/", bare)
+                bare_kind = _Kind(f"bare aiohttp ({size / 1024:.0f} KB)", ["/"] * requests)
+                async with WebServer(baseline_app, "127.0.0.1", 0) as bare_server:
+                    await _load(bare_server.url, ["/"] * max(20, requests // 20), concurrency)
+                    # Rounds alternate the kinds, so whatever else the machine does falls on all of them alike.
+                    chunk = -(-requests // rounds)
+                    for number in range(rounds):
+                        for kind, url in [(bare_kind, bare_server.url)] + [(k, server.url) for k in kinds]:
+                            paths = kind.paths[number * chunk : (number + 1) * chunk]
+                            timer.samples.clear()
+                            cpu = time.process_time()
+                            result = await _load(url, paths, concurrency)
+                            kind.cpu += time.process_time() - cpu
+                            kind.elapsed += float(result["elapsed"])  # type: ignore[arg-type]
+                            kind.latencies += result["latencies"]  # type: ignore[arg-type]
+                            kind.sizes += result["sizes"]  # type: ignore[arg-type]
+                            kind.server += timer.samples
+    print(f"\n{requests} requests per kind in {rounds} alternating rounds, {concurrency} connections, load from a")
+    print("second process. 'CPU/page' is the server process's CPU time per page (the figure least moved by other")
+    print("work on the machine); 'server' is the handler's own time; 'client' includes the HTTP round trip.\n")
+    head = (
+        f"{'page':24} {'pages/s':>8} {'× bare':>7} {'CPU/page ms':>12} {'× bare':>7} "
+        f"{'server p50/p99 ms':>18} {'client p50/p99 ms':>18} {'KB':>6}"
+    )
     print(head)
     print("-" * len(head))
-
-    def line(label: str, result: dict[str, object], server_ms: list[float]) -> None:
-        latencies: list[float] = result["latencies"]  # type: ignore[assignment]
-        sizes: list[int] = result["sizes"]  # type: ignore[assignment]
-        rate = requests / float(result["elapsed"])  # type: ignore[arg-type]
+    bare_rate = requests / bare_kind.elapsed
+    bare_cpu = bare_kind.cpu / requests * 1000
+    for kind in [bare_kind, *kinds]:
+        rate = requests / kind.elapsed
+        cpu = kind.cpu / requests * 1000
         print(
-            f"{label:24} {rate:8.0f} {rate / base_rate:7.2f} "
-            f"{_p(latencies, 0.5):8.2f} / {_p(latencies, 0.99):6.2f} "
-            f"{_p(server_ms, 0.5):8.2f} / {_p(server_ms, 0.99):6.2f} {statistics.median(sizes) / 1024:6.1f}"
+            f"{kind.label:24} {rate:8.0f} {rate / bare_rate:7.2f} {cpu:12.2f} {cpu / bare_cpu:7.1f} "
+            f"{_p(kind.server, 0.5):8.2f} / {_p(kind.server, 0.99):6.2f} "
+            f"{_p(kind.latencies, 0.5):8.2f} / {_p(kind.latencies, 0.99):6.2f} {statistics.median(kind.sizes) / 1024:6.1f}"
         )
 
-    line(f"bare aiohttp ({size // 1024} KB)", base, base_server)
-    for label, result, server_ms in rows:
-        line(label, result, server_ms)
+
+async def _page(base: str, path: str) -> bytes:
+    async with ClientSession(base, headers={"User-Agent": BROWSER}) as session, session.get(path) as response:
+        return await response.read()
 
 
 def main() -> None:
@@ -188,8 +217,10 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=100_000, help="library size in cards (default 100000)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per page kind (default 2000)")
     parser.add_argument("--concurrency", type=int, default=8, help="connections of the load (default 8)")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds over the kinds (default 4)")
+    parser.add_argument("--keep", type=Path, help="write the library (and its cache) here and reuse it next time")
     args = parser.parse_args()
-    asyncio.run(measure(args.cards, args.requests, args.concurrency))
+    asyncio.run(measure(args.cards, args.requests, args.concurrency, args.rounds, args.keep))
 
 
 if __name__ == "__main__":

@@ -175,12 +175,15 @@ def _page(
     request: web.Request,
     template: str,
     values: dict[str, Any],
-    data: object,
+    data: object | Callable[[], object],
     *,
     status: int = 200,
 ) -> web.Response:
-    """The HTML page (``template`` with ``values``) or, under ``/api``, ``data`` as JSON."""
+    """The HTML page (``template`` with ``values``) or, under ``/api``, ``data`` as JSON (a callable is called
+    only then, so an HTML page does not pay for its JSON)."""
     if _wants_json(request):
+        if callable(data):
+            data = data()
         # <, > and & as \u escapes: the JSON stays inert even if something treats it as HTML
         body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_JSON_INERT)
         return web.Response(text=body, status=status, content_type="application/json")
@@ -224,7 +227,7 @@ async def index(request: web.Request) -> web.Response:
     """``/``: the shared collections, with their curator, number of cards and views."""
     ctx = _ctx(request)
     summaries = pages.collection_summaries(ctx.service, ctx.published)
-    views = ctx.service.views_per_collection(await ctx.totals.by_card())
+    views = await ctx.totals.by_collection(ctx.service.library.card_collection)
     rows = [(s, views.get(s.collection.id, 0)) for s in summaries]
     data = [{**collection_json(s), "views": n, "url": f"/c/{quote(s.collection.id)}"} for s, n in rows]
     values = {"title": "Curated collections", "rows": rows, "cards": sum(s.cards for s in summaries)}
@@ -238,13 +241,16 @@ async def collection(request: web.Request) -> web.Response:
     found = pages.collection_page(ctx.service, ctx.published, collection_id, request.query.get("page"))
     if found is None:
         return _not_found(request, what="collection", text=collection_id)
-    views = ctx.service.views_per_collection(await ctx.totals.by_card()).get(collection_id, 0)
+    views = (await ctx.totals.by_collection(ctx.service.library.card_collection)).get(collection_id, 0)
     info = found.summary.collection
-    data = {
-        "collection": {**collection_json(found.summary), "views": views},
-        **found.paging.json(),
-        "cards": [card_json(d) for d in found.cards],
-    }
+
+    def data() -> object:
+        return {
+            "collection": {**collection_json(found.summary), "views": views},
+            **found.paging.json(),
+            "cards": [card_json(d) for d in found.cards],
+        }
+
     share = _absolute(request, f"/c/{quote(info.id)}")
     values = {
         "title": info.title,
@@ -270,13 +276,18 @@ async def card(request: web.Request) -> web.Response:
         ctx.totals.record(card_id)
     views = (await ctx.totals.by_card()).get(card_id, 0)
     detail = found.detail
-    data = {
-        **card_json(detail),
-        "views": views,
-        "url": f"/card/{quote(card_id)}",
-        "sources": dict(found.sources),
-        "cited_with": [{**card_json(c.detail), "shared": [r.display() for r in c.shared]} for c in found.cited_with],
-    }
+
+    def data() -> object:
+        return {
+            **card_json(detail),
+            "views": views,
+            "url": f"/card/{quote(card_id)}",
+            "sources": dict(found.sources),
+            "cited_with": [
+                {**card_json(c.detail), "shared": [r.display() for r in c.shared]} for c in found.cited_with
+            ],
+        }
+
     values = {
         "title": f"{clip(detail.card.text, 60)} · {detail.collection.title}",
         "description": clip(detail.card.text),
@@ -296,10 +307,13 @@ async def search(request: web.Request) -> web.Response:
     query = request.query.get("q", "")
     if not query.strip():
         empty: dict[str, Any] = {"title": "Search", "q": "", "result": None, "paging": None}
-        data: dict[str, object] = {"query": "", "total": 0, "offset": 0, "message": None, "cards": []}
-        return _page(request, "search.html", empty, data)
+        nothing = {"query": "", "total": 0, "offset": 0, "message": None, "cards": []}
+        return _page(request, "search.html", empty, nothing)
     result, paging = pages.search_page(ctx.service, ctx.published, query, request.query.get("page"))
-    data = {**search_json(query, result), **paging.json()}
+
+    def data() -> object:
+        return {**search_json(query, result), **paging.json()}
+
     values = {
         "title": f"Search: {clip(query, 60)}",
         "q": query,
@@ -317,12 +331,15 @@ async def cite(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     ref = request.query.get("ref", "")
     message, paging, hits = pages.cite_page(ctx.service, ctx.published, ref, request.query.get("page"))
-    data = {
-        "query": ref,
-        "message": message,
-        **paging.json(),
-        "cards": [cite_hit_json(h) for h in hits],
-    }
+
+    def data() -> object:
+        return {
+            "query": ref,
+            "message": message,
+            **paging.json(),
+            "cards": [cite_hit_json(h) for h in hits],
+        }
+
     values = {
         "title": f"Cards citing {clip(ref, 60)}" if ref.strip() else "Citations",
         "description": f"{paging.total} cards cite {clip(ref, 80)}" if paging.total else "Look up a reference",
@@ -343,7 +360,10 @@ async def topic(request: web.Request) -> web.Response:
     found = pages.topic_page(ctx.service, ctx.published, name, request.query.get("page"))
     if found is None:
         return _topic_not_found(request, name)
-    data = {"topic": name, **found.paging.json(), "cards": [card_json(d) for d in found.cards]}
+
+    def data() -> object:
+        return {"topic": name, **found.paging.json(), "cards": [card_json(d) for d in found.cards]}
+
     values = {
         "title": f"Topic: {clip(name, 60)}",
         "description": f"{found.paging.total} knowledge cards on {clip(name, 80)}",

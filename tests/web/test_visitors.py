@@ -100,3 +100,17 @@ async def test_without_a_view_log_nothing_is_recorded_or_read() -> None:
     totals = ViewTotals(None)
     totals.record("a")
     assert await totals.by_card() == {}
+
+
+async def test_views_per_collection_are_added_up_once_and_kept_current() -> None:
+    log = _Log()
+    log.stored = {"a": 3, "b": 2, "gone": 7}
+    totals = ViewTotals(log, ttl=30, clock=lambda: 0.0)
+    owner = {"a": "one", "b": "two", "c": "one"}
+    first = await totals.by_collection(owner)
+    assert first == {"one": 3, "two": 2}  # a card no longer served is left out
+    totals.record("c")
+    again = await totals.by_collection(owner)
+    assert again is first  # not added up again
+    assert again == {"one": 4, "two": 2}
+    assert await totals.by_collection({"a": "two"}) == {"two": 3}  # another library: added up anew
