@@ -12,8 +12,9 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -70,33 +71,59 @@ def site() -> Iterator[str]:
     served.close()
 
 
+class _Chromium:
+    """One headless chromium driven by Playwright's sync API in a thread of its own.
+
+    The sync API runs an event loop of its own in the thread that started it; kept in the test's thread, it would
+    stop the asyncio tests that the same worker runs afterwards. Every browser call happens in this thread.
+    """
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium")
+        self._thread.submit(self._start).result(timeout=120)
+
+    def _start(self) -> None:
+        self._driver = playwright_api.sync_playwright().start()
+        self.browser = self._driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+
+    def _stop(self) -> None:
+        self.browser.close()
+        self._driver.stop()
+
+    def visit(self, url: str, check: Callable[[Any], None], **options: Any) -> None:
+        """Open ``url`` in a fresh context (``viewport``, ``color_scheme``, ``java_script_enabled``) and run
+        ``check(page)`` there; every request the page makes is in ``page.requested``."""
+
+        def run() -> None:
+            context = self.browser.new_context(**{"viewport": WIDE, "color_scheme": "light", **options})
+            try:
+                context.set_default_timeout(15_000)
+                page = context.new_page()
+                page.requested = []
+                page.on("request", lambda request: page.requested.append(request.url))
+                page.goto(url)
+                check(page)
+            finally:
+                context.close()
+
+        self._thread.submit(run).result(timeout=120)
+
+    def close(self) -> None:
+        self._thread.submit(self._stop).result(timeout=60)
+        self._thread.shutdown()
+
+
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        launched.close()
+def chromium() -> Iterator[_Chromium]:
+    driven = _Chromium()
+    yield driven
+    driven.close()
 
 
 @pytest.fixture
-def open_page(browser, site: str, tmp_path: Path):
-    """``open_page(path, viewport=..., color_scheme=..., javascript=...)``: a fresh context; every request it
-    makes is recorded in ``page.requested``."""
-    contexts = []
-
-    def factory(path: str, *, viewport=WIDE, color_scheme="light", javascript=True):
-        context = browser.new_context(viewport=viewport, color_scheme=color_scheme, java_script_enabled=javascript)
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.requested = []
-        page.on("request", lambda request: page.requested.append(request.url))
-        page.goto(site + path)
-        return page
-
-    yield factory
-    for context in contexts:
-        context.close()
+def visit(chromium: _Chromium, site: str) -> Callable[..., None]:
+    """``visit(path, check, **context options)``: ``check(page)`` runs in the browser's thread."""
+    return lambda path, check, **options: chromium.visit(site + path, check, **options)
 
 
 def _rgb(css: str) -> tuple[float, float, float]:
@@ -122,104 +149,117 @@ def _style(page, selector: str, prop: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- reading
-def test_the_seed_collection_shows_its_ten_facts_with_article_and_source(open_page) -> None:
-    page = open_page(f"/c/{SEED}", javascript=False)  # no script is needed to read
-    assert page.locator("h1").inner_text() == "Therapeutic Alliance"
-    assert page.get_by_text("Curated by").is_visible()
-    assert page.get_by_text("Mee Young Jeong").first.is_visible()
-    assert page.get_by_text("10 Knowledge Cards").is_visible()
-    cards = page.locator("article.card")
-    assert cards.count() == 10
-    for i in range(10):
-        card = cards.nth(i)
-        assert card.locator(".fact").is_visible()
-        assert card.get_by_text("Article:").is_visible()
-        assert card.get_by_text("Source:").is_visible()
-        assert card.get_by_text("Offline Book/Journal").is_visible()
-    assert all(url.startswith(page.url.split("/c/")[0]) for url in page.requested)  # nothing from elsewhere
+def test_the_seed_collection_shows_its_ten_facts_with_article_and_source(visit) -> None:
+    def check(page) -> None:
+        assert page.locator("h1").inner_text() == "Therapeutic Alliance"
+        assert page.get_by_text("Curated by").is_visible()
+        assert page.get_by_text("Mee Young Jeong").first.is_visible()
+        assert page.get_by_text("10 Knowledge Cards").is_visible()
+        cards = page.locator("article.card")
+        assert cards.count() == 10
+        for i in range(10):
+            card = cards.nth(i)
+            assert card.locator(".fact").is_visible()
+            assert card.get_by_text("Article:").is_visible()
+            assert card.get_by_text("Source:").is_visible()
+            assert card.get_by_text("Offline Book/Journal").is_visible()
+        assert all(url.startswith(page.url.split("/c/")[0]) for url in page.requested)  # nothing from elsewhere
+
+    visit(f"/c/{SEED}", check, java_script_enabled=False)  # no script is needed to read
 
 
-def test_a_reference_leads_to_every_card_citing_it(open_page) -> None:
-    page = open_page(f"/card/{SEED}-009")
-    page.locator("ul.references").get_by_role("link", name="Horvath & Symonds (1991)").click()
-    page.wait_for_url(re.compile(r"/cite\?ref="))
-    assert page.locator("h1").inner_text().startswith("Cards citing Horvath & Symonds (1991)")
-    shown = page.locator("article.card").evaluate_all("cards => cards.map(c => c.id)")
-    assert set(shown) == {f"{SEED}-007", f"{SEED}-009", f"{SEED}-010"}
-    page.get_by_role("link", name=f"Open card {SEED}-010").click()
-    page.wait_for_url(re.compile(f"/card/{SEED}-010$"))
-    assert "adolescent drug treatment" in page.locator(".card.single .fact").inner_text()
+def test_a_reference_leads_to_every_card_citing_it(visit) -> None:
+    def check(page) -> None:
+        page.locator("ul.references").get_by_role("link", name="Horvath & Symonds (1991)").click()
+        page.wait_for_url(re.compile(r"/cite\?ref="))
+        assert page.locator("h1").inner_text().startswith("Cards citing Horvath & Symonds (1991)")
+        shown = page.locator("article.card").evaluate_all("cards => cards.map(c => c.id)")
+        assert set(shown) == {f"{SEED}-007", f"{SEED}-009", f"{SEED}-010"}
+        page.get_by_role("link", name=f"Open card {SEED}-010").click()
+        page.wait_for_url(re.compile(f"/card/{SEED}-010$"))
+        assert "adolescent drug treatment" in page.locator(".card.single .fact").inner_text()
+
+    visit(f"/card/{SEED}-009", check)
 
 
-def test_searching_for_a_word_from_the_header(open_page) -> None:
-    page = open_page("/")
-    page.get_by_role("searchbox", name="Search the cards").fill("adolescent")
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/search\?q=adolescent"))
-    assert "match “adolescent”" in page.locator("p.lead").inner_text()
-    ids = page.locator("article.card").evaluate_all("cards => cards.map(c => c.id)")
-    assert f"{SEED}-010" in ids
+def test_searching_for_a_word_from_the_header(visit) -> None:
+    def check(page) -> None:
+        page.get_by_role("searchbox", name="Search the cards").fill("adolescent")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/search\?q=adolescent"))
+        assert "match “adolescent”" in page.locator("p.lead").inner_text()
+        ids = page.locator("article.card").evaluate_all("cards => cards.map(c => c.id)")
+        assert f"{SEED}-010" in ids
+
+    visit("/", check)
 
 
 # ------------------------------------------------------------------------------------------------- looks
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_theme_follows_the_system_with_readable_contrast(open_page, scheme: str) -> None:
-    page = open_page(f"/card/{SEED}-001", color_scheme=scheme)
-    background = _style(page, "body", "backgroundColor")
-    text = _style(page, "body", "color")
-    if scheme == "dark":
-        assert _luminance(background) < 0.05 < _luminance(text)
-    else:
-        assert _luminance(background) > 0.9 > _luminance(text)
-    assert _contrast(text, background) >= 7  # WCAG AAA for body text
-    link = _style(page, "ul.references a", "color")
-    assert _contrast(link, background) >= 4.5
-    card_bg = _style(page, ".card.single", "backgroundColor")
-    assert _contrast(_style(page, ".card.single .fact", "color"), card_bg) >= 7
+def test_the_theme_follows_the_system_with_readable_contrast(visit, scheme: str) -> None:
+    def check(page) -> None:
+        background = _style(page, "body", "backgroundColor")
+        text = _style(page, "body", "color")
+        if scheme == "dark":
+            assert _luminance(background) < 0.05 < _luminance(text)
+        else:
+            assert _luminance(background) > 0.9 > _luminance(text)
+        assert _contrast(text, background) >= 7  # WCAG AAA for body text
+        link = _style(page, "ul.references a", "color")
+        assert _contrast(link, background) >= 4.5
+        card_bg = _style(page, ".card.single", "backgroundColor")
+        assert _contrast(_style(page, ".card.single .fact", "color"), card_bg) >= 7
+
+    visit(f"/card/{SEED}-001", check, color_scheme=scheme)
 
 
-def test_on_a_phone_nothing_overflows_and_cards_take_the_width(open_page) -> None:
-    page = open_page(f"/c/{SEED}", viewport=PHONE)
-    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    for i in range(3):
-        box = page.locator("article.card").nth(i).bounding_box()
+def test_on_a_phone_nothing_overflows_and_cards_take_the_width(visit) -> None:
+    def check(page) -> None:
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        for i in range(3):
+            box = page.locator("article.card").nth(i).bounding_box()
+            assert box is not None
+            assert box["x"] >= 0
+            assert box["x"] + box["width"] <= PHONE["width"]
+            assert box["width"] >= PHONE["width"] * 0.8  # the card uses the screen, not a narrow column
+        search = page.get_by_role("searchbox", name="Search the cards").bounding_box()
+        brand = page.get_by_role("link", name="Factdeck").bounding_box()
+        assert search is not None
+        assert brand is not None
+        assert search["y"] >= brand["y"] + brand["height"]  # the header stacks: search under the name
+        assert search["x"] + search["width"] <= PHONE["width"]
+
+    visit(f"/c/{SEED}", check, viewport=PHONE)
+
+
+def test_on_a_wide_screen_the_text_keeps_a_readable_measure(visit) -> None:
+    def check(page) -> None:
+        box = page.locator("article.card").first.bounding_box()
+        assert box is not None
+        assert box["width"] <= 980  # about 60rem: lines stay readable
+        left, right = box["x"], WIDE["width"] - (box["x"] + box["width"])
+        assert abs(left - right) <= 20  # centred
+        search = page.get_by_role("searchbox", name="Search the cards").bounding_box()
+        brand = page.get_by_role("link", name="Factdeck").bounding_box()
+        assert search is not None
+        assert brand is not None
+        assert abs(search["y"] - brand["y"]) < brand["height"] * 2  # one header row
+
+    visit(f"/c/{SEED}", check, viewport=WIDE)
+
+
+def test_the_keyboard_reaches_a_visible_skip_link_and_focus_is_outlined(visit) -> None:
+    def check(page) -> None:
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
+        box = page.locator("a.skip").bounding_box()
         assert box is not None
         assert box["x"] >= 0
-        assert box["x"] + box["width"] <= PHONE["width"]
-        assert box["width"] >= PHONE["width"] * 0.8  # the card uses the screen, not a narrow column
-    search = page.get_by_role("searchbox", name="Search the cards").bounding_box()
-    brand = page.get_by_role("link", name="Factdeck").bounding_box()
-    assert search is not None
-    assert brand is not None
-    assert search["y"] >= brand["y"] + brand["height"]  # the header stacks: search under the name
-    assert search["x"] + search["width"] <= PHONE["width"]
+        assert box["y"] >= 0
+        assert _style(page, "a.skip", "outlineStyle") != "none"
+        assert page.locator("main").count() == 1
+        assert page.locator("header").count() >= 1
+        assert page.locator("footer").count() >= 1
+        assert page.locator("h1").count() == 1
 
-
-def test_on_a_wide_screen_the_text_keeps_a_readable_measure(open_page) -> None:
-    page = open_page(f"/c/{SEED}", viewport=WIDE)
-    box = page.locator("article.card").first.bounding_box()
-    assert box is not None
-    assert box["width"] <= 980  # about 60rem: lines stay readable
-    left, right = box["x"], WIDE["width"] - (box["x"] + box["width"])
-    assert abs(left - right) <= 20  # centred
-    search = page.get_by_role("searchbox", name="Search the cards").bounding_box()
-    brand = page.get_by_role("link", name="Factdeck").bounding_box()
-    assert search is not None
-    assert brand is not None
-    assert abs(search["y"] - brand["y"]) < brand["height"] * 2  # one header row
-
-
-def test_the_keyboard_reaches_a_visible_skip_link_and_focus_is_outlined(open_page) -> None:
-    page = open_page(f"/card/{SEED}-001")
-    page.keyboard.press("Tab")
-    focused = page.evaluate("document.activeElement.textContent")
-    assert focused == "Skip to the content"
-    box = page.locator("a.skip").bounding_box()
-    assert box is not None
-    assert box["x"] >= 0
-    assert box["y"] >= 0
-    assert _style(page, "a.skip", "outlineStyle") != "none"
-    assert page.locator("main").count() == 1
-    assert page.locator("header").count() >= 1
-    assert page.locator("footer").count() >= 1
-    assert page.locator("h1").count() == 1
+    visit(f"/card/{SEED}-001", check)
