@@ -200,10 +200,11 @@ async def measure(cards: int, requests: int, concurrency: int, rounds: int, keep
     for kind in [bare_kind, *kinds]:
         rate = requests / kind.elapsed
         cpu = kind.cpu / requests * 1000
+        size_kb = statistics.median(kind.sizes) / 1024
         print(
             f"{kind.label:24} {rate:8.0f} {rate / bare_rate:7.2f} {cpu:12.2f} {cpu / bare_cpu:7.1f} "
             f"{_p(kind.server, 0.5):8.2f} / {_p(kind.server, 0.99):6.2f} "
-            f"{_p(kind.latencies, 0.5):8.2f} / {_p(kind.latencies, 0.99):6.2f} {statistics.median(kind.sizes) / 1024:6.1f}"
+            f"{_p(kind.latencies, 0.5):8.2f} / {_p(kind.latencies, 0.99):6.2f} {size_kb:6.1f}"
         )
 
 
