@@ -158,6 +158,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print("\nViews per collection:")
     for collection, n in data["by_collection"].items():
         print(f"  {n:>7}  {collection}")
+    print("\nViews per command (web: card pages read on the web):")
+    for command, n in sorted(data["by_command"].items(), key=lambda item: -item[1]):
+        print(f"  {n:>7}  {command}")
     return 0
 
 

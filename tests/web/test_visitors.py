@@ -114,3 +114,23 @@ async def test_views_per_collection_are_added_up_once_and_kept_current() -> None
     assert again is first  # not added up again
     assert again == {"one": 4, "two": 2}
     assert await totals.by_collection({"a": "two"}) == {"two": 3}  # another library: added up anew
+
+
+def test_factdeck_stats_shows_web_views_apart(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli.main import main as cli_main
+    from bot.storage import Storage
+
+    async def seed() -> None:
+        async with Storage.open(tmp_path / "factdeck.db") as storage:
+            storage.views.record(ViewEvent("therapeutic-alliance-001", 7, 8, 9, "show"))
+            for _ in range(2):
+                storage.views.record(ViewEvent("therapeutic-alliance-002", None, None, None, "web"))
+
+    asyncio.run(seed())
+    config = tmp_path / "config.yml"
+    config.write_text(f"cache_dir: {tmp_path / 'cache'}\n", encoding="utf-8")
+    assert cli_main(["stats", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "3 views (all servers)" in out
+    shown = out.split("Views per command")[1].splitlines()
+    assert [line.split() for line in shown[1:3]] == [["2", "web"], ["1", "show"]]
