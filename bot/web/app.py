@@ -118,6 +118,7 @@ def create_app(
         app.router.add_get(prefix + "/search", search)
         app.router.add_get(prefix + "/cite", cite)
         app.router.add_get(prefix + "/topics/{topic}", topic)
+    app.router.add_get("/api", index)
     app.router.add_get("/static/site.css", stylesheet)
     app.on_cleanup.append(_close)
     return app
@@ -160,7 +161,7 @@ def _ctx(request: web.Request) -> WebContext:
 
 
 def _wants_json(request: web.Request) -> bool:
-    return request.path.startswith("/api/")
+    return request.path == "/api" or request.path.startswith("/api/")
 
 
 def _absolute(request: web.Request, path: str) -> str:

@@ -223,6 +223,8 @@ async def test_the_json_mirrors_have_the_shapes_of_the_command_lines_json(
     status, listing = await _json(client, "/api/")
     assert status == 200
     assert isinstance(listing, list)
+    assert (await _json(client, "/api"))[1] == listing
+    assert (await _json(client, "/api/no/such/thing"))[0] == 404
     seed = next(c for c in listing if c["id"] == SEED)
     assert set(seed) == {"id", "title", "curator", "description", "cards", "topics", "views", "url"}
     assert seed["cards"] == 10
