@@ -16,6 +16,7 @@ from bot.settings import load_settings
 from bot.web.server import beside_the_bot
 from tests.e2e.conftest import start_bot, write_config
 from tests.e2e.library import PAGED_WORD
+from tests.e2e.test_daily_e2e import DUE, World, card_of, w  # noqa: F401 (w: the daily tests' world fixture)
 from tests.fakediscord import FakeChannel, FakeDiscord, FakeGuild, FakeMember
 
 pytestmark = pytest.mark.e2e
@@ -72,3 +73,13 @@ async def test_without_web_enabled_nothing_listens_and_cards_carry_no_link(launc
         assert not r.settings.web.enabled
         msg = await (await r.slash("show", card="lab-003")).wait_message()
         assert "url" not in msg.embed["author"]
+
+
+async def test_a_daily_post_links_its_card_to_its_page(w: World) -> None:  # noqa: F811 (the fixture)
+    with w.config.open("a", encoding="utf-8") as out:
+        out.write(f"web: {{public_url: '{PUBLIC}'}}\n")  # links need only the address, not the server here
+    async with w.running():
+        await w.set()
+        await w.tick(DUE)
+        post = await w.facts.wait_for_message(posts_only=True)
+        assert post.embed["author"]["url"] == f"{PUBLIC}/card/{card_of(post)}"
