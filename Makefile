@@ -44,3 +44,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_guards
 	$(BIN)/python -m benchmarks.bench_study_questions
 	$(BIN)/python -m benchmarks.bench_study
+	$(BIN)/python -m benchmarks.bench_web

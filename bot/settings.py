@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import msgspec
 import yaml
@@ -31,6 +31,7 @@ __all__ = [
     "Semantic",
     "Settings",
     "SettingsError",
+    "Web",
     "database_url_problem",
     "default_cards_dir",
     "default_config_path",
@@ -113,6 +114,35 @@ class Semantic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     floor: Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)] = 0.42
 
 
+class Web(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The collections on the web (``factdeck web``, or beside the bot with ``enabled: true``)."""
+
+    #: Serve the web pages from ``factdeck run`` too (``factdeck web`` serves them whatever this says).
+    enabled: bool = False
+    #: Where to listen: loopback unless the operator says otherwise (put a reverse proxy in front).
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080
+    #: The address readers reach the pages at (``https://facts.example.org``); when set, cards shown in Discord
+    #: link to their page and the pages' share tags carry full addresses.
+    public_url: str | None = None
+
+    def __post_init__(self) -> None:
+        url = self.public_url
+        if url is not None and not (url.startswith(("http://", "https://")) and len(url.split("/")[2]) > 0):
+            raise ValueError(f"public_url must start with http:// or https://, not {url!r}")
+
+    @property
+    def base_url(self) -> str | None:
+        """``public_url`` without a trailing slash (None when not set)."""
+        return self.public_url.rstrip("/") if self.public_url else None
+
+    def card_url(self, card_id: str) -> str | None:
+        """The address of a card's page, or None when no public address is configured or the card belongs to a
+        server's own collection (served as ``id@server``: those are not on the web)."""
+        base = self.base_url
+        return f"{base}/card/{quote(card_id, safe='')}" if base and "@" not in card_id else None
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Everything the bot is configured with. Build it with :func:`load_settings`."""
 
@@ -131,6 +161,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     view_flush_interval: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 1.0
     daily: Daily = Daily()
     insights: Insights = Insights()
+    web: Web = Web()
     cooldowns: dict[str, Cooldown] = msgspec.field(default_factory=_default_cooldowns)
     guild_ready_timeout: Annotated[float, msgspec.Meta(ge=0, le=60)] = 2.0
     results_timeout: Annotated[float, msgspec.Meta(ge=1, le=840)] = 300.0
@@ -356,7 +387,7 @@ def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, st
     for key in _FIELDS:
         name = f"FACTDECK_{key.upper()}"
         value = env.get(name)
-        if value is None or key in ("token", "cooldowns", "daily"):
+        if value is None or key in ("token", "cooldowns", "daily", "web"):
             continue
         data[key] = [v.strip() for v in value.split(",") if v.strip()] if key in _LIST_KEYS else value
         if key == "semantic":  # FACTDECK_SEMANTIC=off, as ``semantic: off`` reads in the YAML file

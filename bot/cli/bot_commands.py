@@ -1,4 +1,5 @@
-"""``factdeck run``, ``sync``, ``stats``, ``health``, ``reports`` and ``insights``: the bot's side of the command line.
+"""``factdeck run``, ``web``, ``sync``, ``stats``, ``health``, ``reports`` and ``insights``: the bot's side of the
+command line.
 
 :func:`add_bot_commands` is picked up by :mod:`bot.cli.main`. Discord is imported only by the commands that need it.
 """
@@ -11,10 +12,13 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.cli.insights import add_insight_commands, counted_misses, write_chart
 from bot.settings import Settings, SettingsError, default_config_path, load_settings, with_shards
+
+if TYPE_CHECKING:
+    from bot.service import CardService
 
 __all__ = ["NO_TOKEN", "add_bot_commands"]
 
@@ -37,6 +41,14 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
+def _load_service(settings: Settings) -> CardService:
+    from bot.service import CardService
+
+    return CardService.load(
+        settings.cards_dir, cache_dir=settings.effective_cache_dir, max_file_bytes=settings.max_card_file_bytes
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the bot; with no token, open the offline console (in a terminal) or explain how to get one."""
     settings = _settings(args)
@@ -51,11 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(NO_TOKEN, file=sys.stderr)
         if not _interactive():
             return 2
-        from bot.service import CardService
-
-        service = CardService.load(
-            settings.cards_dir, cache_dir=settings.effective_cache_dir, max_file_bytes=settings.max_card_file_bytes
-        )
+        service = _load_service(settings)
         try:
             from bot.cli.console import run_console
         except ImportError:
@@ -64,8 +72,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         with counted_misses(settings) as misses:  # the console's failed searches count too (curator insights)
             return int(run_console(service, misses=misses) or 0)
     from bot.discord.app import main
+    from bot.web.server import beside_the_bot
 
-    return main(settings)
+    return main(settings, beside=beside_the_bot(settings.web))
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the collections as web pages (no Discord token needed), until Ctrl+C."""
+    settings = _settings(args)
+    if settings is None:
+        return 2
+    import logging
+
+    from bot.web.server import run_alone
+
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    service = _load_service(settings)
+    for problem in service.library.errors:
+        print(problem, file=sys.stderr)
+    try:
+        asyncio.run(run_alone(settings, service, host=args.host, port=args.port))
+    except OSError as exc:
+        where = f"{args.host or settings.web.host}:{settings.web.port if args.port is None else args.port}"
+        print(f"factdeck: cannot serve the web pages at {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
@@ -135,6 +168,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print("\nViews per collection:")
     for collection, n in data["by_collection"].items():
         print(f"  {n:>7}  {collection}")
+    print("\nViews per command (web: card pages read on the web):")
+    for command, n in sorted(data["by_command"].items(), key=lambda item: -item[1]):
+        print(f"  {n:>7}  {command}")
     return 0
 
 
@@ -159,8 +195,15 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    """A TCP port number (0: any free port), or an argparse error saying what is expected."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
 def add_bot_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``run``, ``sync``, ``stats`` and ``health`` to the ``factdeck`` parser."""
+    """Add ``run``, ``web``, ``sync``, ``stats`` and ``health`` to the ``factdeck`` parser."""
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument(
         "--config",
@@ -173,6 +216,10 @@ def add_bot_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--shards", help="the gateway shards this process runs, e.g. 0-3 (default: all, as configured)")
     p.add_argument("--shard-count", type=int, help="how many shards all processes run together (with --shards)")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("web", parents=[config], help="serve the collections as web pages (docs/web.md)")
+    p.add_argument("--host", help="address to listen on (default: web.host, 127.0.0.1)")
+    p.add_argument("--port", type=_port, help="port to listen on, 0 for any free one (default: web.port, 8080)")
+    p.set_defaults(func=cmd_web)
     p = sub.add_parser("sync", parents=[config], help="sync the slash commands to Discord now")
     p.set_defaults(func=cmd_sync)
     p = sub.add_parser("stats", parents=[config], help="card views from the bot's database")

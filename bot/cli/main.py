@@ -17,6 +17,7 @@ from bot.cards.library import UnreadableFile, load_library, read_card_file, scan
 from bot.cards.yamlio import dump
 from bot.cli import render
 from bot.cli.text import valid_args
+from bot.service.shapes import cite_hit_json, collection_json, search_json
 from bot.settings import SHIPPED_CARDS
 
 if TYPE_CHECKING:
@@ -194,19 +195,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     service = _service(args)
     summaries = service.collections(viewer=args.server)
     if args.json:
-        _print_json(
-            [
-                {
-                    "id": s.collection.id,
-                    "title": s.collection.title,
-                    "curator": s.collection.curator,
-                    "description": s.collection.description,
-                    "cards": s.cards,
-                    "topics": list(s.topics),
-                }
-                for s in summaries
-            ]
-        )
+        _print_json([collection_json(s) for s in summaries])
     else:
         print(render.collections_text(summaries))
     return 0
@@ -228,19 +217,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     finally:
         service.close()
     if args.json:
-        _print_json(
-            {
-                "query": args.query,
-                "total": result.page.total,
-                "offset": result.page.offset,
-                "by_meaning": result.by_meaning,
-                "message": result.message,
-                "cards": [
-                    {**render.card_json(v), "score": h.score, "snippet": h.snippet}
-                    for h, v in zip(result.page.hits, result.details, strict=False)
-                ],
-            }
-        )
+        _print_json(search_json(args.query, result))
     else:
         print(render.search_text(result, color=_color()))
     return 0 if result.page.total else 1
@@ -255,7 +232,7 @@ def cmd_cite(args: argparse.Namespace) -> int:
             {
                 "query": args.reference,
                 "message": result.message,
-                "cards": [{**render.card_json(h.detail), "cited_as": h.written} for h in result.hits],
+                "cards": [cite_hit_json(h) for h in result.hits],
             }
         )
     else:

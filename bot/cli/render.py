@@ -11,33 +11,13 @@ import shutil
 import textwrap
 from typing import TYPE_CHECKING
 
-import msgspec
+from bot.service.shapes import card_json
+
+__all__ = ["card_json", "card_text", "cite_text", "collections_text", "search_text"]
 
 if TYPE_CHECKING:
     from bot.index.search import Hit
     from bot.service import CardDetail, CiteResult, CollectionSummary, SearchResult
-
-
-def card_json(detail: CardDetail) -> dict[str, object]:
-    """A card as a JSON object: id, text, collection, topics, source, citations and the rest of its fields."""
-    card = detail.card
-    data: dict[str, object] = {
-        "id": card.id,
-        "text": card.text,
-        "collection": detail.collection.id,
-        "collection_title": detail.collection.title,
-        "curator": detail.collection.curator,
-        "topics": list(card.topics),
-        "source": msgspec.to_builtins(card.source),
-        "citations": [r.display() for r in detail.references],
-    }
-    if card.citations:
-        data["explicit_citations"] = list(card.citations)
-    if card.added_by:
-        data["added_by"] = card.added_by
-    if card.added_at:
-        data["added_at"] = card.added_at.isoformat()
-    return data
 
 
 BOLD, DIM, RESET = "\033[1m", "\033[2m", "\033[0m"

@@ -218,22 +218,37 @@ async def _open_storage(settings: Settings) -> AsyncIterator[Storage]:
         yield storage
 
 
+#: Something served beside the bot in the same process and event loop (the web pages): entered once the card
+#: service and storage are open, left after the bot has closed and before storage closes.
+Beside = Callable[[CardService, Storage], contextlib.AbstractAsyncContextManager[object]]
+
+
 async def run(
     settings: Settings,
     *,
     service: CardService | None = None,
     install_signals: bool = True,
     started: Callable[[FactdeckBot], object] | None = None,
+    beside: Beside | None = None,
     **bot_options: Any,
 ) -> None:
     """Open the card service and storage, start the bot, and shut down cleanly on SIGINT/SIGTERM:
-    close the bot first, then storage (which writes every buffered view). ``started`` gets the bot."""
+    close the bot first, then storage (which writes every buffered view). ``started`` gets the bot; ``beside``
+    (the web pages) runs on the same loop with the same service and storage while the bot runs."""
     if not settings.token:
         raise ValueError("no Discord token configured")
     owned = service is None
     service = service if service is not None else await load_service(settings)
     try:
-        await _serve(settings, settings.token, service, install_signals=install_signals, started=started, **bot_options)
+        await _serve(
+            settings,
+            settings.token,
+            service,
+            install_signals=install_signals,
+            started=started,
+            beside=beside,
+            **bot_options,
+        )
     finally:
         if owned:
             await asyncio.to_thread(service.close)  # stops embedding cards and frees the model
@@ -246,9 +261,12 @@ async def _serve(
     *,
     install_signals: bool,
     started: Callable[[FactdeckBot], object] | None,
+    beside: Beside | None,
     **bot_options: Any,
 ) -> None:
-    async with _open_storage(settings) as storage:
+    async with _open_storage(settings) as storage, contextlib.AsyncExitStack() as stack:
+        if beside is not None:
+            await stack.enter_async_context(beside(service, storage))
         bot = FactdeckBot(settings, service, storage, **bot_options)
         loop = asyncio.get_running_loop()
         handled: list[signal.Signals] = []
@@ -289,11 +307,12 @@ def _stop(bot: FactdeckBot, sig: signal.Signals) -> None:
     bot.loop.create_task(bot.close(), name="factdeck-shutdown")
 
 
-def main(settings: Settings) -> int:
-    """Run the bot until it is stopped; set up logging first. Returns the process exit code."""
+def main(settings: Settings, *, beside: Beside | None = None) -> int:
+    """Run the bot (and ``beside`` it, the web pages) until it is stopped; set up logging first. Returns the
+    process exit code."""
     discord.utils.setup_logging(level=logging.getLevelName(settings.log_level), root=True)
     try:
-        asyncio.run(run(settings))
+        asyncio.run(run(settings, beside=beside))
     except discord.LoginFailure:
         print(
             "Discord rejected the token. Check DISCORD_TOKEN (Developer Portal > your app > Bot > Reset Token).",

@@ -379,9 +379,10 @@ class ReadMore(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"factd
         await _route(interaction, lambda facts: facts.send_full_card(interaction, self.card_id))
 
 
-def card_message(detail: CardDetail, *, views: int | None) -> dict[str, Any]:
-    """A card's embed, "Report a problem" and, when its text was cut, "Read more": keyword arguments for any send."""
-    render = card_embed(detail, views=views)
+def card_message(detail: CardDetail, *, views: int | None, link: str | None = None) -> dict[str, Any]:
+    """A card's embed, "Report a problem" and, when its text was cut, "Read more": keyword arguments for any send.
+    ``link``: the card's web page (when the pages have a public address)."""
+    render = card_embed(detail, views=views, link=link)
     return {"embed": render.embed, "view": card_view(detail.card.id, truncated=render.truncated)}
 
 

@@ -373,6 +373,12 @@ class CardService:
             return CiteResult(query, NO_HITS, f"No card cites “{query.strip()[:200]}”.")
         return CiteResult(query, CiteHits(snap, found))
 
+    def citing_work(self, reference: Reference, viewer: Audience = None) -> list[str]:
+        """Ids of the cards ``viewer`` sees citing exactly this work (the same :attr:`Reference.key`), in library
+        order."""
+        found = self._snapshot.citations.cards_citing_work(reference.key)
+        return [card_id for card_id in found if visible(card_id, viewer)]
+
     def source(self, card_id: str, style: Style = "plain", viewer: Audience = None) -> str | None:
         """Where a card comes from, formatted in a citation style; None for a card ``viewer`` does not see."""
         key = self.resolve(card_id, viewer)

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -122,10 +122,17 @@ class ServiceCards:
 class ChannelPoster:
     """The engine's :data:`bot.daily.Poster`: sends a day's card to its channel, pinging nobody."""
 
-    def __init__(self, client: discord.Client, service: CardService, views: ViewLog) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        service: CardService,
+        views: ViewLog,
+        link: Callable[[str], str | None] | None = None,
+    ) -> None:
         self._client = client
         self._service = service
         self._views = views
+        self._link = link
 
     async def __call__(self, channel_id: int, card_id: str, nonce: str, mode: DailyMode = "fact") -> int:
         """Send the card (``mode`` ``question``: a question on it) to the channel; return the message id.
@@ -146,20 +153,24 @@ class ChannelPoster:
             raise DailyError(f"The card {card_id} is no longer in the deck")
         count = await self._views.count(card_id, guild.id) if isinstance(guild, discord.Guild) else None
         message = await channel.send(
-            nonce=nonce, allowed_mentions=NO_MENTIONS, **post_message(detail, self._service.library, mode, count)
+            nonce=nonce,
+            allowed_mentions=NO_MENTIONS,
+            **post_message(detail, self._service.library, mode, count, self._link(card_id) if self._link else None),
         )
         return message.id
 
 
-def post_message(detail: CardDetail, library: Library, mode: DailyMode, views: int | None) -> dict[str, Any]:
+def post_message(
+    detail: CardDetail, library: Library, mode: DailyMode, views: int | None, link: str | None = None
+) -> dict[str, Any]:
     """The daily post of a card: the fact, or in question mode the question (the fact, said so, when the card
-    yields no question). Keyword arguments for a send."""
+    yields no question). Keyword arguments for a send; ``link`` is the card's web page."""
     if mode == "question":
         question = question_post(detail.card, library)
         if question is not None:
             return question
-        return {"content": no_question_note(detail.card), **card_message(detail, views=views)}
-    return {"content": POST_HEADER, **card_message(detail, views=views)}
+        return {"content": no_question_note(detail.card), **card_message(detail, views=views, link=link)}
+    return {"content": POST_HEADER, **card_message(detail, views=views, link=link)}
 
 
 def daily_engine(
@@ -171,7 +182,7 @@ def daily_engine(
     return DailyEngine(
         storage.daily,
         ServiceCards(service),
-        ChannelPoster(client, service, storage.views),
+        ChannelPoster(client, service, storage.views, settings.web.card_url),
         storage.views,
         clock or _utcnow,
         classify=classify,

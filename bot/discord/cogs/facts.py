@@ -150,6 +150,7 @@ class _SearchPages:
             query=page.query,
             counts=counts,
             note=MEANING_NOTE if result.by_meaning else page.message,
+            link=self.cog.settings.web.card_url,
         )
         options = tuple(
             CardOption(detail.card.id, f"{n}. {detail.card.id}", _short(detail.card.text, 100))
@@ -268,7 +269,10 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         self._record(interaction, detail.card.id, command)
         views = await self._views_here(interaction, detail.card.id)
         await interaction.response.send_message(
-            content=note, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, **card_message(detail, views=views)
+            content=note,
+            ephemeral=ephemeral,
+            allowed_mentions=NO_MENTIONS,
+            **card_message(detail, views=views, link=self.settings.web.card_url(detail.card.id)),
         )
 
     async def send_full_card(self, interaction: discord.Interaction, card_id: str) -> None:

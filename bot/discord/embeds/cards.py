@@ -11,7 +11,7 @@ it shows verbatim.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import discord
@@ -77,12 +77,15 @@ def _references(detail: CardDetail) -> str:
     return "; ".join(safe(r.display()) for r in detail.references)
 
 
-def card_embed(detail: CardDetail, *, views: int | None = None, text_max: int = CARD_TEXT_MAX) -> CardRender:
-    """One card as an embed; long text and long reference lists are cut at a word boundary."""
+def card_embed(
+    detail: CardDetail, *, views: int | None = None, text_max: int = CARD_TEXT_MAX, link: str | None = None
+) -> CardRender:
+    """One card as an embed; long text and long reference lists are cut at a word boundary. ``link``: the card's
+    web page (its author line then links there)."""
     card, source = detail.card, detail.card.source
     truncated = False
     embed = discord.Embed(color=CARD_COLOR)
-    embed.set_author(name=_author(detail))
+    embed.set_author(name=_author(detail), url=link)
     if source.article:
         embed.add_field(name="Article", value=clip(safe(source.article), FIELD_VALUE_MAX)[0], inline=True)
     if source.type:
@@ -178,8 +181,10 @@ def search_page_embed(
     query: str,
     counts: dict[str, int],
     note: str | None = None,
+    link: Callable[[str], str | None] | None = None,
 ) -> discord.Embed:
-    """One page of search results: each hit (with its card's ``details``) as its collection, snippet and views."""
+    """One page of search results: each hit (with its card's ``details``) as its collection, snippet and views;
+    ``link(card id)`` gives a card's web page (then linked beside its views)."""
     shown = f"{offset + 1}–{offset + len(hits)}" if hits else "0"
     title = clip(f"{total} card{'s' if total != 1 else ''} match “{query}”", TITLE_MAX)[0]
     embed = discord.Embed(title=safe(title, TITLE_MAX), color=CARD_COLOR)
@@ -188,7 +193,11 @@ def search_page_embed(
     for number, (hit, detail) in enumerate(zip(hits, details, strict=False), offset + 1):
         name = clip(f"{number}. {detail.collection.title} · {detail.card.id}", FIELD_NAME_MAX)[0]
         n = counts.get(detail.card.id, 0)
-        value = clip(_hit_text(hit), FIELD_VALUE_MAX - 40)[0] + f"\n-# {n} view{'s' if n != 1 else ''}"
+        url = link(detail.card.id) if link is not None else None
+        page = f" · [web page]({url})" if url and len(url) <= 400 else ""
+        value = (
+            clip(_hit_text(hit), FIELD_VALUE_MAX - 40 - len(page))[0] + f"\n-# {n} view{'s' if n != 1 else ''}{page}"
+        )
         embed.add_field(name=safe(name, FIELD_NAME_MAX), value=value, inline=False)
     embed.set_footer(text=f"Showing {shown} of {total} · pick a card below to open it")
     return embed

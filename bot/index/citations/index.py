@@ -712,6 +712,12 @@ class CitationIndex:
             by_card.decode_keys({card_id for _, _, card_id in rows})
         return partial(dict.__getitem__, by_card)
 
+    def cards_citing_work(self, key: str) -> list[str]:
+        """Ids of the cards citing exactly the work with this :attr:`Reference.key`, in library order (one lookup:
+        the web's "other cards citing the same works" asks it for each work a card cites)."""
+        entry = self._entries.get(key)
+        return list(dict.fromkeys(card_id for _, _, card_id in entry.hits)) if entry is not None else []
+
     def cards_citing(
         self, query: str, visible: Callable[[str], bool] | None = None
     ) -> list[tuple[str, list[Reference]]]:
