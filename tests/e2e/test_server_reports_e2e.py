@@ -9,8 +9,6 @@ server's own cards or the reports on them, by any button, menu or crafted custom
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from bot.discord.checks import NOT_A_CURATOR_GUILD, NOT_THIS_SERVER
 from tests.e2e.conftest import start_bot
 from tests.e2e.test_server_decks import Decks, decks, mods  # noqa: F401 - the two servers' fixtures
 from tests.fakediscord import FakeGuild, FakeMember, FakeMessage
+from tests.storage.engines import query
 
 pytestmark = pytest.mark.e2e
 
@@ -31,9 +30,9 @@ def _course(d: Decks, where: FakeGuild) -> str:
     return f"course-001@{where.id}"
 
 
-def _rows(d: Decks) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(d.tmp / "data" / "factdeck.db")) as conn:
-        return conn.execute("SELECT card_id, guild_id, reporter_id, status FROM reports ORDER BY id").fetchall()
+def _rows(database: str) -> list[tuple[Any, ...]]:
+    """The reports as another process reads them, on either engine."""
+    return query(database, "SELECT card_id, guild_id, reporter_id, status FROM reports ORDER BY id")
 
 
 def _text(message: FakeMessage) -> str:
@@ -94,7 +93,7 @@ async def test_a_servers_moderator_fixes_a_report_on_its_own_card_through_the_fo
         detail = bot.service.detail("course-001", d.home.id)
         assert detail is not None
         assert "the cell's fuel" in detail.card.text
-        assert _rows(d) == [(course, d.home.id, d.home_member.user.id, "fixed")]
+        assert _rows(bot.settings.database_target) == [(course, d.home.id, d.home_member.user.id, "fixed")]
         # the reporter is told by DM, with the card as they know it
         dm = await _dm(d, d.home_member)
         assert "`course-001`" in dm.text
@@ -108,7 +107,7 @@ async def test_another_servers_moderator_neither_sees_nor_acts_on_a_servers_repo
     d, home_mod, other_mod = mods
     course = _course(d, d.home)
     # the other server curates the shared library: its moderator sees shared cards' reports from every server
-    async with start_bot(d.fake, d.tmp / "config.yml", curator_guilds=[d.other]):
+    async with start_bot(d.fake, d.tmp / "config.yml", curator_guilds=[d.other]) as (settings, _bot, _task):
         assert "Thank you" in (await _report(d, "home", "course-001", SECRET)).text
         assert "Thank you" in (await _report(d, "home", SHARED, "a typo in the shared card")).text
         assert "Thank you" in (await _report(d, "other", "course-001", "the quokka does not smile")).text
@@ -132,7 +131,7 @@ async def test_another_servers_moderator_neither_sees_nor_acts_on_a_servers_repo
             crafted = {"custom_id": f"factdeck:rq:{action}:{course}", "component_type": 2}
             forged = await d.fake.forge_component(home_card, crafted, user=other_mod, channel=d.other_chan)
             assert (await forged.wait_message()).text == NOT_THIS_SERVER
-        assert [status for *_row, status in _rows(d)] == ["open", "open", "open"]
+        assert [status for *_row, status in _rows(settings.database_target)] == ["open", "open", "open"]
 
         # the home moderator sees their server's reports (its own card, and the shared one reported there) but
         # not the other server's, and may act on the shared card only if the server curates the shared library
@@ -148,7 +147,7 @@ async def test_another_servers_moderator_neither_sees_nor_acts_on_a_servers_repo
         crafted = {"custom_id": f"factdeck:rq:dismiss:{SHARED}", "component_type": 2}
         answer = await (await d.fake.forge_component(shared, crafted, user=home_mod)).wait_message()
         assert answer.text == NOT_A_CURATOR_GUILD
-        assert [status for *_row, status in _rows(d)] == ["open", "open", "open"]
+        assert [status for *_row, status in _rows(settings.database_target)] == ["open", "open", "open"]
     d.fake.assert_no_errors()
 
 
