@@ -359,3 +359,27 @@ def test_the_next_page_of_a_meaning_search_reuses_the_similarities(
     assert {d.card.id for d in first.details}.isdisjoint(d.card.id for d in second.details)
     service.search(question, limit=2, mode="semantic", topic="animals")
     assert len(products) == 2  # other filters, another product
+
+
+def test_a_search_by_meaning_never_finds_another_servers_cards(tmp_path: Path, encoder: Encoder) -> None:
+    cards = write_cards(tmp_path / "cards")
+    own = {"course": [("cats-01", "Cats sleep for about seventy percent of their lives.", ["animals"])]}
+    write_cards(cards / "servers" / "111", own)
+    meaning = Meaning(encoder)
+    service = CardService(load_library(cards), meaning=meaning)
+    assert meaning.wait(60)
+    question = "how much of its life does a cat spend asleep?"
+    try:
+        home = service.search(question, limit=10, viewer=111)
+        assert home.by_meaning
+        assert home.details[0].card.id == "cats-01@111"
+        for viewer in (None, 222):  # a direct message, another server
+            for mode in ("hybrid", "semantic"):
+                elsewhere = service.search(question, limit=10, viewer=viewer, mode=mode)
+                assert all("@" not in d.card.id for d in elsewhere.details), (viewer, mode)
+                assert elsewhere.page.total == len(service.search(question, limit=50, viewer=viewer, mode=mode).details)
+            choices = service.card_choices(question, limit=25, viewer=viewer)
+            assert all("@" not in card_id for card_id, _ in choices), viewer
+        assert "cats-01@111" in {c for c, _ in service.card_choices(question, limit=25, viewer=111)}
+    finally:
+        meaning.close()
