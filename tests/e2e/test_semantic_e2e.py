@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.semantic]
 
 @pytest.mark.usefixtures("encoder")  # the bot shares the model this test process has loaded
 async def test_a_question_gets_the_card_that_answers_it_closest_in_meaning(
-    launch: StartFactory, tmp_path: Path
+    launch: StartFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with launch(cards=write_cards(tmp_path / "cards"), semantic="on") as r:
         meaning = r.bot.service.meaning
@@ -30,7 +30,7 @@ async def test_a_question_gets_the_card_that_answers_it_closest_in_meaning(
             asked_on.append(threading.current_thread())
             return embed_query(text)
 
-        meaning.query_vector = query_vector  # type: ignore[method-assign]
+        monkeypatch.setattr(meaning, "query_vector", query_vector)
         msg = await (await r.slash("search", query="what are banknotes made of?")).wait_message()
         assert "Closest in meaning" in msg.embed["description"]
         assert msg.embed["fields"][0]["name"].endswith("fact-01")
