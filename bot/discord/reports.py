@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "QUEUE_PAGE",
+    "REPORT_PICK_ID",
+    "REPORT_PLACEHOLDER",
     "QueueAction",
     "QueuePage",
     "QueuePick",
@@ -135,11 +137,16 @@ async def _picked(interaction: discord.Interaction[Any], item: discord.ui.Select
     await _route(interaction, action, picked[0])
 
 
+#: The custom id and placeholder of :class:`ReportMenu` (result lists send it as JSON: :mod:`bot.discord.ui`).
+REPORT_PICK_ID = "factdeck:report-pick"
+REPORT_PLACEHOLDER = "Report a problem…"
+
+
 class ReportMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"factdeck:report-pick"):
     """ "Report a problem…" under a result list: pick one of the page's cards to open the report form for it."""
 
     def __init__(self, cards: Sequence[str] = (), *, disabled: bool = False) -> None:
-        super().__init__(_card_menu(cards, "Report a problem…", "factdeck:report-pick", disabled=disabled))
+        super().__init__(_card_menu(cards, REPORT_PLACEHOLDER, REPORT_PICK_ID, disabled=disabled))
 
     @classmethod
     async def from_custom_id(
