@@ -30,7 +30,7 @@ from discord.ext import commands
 
 from bot.discord.embeds import card_embed, clip
 from bot.discord.errors import report_error
-from bot.discord.reports import REPORT_PICK_ID, REPORT_PLACEHOLDER, ReportButton
+from bot.discord.reports import REPORT_LABEL, REPORT_PICK_ID, REPORT_PLACEHOLDER, report_id
 
 if TYPE_CHECKING:
     from bot.service import CardDetail
@@ -441,11 +441,11 @@ def card_message(detail: CardDetail, *, views: int | None, link: str | None = No
 
 
 def card_view(card_id: str, *, truncated: bool) -> discord.ui.View:
-    """The components under a card: "Read more" when something was cut, and "Report a problem". Never stored
-    (the items are dynamic)."""
-    view = discord.ui.View(timeout=None)
+    """The components under a card: "Read more" (:class:`ReadMore`) when something was cut, and "Report a problem"
+    (:class:`bot.discord.reports.ReportButton`), as those items send them (``tests/discord/test_components.py``).
+    Never stored (the items are dynamic: they route the click)."""
+    buttons = [{"type": 2, "style": 2, "disabled": False, "label": REPORT_LABEL, "custom_id": report_id(card_id)}]
     if truncated:
-        view.add_item(ReadMore(card_id))
-    view.add_item(ReportButton(card_id))
-    view.stop()  # a finished view is not kept in the view store; the dynamic items route the click
-    return view
+        more = {"type": 2, "style": 1, "disabled": False, "label": "Read more", "custom_id": f"factdeck:more:{card_id}"}
+        buttons.insert(0, more)
+    return Components([{"type": 1, "components": buttons}])

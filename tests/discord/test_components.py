@@ -8,8 +8,8 @@ from typing import Any
 
 import discord
 
-from bot.discord.reports import ReportMenu
-from bot.discord.ui import CardOption, OpenCardMenu, Page, PageButton, list_components
+from bot.discord.reports import ReportButton, ReportMenu
+from bot.discord.ui import CardOption, OpenCardMenu, Page, PageButton, ReadMore, card_view, list_components
 
 
 def items_view(kind: str, key: str, page: Page | None, *, paged: bool, menu: bool) -> discord.ui.View:
@@ -57,3 +57,14 @@ async def test_the_components_view_is_finished_so_discord_py_keeps_nothing() -> 
     view = list_components("s", "k1", None, paged=True, menu=True)
     assert view.is_finished()
     assert not view.has_components_v2()
+
+
+async def test_the_buttons_under_a_card_are_what_discord_py_items_send() -> None:
+    for card_id in ("a", "fact-01", "x" * 80, "server-card@123456789012345678"):
+        for truncated in (True, False, True):
+            view = discord.ui.View(timeout=None)
+            if truncated:
+                view.add_item(ReadMore(card_id))
+            view.add_item(ReportButton(card_id))
+            assert card_view(card_id, truncated=truncated).to_components() == view.to_components()
+            assert card_view(card_id, truncated=truncated).is_finished()
