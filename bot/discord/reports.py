@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "QUEUE_PAGE",
+    "REPORT_LABEL",
+    "REPORT_PICK_ID",
+    "REPORT_PLACEHOLDER",
     "QueueAction",
     "QueuePage",
     "QueuePick",
@@ -52,6 +55,7 @@ __all__ = [
     "ReportModal",
     "ReportsCog",
     "report_button",
+    "report_id",
 ]
 
 #: Cards per page of the queue.
@@ -100,9 +104,7 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"f
 
     def __init__(self, card_id: str) -> None:
         super().__init__(
-            discord.ui.Button(
-                label="Report a problem", style=discord.ButtonStyle.secondary, custom_id=f"factdeck:report:{card_id}"
-            )
+            discord.ui.Button(label=REPORT_LABEL, style=discord.ButtonStyle.secondary, custom_id=report_id(card_id))
         )
         self.card_id = card_id
 
@@ -135,11 +137,25 @@ async def _picked(interaction: discord.Interaction[Any], item: discord.ui.Select
     await _route(interaction, action, picked[0])
 
 
+#: The label of :class:`ReportButton` (cards send it as JSON: :func:`bot.discord.ui.card_view`).
+REPORT_LABEL = "Report a problem"
+
+
+def report_id(card_id: str) -> str:
+    """The custom id of :class:`ReportButton` for ``card_id``."""
+    return f"factdeck:report:{card_id}"
+
+
+#: The custom id and placeholder of :class:`ReportMenu` (result lists send it as JSON: :mod:`bot.discord.ui`).
+REPORT_PICK_ID = "factdeck:report-pick"
+REPORT_PLACEHOLDER = "Report a problem…"
+
+
 class ReportMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"factdeck:report-pick"):
     """ "Report a problem…" under a result list: pick one of the page's cards to open the report form for it."""
 
     def __init__(self, cards: Sequence[str] = (), *, disabled: bool = False) -> None:
-        super().__init__(_card_menu(cards, "Report a problem…", "factdeck:report-pick", disabled=disabled))
+        super().__init__(_card_menu(cards, REPORT_PLACEHOLDER, REPORT_PICK_ID, disabled=disabled))
 
     @classmethod
     async def from_custom_id(

@@ -30,7 +30,7 @@ from discord.ext import commands
 
 from bot.discord.embeds import card_embed, clip
 from bot.discord.errors import report_error
-from bot.discord.reports import ReportButton, ReportMenu
+from bot.discord.reports import REPORT_LABEL, REPORT_PICK_ID, REPORT_PLACEHOLDER, report_id
 
 if TYPE_CHECKING:
     from bot.service import CardDetail
@@ -42,6 +42,7 @@ __all__ = [
     "LIST_CAP",
     "NOT_YOURS",
     "CardOption",
+    "Components",
     "ListHandler",
     "ListState",
     "OpenCardMenu",
@@ -65,6 +66,7 @@ LIST_CAP = 50_000
 #: Prefix of every result-list custom id (the same as before lists became dynamic, so old menus keep working).
 PREFIX = "factdeck:results:"
 OPEN_ID = PREFIX + "open"
+OPEN_PLACEHOLDER = "Open a card…"
 
 
 def expired_text(kind: str | None) -> str:
@@ -296,7 +298,7 @@ class OpenCardMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"fa
         ] or [discord.SelectOption(label="-", value="-")]
         super().__init__(
             discord.ui.Select(
-                placeholder="Open a card…",
+                placeholder=OPEN_PLACEHOLDER,
                 min_values=1,
                 max_values=1,
                 custom_id=OPEN_ID,
@@ -321,24 +323,76 @@ class OpenCardMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"fa
         await _route(interaction, lambda facts: facts.open_card(interaction, picked[0]))
 
 
-def list_components(kind: str, key: str, page: Page | None, *, paged: bool, menu: bool) -> discord.ui.View:
-    """The components of a result list showing ``page``; every one disabled when ``page`` is None (expired).
+class Components(discord.ui.View):
+    """A finished view whose components are given as Discord's JSON, for a message whose components change with
+    every page (a result list): building discord.py's items for each page (buttons, two menus and their options)
+    cost more than the rest of the page. Finished, so discord.py never keeps it; the dynamic items route clicks."""
 
-    The view is finished before it is returned, so discord.py does not keep it: the dynamic items route clicks.
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__(timeout=None)
+        self.rows = rows
+        self.stop()
+
+    def to_components(self) -> list[dict[str, Any]]:
+        """The components, as sent to Discord."""
+        return self.rows
+
+
+def _button(label: str, custom_id: str, *, disabled: bool) -> dict[str, Any]:
+    """A secondary button, as :class:`discord.ui.Button` sends it."""
+    return {"type": 2, "style": 2, "disabled": disabled, "label": label, "custom_id": custom_id}
+
+
+def _menu(custom_id: str, placeholder: str, options: list[dict[str, Any]], *, disabled: bool) -> dict[str, Any]:
+    """A one-choice menu in its own row, as :class:`discord.ui.Select` sends it."""
+    menu = {
+        "type": 3,
+        "custom_id": custom_id,
+        "min_values": 1,
+        "max_values": 1,
+        "disabled": disabled,
+        "required": True,
+        "placeholder": placeholder,
+        "options": options or [{"label": "-", "value": "-", "default": False}],
+    }
+    return {"type": 1, "components": [menu]}
+
+
+def _option(label: str, value: str, description: str = "") -> dict[str, Any]:
+    """A menu option, as :class:`discord.SelectOption` sends it (no description when it is empty)."""
+    option: dict[str, Any] = {"label": label, "value": value, "default": False}
+    if description:
+        option["description"] = description
+    return option
+
+
+def list_components(kind: str, key: str, page: Page | None, *, paged: bool, menu: bool) -> discord.ui.View:
+    """The components of a result list showing ``page``; every one disabled when ``page`` is None (expired):
+    Previous and Next (:class:`PageButton`), "Open a card…" (:class:`OpenCardMenu`) and "Report a problem…"
+    (:class:`bot.discord.reports.ReportMenu`), as those items send them (``tests/discord/test_components.py``).
     """
-    view = discord.ui.View(timeout=None)
+    rows: list[dict[str, Any]] = []
     if paged:
-        view.add_item(PageButton(kind, key, "prev", disabled=page is None or not page.has_prev))
-        view.add_item(PageButton(kind, key, "next", disabled=page is None or not page.has_next))
+        buttons = [
+            _button("Previous", f"{PREFIX}{kind}{key}:prev", disabled=page is None or not page.has_prev),
+            _button("Next", f"{PREFIX}{kind}{key}:next", disabled=page is None or not page.has_next),
+        ]
+        rows.append({"type": 1, "components": buttons})
     if page is None:
         if menu:
-            view.add_item(OpenCardMenu(disabled=True))
-            view.add_item(ReportMenu(disabled=True))
+            rows += [
+                _menu(OPEN_ID, OPEN_PLACEHOLDER, [], disabled=True),
+                _menu(REPORT_PICK_ID, REPORT_PLACEHOLDER, [], disabled=True),
+            ]
     elif menu and page.options:
-        view.add_item(OpenCardMenu(page.options))
-        view.add_item(ReportMenu([o.card_id for o in page.options]))
-    view.stop()
-    return view
+        shown = page.options[:25]
+        opens = [_option(clip(o.label, 100)[0], o.card_id, clip(o.description, 100)[0]) for o in shown]
+        reports = [_option(o.card_id, o.card_id) for o in shown]
+        rows += [
+            _menu(OPEN_ID, OPEN_PLACEHOLDER, opens, disabled=False),
+            _menu(REPORT_PICK_ID, REPORT_PLACEHOLDER, reports, disabled=False),
+        ]
+    return Components(rows)
 
 
 def disabled_copy(message: discord.Message) -> discord.ui.View:
@@ -387,11 +441,11 @@ def card_message(detail: CardDetail, *, views: int | None, link: str | None = No
 
 
 def card_view(card_id: str, *, truncated: bool) -> discord.ui.View:
-    """The components under a card: "Read more" when something was cut, and "Report a problem". Never stored
-    (the items are dynamic)."""
-    view = discord.ui.View(timeout=None)
+    """The components under a card: "Read more" (:class:`ReadMore`) when something was cut, and "Report a problem"
+    (:class:`bot.discord.reports.ReportButton`), as those items send them (``tests/discord/test_components.py``).
+    Never stored (the items are dynamic: they route the click)."""
+    buttons = [{"type": 2, "style": 2, "disabled": False, "label": REPORT_LABEL, "custom_id": report_id(card_id)}]
     if truncated:
-        view.add_item(ReadMore(card_id))
-    view.add_item(ReportButton(card_id))
-    view.stop()  # a finished view is not kept in the view store; the dynamic items route the click
-    return view
+        more = {"type": 2, "style": 1, "disabled": False, "label": "Read more", "custom_id": f"factdeck:more:{card_id}"}
+        buttons.insert(0, more)
+    return Components([{"type": 1, "components": buttons}])

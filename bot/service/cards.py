@@ -319,6 +319,13 @@ class CardService:
             return Pick(None, message=f"No card has the topic “{topic}”.{hint}", reason="topic", close=close)
         return Pick(None, message="No card matches both that topic and that collection.", reason="both")
 
+    @property
+    def by_words_only(self) -> bool:
+        """Whether searches are by words alone right now (no search by meaning, or its cards not embedded yet): no
+        model to run and no vectors to compare, so a caller may search with ``mode="lexical"`` on the event loop
+        instead of paying for a worker thread."""
+        return self.meaning is None or not self.meaning.ready
+
     def search(
         self,
         query: str,

@@ -28,6 +28,7 @@ from bot.cards.library import Library
 from bot.index.search import MAX_LIMIT, MAX_OFFSET, RELAXED_MESSAGE, SNIPPET_CHARS, Hit, SearchIndex, SearchPage
 from bot.index.search.analysis import parse
 from bot.index.search.model import SearchDoc
+from bot.index.search.snippets import Snippet
 from bot.index.semantic import (
     BUNDLED_MODEL_PACKAGE,
     Encoder,
@@ -429,10 +430,18 @@ def hybrid_page(
     vector = meaning.query_vector(query)
     if vector is None:
         return plain()
-    first = lexical.search(query, topic=topic, collection=collection, limit=FUSE_DEPTH, offset=0, audiences=audiences)
+    # without snippets: only the page shown gets them (``shown``), not all FUSE_DEPTH hits
+    first = lexical.search(
+        query, topic=topic, collection=collection, limit=FUSE_DEPTH, offset=0, audiences=audiences, snippets=False
+    )
     # equal scores in card-id order: tantivy gives them in its internal order, which differs from build to build
     first = replace(first, hits=tuple(sorted(first.hits, key=lambda h: (-h.score, h.card_id))))
-    lexical_hits = {hit.card_id: hit for hit in first.hits}
+    lexical_hits = {hit.card_id for hit in first.hits}
+
+    def shown(ranked: Sequence[tuple[str, float]]) -> tuple[Hit, ...]:
+        found = lexical.snippets(query, [card_id for card_id, _score in ranked if card_id in lexical_hits])
+        return tuple(_hit(library, card_id, score, found) for card_id, score in ranked)
+
     limit = max(0, min(int(limit), MAX_LIMIT))
     offset = max(0, min(int(offset), MAX_OFFSET))
     if mode == "semantic" or first.message == RELAXED_MESSAGE or not first.total:
@@ -444,7 +453,7 @@ def hybrid_page(
         ranked, total = by_meaning(ids, sims, meaning.floor, ranks, first=offset + limit)
         if not total and mode == "hybrid" and first.total:
             return plain()  # nothing close in meaning: the "any word" hits, as before
-        hits = tuple(_hit(library, card_id, score, lexical_hits) for card_id, score in ranked[offset : offset + limit])
+        hits = shown(ranked[offset : offset + limit])
         message = None if total or mode == "semantic" else first.message
         return HybridPage(SearchPage(hits, total, offset, limit, first.query, message), bool(total))
     # every word matched: the same cards as before (same total), the first FUSE_DEPTH reordered with meaning
@@ -453,7 +462,7 @@ def hybrid_page(
     fused = fuse(words, top(near_ids, near_sims, -1.0, len(near_ids)))
     if offset >= len(fused):
         return plain()
-    hits = tuple(_hit(library, card_id, score, lexical_hits) for card_id, score in fused[offset : offset + limit])
+    hits = shown(fused[offset : offset + limit])
     if len(hits) < limit and offset + len(hits) < first.total:  # the page runs past the fused part
         rest = lexical.search(
             query,
@@ -467,12 +476,12 @@ def hybrid_page(
     return HybridPage(SearchPage(hits, first.total, offset, limit, first.query, first.message), False)
 
 
-def _hit(library: Library, card_id: str, score: float, lexical: Mapping[str, Hit]) -> Hit:
-    """A lexical hit keeps its snippet and highlights with the new score; a card found by meaning alone shows
-    the start of its text."""
+def _hit(library: Library, card_id: str, score: float, lexical: Mapping[str, Snippet]) -> Hit:
+    """A lexical hit keeps its snippet and highlights (``lexical``) with the new score; a card found by meaning
+    alone shows the start of its text."""
     found = lexical.get(card_id)
     if found is not None:
-        return Hit(card_id, score, found.snippet, found.highlights)
+        return Hit(card_id, score, *found)
     text = " ".join(library.cards[card_id].text.split())
     if len(text) > SNIPPET_CHARS:
         text = text[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:.-(") + "…"

@@ -49,3 +49,15 @@ def test_a_repeated_search_does_not_count_again(index: SearchIndex) -> None:
     fresh.search("therapy", limit=5, offset=5)
     fresh.search("therapy ", limit=5)  # a finished last word is another search (no completions)
     assert len(fresh._totals) == 2
+
+
+@pytest.mark.parametrize(("query", "filters"), QUERIES)
+def test_snippets_asked_for_afterwards_are_those_a_search_shows(
+    index: SearchIndex, query: str, filters: dict[str, str]
+) -> None:
+    shown = index.search(query, limit=10, **filters)
+    bare = index.search(query, limit=10, snippets=False, **filters)
+    assert [(h.card_id, h.score) for h in bare.hits] == [(h.card_id, h.score) for h in shown.hits]
+    assert {h.snippet for h in bare.hits} <= {""}
+    later = index.snippets(query, [h.card_id for h in reversed(bare.hits)] + ["no-such-card"])
+    assert later == {h.card_id: (h.snippet, h.highlights) for h in shown.hits}

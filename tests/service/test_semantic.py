@@ -383,3 +383,34 @@ def test_a_search_by_meaning_never_finds_another_servers_cards(tmp_path: Path, e
         assert "cats-01@111" in {c for c, _ in service.card_choices(question, limit=25, viewer=111)}
     finally:
         meaning.close()
+
+
+def test_each_hit_found_by_words_shows_the_snippet_and_highlights_a_search_by_words_gives_it(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    """Search by meaning reorders the first 30 hits by words and shows a page of them: whatever page is shown,
+    each card found by its words is shown with the snippet and highlights that search by words gives it (only the
+    page shown has its snippets made)."""
+    filler = "Fibres were spun, woven and dyed in many workshops across the region for export. " * 4
+    cards = [
+        (f"cloth-{i:02d}", f"{filler[: 40 * i]}Cotton from the delta was prized. {filler}Cotton grew there.", [])
+        for i in range(12)
+    ] + [("cloth-hearts", f"Octopuses have three hearts. {filler}", [])]
+    meaning = Meaning(encoder)
+    service = CardService(load_library(write_cards(tmp_path / "cards", {"cloth": cards})), meaning=meaning)
+    assert meaning.wait(60)
+    for query in ("cotton", "cotton hearts", "cott"):
+        by_words = {h.card_id: h for h in service.search(query, limit=50, mode="lexical").page.hits}
+        assert by_words
+        shown = 0
+        for offset in range(0, 14, 4):
+            for hit in service.search(query, limit=4, offset=offset).page.hits:
+                if hit.card_id in by_words:
+                    assert (hit.snippet, hit.highlights) == (
+                        by_words[hit.card_id].snippet,
+                        by_words[hit.card_id].highlights,
+                    )
+                    assert hit.highlights
+                    shown += 1
+        assert shown >= len(by_words) - 1
+    meaning.close()

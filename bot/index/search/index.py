@@ -23,7 +23,7 @@ from bot.index.search import query as q
 from bot.index.search import store
 from bot.index.search.analysis import Parsed, Word, parse, register, schema
 from bot.index.search.model import Hit, SearchDoc, SearchPage
-from bot.index.search.snippets import Highlighter, card_label
+from bot.index.search.snippets import Highlighter, Snippet, card_label
 from bot.util.text import topic_key
 
 log = logging.getLogger(__name__)
@@ -399,13 +399,15 @@ class SearchIndex:
         limit: int = 10,
         offset: int = 0,
         audiences: tuple[str, ...] | None = None,
+        snippets: bool = True,
     ) -> SearchPage:
         """Cards matching ``query``, best first, from ``offset``, at most ``limit`` of them.
 
         ``topic`` keeps cards with that topic (exact, case-insensitive); ``collection`` keeps cards of
         that collection id; ``audiences`` (see :func:`bot.index.search.model.audience_terms`) keeps only the cards
         a reader may see, inside the query, so totals count only those. Never raises on user input: an empty
-        query gives an empty page with a message.
+        query gives an empty page with a message. Without ``snippets`` every hit's snippet is "" with no highlights
+        (a caller that shows only some of the hits asks :meth:`snippets` for those).
         """
         limit = max(0, min(int(limit), MAX_LIMIT))
         offset = max(0, min(int(offset), MAX_OFFSET))
@@ -438,7 +440,7 @@ class SearchIndex:
                 relax=relaxed,
                 audiences=audiences,
             )
-        hits = self._hits(plans, result.hits[:limit])
+        hits = self._hits(plans, result.hits[:limit], snippets=snippets)
         explained = RELAXED_MESSAGE if relaxed else None
         return SearchPage(tuple(hits), total, offset, limit, parsed.text, explained)
 
@@ -449,10 +451,14 @@ class SearchIndex:
                 del totals[next(iter(totals))]  # the oldest
             totals[key] = counted
 
-    def _hits(self, plans: list[q.Plan], found: list[tuple[float, tantivy.DocAddress]]) -> list[Hit]:
+    def _hits(
+        self, plans: list[q.Plan], found: list[tuple[float, tantivy.DocAddress]], *, snippets: bool = True
+    ) -> list[Hit]:
         if not found:
             return []
         searcher = self._searcher
+        if not snippets:
+            return [Hit(_stored(searcher.doc(address), "card_id"), float(score), "", ()) for score, address in found]
         highlighter = Highlighter(searcher, self._schema, q.snippet_terms(plans))
         hits = []
         for score, address in found:
@@ -460,6 +466,26 @@ class SearchIndex:
             snippet, highlights = highlighter.snippet(doc, _stored(doc, "text"))
             hits.append(Hit(_stored(doc, "card_id"), float(score), snippet, highlights))
         return hits
+
+    def snippets(self, query: str, card_ids: Iterable[str]) -> dict[str, Snippet]:
+        """The snippet and highlights that :meth:`search` gives each of ``card_ids`` (those indexed) for ``query``.
+
+        Tantivy's snippet generator tokenises and stems a hit's whole text (about 27 µs a card): a caller that
+        searches deeper than it shows (search by meaning reorders the first 30 hits and shows 5) searches without
+        snippets and asks here for the ones it shows."""
+        wanted = list(dict.fromkeys(card_ids))
+        parsed = parse(query if isinstance(query, str) else "")
+        if not wanted or not parsed.words:
+            return {}
+        searcher, schema = self._searcher, self._schema
+        highlighter = Highlighter(searcher, schema, q.snippet_terms(q.plans(parsed, self._terms)))
+        Q = tantivy.Query
+        by_id = Q.boolean_query([(tantivy.Occur.Should, Q.term_query(schema, "card_id", c)) for c in wanted])
+        out: dict[str, Snippet] = {}
+        for _score, address in searcher.search(by_id, len(wanted)).hits:
+            doc = searcher.doc(address)
+            out[_stored(doc, "card_id")] = highlighter.snippet(doc, _stored(doc, "text"))
+        return out
 
     def suggest(
         self, prefix: str, *, limit: int = 25, audiences: tuple[str, ...] | None = None
