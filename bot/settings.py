@@ -217,6 +217,18 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         return self.database_url if self.database_url is not None else str(self.database)
 
     @property
+    def views_side_file(self) -> Path | None:
+        """On PostgreSQL, where this process keeps views the server cannot take yet (replayed at the next start):
+        ``factdeck-views[-shards-0_1_2_3]`` in the data folder, the one holding the cache folder (``/data`` in the
+        image), a file per shard set so processes sharing the folder keep apart. None on SQLite (its side file is
+        beside the database)."""
+        if self.database_url is None:
+            return None
+        ids = self.shard_ids
+        suffix = "" if ids is None else "-shards-" + "_".join(map(str, ids))
+        return self.effective_cache_dir.parent / f"factdeck-views{suffix}"
+
+    @property
     def search_by_meaning(self) -> Semantic:
         """The ``semantic`` settings, with ``on``/``off`` read as defaults or ``enabled: false``."""
         if isinstance(self.semantic, bool):
