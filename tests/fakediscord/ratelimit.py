@@ -6,13 +6,15 @@ webhooks, which take no bot token, are not counted). Past it the answer is ``429
 ``{"message": "You are being rate limited.", "retry_after": 0.123, "global": true}``; discord.py then holds every
 request of the client until ``retry_after`` has passed and sends the refused one again.
 
-The window is a sliding second: a request is let through when fewer than ``rate`` were let through in the last
-second; ``retry_after`` is how long until the oldest of them leaves the window.
+Discord does not document how it counts; the fake counts as its per-route buckets do (a count that resets after
+``reset_after``): a window opens with the first request and lets ``rate`` requests through in its second; past
+that, ``retry_after`` is the time until the window ends, when a fresh one opens. (A sliding second, where one slot
+frees at a time, makes every refused request wake at once for one slot: discord.py gives up a request after five
+429s, which Discord's documented behaviour gives no reason to expect.)
 """
 
 from __future__ import annotations
 
-import collections
 import math
 import time
 from collections.abc import Callable
@@ -34,7 +36,8 @@ class GlobalRateLimit:
         self.rate = rate
         self._capacity = max(1, round(rate * WINDOW))
         self._clock = clock
-        self._passed: collections.deque[float] = collections.deque()
+        self._window_end = -math.inf
+        self._used = 0
         #: Requests let through, and requests answered 429.
         self.passed = 0
         self.refused = 0
@@ -42,14 +45,14 @@ class GlobalRateLimit:
     def take(self) -> float | None:
         """Let one request through (None), or refuse it: the seconds until one more may go."""
         now = self._clock()
-        while self._passed and self._passed[0] <= now - WINDOW:
-            self._passed.popleft()
-        if len(self._passed) < self._capacity:
-            self._passed.append(now)
+        if now >= self._window_end:
+            self._window_end, self._used = now + WINDOW, 0
+        if self._used < self._capacity:
+            self._used += 1
             self.passed += 1
             return None
         self.refused += 1
-        return max(self._passed[0] + WINDOW - now, 0.001)
+        return max(self._window_end - now, 0.001)
 
     @staticmethod
     def body(retry_after: float) -> dict[str, object]:
