@@ -77,9 +77,12 @@ def _default_cooldowns() -> dict[str, Cooldown]:
 
 
 class Daily(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Daily posts (the daily cog): how late a missed post may still go out."""
+    """Daily posts (the daily cog): how late a missed post may still go out, and how many go out a second at most
+    when many servers are due at once (under Discord's global 50 requests a second per bot token; give each of
+    several processes its share)."""
 
     catch_up_hours: Annotated[float, msgspec.Meta(ge=0, le=24)] = 6.0
+    posts_per_second: Annotated[float, msgspec.Meta(gt=0, le=10_000)] = 45.0
 
 
 class Insights(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
