@@ -684,8 +684,8 @@ async def test_many_servers_due_at_once_are_posted_at_the_configured_pace_withou
     """Many servers due at the same minute: the posts go out at ``daily.posts_per_second``, under Discord's global
     rate limit (the fake enforces one here, a 429 past it), every one once. Running into the limit instead piles up
     429s, which Discord counts towards an hour's IP ban (10,000 invalid requests in 10 minutes); the figures at
-    Discord's 50 a second are in ``benchmarks/bench_fanout.py``. The pace is two thirds of the limit, so a busy test machine
-    that delays some sends cannot bunch them up past it."""
+    Discord's 50 a second are in ``benchmarks/bench_fanout.py``. The pace is two thirds of the limit, so a busy
+    test machine that delays some sends cannot bunch them up past it."""
     w.config.write_text(CONFIG.replace("daily:\n", "daily:\n  posts_per_second: 20\n"), encoding="utf-8")
     channels = [w.facts] + [w.fake.add_guild(f"Server {n}").add_channel("facts") for n in range(39)]
     async with w.running() as bot:
