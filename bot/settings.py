@@ -13,6 +13,7 @@ cooldown; ``FACTDECK_CATCH_UP_HOURS`` for ``daily.catch_up_hours``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -222,14 +223,16 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     @property
     def views_side_file(self) -> Path | None:
         """On PostgreSQL, where this process keeps views the server cannot take yet (replayed at the next start):
-        ``factdeck-views[-shards-0_1_2_3]`` in the data folder, the one holding the cache folder (``/data`` in the
-        image), a file per shard set so processes sharing the folder keep apart. None on SQLite (its side file is
-        beside the database)."""
+        ``factdeck-views-<database>[-shards-0_1_2_3]`` in the data folder, the one holding the cache folder (``/data``
+        in the image): a file per database (a digest of its URL, so views kept for one database are never written
+        into another) and per shard set (so processes sharing the folder keep apart). None on SQLite (its side file
+        is beside the database)."""
         if self.database_url is None:
             return None
         ids = self.shard_ids
         suffix = "" if ids is None else "-shards-" + "_".join(map(str, ids))
-        return self.effective_cache_dir.parent / f"factdeck-views{suffix}"
+        database = hashlib.sha256(self.database_url.encode()).hexdigest()[:12]
+        return self.effective_cache_dir.parent / f"factdeck-views-{database}{suffix}"
 
     @property
     def search_by_meaning(self) -> Semantic:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import tempfile
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ import pytest
 from bot.discord.app import _open_storage
 from bot.settings import Settings
 from bot.storage import ViewEvent, spill
-from tests.storage.engines import query
+from tests.storage.engines import ENV, drop_schema, new_schema_url, query
 
 pytestmark = pytest.mark.postgres
 
@@ -37,10 +38,13 @@ class Relay:
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
         self.url = ""
+        self.port = 0
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> None:
+        """Listen (again, on the same port after :meth:`cut`: the server is back at the same address)."""
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", port)
         port = self._server.sockets[0].getsockname()[1]
+        self.port = port
         user = f"{self._parts.username}@" if self._parts.username else ""
         query = urllib.parse.urlencode(self._params)
         self.url = urllib.parse.urlunsplit(("postgresql", f"{user}127.0.0.1:{port}", self._parts.path, query, ""))
@@ -87,17 +91,19 @@ def _settings(url: str, folder: Path) -> Settings:
 async def test_views_of_a_server_unreachable_at_shutdown_are_written_at_the_next_start(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    async with relayed(postgres_url) as relay, _open_storage(_settings(relay.url, tmp_path)) as storage:
-        assert storage.unavailable is None
-        for n in range(7):
-            storage.views.record(ViewEvent(f"lab-{n:03d}", 10, 20, 1000 + n, "random"))
-        await relay.cut()  # the database host goes away with the views of the last second still buffered
-    assert query(postgres_url, "SELECT COUNT(*) FROM views") == [(0,)]
+    async with relayed(postgres_url) as relay:
+        async with _open_storage(_settings(relay.url, tmp_path)) as storage:
+            assert storage.unavailable is None
+            for n in range(7):
+                storage.views.record(ViewEvent(f"lab-{n:03d}", 10, 20, 1000 + n, "random"))
+            await relay.cut()  # the database host goes away with the views of the last second still buffered
+        assert query(postgres_url, "SELECT COUNT(*) FROM views") == [(0,)]
 
-    for _ in range(2):  # the next start writes them; a start after it writes nothing more
-        async with _open_storage(_settings(postgres_url, tmp_path)):
-            pass
-        assert query(postgres_url, "SELECT COUNT(*) FROM views") == [(7,)]
+        await relay.start(relay.port)  # the server is back, at the same address
+        for _ in range(2):  # the next start writes them; a start after it writes nothing more
+            async with _open_storage(_settings(relay.url, tmp_path)):
+                pass
+            assert query(postgres_url, "SELECT COUNT(*) FROM views") == [(7,)]
 
 
 async def test_two_processes_keep_their_views_apart(postgres_url: str) -> None:
@@ -105,31 +111,22 @@ async def test_two_processes_keep_their_views_apart(postgres_url: str) -> None:
     process's views once, never the other's twice."""
     with tempfile.TemporaryDirectory() as folder:
         shared = Path(folder)  # one data folder for both, as on a host running two processes
-        first = Settings(database=shared / "factdeck.db", database_url="", shards="0", shard_count=2)
-        second = Settings(database=shared / "factdeck.db", database_url="", shards="1", shard_count=2)
-        assert first.views_side_file != second.views_side_file
-        for settings, views in ((first, 3), (second, 4)):
-            async with relayed(postgres_url) as relay:
-                cut_off = Settings(
-                    database=settings.database,
-                    database_url=relay.url,
-                    shards=settings.shards,
-                    shard_count=settings.shard_count,
-                    view_flush_interval=60,
-                )
-                async with _open_storage(cut_off) as storage:
+        async with relayed(postgres_url) as relay:
+
+            def settings(shards: str) -> Settings:
+                database = shared / "factdeck.db"
+                return Settings(database=database, database_url=relay.url, shards=shards, shard_count=2)
+
+            assert settings("0").views_side_file != settings("1").views_side_file
+            for shards, views in (("0", 3), ("1", 4)):
+                async with _open_storage(settings(shards)) as storage:
                     for n in range(views):
                         storage.views.record(ViewEvent("lab-001", 10, 20, n, "random"))
                     await relay.cut()
-        for settings in (first, second, first):
-            reopened = Settings(
-                database=settings.database,
-                database_url=postgres_url,
-                shards=settings.shards,
-                shard_count=settings.shard_count,
-            )
-            async with _open_storage(reopened):
-                pass
+                await relay.start(relay.port)
+            for shards in ("0", "1", "0"):
+                async with _open_storage(settings(shards)):
+                    pass
         assert query(postgres_url, "SELECT COUNT(*) FROM views") == [(7,)]
 
 
@@ -145,3 +142,23 @@ async def test_a_side_file_started_afresh_leaves_one_mark_in_the_shared_database
     marks = query(postgres_url, "SELECT key FROM meta WHERE key LIKE 'views.spill%'")
     assert len(marks) == 1
     assert query(postgres_url, "SELECT COUNT(*) FROM views") == [(60,)]
+
+
+async def test_views_kept_for_one_database_are_never_written_into_another(postgres_url: str, tmp_path: Path) -> None:
+    base = os.environ[ENV]
+    other, schema = await asyncio.to_thread(new_schema_url, base)  # the same data folder, another database
+    try:
+        async with relayed(postgres_url) as relay:
+            async with _open_storage(_settings(relay.url, tmp_path)) as storage:
+                for n in range(5):
+                    storage.views.record(ViewEvent("lab-001", 10, 20, n, "random"))
+                await relay.cut()
+            async with _open_storage(_settings(other, tmp_path)):
+                pass
+            assert query(other, "SELECT COUNT(*) FROM views") == [(0,)]
+            await relay.start(relay.port)
+            async with _open_storage(_settings(relay.url, tmp_path)):
+                pass
+        assert query(postgres_url, "SELECT COUNT(*) FROM views") == [(5,)]
+    finally:
+        await asyncio.to_thread(drop_schema, base, schema)
