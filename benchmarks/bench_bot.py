@@ -194,6 +194,7 @@ async def _wait_until_serving(
             return
         if not alive() or loop.time() > deadline:
             raise RuntimeError("the bot does not answer interactions")
+        await asyncio.sleep(0.05)  # e.g. the server's shard not connected yet: let the gateway run
 
 
 @contextlib.asynccontextmanager

@@ -13,6 +13,7 @@ cooldown; ``FACTDECK_CATCH_UP_HOURS`` for ``daily.catch_up_hours``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -77,9 +78,12 @@ def _default_cooldowns() -> dict[str, Cooldown]:
 
 
 class Daily(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Daily posts (the daily cog): how late a missed post may still go out."""
+    """Daily posts (the daily cog): how late a missed post may still go out, and how many go out a second at most
+    when many servers are due at once (under Discord's global 50 requests a second per bot token; give each of
+    several processes its share)."""
 
     catch_up_hours: Annotated[float, msgspec.Meta(ge=0, le=24)] = 6.0
+    posts_per_second: Annotated[float, msgspec.Meta(gt=0, le=10_000)] = 45.0
 
 
 class Insights(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -215,6 +219,20 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     def database_target(self) -> str:
         """What :class:`bot.storage.Database` opens: the PostgreSQL URL, else the SQLite file's path."""
         return self.database_url if self.database_url is not None else str(self.database)
+
+    @property
+    def views_side_file(self) -> Path | None:
+        """On PostgreSQL, where this process keeps views the server cannot take yet (replayed at the next start):
+        ``factdeck-views-<database>[-shards-0_1_2_3]`` in the data folder, the one holding the cache folder (``/data``
+        in the image): a file per database (a digest of its URL, so views kept for one database are never written
+        into another) and per shard set (so processes sharing the folder keep apart). None on SQLite (its side file
+        is beside the database)."""
+        if self.database_url is None:
+            return None
+        ids = self.shard_ids
+        suffix = "" if ids is None else "-shards-" + "_".join(map(str, ids))
+        database = hashlib.sha256(self.database_url.encode()).hexdigest()[:12]
+        return self.effective_cache_dir.parent / f"factdeck-views-{database}{suffix}"
 
     @property
     def search_by_meaning(self) -> Semantic:

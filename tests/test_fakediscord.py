@@ -8,6 +8,7 @@ import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import aiohttp
 import discord
 import pytest
 import pytest_asyncio
@@ -419,3 +420,39 @@ async def test_discord_limits_are_enforced(running: tuple[World, DemoBot]) -> No
     assert w.fake.errors[-1].code == 50035
     with pytest.raises(AssertionError, match="has no option 'nope'"):
         await w.fake.slash(w.guild, w.general, w.alice, "fact search", query="q", nope=1)
+
+
+async def test_a_burst_past_the_global_rate_limit_is_held_back_and_none_is_lost() -> None:
+    """Discord answers 429 past 50 requests a second per bot token; discord.py waits ``retry_after`` and sends the
+    refused requests again. Here 20 a second (so the test stays short) and a burst of 45 messages at once."""
+    async with FakeDiscord(global_rate_limit=20) as fake:
+        guild = fake.add_guild("Study Group")
+        general = guild.add_channel("general")
+        async with run_bot(fake, discord.Client(intents=discord.Intents.default())) as client:
+            channel = client.get_channel(general.id)
+            assert isinstance(channel, discord.TextChannel)
+            sent = await asyncio.gather(*(channel.send(f"fact {n}") for n in range(45)))
+        assert fake.global_limit is not None
+        assert fake.global_limit.refused > 0  # the burst did hit the limit
+        assert sorted(post.content for post in general.posts) == sorted(f"fact {n}" for n in range(45))
+        assert [m.id for m in sent] == [post.id for post in sorted(general.posts, key=lambda p: int(p.content[5:]))]
+        fake.assert_no_errors()
+
+
+async def test_a_global_429_carries_what_discord_sends() -> None:
+    async with FakeDiscord(global_rate_limit=1) as fake, aiohttp.ClientSession() as http:
+        auth = {"Authorization": f"Bot {fake.token}"}
+        async with http.get(f"{fake.api_url}/users/@me", headers=auth) as first:
+            assert first.status == 200
+        async with http.get(f"{fake.api_url}/users/@me", headers=auth) as refused:
+            assert refused.status == 429
+            assert refused.headers["X-RateLimit-Global"] == "true"
+            assert refused.headers["X-RateLimit-Scope"] == "global"
+            assert int(refused.headers["Retry-After"]) >= 1
+            body = await refused.json()
+        assert body["global"] is True
+        assert body["message"] == "You are being rate limited."
+        assert 0 < body["retry_after"] <= 1.0
+        # Interaction callbacks take no bot token and are not counted against it.
+        async with http.post(f"{fake.api_url}/interactions/1/tok/callback", json={"type": 1}) as callback:
+            assert callback.status != 429

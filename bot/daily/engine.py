@@ -73,8 +73,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CATCH_UP_HOURS = 6.0
 DEFAULT_PAUSE_AFTER = 3
-#: Servers whose daily posts are sent at the same time when many are due at once (see :meth:`DailyEngine.run_due`).
-DEFAULT_CONCURRENCY = 16
+#: Servers whose daily posts are sent at the same time when many are due at once (see :meth:`DailyEngine.run_due`):
+#: enough in flight to keep up the poster's pace (:mod:`bot.daily.pacing`) while Discord takes up to a second to
+#: answer each.
+DEFAULT_CONCURRENCY = 50
 #: The command name views from daily posts are recorded under.
 VIEW_COMMAND = "daily"
 

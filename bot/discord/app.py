@@ -210,7 +210,10 @@ async def load_service(settings: Settings, *, meaning_search: bool = True) -> Ca
 async def _open_storage(settings: Settings) -> AsyncIterator[Storage]:
     """Storage for the bot; a database that cannot be used is one logged line, and the cards are served anyway."""
     async with Storage.open(
-        settings.database_target, flush_interval=settings.view_flush_interval, in_memory_fallback=True
+        settings.database_target,
+        flush_interval=settings.view_flush_interval,
+        in_memory_fallback=True,
+        side_file=settings.views_side_file,
     ) as storage:
         storage.searches.retention_days = settings.insights.search_retention_days
         if storage.unavailable is not None:

@@ -20,8 +20,9 @@ nothing and writes nothing).
 
 SQL lives only in this package. New tables: add the next ``migrations/NNNN_name.sql`` and a repository class on
 top of ``storage.db`` (``db.transaction()`` for writes, ``db.fetchall``/``fetchone`` for reads), in the portable
-SQL :mod:`bot.storage.db` describes, so it runs on both engines. On PostgreSQL there is no side file for views
-(they stay in memory while the server is unreachable).
+SQL :mod:`bot.storage.db` describes, so it runs on both engines. On PostgreSQL the views side file is the one the
+caller names (``side_file``, a file of the process's own in its data folder); without one, views stay in memory
+while the server is unreachable.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import logging
 import os
 from collections.abc import Generator
 from importlib.resources.abc import Traversable
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -103,11 +105,17 @@ class Storage:
         max_batch: int = 500,
         max_buffer: int | None = 250_000,
         in_memory_fallback: bool = False,
+        side_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self.db = db
         self.meta = Meta(db)
-        # The side file keeps a SQLite file's views while it cannot be written; a server has no file beside it.
-        spill = None if db.path == ":memory:" or db.engine == "postgresql" else ViewSpill(spill_path(db.path))
+        # The side file keeps the views while the database cannot be written: beside a SQLite file, or (a server
+        # has no file beside it) the file of this process's own that the caller names.
+        spill: ViewSpill | None = None
+        if db.engine == "postgresql":
+            spill = None if side_file is None else ViewSpill(Path(side_file), shared=True)
+        elif db.path != ":memory:":
+            spill = ViewSpill(Path(side_file) if side_file is not None else spill_path(db.path))
         self.views = ViewLog(db, flush_interval=flush_interval, max_batch=max_batch, max_buffer=max_buffer, spill=spill)
         self.audit = AuditLog(db)
         self.daily = DailyStore(db)
@@ -136,12 +144,15 @@ class Storage:
         migrations_dir: Traversable | os.PathLike[str] | str | None = None,
         busy_timeout: float = 5.0,
         in_memory_fallback: bool = False,
+        side_file: str | os.PathLike[str] | None = None,
     ) -> _Opening:
         """Open the database at ``path`` (migrating it), write the views an earlier run left in the side file,
         and start the view flusher.
 
         Use ``async with Storage.open(path) as storage:`` or ``storage = await Storage.open(path)``. Raises
-        :class:`StorageUnavailable` when the database cannot be used, unless ``in_memory_fallback``.
+        :class:`StorageUnavailable` when the database cannot be used, unless ``in_memory_fallback``. ``side_file``:
+        where views wait while the database cannot be written (default: ``<file>-views`` beside a SQLite file, none
+        for PostgreSQL; give each process on a shared PostgreSQL a file of its own).
         """
         db = Database(path, migrations_dir=migrations_dir, busy_timeout=busy_timeout)
         storage = cls(
@@ -150,6 +161,7 @@ class Storage:
             max_batch=max_batch,
             max_buffer=max_buffer,
             in_memory_fallback=in_memory_fallback,
+            side_file=side_file,
         )
         return _Opening(storage)
 

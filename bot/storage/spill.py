@@ -8,6 +8,10 @@ mark, once: the replay and the new mark commit together. The file is locked (``f
 it; another process on the same database (``factdeck stats``) neither writes nor replays it.
 
 The file lives next to the database (``factdeck.db-views``), so a backup of ``factdeck.db*`` carries it along.
+On PostgreSQL, which several processes share, each process keeps a file of its own in its data folder (see
+``Settings.views_side_file``) and its mark is keyed by the file's id (``views.spill:<file id>``), so one process's
+mark never says another's views are written; the key of a file that was started afresh is deleted with the next
+batch.
 """
 
 from __future__ import annotations
@@ -46,8 +50,13 @@ def spill_path(database: str | os.PathLike[str]) -> Path:
 class ViewSpill:
     """The side file, opened and locked by :meth:`open` (blocking: call it in a thread)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, shared: bool = False) -> None:
+        """``shared``: the database is shared by several processes (PostgreSQL), each with a side file of its own,
+        so the mark is kept under a key of this file's own."""
         self.path = path
+        self.shared = shared
+        #: The mark key of a file this one replaced, to delete with the next batch (shared databases only).
+        self.retired_key: str | None = None
         self._fd: int | None = None
         self._torn = False
         self.file_id = ""
@@ -102,8 +111,15 @@ class ViewSpill:
                 continue  # a line a failed append left behind
         self.size = offset
 
+    @property
+    def mark_key(self) -> str:
+        """The ``meta`` key the mark of this file is kept under."""
+        return f"{MARK_KEY}:{self.file_id}" if self.shared else MARK_KEY
+
     def _restart(self) -> None:
         fd = self._require()
+        if self.shared and self.file_id:
+            self.retired_key = self.mark_key
         os.ftruncate(fd, 0)
         self.file_id = uuid.uuid4().hex
         header = (json.dumps({"factdeck-views": 1, "id": self.file_id}) + "\n").encode()

@@ -41,7 +41,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from .db import MAX_SNOWFLAKE, Database, StorageUnavailable, chunked, describe_fault, is_environmental, marks
-from .spill import MARK_KEY, ViewSpill
+from .spill import ViewSpill
 
 __all__ = ["Stats", "ViewEvent", "ViewLog"]
 
@@ -305,20 +305,26 @@ class ViewLog:
         """Insert ``batch`` (and, the first time, what an earlier run left in the side file) with the side file's
         mark, in one transaction; return how many views came from the side file."""
         replayed = 0
+        retired = None
         async with self._db.transaction() as conn:
             if spill is not None:
                 if spill.leftovers:
-                    async with conn.execute("SELECT value FROM meta WHERE key = ?", (MARK_KEY,)) as cursor:
+                    async with conn.execute("SELECT value FROM meta WHERE key = ?", (spill.mark_key,)) as cursor:
                         found = await cursor.fetchone()
                     leftovers = spill.unreplayed(None if found is None else str(found[0]))
                     await conn.executemany(_INSERT, leftovers)
                     replayed = len(leftovers)
-                await conn.execute(_SET_MARK, (MARK_KEY, spill.mark(), time.time_ns() // 1_000_000))
+                await conn.execute(_SET_MARK, (spill.mark_key, spill.mark(), time.time_ns() // 1_000_000))
+                retired = spill.retired_key
+                if retired is not None:
+                    await conn.execute("DELETE FROM meta WHERE key = ?", (retired,))
             if batch:
                 await conn.executemany(_INSERT, batch)
         if spill is not None:
             if replayed:
                 self._forget_tallies()
+            if spill.retired_key == retired:
+                spill.retired_key = None
             await asyncio.to_thread(spill.committed)
         return replayed
 

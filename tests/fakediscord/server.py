@@ -38,6 +38,7 @@ from .models import (
     iso_now,
     snowflake,
 )
+from .ratelimit import GlobalRateLimit
 
 log = logging.getLogger("fakediscord")
 
@@ -174,9 +175,14 @@ class FakeDiscord:
         default_timeout: float = 5.0,
         heartbeat_interval_ms: int = 41250,
         attachment_size_limit: int = 10 * 1024 * 1024,
+        global_rate_limit: float | None = None,
+        rest_latency: float = 0.0,
     ) -> None:
         """``ack_deadline``: seconds the bot has to acknowledge an interaction (Discord: 3).
-        ``default_timeout``: seconds every ``wait_*`` helper waits before failing the test."""
+        ``default_timeout``: seconds every ``wait_*`` helper waits before failing the test.
+        ``global_rate_limit``: requests a second the bot token may make (Discord: 50, ``ratelimit.DISCORD_GLOBAL_RATE``)
+        before a global 429; None (the default, so tests are not slowed): no limit.
+        ``rest_latency``: seconds every REST answer takes, as the network to Discord would (benchmarks; 0 in tests)."""
         self.token = token
         self.ack_deadline = ack_deadline
         self.default_timeout = default_timeout
@@ -222,6 +228,9 @@ class FakeDiscord:
         self.port = 0
         self._routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []
         self._install_routes()
+        #: Discord's global rate limit on the bot token's requests (None: off); see :mod:`.ratelimit`.
+        self.global_limit = GlobalRateLimit(global_rate_limit) if global_rate_limit is not None else None
+        self.rest_latency = rest_latency
 
     # ================================================================== lifecycle
     async def start(self) -> str:
@@ -764,6 +773,14 @@ class FakeDiscord:
             req.params = {k: v for k, v in m.groupdict().items() if v is not None}
             if auth and request.headers.get("Authorization") != f"Bot {self.token}":
                 return self._error(req, 401, 0, "401: Unauthorized", rule="bad or missing bot token")
+            if self.rest_latency:
+                await asyncio.sleep(self.rest_latency)
+            if auth and self.global_limit is not None and (wait := self.global_limit.take()) is not None:
+                return web.Response(
+                    status=429,
+                    body=json.dumps(GlobalRateLimit.body(wait)).encode(),
+                    headers=GlobalRateLimit.headers(wait),
+                )
             for failure in self._failures:
                 status, remaining, match = failure
                 if remaining > 0 and match in f"{req.method} {req.path}":

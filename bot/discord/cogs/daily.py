@@ -33,6 +33,7 @@ from discord.ext import commands
 
 from bot.cards.library import Library
 from bot.daily import VIEW_COMMAND, Clock, DailyEngine, DailyError, PostResult, zone_choices
+from bot.daily.pacing import Pacer
 from bot.discord import choices
 from bot.discord.checks import moderator_only
 from bot.discord.daily_failures import classify
@@ -128,11 +129,15 @@ class ChannelPoster:
         service: CardService,
         views: ViewLog,
         link: Callable[[str], str | None] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
+        """``pacer`` spaces the sends (None: unpaced), so many servers due at once stay under Discord's global rate
+        limit instead of running into it (see :mod:`bot.daily.pacing`)."""
         self._client = client
         self._service = service
         self._views = views
         self._link = link
+        self._pacer = pacer
 
     async def __call__(self, channel_id: int, card_id: str, nonce: str, mode: DailyMode = "fact") -> int:
         """Send the card (``mode`` ``question``: a question on it) to the channel; return the message id.
@@ -152,12 +157,11 @@ class ChannelPoster:
         if detail is None:
             raise DailyError(f"The card {card_id} is no longer in the deck")
         count = await self._views.count(card_id, guild.id) if isinstance(guild, discord.Guild) else None
-        message = await channel.send(
-            nonce=nonce,
-            allowed_mentions=NO_MENTIONS,
-            **post_message(detail, self._service.library, mode, count, self._link(card_id) if self._link else None),
-        )
-        return message.id
+        message = post_message(detail, self._service.library, mode, count, self._link(card_id) if self._link else None)
+        if self._pacer is not None:
+            await self._pacer.wait()
+        sent = await channel.send(nonce=nonce, allowed_mentions=NO_MENTIONS, **message)
+        return sent.id
 
 
 def post_message(
@@ -182,7 +186,7 @@ def daily_engine(
     return DailyEngine(
         storage.daily,
         ServiceCards(service),
-        ChannelPoster(client, service, storage.views, settings.web.card_url),
+        ChannelPoster(client, service, storage.views, settings.web.card_url, Pacer(settings.daily.posts_per_second)),
         storage.views,
         clock or _utcnow,
         classify=classify,
