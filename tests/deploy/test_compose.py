@@ -47,6 +47,7 @@ def test_two_bots_of_four_shards_cover_every_shard_once_on_one_database_and_one_
     bots = _bots(compose)
     assert len(bots) == 2
     shards: list[int] = []
+    data: list[str] = []
     for name, bot in bots.items():
         env = {k: str(v) for k, v in bot["environment"].items()}
         settings = load_settings(None, env=env)  # every variable is a real setting
@@ -56,7 +57,10 @@ def test_two_bots_of_four_shards_cover_every_shard_once_on_one_database_and_one_
         shards += parse_shards(env["FACTDECK_SHARDS"])
         assert settings.database_url == "postgresql://factdeck@db:5432/factdeck"
         assert database_url_problem(env["FACTDECK_DATABASE"]) is None  # the password comes from the environment
-        assert "cards:/app/cards" in [v.split("  ")[0] for v in bot["volumes"]]
+        mounts = [v.split("  ")[0] for v in bot["volumes"]]
+        assert "cards:/app/cards" in mounts
+        data.append(next(m.split(":")[0] for m in mounts if m.endswith(":/data")))  # caches and unwritten views
     assert sorted(shards) == list(range(8))
-    assert set(compose["volumes"]) == {"db", "cards"}
+    assert len(set(data)) == len(bots)  # each process keeps its own data folder
+    assert set(compose["volumes"]) == {"db", "cards", *data}
     assert "secret" not in COMPOSE.read_text(encoding="utf-8")
