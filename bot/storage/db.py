@@ -592,7 +592,13 @@ class Database:
                 yield conn
             return
         async with self._lock, self._connection() as conn:
-            await conn.execute("BEGIN IMMEDIATE" if self.engine == "sqlite" else "BEGIN")
+            try:
+                await conn.execute("BEGIN IMMEDIATE" if self.engine == "sqlite" else "BEGIN")
+            except BaseException:
+                # a cancellation (shutdown cancels flushers) can arrive after the BEGIN ran on the driver's side:
+                # roll back, or the one shared connection stays in a transaction and every later write fails
+                await self._rollback(conn)
+                raise
             self._tx_owner = asyncio.current_task()
             self._tx_conn = conn
             try:

@@ -214,3 +214,34 @@ async def test_a_damaged_views_table_at_runtime_answers_from_memory(
         assert "is damaged" in said[0]
         monkeypatch.setattr(storage.db, "fetchall", real)
         assert await storage.views.count("lab-001", 10) == 4  # the partial answer was not kept as a tally
+
+
+async def test_a_transaction_cancelled_while_its_begin_runs_leaves_the_database_usable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shutdown cancels flushers: a cancellation delivered after SQLite ran ``BEGIN`` (on aiosqlite's thread) but
+    before the transaction's body must not leave the one shared connection inside a transaction, or every later
+    write fails with "cannot start a transaction within a transaction" and the last views are lost."""
+    from bot.storage.engines import SqliteConnection
+
+    storage = await Storage.open(tmp_path / "factdeck.db")
+    real = SqliteConnection._execute
+    cancelled: list[str] = []
+
+    async def begin_then_cancelled(self: SqliteConnection, sql: str, params: object) -> object:
+        result = await real(self, sql, params)  # type: ignore[arg-type]
+        if sql.startswith("BEGIN") and not cancelled:
+            cancelled.append(sql)
+            raise asyncio.CancelledError
+        return result
+
+    monkeypatch.setattr(SqliteConnection, "_execute", begin_then_cancelled)
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await storage.db.execute("DELETE FROM views")
+        assert cancelled
+        storage.views.record(ViewEvent("card-1", 1, 2, 3, "random"))
+        await storage.views.flush()
+        assert await storage.db.fetchval("SELECT COUNT(*) FROM views") == 1
+    finally:
+        await storage.close()
