@@ -223,7 +223,7 @@ def add_bot_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p = sub.add_parser("sync", parents=[config], help="sync the slash commands to Discord now")
     p.set_defaults(func=cmd_sync)
     p = sub.add_parser("stats", parents=[config], help="card views from the bot's database")
-    p.add_argument("--guild", type=int, help="only this server (default: all)")
+    p.add_argument("--server", "--guild", dest="guild", type=int, metavar="ID", help="only this server (default: all)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--chart", type=Path, metavar="FILE.png", help="also write the views chart (/fact stats's) there")
     p.set_defaults(func=cmd_stats)

@@ -140,3 +140,15 @@ def test_reports_and_insights_see_what_one_server_sees(tmp_path: Path, capsys: p
     assert cli_main(["insights", "--config", config, "--server", "8", "--json"]) == 0
     elsewhere = json.loads(capsys.readouterr().out)
     assert (elsewhere["missed"], elsewhere["most_viewed"], elsewhere["most_reported"]) == ([], [], [])
+
+
+def test_stats_takes_server_like_every_other_reading_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _seed(tmp_path)
+    assert cli_main(["stats", "--config", str(_config(tmp_path)), "--server", "7"]) == 0
+    assert "3 views" in capsys.readouterr().out
+    assert cli_main(["stats", "--config", str(_config(tmp_path)), "--server", "8"]) == 0  # another server: none
+    assert "3 views" not in capsys.readouterr().out
+    assert cli_main(["stats", "--config", str(_config(tmp_path)), "--guild", "7"]) == 0  # the old spelling still works
+    assert "3 views" in capsys.readouterr().out
