@@ -39,6 +39,7 @@ from bot.index.semantic import (
     bundled_model_dir,
     by_meaning,
     embed_text,
+    floor_for,
     fuse,
     text_digest,
     top,
@@ -450,7 +451,8 @@ def hybrid_page(
             live = [i for i, card_id in enumerate(ids) if card_id in library.cards]
             ids, sims = [ids[i] for i in live], sims[np.asarray(live, dtype=np.intp)]
         ranks = {hit.card_id: rank for rank, hit in enumerate(first.hits)}
-        ranked, total = by_meaning(ids, sims, meaning.floor, ranks, first=offset + limit)
+        floor = floor_for(meaning.floor, words_matched=mode == "hybrid" and bool(first.total))
+        ranked, total = by_meaning(ids, sims, floor, ranks, first=offset + limit)
         if not total and mode == "hybrid" and first.total:
             return plain()  # nothing close in meaning: the "any word" hits, as before
         hits = shown(ranked[offset : offset + limit])

@@ -414,3 +414,32 @@ def test_each_hit_found_by_words_shows_the_snippet_and_highlights_a_search_by_wo
                     shown += 1
         assert shown >= len(by_words) - 1
     meaning.close()
+
+
+def test_a_question_a_little_less_close_in_meaning_still_beats_an_incidental_word(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    # the maple syrup card is 0.38 close to the question, under the 0.42 floor; only "topping" (the pizza card) and
+    # "make" matched words, so the cards shown used to be the "any word" ones, the pizza card first
+    facts = {
+        "kitchen": [
+            (
+                "maple",
+                "Thirty to 40 gallons of sugar maple sap must be boiled down to make one gallon of maple syrup.",
+                [],
+            ),
+            ("pizza", "Pepperoni is the most popular pizza topping in the United States.", []),
+            ("honey", "Honey is the only food that never rots; it can last 3000 years.", []),
+            ("stomach", "It takes about 20 minutes for the stomach to tell the brain it is full.", []),
+        ]
+    }
+    meaning = Meaning(encoder)
+    service = CardService(load_library(write_cards(tmp_path / "cards", facts)), meaning=meaning)
+    assert meaning.wait(60)
+    result = service.search("how much tree juice does it take to make pancake topping")
+    assert result.by_meaning
+    assert result.details[0].card.id == "maple"
+    # no word found anywhere: the full floor holds, and nonsense still finds nothing
+    for nonsense in ("asdkjh qwpoeiru zxmcnv", "blorptastic frumious snark"):
+        assert service.search(nonsense).page.total == 0
+    service.close()

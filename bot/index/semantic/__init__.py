@@ -7,7 +7,7 @@ service runs the model in a worker thread.
 """
 
 from bot.index.semantic.encoder import BUNDLED_MODEL_PACKAGE, Encoder, ModelError, Vectors, bundled_model_dir
-from bot.index.semantic.hybrid import by_meaning, fuse, top
+from bot.index.semantic.hybrid import by_meaning, floor_for, fuse, top
 from bot.index.semantic.vectors import SemanticIndex, VectorCache, embed_text, text_digest
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "bundled_model_dir",
     "by_meaning",
     "embed_text",
+    "floor_for",
     "fuse",
     "text_digest",
     "top",

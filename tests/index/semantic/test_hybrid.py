@@ -4,8 +4,9 @@ the order the cards happen to come in."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from bot.index.semantic import by_meaning, fuse
+from bot.index.semantic import by_meaning, floor_for, fuse
 
 
 def test_by_meaning_keeps_the_floor_and_breaks_ties_by_lexical_rank_then_id() -> None:
@@ -38,3 +39,11 @@ def test_a_closer_card_comes_first_even_when_only_the_third_decimal_differs() ->
         ["fact-4046", "fact-5007"], np.array([0.6118, 0.6124], dtype=np.float32), 0.4, {"fact-4046": 0}
     )
     assert [card_id for card_id, _ in ranked] == ["fact-5007", "fact-4046"]
+
+
+def test_the_floor_is_lower_only_when_the_alternative_is_the_any_word_ranking() -> None:
+    assert floor_for(0.42, words_matched=False) == 0.42
+    assert floor_for(0.42, words_matched=True) == pytest.approx(0.35)
+    ranked, total = by_meaning(["a", "b"], np.array([0.38, 0.2], dtype=np.float32), floor_for(0.42, words_matched=True))
+    assert [card_id for card_id, _ in ranked] == ["a"]
+    assert total == 1
