@@ -4,8 +4,8 @@ Scoring a question against every card vector reads them all: 100,000 cards of 38
 of memory traffic per new question on the 2-core machine, more than the whole budget of a search beyond the
 question's embedding (10 ms). Numpy multiplies float16 and int8 without BLAS (tens of times slower), so the
 compact stage is float32 of fewer dimensions: the library's vectors projected on their first :data:`DIMENSIONS`
-principal axes (:func:`fit`, a 384 x 96 basis from the uncentred second moment of a fixed sample of the library,
-so the same library always gets the same basis). That scan reads a quarter of the bytes; its best
+principal axes (:func:`fit`, a 384 x 64 basis from the uncentred second moment of a fixed sample of the library,
+so the same library always gets the same basis). That scan reads a sixth of the bytes; its best
 :data:`CANDIDATES` cards, and every card it puts within :data:`MARGIN` of the similarity floor, are then scored
 exactly from the float32 vectors (rounded to float16 as the cache holds them, the numbers the service has always
 compared), so the similarities shown, the floor, the order and the ties are those of the exact scan for every card
@@ -31,13 +31,14 @@ _Rows = npt.NDArray[np.intp]
 
 #: Up to this many cards in the scan (the library, or the cards a filter keeps), every one is scored exactly.
 EXACT_ROWS = 20_000
-#: Dimensions of the first stage (of the model's 384): see the recall table in docs/performance.md.
-DIMENSIONS = 96
-#: Cards the first stage keeps at least, best first, for exact scoring.
-CANDIDATES = 1000
-#: The first stage's similarity is within 0.09 of the exact one for 999 cards in 1,000; a card it puts this close
+#: Dimensions of the first stage (of the model's 384): 96 with 1,000 candidates found as many of the exact scan's
+#: first ten at 100,000 cards (0.985 against 0.979) and took 7.3 ms against 4.7 under load (docs/performance.md).
+DIMENSIONS = 64
+#: Cards the first stage keeps at least, best first, for exact scoring (from float32: 3,000 rows cost 0.5 ms).
+CANDIDATES = 3000
+#: The first stage's similarity is within 0.12 of the exact one for 999 cards in 1,000; a card it puts this close
 #: to the floor is scored exactly too, so the total of cards above the floor is the exact scan's.
-MARGIN = 0.1
+MARGIN = 0.12
 #: At most this many cards are scored exactly for one question; beyond them (a question close to a large part of
 #: the library) the first stage's similarity stands in, for the count and for pages past the 8,192nd card.
 MOST = 8192
