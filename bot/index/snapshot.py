@@ -213,6 +213,11 @@ class Joined(Sequence[str]):
     def __init__(self, first: Sequence[str], second: Sequence[str]) -> None:
         self._first, self._second = first, second
 
+    @property
+    def parts(self) -> tuple[Sequence[str], ...]:
+        """The two pools, in order (an index can remember each one's rows)."""
+        return (self._first, self._second)
+
     def __len__(self) -> int:
         return len(self._first) + len(self._second)
 

@@ -109,7 +109,7 @@ class Meaning:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._queries: OrderedDict[str, _F32] = OrderedDict()
-        self._similar: OrderedDict[tuple[str, object], tuple[SemanticIndex, Sequence[str], _F32]] = OrderedDict()
+        self._similar: OrderedDict[tuple[str, object], tuple[SemanticIndex, int, Sequence[str], _F32]] = OrderedDict()
         self._query_lock = threading.Lock()
         self.failure: str | None = None
         self.query_hits = 0
@@ -373,19 +373,24 @@ class Meaning:
         vector: _F32,
         filters: object,
         pool: Callable[[], Sequence[str] | None],
+        first: int = 0,
     ) -> tuple[Sequence[str], _F32]:
-        """:meth:`SemanticIndex.similarities` of ``vector`` over the cards ``pool`` gives (``filters`` names
-        them), remembered for the same question, filters and index: the next page costs no product."""
+        """:meth:`SemanticIndex.nearest` of ``vector`` over the cards ``pool`` gives (``filters`` names them),
+        enough for the first ``first`` results, remembered for the same question, filters and index: the next
+        page costs no product."""
         key = (" ".join(query.split()), filters)
         with self._query_lock:
             found = self._similar.get(key)
-            if found is not None and found[0] is index:
+            if found is not None and found[0] is index and found[1] >= first:
                 self._similar.move_to_end(key)
-                return found[1], found[2]
-        ids, sims = index.similarities(vector, pool())
+                return found[2], found[3]
+        first = max(first, 2 * MAX_LIMIT)  # a few pages ahead
+        # the lowest floor the rule may apply (some word matched), so every card it can count is scored exactly
+        lowest = floor_for(self.floor, words_matched=True)
+        ids, sims = index.nearest(vector, pool(), floor=lowest, first=first)
         sims.setflags(write=False)
         with self._query_lock:
-            self._similar[key] = (index, ids, sims)
+            self._similar[key] = (index, first, ids, sims)
             while len(self._similar) > SIMILARITY_CACHE:
                 self._similar.popitem(last=False)
         return ids, sims
@@ -446,15 +451,18 @@ def hybrid_page(
     limit = max(0, min(int(limit), MAX_LIMIT))
     offset = max(0, min(int(offset), MAX_OFFSET))
     if mode == "semantic" or first.message == RELAXED_MESSAGE or not first.total:
-        ids, sims = meaning.similarities(index, query, vector, (topic, collection, audiences), pool)
+        ids, sims = meaning.similarities(index, query, vector, (topic, collection, audiences), pool, offset + limit)
         if not meaning.covers(library):  # the vectors are of an older library: keep its cards that remain
             live = [i for i, card_id in enumerate(ids) if card_id in library.cards]
             ids, sims = [ids[i] for i in live], sims[np.asarray(live, dtype=np.intp)]
         ranks = {hit.card_id: rank for rank, hit in enumerate(first.hits)}
         floor = floor_for(meaning.floor, words_matched=mode == "hybrid" and bool(first.total))
         ranked, total = by_meaning(ids, sims, floor, ranks, first=offset + limit)
-        if not total and mode == "hybrid" and first.total:
-            return plain()  # nothing close in meaning: the "any word" hits, as before
+        if not total and mode == "hybrid" and first.total:  # nothing close in meaning: the "any word" hits
+            if offset + limit > len(first.hits) and len(first.hits) < first.total:
+                return plain()
+            page = [(hit.card_id, hit.score) for hit in first.hits[offset : offset + limit]]
+            return HybridPage(replace(first, hits=shown(page), offset=offset, limit=limit), False)
         hits = shown(ranked[offset : offset + limit])
         message = None if total or mode == "semantic" else first.message
         return HybridPage(SearchPage(hits, total, offset, limit, first.query, message), bool(total))

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from bot.cards.library import load_library
+from bot.index.search import SearchIndex
 from bot.index.semantic import Encoder, SemanticIndex, VectorCache
 from bot.service import CardService
 from bot.service.semantic import Meaning, open_meaning
@@ -137,6 +138,31 @@ def test_when_every_word_matches_the_same_cards_come_back(service: CardService) 
     assert [h.snippet for h in hybrid.page.hits if h.card_id == "fact-01"] == [
         h.snippet for h in lexical.page.hits if h.card_id == "fact-01"
     ]
+
+
+def test_when_nothing_is_close_in_meaning_the_any_word_hits_are_shown_as_a_search_by_words_shows_them(
+    service: CardService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "blue zzzz qqqq" matches one word of a card and means nothing: the page is the search by words' page (same
+    cards, snippets, total and "any word" message), made from the one search by words the hybrid rule already ran."""
+    query = "blue zzzz qqqq"
+    lexical = service.search(query, limit=5, mode="lexical")
+    assert lexical.page.total
+    searches: list[object] = []
+    real = SearchIndex.search
+
+    def search(self: SearchIndex, *args: object, **kwargs: object) -> object:
+        searches.append(args)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SearchIndex, "search", search)
+    hybrid = service.search(query, limit=5)
+    assert not hybrid.by_meaning
+    assert [(h.card_id, h.snippet, h.highlights) for h in hybrid.page.hits] == [
+        (h.card_id, h.snippet, h.highlights) for h in lexical.page.hits
+    ]
+    assert (hybrid.page.total, hybrid.page.message) == (lexical.page.total, lexical.page.message)
+    assert len(searches) == 1
 
 
 def test_filters_keep_to_their_collection_and_topic(service: CardService) -> None:
@@ -345,13 +371,13 @@ def test_the_next_page_of_a_meaning_search_reuses_the_similarities(
     service: CardService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     products: list[object] = []
-    real = SemanticIndex.similarities
+    real = SemanticIndex.nearest
 
-    def similarities(self: SemanticIndex, query: object, among: object = None) -> object:
+    def nearest(self: SemanticIndex, query: object, among: object = None, **kwargs: object) -> object:
         products.append(among)
-        return real(self, query, among)  # type: ignore[arg-type]
+        return real(self, query, among, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(SemanticIndex, "similarities", similarities)
+    monkeypatch.setattr(SemanticIndex, "nearest", nearest)
     question = "tell me about animals"
     first = service.search(question, limit=2, mode="semantic")
     second = service.search(question, limit=2, offset=2, mode="semantic")
