@@ -33,6 +33,8 @@ MAX_LIMIT = 100
 MAX_KEPT_TOTALS = 4096
 #: Query texts whose words and plans each index object keeps (see :class:`_Prepared`).
 MAX_KEPT_PLANS = 2048
+#: Pages of results each index object keeps (see :meth:`SearchIndex.search`).
+MAX_KEPT_PAGES = 1024
 #: Longest query text kept so (longer ones are planned every time: :func:`parse` reads at most 1,024 characters).
 _MAX_KEPT_QUERY = 1100
 #: Deepest result offset served.
@@ -52,6 +54,8 @@ _TotalKey = tuple[tuple[Word, ...], str | None, str | None, str | None, tuple[st
 
 
 _QueryKey = tuple[str | None, str | None, tuple[str, ...] | None, bool]
+#: A page of results: the query text, its filters, the page's size and place, with or without snippets.
+_PageKey = tuple[str, str | None, str | None, tuple[str, ...] | None, int, int, bool]
 
 
 class _Prepared:
@@ -147,6 +151,7 @@ class SearchIndex:
         "_digest",
         "_index",
         "_lineage",
+        "_pages",
         "_prepared",
         "_schema",
         "_searcher",
@@ -179,6 +184,7 @@ class SearchIndex:
         self._totals: dict[_TotalKey, tuple[int, bool]] = {}
         self._totals_lock = threading.Lock()
         self._prepared: dict[str, _Prepared] = {}
+        self._pages: dict[_PageKey, SearchPage] = {}
         if self._lineage.head is None and lineage is None:
             self._lineage.head = self
 
@@ -407,10 +413,11 @@ class SearchIndex:
         return found
 
     def forget(self) -> None:
-        """Forget the kept totals and plans: the next search of any text runs as if it were the first."""
+        """Forget the kept totals, plans and pages: the next search of any text runs as if it were the first."""
         with self._totals_lock:
             self._totals.clear()
             self._prepared.clear()
+            self._pages.clear()
 
     def _run(
         self,
@@ -469,6 +476,42 @@ class SearchIndex:
         """
         limit = max(0, min(int(limit), MAX_LIMIT))
         offset = max(0, min(int(offset), MAX_OFFSET))
+        # A page once found is kept as it is (this object's searcher never changes): the same search again, by
+        # anyone, or the same page turned to again, is answered without tantivy, snippets or planning.
+        page_key: _PageKey | None = None
+        if isinstance(query, str) and len(query) <= _MAX_KEPT_QUERY:
+            page_key = (query, topic, collection, audiences, limit, offset, snippets)
+            kept = self._pages.get(page_key)
+            if kept is not None:
+                return kept
+        page = self._search(
+            query,
+            topic=topic,
+            collection=collection,
+            limit=limit,
+            offset=offset,
+            audiences=audiences,
+            snippets=snippets,
+        )
+        if page_key is not None:
+            with self._totals_lock:
+                pages = self._pages
+                if len(pages) >= MAX_KEPT_PAGES:
+                    del pages[next(iter(pages))]  # the oldest
+                pages[page_key] = page
+        return page
+
+    def _search(
+        self,
+        query: str,
+        *,
+        topic: str | None,
+        collection: str | None,
+        limit: int,
+        offset: int,
+        audiences: tuple[str, ...] | None,
+        snippets: bool,
+    ) -> SearchPage:
         prepared = self._prepare(query)
         parsed = prepared.parsed
         if not parsed.words:
