@@ -266,11 +266,11 @@ class Timer:
         self.world = world
         self.queries = queries
         self.common = common
+        self.rng = random.Random(SEED)
         # With a vocabulary, every search is for a word not searched before (until they run out): nothing the bot
         # keeps from an earlier search (its plans, pages) helps it.
         self.fresh = list(vocabulary or ())
         self.rng.shuffle(self.fresh)
-        self.rng = random.Random(SEED)
         self._waiting: dict[int, asyncio.Future[float]] = {}
         self._lists: dict[int, Any] = {}  # user id -> the message of the user's own search result list
         world.fake.response_hooks.append(self._answered)
