@@ -37,6 +37,7 @@ Search by meaning is off unless ``--semantic`` (the bot would otherwise embed ev
 it is measured, and bill that to its interactions); with it, the cards are embedded into the cache first.
 
     .venv/bin/python -m benchmarks.bench_bot [--cards 10000] [--requests 2000] [--users 50] [--seconds 5]
+    .venv/bin/python -m benchmarks.bench_bot --new-queries ...   # every search a word not searched before
     .venv/bin/python -m benchmarks.bench_bot --semantic --cards 1000 ...
 """
 
