@@ -1,16 +1,8 @@
 """Snippets: a fragment of a card's text around its matches, the ranges to highlight in it, and card labels.
 
-The matches are the words of the stored text whose index stem is one of the search's terms (the exact stems,
-corrections and completions), exactly those tantivy's snippet generator highlights; the fragment is windowed here
-to about :data:`SNIPPET_CHARS` characters around the densest group of matches, cut at word boundaries, with "…"
-where cut.
-
-Tantivy's generator tokenises and stems a hit's whole text every time (20 to 30 µs for a 600-character card, a
-tenth of a ``/fact search`` in the bot). :class:`Highlighter` finds the same words with less work: the text split
-at white space (which never falls inside a word, for tantivy or Python), each run's stems asked of the index
-analyzer itself once and then kept (most runs are one word, with its punctuation), and, only for the few runs that
-match, the words' places inside them from tantivy's own tokenizer. Nothing here decides what a word is, so it is
-exact for every script; a text beyond the generator's window (64 KiB) still goes to the generator.
+The matches come from tantivy's snippet generator over the stored text (with the exact stems, corrections and
+completions as terms); the fragment is windowed here to about :data:`SNIPPET_CHARS` characters around the
+densest group of matches, cut at word boundaries, with "…" where cut.
 """
 
 from __future__ import annotations
@@ -19,7 +11,7 @@ from collections.abc import Sequence
 
 import tantivy
 
-from bot.index.search.analysis import SPACE_RE, STEM_ANALYZER
+from bot.index.search.analysis import SPACE_RE
 from bot.index.search.model import Hit
 
 #: Snippet and label lengths, in characters.
@@ -30,93 +22,26 @@ Span = tuple[int, int]
 Snippet = tuple[str, tuple[Span, ...]]
 
 _SHOULD = tantivy.Occur.Should
-#: The generator's window, in UTF-8 bytes: a text that fits is one fragment, every match highlighted.
-_GENERATOR_BYTES = 1 << 16
-#: Distinct runs of text between white space whose stems are kept (all cards'); the store starts again when full.
-MAX_KEPT_STEMS = 100_000
-_STEMS: dict[str, str] = {}  # a run of text without white space, as written -> its word's index stem ("": none)
-#: What :data:`_STEMS` holds for a run of several words ("co-operate", "x/y"): their stems are in :data:`_SEVERAL`.
-_MANY = "\x00several"
-_SEVERAL: dict[str, frozenset[str]] = {}
-#: What :func:`_word_spans` sees for a run it has not met yet.
-_NEW = "\x00new"
-
-
-def _keep(chunk: str) -> str:
-    """Keep the index stem of the words in ``chunk`` (a run of text without white space); return what was kept."""
-    if len(_STEMS) >= MAX_KEPT_STEMS:
-        _STEMS.clear()
-        _SEVERAL.clear()
-    stems = STEM_ANALYZER.analyze(chunk)
-    if len(stems) > 1:
-        _SEVERAL[chunk] = frozenset(stems)
-        kept = _MANY
-    else:
-        kept = stems[0] if stems else ""
-    _STEMS[chunk] = kept
-    return kept
-
-
-def _word_spans(text: str, terms: frozenset[str]) -> list[Span] | None:
-    """The character ranges of the words of ``text`` whose index stem is in ``terms``, in order, exactly as tantivy's
-    snippet generator highlights them; None for a text longer than the generator's window (it highlights only the
-    best part of such a text)."""
-    if len(text) * 4 > _GENERATOR_BYTES and len(text.encode("utf-8", "surrogatepass")) > _GENERATOR_BYTES:
-        return None
-    get, watch = _STEMS.get, terms | {_MANY, _NEW}
-    found: dict[str, None] = {}
-    for chunk in [c for c in text.split() if get(c, _NEW) in watch]:
-        kept = _STEMS.get(chunk)
-        if kept is None:
-            kept = _keep(chunk)
-        if kept in terms or (kept == _MANY and not terms.isdisjoint(_SEVERAL.get(chunk, ()))):
-            found[chunk] = None
-    if not found:
-        return []
-    spans: list[Span] = []
-    n = len(text)
-    for chunk in found:
-        # Where tantivy's own tokenizer puts the matching words inside the run.
-        tokens = STEM_ANALYZER.pre_tokenize(chunk).tokens
-        inside = [(t.char_offset_from, t.char_offset_to) for t in tokens if t.text in terms]
-        size, at = len(chunk), text.find(chunk)
-        while at != -1:
-            end = at + size
-            if (at == 0 or text[at - 1].isspace()) and (end == n or text[end].isspace()):  # the whole run
-                spans += [(at + a, at + b) for a, b in inside]
-            at = text.find(chunk, end)
-    spans.sort()
-    return spans
 
 
 class Highlighter:
     """Finds the matches of some index stems in stored card texts, and the snippet around them."""
 
-    __slots__ = ("_marker", "_schema", "_searcher", "_terms")
+    __slots__ = ("_marker",)
 
     def __init__(self, searcher: tantivy.Searcher, schema: tantivy.Schema, terms: Sequence[str]) -> None:
         """Highlight ``terms`` (stems of the "text" field); no terms means no highlights."""
-        self._terms = frozenset(terms)
-        self._searcher, self._schema = searcher, schema
-        self._marker: tantivy.SnippetGenerator | None = None  # tantivy's generator, made when a text needs it
+        Q = tantivy.Query
+        self._marker: tantivy.SnippetGenerator | None = None
+        if terms:
+            query = Q.boolean_query([(_SHOULD, Q.term_query(schema, "text", t)) for t in terms])
+            self._marker = tantivy.SnippetGenerator.create(searcher, query, schema, "text")
+            self._marker.set_max_num_chars(1 << 16)
 
     def snippet(self, doc: tantivy.Document, text: str) -> Snippet:
         """The snippet of ``doc``, whose stored text is ``text``, and its highlight ranges."""
-        if not self._terms:
-            return snippet(text, [])
-        spans = _word_spans(text, self._terms)
-        if spans is None:
-            spans = _match_spans(text, self._generator().snippet_from_doc(doc))
+        spans = _match_spans(text, self._marker.snippet_from_doc(doc)) if self._marker is not None else []
         return snippet(text, spans)
-
-    def _generator(self) -> tantivy.SnippetGenerator:
-        marker = self._marker
-        if marker is None:
-            Q, schema = tantivy.Query, self._schema
-            query = Q.boolean_query([(_SHOULD, Q.term_query(schema, "text", t)) for t in sorted(self._terms)])
-            marker = self._marker = tantivy.SnippetGenerator.create(self._searcher, query, schema, "text")
-            marker.set_max_num_chars(_GENERATOR_BYTES)
-        return marker
 
 
 def _char_offsets(text: str, offsets: list[int]) -> list[int]:
