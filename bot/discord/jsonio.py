@@ -31,7 +31,8 @@ def dumps(obj: object) -> str:
 
 def loads(data: str | bytes | bytearray | memoryview) -> Any:  # any JSON value, as discord.py expects
     """The value of JSON ``data``: orjson's parse, or the standard library's where orjson refuses the text (an
-    escaped unpaired surrogate, NaN); invalid JSON raises ``json.JSONDecodeError`` as before."""
+    escaped unpaired surrogate, NaN); invalid JSON raises ``json.JSONDecodeError`` as before. (orjson reads an
+    integer beyond 64 bits as a float; Discord sends none: its ids are strings.)"""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:

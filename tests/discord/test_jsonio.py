@@ -15,11 +15,19 @@ from bot.discord import jsonio
 
 # Text as a broken client or a card file can carry it: any code point, lone surrogates included.
 texts = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()))
-values: st.SearchStrategy[Any] = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | texts,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
-    max_leaves=12,
-)
+
+
+def _values(integers: st.SearchStrategy[int]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        st.none() | st.booleans() | integers | texts,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
+        max_leaves=12,
+    )
+
+
+values = _values(st.integers(-(2**70), 2**70))  # what the bot sends: beyond 64 bits goes to the standard library
+# What Discord sends: its integers fit in 64 bits (ids are strings); orjson reads larger ones as floats.
+received = _values(st.integers(-(2**63), 2**64 - 1))
 
 
 @given(values)
@@ -27,7 +35,7 @@ def test_a_payload_encodes_to_json_that_reads_back_as_itself(value: Any) -> None
     assert json.loads(jsonio.dumps(value)) == value
 
 
-@given(values)
+@given(received)
 def test_json_discord_sends_parses_as_the_standard_library_parses_it(value: Any) -> None:
     text = json.dumps(value)
     assert jsonio.loads(text) == json.loads(text)
