@@ -5,7 +5,9 @@ One slash command, ``/ping``, that replies "pong" (a short plain message, no emb
 else: no cogs, no database, no cards. It connects the way Factdeck does (a ``guilds``-only intent, no message
 cache), so what is left between the two is Factdeck's own work per interaction. Only discord.py's three URLs are
 pointed at the fake (``tests/fakediscord/process.py`` ``patch_urls``, as for Factdeck's own process); SIGTERM
-closes it cleanly.
+closes it cleanly. It runs in Factdeck's environment, so its discord.py encodes and parses JSON with orjson as
+Factdeck's does (``bot.discord.jsonio``; the bare bot without the fallback for what orjson refuses, which "pong"
+never needs), on the same default asyncio event loop.
 
     DISCORD_TOKEN=test-token python -m benchmarks.bare_bot --base-url http://127.0.0.1:PORT
 """

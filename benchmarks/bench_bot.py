@@ -37,6 +37,7 @@ Search by meaning is off unless ``--semantic`` (the bot would otherwise embed ev
 it is measured, and bill that to its interactions); with it, the cards are embedded into the cache first.
 
     .venv/bin/python -m benchmarks.bench_bot [--cards 10000] [--requests 2000] [--users 50] [--seconds 5]
+    .venv/bin/python -m benchmarks.bench_bot --new-queries ...   # every search a word not searched before
     .venv/bin/python -m benchmarks.bench_bot --semantic --cards 1000 ...
 """
 
@@ -114,6 +115,13 @@ def generate_library(folder: Path, n: int, seed: int = SEED) -> tuple[list[str],
     words = sorted({w.strip(".,()").lower() for d in docs[:500] for w in d.text.split() if len(w) > 5})
     common = Counter(w.strip(".,()").lower() for d in docs[:500] for w in d.text.split() if len(w) > 5)
     return rng.sample(words, min(200, len(words))), common.most_common(1)[0][0]
+
+
+def every_word(n: int, seed: int = SEED) -> list[str]:
+    """Every long word of the ``n`` synthetic cards of :func:`generate_library` (about 4,000 for 10,000 cards)."""
+    from benchmarks.bench_search_index import synthetic_docs
+
+    return sorted({w.strip(".,()").lower() for d in synthetic_docs(n, seed=seed) for w in d.text.split() if len(w) > 5})
 
 
 def write_config(folder: Path, cards: Path, cache: Path, *, semantic: bool = False) -> Path:
@@ -246,12 +254,24 @@ class Timer:
     With the bot's ``pid``, each run also gives the bot process's CPU time per interaction (``cpu_ms``): unlike
     rates and latencies, it hardly depends on what else the machine is doing."""
 
-    def __init__(self, world: World, queries: list[str], common: str = "", *, pid: int | None = None) -> None:
+    def __init__(
+        self,
+        world: World,
+        queries: list[str],
+        common: str = "",
+        *,
+        pid: int | None = None,
+        vocabulary: list[str] | None = None,
+    ) -> None:
         self.pid = pid
         self.world = world
         self.queries = queries
         self.common = common
         self.rng = random.Random(SEED)
+        # With a vocabulary, every search is for a word not searched before (until they run out): nothing the bot
+        # keeps from an earlier search (its plans, pages) helps it.
+        self.fresh = list(vocabulary or ())
+        self.rng.shuffle(self.fresh)
         self._waiting: dict[int, asyncio.Future[float]] = {}
         self._lists: dict[int, Any] = {}  # user id -> the message of the user's own search result list
         world.fake.response_hooks.append(self._answered)
@@ -273,7 +293,8 @@ class Timer:
         """Send ``command`` as ``user``; return seconds from dispatch to the callback reaching the fake."""
         w = self.world
         if command == SEARCH:
-            it = await w.fake.slash(w.guild, w.chan, user, SLASH[SEARCH], query=self.rng.choice(self.queries))
+            query = self.fresh.pop() if self.fresh else self.rng.choice(self.queries)
+            it = await w.fake.slash(w.guild, w.chan, user, SLASH[SEARCH], query=query)
         elif command == PAGE:
             message = self._lists.get(user.id) or await self._result_list(user)
             if not any(b.get("label") == "Next" and not b.get("disabled") for b in message.buttons):
@@ -464,7 +485,8 @@ async def main_async(args: argparse.Namespace, progress: Callable[[str], None]) 
             gc.freeze()  # the fakes' long-lived state is not re-scanned by every collection
             try:
                 bare = Timer(bare_world, queries, common, pid=bare_pid)
-                factdeck = Timer(fd_world, queries, common, pid=fd_pid)
+                vocabulary = every_word(args.cards) if args.new_queries else None
+                factdeck = Timer(fd_world, queries, common, pid=fd_pid, vocabulary=vocabulary)
                 out.update(
                     await measure(
                         bare,
@@ -598,6 +620,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="open loop: how long")
     parser.add_argument("--views", type=int, default=0, help="views for the ViewLog comparison (default 0: skip)")
     parser.add_argument(
+        "--new-queries",
+        action="store_true",
+        help="every /fact search is for a word not searched before in the run (about 4,000 words at 10,000 cards): "
+        "what the bot keeps from earlier searches (plans, pages) never helps; by default the searches draw from "
+        "200 words, so most are repeats, as popular searches are",
+    )
+    parser.add_argument(
         "--semantic",
         action="store_true",
         help="search by meaning on (the cards are embedded first: about a minute per 1,000 cards on a busy 2-core "
@@ -616,6 +645,7 @@ def main() -> None:
         f"{args.cards} cards, {where}; latency = INTERACTION_CREATE dispatched -> callback received, both by the "
         f"fake's clock; page clicks: Next on a list of results for “{out['common']}”; search by meaning "
         + ("on (cards embedded beforehand)" if args.semantic else "off")
+        + ("; every search a word not searched before" if args.new_queries else "; searches drawn from 200 words")
     )
     print(format_report(out, args))
     print(f"(whole run {time.perf_counter() - started:.0f} s)")

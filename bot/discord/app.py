@@ -31,6 +31,7 @@ from discord.ext import commands
 
 from bot.curation.follow import CardFollower
 from bot.daily import Clock
+from bot.discord import jsonio
 from bot.discord.cogs.cards import CardsCog
 from bot.discord.cogs.daily import DailyCog, daily_engine
 from bot.discord.cogs.facts import FactsCog
@@ -90,6 +91,7 @@ class FactdeckBot(commands.AutoShardedBot, commands.Bot):
         daily_clock: Clock | None = None,
         **options: Any,
     ) -> None:
+        jsonio.install()  # orjson's speed without its refusals (see bot.discord.jsonio)
         options.setdefault("guild_ready_timeout", settings.guild_ready_timeout)
         if settings.shard_ids is not None:
             options.setdefault("shard_ids", list(settings.shard_ids))

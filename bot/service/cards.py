@@ -45,6 +45,12 @@ class CardDetail:
     references: tuple[Reference, ...]
 
 
+#: Cards whose :class:`CardDetail` is kept (for the library served last): a card shown again, in a random pick, a
+#: page of results or an opened card, is not looked up again (its references are filtered from the citation index).
+MAX_KEPT_DETAILS = 8192
+_kept_details: tuple[Snapshot | None, dict[str, CardDetail]] = (None, {})
+
+
 @dataclass(frozen=True, slots=True)
 class Pick:
     """A random card, and whether the reader had already seen every card that could be picked."""
@@ -276,13 +282,24 @@ class CardService:
 
     @staticmethod
     def _detail(snap: Snapshot, card_id: str) -> CardDetail | None:
+        global _kept_details
+        kept = _kept_details
+        if kept[0] is not snap:  # a new library: what was kept is for the old one
+            kept = _kept_details = (snap, {})
+        found = kept[1].get(card_id)
+        if found is not None:
+            return found
         card = snap.library.cards.get(card_id)
         if card is None:
             return None
         collection = snap.library.collections[snap.library.card_collection[card_id]]
         # "Bordin (5)" is shown as [5], not "[5]; Bordin" (the author is indexed only so that lookups find it)
         cited = tuple(r for r in snap.citations.references_of(card_id) if not r.named_number)
-        return CardDetail(card, collection, cited)
+        found = CardDetail(card, collection, cited)
+        if len(kept[1]) >= MAX_KEPT_DETAILS:
+            kept[1].clear()
+        kept[1][card_id] = found
+        return found
 
     # ------------------------------------------------------------------------------------------ reading
     def random(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Literal
@@ -101,11 +102,14 @@ def _no_hits(reason: str | None, query: str) -> str:
     return f"No card matches “{embeds.safe(query, QUERY_MAX)}”. Try fewer or other words, or /fact help."
 
 
+@functools.lru_cache(maxsize=4096)
 def _short(text: str, limit: int) -> str:
     """``text`` on one line (each run of white space one space), cut to ``limit`` characters at a word boundary.
 
     The result depends only on the first ``limit + 1`` characters of the line, so only the head of a long card's
-    text is split and joined (the whole text was, for each card of every page of results)."""
+    text is split and joined (the whole text was, for each card of every page of results); and it is kept for
+    the cards shown last (a card's text is the same string object for as long as the card is served, so looking
+    it up costs no hashing after the first time)."""
     line = " ".join(text[: limit * 4].split())
     if len(line) <= limit:  # a short text, or one with much white space: the whole text decides
         line = " ".join(text.split())

@@ -11,6 +11,7 @@ it shows verbatim.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -165,8 +166,10 @@ def full_card_messages(detail: CardDetail, *, views: int | None = None) -> list[
 
 
 # ----------------------------------------------------------------------------------------------- results
+@functools.lru_cache(maxsize=4096)
 def _hit_text(hit: Hit) -> str:
-    """A snippet with its highlights in bold, everything else escaped."""
+    """A snippet with its highlights in bold, everything else escaped (kept for the hits shown last: a page of
+    results found again holds the same hits)."""
     marker_start, marker_end = "\x00", "\x01"
     marked = highlight(hit, start=marker_start, end=marker_end)
     return safe(marked).replace(marker_start, "**").replace(marker_end, "**")

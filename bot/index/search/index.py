@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 MAX_LIMIT = 100
 #: Searches whose number of matching cards each index object keeps (see :meth:`SearchIndex.search`).
 MAX_KEPT_TOTALS = 4096
+#: Query texts whose words and plans each index object keeps (see :class:`_Prepared`).
+MAX_KEPT_PLANS = 2048
+#: Pages of results each index object keeps (see :meth:`SearchIndex.search`).
+MAX_KEPT_PAGES = 1024
+#: Longest query text kept so (longer ones are planned every time: :func:`parse` reads at most 1,024 characters).
+_MAX_KEPT_QUERY = 1100
 #: Deepest result offset served.
 MAX_OFFSET = 10_000
 
@@ -45,6 +51,34 @@ _UPDATE_HEAP = 50_000_000
 
 #: What decides which cards a search matches: its words, its unfinished last word and its filters.
 _TotalKey = tuple[tuple[Word, ...], str | None, str | None, str | None, tuple[str, ...] | None]
+
+
+_QueryKey = tuple[str | None, str | None, tuple[str, ...] | None, bool]
+#: A page of results: the query text, its filters, the page's size and place, with or without snippets.
+_PageKey = tuple[str, str | None, str | None, tuple[str, ...] | None, int, int, bool]
+
+
+class _Prepared:
+    """A query text as one index object searches it: its words, their plans (typo and prefix terms looked up in
+    this searcher's term dictionary), the tantivy queries built from them per filter, and the snippet highlighter.
+
+    They depend only on the text and the searcher, which never changes for an index object, so each object keeps
+    them for its last :data:`MAX_KEPT_PLANS` query texts: a search typed again, a page turn or an autocomplete
+    keystroke repeated skips parsing, planning (the typo and prefix lookups) and building the query."""
+
+    __slots__ = ("_highlighter", "parsed", "plans", "queries")
+
+    def __init__(self, parsed: Parsed, plans: list[q.Plan]) -> None:
+        self.parsed = parsed
+        self.plans = plans
+        self.queries: dict[_QueryKey, tantivy.Query] = {}
+        self._highlighter: Highlighter | None = None
+
+    def highlighter(self, searcher: tantivy.Searcher, schema: tantivy.Schema) -> Highlighter:
+        found = self._highlighter
+        if found is None:
+            found = self._highlighter = Highlighter(searcher, schema, q.snippet_terms(self.plans))
+        return found
 
 
 class StaleIndexError(RuntimeError):
@@ -117,6 +151,8 @@ class SearchIndex:
         "_digest",
         "_index",
         "_lineage",
+        "_pages",
+        "_prepared",
         "_schema",
         "_searcher",
         "_terms",
@@ -147,6 +183,8 @@ class SearchIndex:
         # searcher never changes, so a count stays true for its whole life (see :meth:`search`).
         self._totals: dict[_TotalKey, tuple[int, bool]] = {}
         self._totals_lock = threading.Lock()
+        self._prepared: dict[str, _Prepared] = {}
+        self._pages: dict[_PageKey, SearchPage] = {}
         if self._lineage.head is None and lineage is None:
             self._lineage.head = self
 
@@ -359,9 +397,31 @@ class SearchIndex:
 
     # -- searching ---------------------------------------------------------------------------------------
 
+    def _prepare(self, query: str) -> _Prepared:
+        """``query``'s words and plans in this index (kept for the query texts searched last)."""
+        text = query if isinstance(query, str) else ""
+        found = self._prepared.get(text)
+        if found is None:
+            parsed = parse(text)
+            found = _Prepared(parsed, q.plans(parsed, self._terms) if parsed.words else [])
+            if len(text) <= _MAX_KEPT_QUERY:
+                with self._totals_lock:
+                    kept = self._prepared
+                    if len(kept) >= MAX_KEPT_PLANS:
+                        del kept[next(iter(kept))]  # the oldest
+                    kept[text] = found
+        return found
+
+    def forget(self) -> None:
+        """Forget the kept totals, plans and pages: the next search of any text runs as if it were the first."""
+        with self._totals_lock:
+            self._totals.clear()
+            self._prepared.clear()
+            self._pages.clear()
+
     def _run(
         self,
-        parsed: Parsed,
+        prepared: _Prepared,
         *,
         topic: str | None,
         collection: str | None,
@@ -373,12 +433,17 @@ class SearchIndex:
     ) -> tuple[list[q.Plan], tantivy.SearchResult, bool]:
         """All words required first; when that finds nothing and there are several words, any word (``relax``:
         already known from an earlier count of the same search, so only that query runs)."""
-        plans = q.plans(parsed, self._terms)
+        plans = prepared.plans
 
         def run(relaxed: bool) -> tantivy.SearchResult:
-            query = q.search_query(
-                self._schema, plans, topic=topic, collection=collection, relaxed=relaxed, audiences=audiences
-            )
+            key = (topic, collection, audiences, relaxed)
+            query = prepared.queries.get(key)
+            if query is None:
+                query = q.search_query(
+                    self._schema, plans, topic=topic, collection=collection, relaxed=relaxed, audiences=audiences
+                )
+                if len(prepared.queries) < 16:  # a few filters per query text; more are built each time
+                    prepared.queries[key] = query
             return self._searcher.search(query, max(limit, 1), count=count, offset=offset)
 
         if relax is not None:
@@ -411,7 +476,44 @@ class SearchIndex:
         """
         limit = max(0, min(int(limit), MAX_LIMIT))
         offset = max(0, min(int(offset), MAX_OFFSET))
-        parsed = parse(query if isinstance(query, str) else "")
+        # A page once found is kept as it is (this object's searcher never changes): the same search again, by
+        # anyone, or the same page turned to again, is answered without tantivy, snippets or planning.
+        page_key: _PageKey | None = None
+        if isinstance(query, str) and len(query) <= _MAX_KEPT_QUERY:
+            page_key = (query, topic, collection, audiences, limit, offset, snippets)
+            kept = self._pages.get(page_key)
+            if kept is not None:
+                return kept
+        page = self._search(
+            query,
+            topic=topic,
+            collection=collection,
+            limit=limit,
+            offset=offset,
+            audiences=audiences,
+            snippets=snippets,
+        )
+        if page_key is not None:
+            with self._totals_lock:
+                pages = self._pages
+                if len(pages) >= MAX_KEPT_PAGES:
+                    del pages[next(iter(pages))]  # the oldest
+                pages[page_key] = page
+        return page
+
+    def _search(
+        self,
+        query: str,
+        *,
+        topic: str | None,
+        collection: str | None,
+        limit: int,
+        offset: int,
+        audiences: tuple[str, ...] | None,
+        snippets: bool,
+    ) -> SearchPage:
+        prepared = self._prepare(query)
+        parsed = prepared.parsed
         if not parsed.words:
             message = NO_WORDS_MESSAGE if parsed.text.strip() else EMPTY_QUERY_MESSAGE
             return SearchPage((), 0, offset, limit, parsed.text, message)
@@ -421,8 +523,14 @@ class SearchIndex:
         key: _TotalKey = (parsed.words, parsed.prefix, topic, collection, audiences)
         known = self._totals.get(key)
         if known is None:
-            plans, result, relaxed = self._run(
-                parsed, topic=topic, collection=collection, limit=limit, offset=offset, count=True, audiences=audiences
+            _plans, result, relaxed = self._run(
+                prepared,
+                topic=topic,
+                collection=collection,
+                limit=limit,
+                offset=offset,
+                count=True,
+                audiences=audiences,
             )
             total = q.result_count(result)
             self._remember(key, (total, relaxed))
@@ -430,8 +538,8 @@ class SearchIndex:
             total, relaxed = known
             if not total:
                 return SearchPage((), 0, offset, limit, parsed.text, None)
-            plans, result, relaxed = self._run(
-                parsed,
+            _plans, result, relaxed = self._run(
+                prepared,
                 topic=topic,
                 collection=collection,
                 limit=limit,
@@ -440,7 +548,7 @@ class SearchIndex:
                 relax=relaxed,
                 audiences=audiences,
             )
-        hits = self._hits(plans, result.hits[:limit], snippets=snippets)
+        hits = self._hits(prepared, result.hits[:limit], snippets=snippets)
         explained = RELAXED_MESSAGE if relaxed else None
         return SearchPage(tuple(hits), total, offset, limit, parsed.text, explained)
 
@@ -452,14 +560,14 @@ class SearchIndex:
             totals[key] = counted
 
     def _hits(
-        self, plans: list[q.Plan], found: list[tuple[float, tantivy.DocAddress]], *, snippets: bool = True
+        self, prepared: _Prepared, found: list[tuple[float, tantivy.DocAddress]], *, snippets: bool = True
     ) -> list[Hit]:
         if not found:
             return []
         searcher = self._searcher
         if not snippets:
             return [Hit(_stored(searcher.doc(address), "card_id"), float(score), "", ()) for score, address in found]
-        highlighter = Highlighter(searcher, self._schema, q.snippet_terms(plans))
+        highlighter = prepared.highlighter(searcher, self._schema)
         hits = []
         for score, address in found:
             doc = searcher.doc(address)
@@ -474,11 +582,11 @@ class SearchIndex:
         searches deeper than it shows (search by meaning reorders the first 30 hits and shows 5) searches without
         snippets and asks here for the ones it shows."""
         wanted = list(dict.fromkeys(card_ids))
-        parsed = parse(query if isinstance(query, str) else "")
-        if not wanted or not parsed.words:
+        prepared = self._prepare(query)
+        if not wanted or not prepared.parsed.words:
             return {}
         searcher, schema = self._searcher, self._schema
-        highlighter = Highlighter(searcher, schema, q.snippet_terms(q.plans(parsed, self._terms)))
+        highlighter = prepared.highlighter(searcher, schema)
         Q = tantivy.Query
         by_id = Q.boolean_query([(tantivy.Occur.Should, Q.term_query(schema, "card_id", c)) for c in wanted])
         out: dict[str, Snippet] = {}
@@ -495,11 +603,11 @@ class SearchIndex:
         The label is the start of the card text, at most 100 characters. Typo tolerant like :meth:`search`.
         """
         limit = max(0, min(int(limit), MAX_LIMIT))
-        parsed = parse(prefix if isinstance(prefix, str) else "")
-        if not parsed.words or limit == 0:
+        prepared = self._prepare(prefix)
+        if not prepared.parsed.words or limit == 0:
             return []
         _plans, result, _relaxed = self._run(
-            parsed, topic=None, collection=None, limit=limit, offset=0, count=False, audiences=audiences
+            prepared, topic=None, collection=None, limit=limit, offset=0, count=False, audiences=audiences
         )
         out = []
         for _score, address in result.hits[:limit]:
