@@ -281,7 +281,7 @@ class CardService:
             return None
         collection = snap.library.collections[snap.library.card_collection[card_id]]
         # "Bordin (5)" is shown as [5], not "[5]; Bordin" (the author is indexed only so that lookups find it)
-        cited = tuple(r for r in snap.citations.references_of(card_id) if not r.named_number)
+        cited = tuple(r for r in snap.cited.references_of(card_id) if not r.named_number)
         return CardDetail(card, collection, cited)
 
     # ------------------------------------------------------------------------------------------ reading
@@ -383,7 +383,7 @@ class CardService:
     def citing_work(self, reference: Reference, viewer: Audience = None) -> list[str]:
         """Ids of the cards ``viewer`` sees citing exactly this work (the same :attr:`Reference.key`), in library
         order."""
-        found = self._snapshot.citations.cards_citing_work(reference.key)
+        found = self._snapshot.cited.cards_citing_work(reference.key, viewer)
         return [card_id for card_id in found if visible(card_id, viewer)]
 
     def source(self, card_id: str, style: Style = "plain", viewer: Audience = None) -> str | None:
