@@ -266,9 +266,15 @@ class CardService:
         resolved = self.resolve_collection(collection, viewer)
         return resolved if resolved is not None else (collection if visible(collection, viewer) else "\0")
 
-    def detail(self, card_id: str, viewer: Audience = None) -> CardDetail | None:
-        """One card with its collection and references, or None for an id ``viewer`` does not see."""
-        key = self.resolve(card_id, viewer)
+    def detail(self, card_id: str, viewer: Audience = None, *, exact: bool = False) -> CardDetail | None:
+        """One card with its collection and references, or None for an id ``viewer`` does not see. ``exact``:
+        ``card_id`` is a served key (of a card shown before: ``id`` is the shared card even where the server has
+        its own ``id``), not an id as a reader types it (the server's own first)."""
+        if exact:
+            cards = self._snapshot.library.cards
+            key: str | None = card_id if card_id in cards and visible(card_id, viewer) else None
+        else:
+            key = self.resolve(card_id, viewer)
         return self._detail(self._snapshot, key) if key is not None else None
 
     #: The card service's documented ``show(id)``; the same as :meth:`detail`.
