@@ -267,7 +267,8 @@ class Snapshot:
 
     def __post_init__(self) -> None:
         own = functools.partial(own_citation_index, self.library, self.refs_dir)
-        object.__setattr__(self, "cited", AudienceCitations(self.citations, own))
+        extract = functools.partial(_references_of_card, self.library)
+        object.__setattr__(self, "cited", AudienceCitations(self.citations, own, extract))
 
     def topics_for(self, viewer: Audience) -> tuple[Vocabulary, ...]:
         """The topic vocabularies a reader in server ``viewer`` completes from: the server's own, then the shared."""
@@ -675,6 +676,17 @@ def _served_references(
         for card_id, refs in file_refs:
             if card_collection.get(loaded.key(card_id)) == served:
                 yield loaded.key(card_id), refs
+
+
+def _references_of_card(library: Library, card_id: str) -> list[Reference]:
+    """One served card's references as its citation index holds them (once each, in the order cited)."""
+    card = library.cards.get(card_id)
+    if card is None:
+        return []
+    first: dict[str, Reference] = {}
+    for ref in card_references(card.text, card.citations):
+        first.setdefault(ref.key, ref)
+    return list(first.values())
 
 
 def own_citation_index(library: Library, refs_dir: Path | None, audience: int) -> CitationIndex | None:

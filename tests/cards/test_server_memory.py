@@ -29,7 +29,7 @@ CARD = """\
     citations: ["{author} ({year})"]
 """
 
-WORDS = "alliance outcome client therapist bond rupture repair session cohort trial measure predictor".split()
+WORDS = ["alliance", "outcome", "client", "therapist", "bond", "rupture", "repair", "session", "cohort", "trial"]
 
 
 def _deck(path: Path, cid: str, title: str, texts: list[str], author: str, topic: str = "therapy") -> None:
@@ -98,9 +98,30 @@ def test_each_server_reads_its_own_cards_after_they_were_packed_away(
             }
             picked = {service.random(viewer=guild, collection="deck").detail.card.text for _ in range(30)}
             assert picked <= {f"Server {guild} fact number {n} about zebrafish{guild}." for n in range(3)}
-            assert (shared := service.detail("deck-000", viewer=None)) is not None and shared.card.text.startswith(
-                "A shared"
-            )
+            shared = service.detail("deck-000", viewer=None)
+            assert shared is not None
+            assert shared.card.text.startswith("A shared")
+
+
+def test_a_server_cards_references_read_the_same_from_the_card_and_from_its_servers_index(
+    tmp_path: Path, small_caches: None
+) -> None:
+    root = tmp_path / "cards"
+    text = "Bordin (1979) and Horvath and Symonds (1991) agree; Bordin (1979) said it first, as did Luborsky (1976)."
+    _deck(root / "servers" / "1" / "own.yml", "own", "Own", [text], "Horvath and Symonds")
+    service = CardService.load(root)
+    shown = service.detail("own-000", viewer=1)  # no citation index of the server's yet: read from the card
+    assert shown is not None
+    assert len(service.cite("Bordin", viewer=1).hits) == 1  # builds the server's index
+    again = service.detail("own-000", viewer=1)
+    assert again is not None
+    assert [r.display() for r in shown.references] == [r.display() for r in again.references]
+    assert [r.display() for r in again.references] == [
+        "Bordin (1979)",
+        "Horvath & Symonds (1991)",
+        "Luborsky (1976)",
+        "Horvath & Symonds (1990)",
+    ]
 
 
 def test_citation_autocomplete_counts_only_the_cards_a_server_sees(tmp_path: Path, small_caches: None) -> None:

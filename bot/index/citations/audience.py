@@ -26,12 +26,20 @@ OWN_INDEXES = 64
 class AudienceCitations:
     """Citation lookups and autocomplete kept to what a reader in one server (or a direct message) may see."""
 
-    __slots__ = ("_built", "_index", "_lock", "_own")
+    __slots__ = ("_built", "_extract", "_index", "_lock", "_own")
 
-    def __init__(self, index: CitationIndex, own: Callable[[int], CitationIndex | None] | None = None) -> None:
-        """``index`` holds the shared cards' citations; ``own`` builds one server's (None: it has no cards)."""
+    def __init__(
+        self,
+        index: CitationIndex,
+        own: Callable[[int], CitationIndex | None] | None = None,
+        extract: Callable[[str], list[Reference]] | None = None,
+    ) -> None:
+        """``index`` holds the shared cards' citations; ``own`` builds one server's (None: it has no cards);
+        ``extract`` gives one server card's references from the card, for a card shown in a server whose index is
+        not built (showing a card then costs no index)."""
         self._index = index
         self._own = own
+        self._extract = extract
         self._built: OrderedDict[int, CitationIndex | None] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -70,7 +78,12 @@ class AudienceCitations:
     def references_of(self, card_id: str) -> list[Reference]:
         """The references a served card cites (a server's card in its server's own index)."""
         if AUDIENCE_MARK in card_id:
-            own = self.own(audience_of_key(card_id))
+            audience = audience_of_key(card_id)
+            with self._lock:
+                built = audience in self._built
+            if not built and self._extract is not None and audience is not None:
+                return self._extract(card_id)
+            own = self.own(audience)
             return own.references_of(card_id) if own is not None else []
         return self._index.references_of(card_id)
 
