@@ -10,12 +10,16 @@ same run:
 * **all shared**: the mixed library's cards all in the shared library, no visibility at all: what the same number
   of cards costs without audiences, so the cost of the filter itself shows.
 
-For each: the cold index build (every index of :class:`bot.service.CardService`, no cache), the resident memory
-the library and its indexes take (RSS after the build, less RSS before loading), and search and card-autocomplete
-p50/p99 over the query sets of ``bench_search``. Printed with the ratios the issue sets: mixed p99 within 1.5x of
-today's, memory within 1.3x.
+Each library is started as the bot starts it (``CardService.load`` with a cache folder beside the cards, so the
+search index is on disk and mmapped): a **first start** (every index built) and a **restart** (indexes read back
+from the cache), each in a fresh process. For each: the time, the resident memory the library and its indexes
+take (RSS after the start, less RSS before it; private and file-backed parts apart), the memory after the queries,
+and search, card-autocomplete and random-card p50/p99 (queries of ``bench_search``, drawn from the shared cards,
+the same for every library). Printed with the ratios the issue sets, PASS or FAIL: mixed p99 within 1.5x of
+today's, memory within 1.3x. ``--baseline DIR`` also measures today's library with the code of another checkout
+(e.g. a worktree of main), in the same run.
 
-Run: .venv/bin/python -m benchmarks.bench_decks [--shared N] [--servers N] [--per-server N]
+Run: .venv/bin/python -m benchmarks.bench_decks [--shared N] [--servers N] [--per-server N] [--baseline DIR]
 (default 100,000 shared cards and 1,000 servers x 100 cards; on a shared 2-core machine scale both sides down the
 same way, e.g. ``--shared 20000 --servers 200``).
 """
