@@ -1,7 +1,8 @@
 """The buttons under a shown card act on that card, end to end through the real discord.py and the fake Discord:
 when a server's own card has the same id as a shared one, "Read more" and "Report a problem" under either act on
 the one that was shown (issue 15: ids are unique per audience), and a server's card with the longest id allowed
-still fits Discord's 100-character custom ids."""
+still fits Discord's 100-character custom ids. Also: a collection ``factdeck promote`` moved is served as shared by
+the running bot after ``/cards reload``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import asyncio
 import pytest
 
 from tests.e2e.conftest import start_bot
-from tests.e2e.test_server_decks import Decks, decks  # noqa: F401 - the two servers' fixture
+from tests.e2e.test_server_decks import MANAGE, Decks, decks  # noqa: F401 - the two servers' fixture
 from tests.storage.engines import query
 
 pytestmark = pytest.mark.e2e
@@ -88,4 +89,28 @@ async def test_a_server_card_with_the_longest_id_is_shown_with_its_buttons(decks
         assert "Thank you" in await _report(d, shown, "too long")
         rows = query(bot.settings.database_target, "SELECT card_id FROM reports")
         assert rows == [(f"{LONGEST}@{d.home.id}",)]
+    d.fake.assert_no_errors()
+
+
+async def test_a_promoted_collection_is_served_as_shared_after_cards_reload(decks: Decks) -> None:  # noqa: F811
+    """``factdeck promote`` writes the files; the running bot serves the collection to every server after
+    ``/cards reload`` (as docs/cards.md and the command's own output say), and until then as before."""
+    from bot.cli.main import main
+
+    d = decks
+    curator = d.home.add_member("cora", roles=[d.home.add_role("Curators", permissions=MANAGE)])
+    async with start_bot(d.fake, d.tmp / "config.yml", curator_guilds=[d.home]) as (_settings, bot, _task):
+        assert "No card matches" in (await (await d.fact("other", "search", query="zebrafish")).wait_message()).text
+        args = ["promote", str(d.home.id), "course", "--as", "cell-course", "--config", str(d.tmp / "config.yml")]
+        assert await asyncio.to_thread(main, args) == 0
+        # not yet reloaded: served as before, the home server's own
+        assert bot.service.detail("course-001", d.home.id) is not None
+        assert "No card matches" in (await (await d.fact("other", "search", query="zebrafish")).wait_message()).text
+        reloaded = await (await d.fake.slash(d.home, d.home_chan, curator, "cards reload")).wait_message()
+        assert "Added (2)" in _text(reloaded)
+        found = await (await d.fact("other", "search", query="zebrafish")).wait_message()
+        assert "Mitochondria" in _text(found)
+        shown = bot.service.detail("course-001", d.other.id, exact=True)  # the other server has a course-001 too
+        assert shown is not None
+        assert shown.collection.id == "cell-course"
     d.fake.assert_no_errors()
