@@ -10,12 +10,16 @@ same run:
 * **all shared**: the mixed library's cards all in the shared library, no visibility at all: what the same number
   of cards costs without audiences, so the cost of the filter itself shows.
 
-For each: the cold index build (every index of :class:`bot.service.CardService`, no cache), the resident memory
-the library and its indexes take (RSS after the build, less RSS before loading), and search and card-autocomplete
-p50/p99 over the query sets of ``bench_search``. Printed with the ratios the issue sets: mixed p99 within 1.5x of
-today's, memory within 1.3x.
+Each library is started as the bot starts it (``CardService.load`` with a cache folder beside the cards, so the
+search index is on disk and mmapped): a **first start** (every index built) and a **restart** (indexes read back
+from the cache), each in a fresh process. For each: the time, the resident memory the library and its indexes
+take (RSS after the start, less RSS before it; private and file-backed parts apart), the memory after the queries,
+and search, card-autocomplete and random-card p50/p99 (queries of ``bench_search``, drawn from the shared cards,
+the same for every library). Printed with the ratios the issue sets, PASS or FAIL: mixed p99 within 1.5x of
+today's, memory within 1.3x. ``--baseline DIR`` also measures today's library with the code of another checkout
+(e.g. a worktree of main), in the same run.
 
-Run: .venv/bin/python -m benchmarks.bench_decks [--shared N] [--servers N] [--per-server N]
+Run: .venv/bin/python -m benchmarks.bench_decks [--shared N] [--servers N] [--per-server N] [--baseline DIR]
 (default 100,000 shared cards and 1,000 servers x 100 cards; on a shared 2-core machine scale both sides down the
 same way, e.g. ``--shared 20000 --servers 200``).
 """
@@ -25,7 +29,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import random
 import subprocess
 import sys
@@ -34,8 +37,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+#: The checkout whose ``bot`` is measured (``--code``, default this one): the same benchmark can measure main's code
+#: beside a branch's, in the same run.
+CODE = Path(sys.argv[sys.argv.index("--code") + 1]).resolve() if "--code" in sys.argv[:-1] else ROOT
+for _path in (ROOT, CODE):
+    if str(_path) in sys.path:
+        sys.path.remove(str(_path))
+    sys.path.insert(0, str(_path))
 
 from benchmarks.bench_search_index import _percentiles, _time_calls, query_sets  # noqa: E402
 from benchmarks.synth import write_library  # noqa: E402
@@ -43,9 +51,16 @@ from benchmarks.synth import write_library  # noqa: E402
 KINDS = ("today", "mixed", "all shared")
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm", encoding="ascii") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def _memory_mb() -> dict[str, float]:
+    """Resident memory of this process in MB: all of it, and its private (anonymous) and file-backed parts (the
+    pages of the mmapped search index that were read count as file-backed: the kernel can drop them at will)."""
+    found: dict[str, float] = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "RssAnon", "RssFile"):
+                found[name] = int(value.split()[0]) / 1024
+    return found
 
 
 def _write(folder: Path, kind: str, shared: int, servers: int, per_server: int) -> list[int]:
@@ -68,103 +83,140 @@ def _write(folder: Path, kind: str, shared: int, servers: int, per_server: int) 
     return ids if kind == "mixed" else []
 
 
-def one(kind: str, shared: int, servers: int, per_server: int) -> dict[str, float]:
-    """Build and measure one library in this process."""
-    from bot.cards.library import load_library
+def one(kind: str, shared: int, servers: int, per_server: int, folder: Path, start: str) -> dict[str, float]:
+    """Start a service on the library in ``folder`` as the bot does (its cache folder beside it, the search index
+    on disk), measure the memory it holds, then search and autocomplete in it. ``start`` is "cold" for a first
+    start (every index built) or "warm" for a restart (indexes read back from the cache)."""
     from bot.index.search import SearchDoc
     from bot.service import CardService
 
     out: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="factdeck-decks-") as tmp:
-        folder = Path(tmp) / "cards"
-        guilds = _write(folder, kind, shared, servers, per_server)
-        gc.collect()
-        before = _rss_bytes()
-        library = load_library(folder)
-        started = time.perf_counter()
-        service = CardService(library)  # every index, no cache: a cold build
-        out["build_s"] = time.perf_counter() - started
-        gc.collect()
-        out["rss_mb"] = (_rss_bytes() - before) / 2**20
-        out["cards"] = len(library.cards)
-        gc.freeze()  # as the bot does once it is up
+    guilds = [10**17 + n for n in range(servers)] if kind == "mixed" else []
+    gc.collect()
+    before = _memory_mb()
+    started = time.perf_counter()
+    service = CardService.load(folder, cache_dir=folder.parent / "cache")
+    out["build_s"] = time.perf_counter() - started
+    gc.collect()
+    after = _memory_mb()
+    out["rss_mb"] = after["VmRSS"] - before["VmRSS"]
+    out["anon_mb"] = after["RssAnon"] - before["RssAnon"]
+    out["file_mb"] = after["RssFile"] - before["RssFile"]
+    library = service.library
+    out["cards"] = len(library.cards)
+    gc.freeze()  # as the bot does once it is up
 
-        docs = [SearchDoc.of(c, library.collections[library.card_collection[i]]) for i, c in library.cards.items()]
-        sets = query_sets(docs)
-        queries = [q for qs in sets.values() for q in qs]
-        prefixes = sets["prefix"]
-        rng = random.Random(5)
-        viewers = [rng.choice(guilds) if guilds else 10**17 for _ in range(len(queries))]
-        asked = iter(range(10**9))
+    # The same queries for every library: drawn from the shared cards (server decks use the same words).
+    shared_ids = [i for i in library.cards if "@" not in i]
+    docs = [SearchDoc.of(library.cards[i], library.collections[library.card_collection[i]]) for i in shared_ids]
+    sets = query_sets(docs)
+    del docs
+    queries = [q for qs in sets.values() for q in qs]
+    prefixes = sets["prefix"]
+    rng = random.Random(5)
+    viewers = [rng.choice(guilds) if guilds else 10**17 for _ in range(len(queries))]
+    asked = iter(range(10**9))
 
-        def search(q: str) -> object:
-            return service.search(q, limit=5, viewer=viewers[next(asked) % len(viewers)])
+    def search(q: str) -> object:
+        return service.search(q, limit=5, viewer=viewers[next(asked) % len(viewers)])
 
-        samples = _time_calls(search, queries)
-        out["search_p50"], out["search_p99"] = _percentiles(samples)
-        samples = _time_calls(lambda q: service.search(q, limit=5, viewer=None), queries)
-        out["dm_search_p50"], out["dm_search_p99"] = _percentiles(samples)
-        bare = service._snapshot.search
-        samples = _time_calls(lambda q: bare.search(q, limit=5), queries)
-        out["bare_p50"], out["bare_p99"] = _percentiles(samples)
+    samples = _time_calls(search, queries)
+    out["search_p50"], out["search_p99"] = _percentiles(samples)
+    samples = _time_calls(lambda q: service.search(q, limit=5, viewer=None), queries)
+    out["dm_search_p50"], out["dm_search_p99"] = _percentiles(samples)
 
-        def complete(q: str) -> object:
-            return service.card_choices(q, viewer=viewers[next(asked) % len(viewers)])
+    def complete(q: str) -> object:
+        return service.card_choices(q, viewer=viewers[next(asked) % len(viewers)])
 
-        samples = _time_calls(complete, prefixes * 2)
-        out["complete_p50"], out["complete_p99"] = _percentiles(samples)
-        gc.unfreeze()
+    samples = _time_calls(complete, prefixes * 2)
+    out["complete_p50"], out["complete_p99"] = _percentiles(samples)
+
+    def show(n: int) -> object:  # a random card shown in a random server: its file is decoded unless at hand
+        return service.random(viewer=viewers[n % len(viewers)])
+
+    samples = _time_calls(show, list(range(1000)))
+    out["show_p50"], out["show_p99"] = _percentiles(samples)
+    gc.collect()
+    out["rss_after_mb"] = _memory_mb()["VmRSS"] - before["VmRSS"]
+    gc.unfreeze()
     return out
 
 
-def _run(kind: str, args: argparse.Namespace) -> dict[str, float]:
-    command = [sys.executable, "-m", "benchmarks.bench_decks", "--one", kind]
-    command += ["--shared", str(args.shared), "--servers", str(args.servers), "--per-server", str(args.per_server)]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+def _run(kind: str, args: argparse.Namespace, code: Path | None = None) -> dict[str, float]:
+    """One library: written once, then a cold first start and a warm restart, each in a fresh process."""
+    result: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="factdeck-decks-") as tmp:
+        folder = Path(tmp) / "cards"
+        _write(folder, kind, args.shared, args.servers, args.per_server)
+        for start in ("cold", "warm"):
+            command = [sys.executable, str(Path(__file__).resolve()), "--one", kind, "--start", start]
+            command += ["--shared", str(args.shared), "--servers", str(args.servers)]
+            command += ["--per-server", str(args.per_server), "--folder", str(folder), "--code", str(code or args.code)]
+            done = subprocess.run(command, cwd=args.code, capture_output=True, text=True, check=True)
+            measured: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+            result.update({f"{start}_{key}": value for key, value in measured.items()})
     return result
 
 
 def main(args: argparse.Namespace) -> None:
     results = {kind: _run(kind, args) for kind in KINDS}
+    if args.baseline is not None:
+        results["today, baseline code"] = _run("today", args, args.baseline.resolve())
     today, mixed, flat = results["today"], results["mixed"], results["all shared"]
     print(
         f"shared cards {args.shared:,}; servers {args.servers:,} x {args.per_server:,} cards "
-        f"(mixed: {int(mixed['cards']):,} cards)\n"
+        f"(mixed: {int(mixed['cold_cards']):,} cards); code: {args.code}\n"
     )
     rows = [
-        ("cards", "{:,.0f}", "cards"),
-        ("cold build of every index (s)", "{:.2f}", "build_s"),
-        ("memory: library + indexes (MB RSS)", "{:.0f}", "rss_mb"),
-        ("search p50 (ms), as a server", "{:.2f}", "search_p50"),
-        ("search p99 (ms), as a server", "{:.2f}", "search_p99"),
-        ("search p99 (ms), in a direct message", "{:.2f}", "dm_search_p99"),
-        ("search p99 (ms), the index with no filter", "{:.2f}", "bare_p99"),
-        ("card autocomplete p50 (ms), as a server", "{:.2f}", "complete_p50"),
-        ("card autocomplete p99 (ms), as a server", "{:.2f}", "complete_p99"),
+        ("cards", "{:,.0f}", "cold_cards"),
+        ("first start: load + build every index (s)", "{:.2f}", "cold_build_s"),
+        ("first start: memory (MB RSS)", "{:.1f}", "cold_rss_mb"),
+        ("  of which private / file-backed (MB)", "{}", "cold_split"),
+        ("restart: load + read indexes back (s)", "{:.2f}", "warm_build_s"),
+        ("restart: memory (MB RSS)", "{:.1f}", "warm_rss_mb"),
+        ("  of which private / file-backed (MB)", "{}", "warm_split"),
+        ("restart: memory after the queries (MB RSS)", "{:.1f}", "warm_rss_after_mb"),
+        ("search p50 (ms), as a server", "{:.2f}", "warm_search_p50"),
+        ("search p99 (ms), as a server", "{:.2f}", "warm_search_p99"),
+        ("search p99 (ms), in a direct message", "{:.2f}", "warm_dm_search_p99"),
+        ("card autocomplete p50 (ms), as a server", "{:.2f}", "warm_complete_p50"),
+        ("card autocomplete p99 (ms), as a server", "{:.2f}", "warm_complete_p99"),
+        ("random card shown p50 / p99 (ms)", "{}", "warm_show"),
     ]
+    for r in results.values():
+        for start in ("cold", "warm"):
+            r[f"{start}_split"] = f"{r[f'{start}_anon_mb']:.0f} / {r[f'{start}_file_mb']:.0f}"  # type: ignore[assignment]
+        r["warm_show"] = f"{r['warm_show_p50']:.2f} / {r['warm_show_p99']:.2f}"  # type: ignore[assignment]
     width = max(len(r[0]) for r in rows)
-    print(f"{'':{width}}  {'today':>12}  {'mixed':>12}  {'all shared':>12}")
+    columns = [today, mixed, flat]
+    header = f"{'':{width}}  {'today':>12}  {'mixed':>12}  {'all shared':>12}"
+    if args.baseline is not None:
+        columns.append(results["today, baseline code"])
+        header += f"  {'today, --baseline':>18}"
+    print(header)
     for label, fmt, key in rows:
-        print(f"{label:{width}}  " + "  ".join(f"{fmt.format(r[key]):>12}" for r in (today, mixed, flat)))
+        print(f"{label:{width}}  " + "  ".join(f"{fmt.format(r[key]):>12}" for r in columns[:3]), end="")
+        print(f"  {fmt.format(columns[3][key]):>18}" if len(columns) > 3 else "")
     print()
+
+    def ratio(key: str) -> float:
+        return mixed[key] / today[key]
+
     checks = [
-        ("search p99, mixed / today (target <= 1.5)", mixed["search_p99"] / today["search_p99"], 1.5),
-        ("autocomplete p99, mixed / today (target <= 1.5)", mixed["complete_p99"] / today["complete_p99"], 1.5),
-        ("memory, mixed / today (target <= 1.3)", mixed["rss_mb"] / today["rss_mb"], 1.3),
+        ("search p99, mixed / today (target <= 1.5)", ratio("warm_search_p99"), 1.5),
+        ("autocomplete p99, mixed / today (target <= 1.5)", ratio("warm_complete_p99"), 1.5),
+        ("memory at a first start, mixed / today (target <= 1.3)", ratio("cold_rss_mb"), 1.3),
+        ("memory at a restart, mixed / today (target <= 1.3)", ratio("warm_rss_mb"), 1.3),
+        ("memory after the queries, mixed / today (target <= 1.3)", ratio("warm_rss_after_mb"), 1.3),
     ]
+    label_width = width + 12
+    print(f"{'search p50, mixed / today (steadier on a busy machine)':{label_width}}  {ratio('warm_search_p50'):5.2f}x")
+    print(f"{'autocomplete p50, mixed / today':{label_width}}  {ratio('warm_complete_p50'):5.2f}x")
+    for label, value, target in checks:
+        print(f"{label:{label_width}}  {value:5.2f}x  {'PASS' if value <= target else 'FAIL'}")
     print(
-        f"{'search p50, mixed / today (steadier on a busy machine)':{width + 8}}  "
-        f"{mixed['search_p50'] / today['search_p50']:5.2f}x"
+        f"{'memory at a restart, mixed / all shared':{label_width}}  {mixed['warm_rss_mb'] / flat['warm_rss_mb']:5.2f}x"
     )
-    print(f"{'autocomplete p50, mixed / today':{width + 8}}  {mixed['complete_p50'] / today['complete_p50']:5.2f}x")
-    for label, ratio, target in checks:
-        print(f"{label:{width + 8}}  {ratio:5.2f}x  {'PASS' if ratio <= target else 'FAIL'}")
-    print(
-        f"{'search p99, mixed / all shared (the filter itself)':{width + 8}}  "
-        f"{mixed['search_p99'] / flat['search_p99']:5.2f}x"
-    )
-    print(f"{'memory, mixed / all shared (what audiences cost)':{width + 8}}  {mixed['rss_mb'] / flat['rss_mb']:5.2f}x")
 
 
 if __name__ == "__main__":
@@ -172,9 +224,19 @@ if __name__ == "__main__":
     parser.add_argument("--shared", type=int, default=100_000, help="shared cards (default 100,000)")
     parser.add_argument("--servers", type=int, default=1_000, help="servers with collections of their own")
     parser.add_argument("--per-server", type=int, default=100, help="cards in each server's collection")
+    parser.add_argument(
+        "--code", type=Path, default=ROOT, help="the checkout whose bot package is measured (default: this one)"
+    )
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout (e.g. a worktree of main): its today's figures, same run"
+    )
     parser.add_argument("--one", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument("--start", choices=("cold", "warm"), default="cold", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parsed = parser.parse_args()
     if parsed.one:
-        print(json.dumps(one(parsed.one, parsed.shared, parsed.servers, parsed.per_server)))
+        print(
+            json.dumps(one(parsed.one, parsed.shared, parsed.servers, parsed.per_server, parsed.folder, parsed.start))
+        )
     else:
         main(parsed)

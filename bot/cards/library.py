@@ -20,6 +20,9 @@ import logging
 import multiprocessing
 import os
 import stat as _stat
+import threading
+import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -120,25 +123,103 @@ def _served_file(card_file: CardFile, audience: Audience) -> CardFile:
     )
 
 
+#: How many server card files are kept decoded at once (see :class:`LoadedFile`): a server's cards are needed
+#: when that server acts, so the recently active servers' files stay at hand and the rest stay packed.
+DECODED_FILES = 16
+
+_PACKED = msgspec.msgpack.Decoder(CardFile)
+#: Packed server card files decoded lately: (packed bytes, audience) -> (as written, as served, key -> position).
+_decoded: OrderedDict[tuple[bytes, int], tuple[CardFile, CardFile, dict[str, int]]] = OrderedDict()
+_decoded_lock = threading.Lock()
+
+
+def _pack(card_file: CardFile) -> bytes:
+    """A server's card file as kept between uses: MessagePack, compressed (cards are mostly words)."""
+    return zlib.compress(msgspec.msgpack.encode(card_file), 1)
+
+
+def _unpacked(packed: bytes, audience: int) -> tuple[CardFile, CardFile, dict[str, int]]:
+    """A packed file as written and as served (ids qualified with the server), decoded once while it is used."""
+    key = (packed, audience)
+    with _decoded_lock:
+        found = _decoded.get(key)
+        if found is not None:
+            _decoded.move_to_end(key)
+            return found
+    written = _PACKED.decode(zlib.decompress(packed))
+    served = _served_file(written, audience)
+    found = (written, served, {card.id: n for n, card in enumerate(served.cards)})
+    with _decoded_lock:
+        _decoded[key] = found
+        while len(_decoded) > DECODED_FILES:
+            _decoded.popitem(last=False)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class LoadedFile:
     """One card file as served: where it is, the digest of its bytes, its cards and its warnings.
 
     ``card_file`` is the file as written; ``served`` the same with ids as the library serves them (qualified with
     the server for a server's collection, see :func:`qualify`); ``audience`` whom it is for.
+
+    A server's file is kept packed (``content`` is compressed MessagePack, a fifth of the decoded cards' memory)
+    and decoded when one of its cards is read, into a cache of the files read lately (:data:`DECODED_FILES`):
+    a bot serving a thousand servers' decks holds the shared library decoded and only the active servers' own.
     """
 
     path: Path
     digest: str
-    card_file: CardFile
+    content: CardFile | bytes
     warnings: tuple[Problem, ...] = ()
     audience: Audience = None
-    served_file: CardFile | None = field(default=None, repr=False, compare=False)
+    #: A packed file's collection and card keys as served, kept decoded: the library is indexed and sorted by them.
+    served_collection: Collection | None = field(default=None, compare=False, repr=False)
+    keys: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        content = self.content
+        if isinstance(content, CardFile):
+            if self.audience is None:
+                object.__setattr__(self, "served_collection", content.collection)
+                return
+            served = _served_file(content, self.audience)
+            object.__setattr__(self, "content", _pack(content))
+            object.__setattr__(self, "served_collection", served.collection)
+            object.__setattr__(self, "keys", tuple(card.id for card in served.cards))
+
+    @property
+    def collection_id(self) -> str:
+        """The id of the file's collection as served."""
+        collection = self.served_collection
+        return collection.id if collection is not None else self.served.collection.id
+
+    @property
+    def card_file(self) -> CardFile:
+        """The file's collection and cards as written in it."""
+        content = self.content
+        if isinstance(content, CardFile):
+            return content
+        return _unpacked(content, self.audience or 0)[0]
 
     @property
     def served(self) -> CardFile:
         """The file's collection and cards with the ids they are served under."""
-        return self.served_file if self.served_file is not None else self.card_file
+        content = self.content
+        if isinstance(content, CardFile):
+            return content
+        return _unpacked(content, self.audience or 0)[1]
+
+    def served_card(self, key: str) -> Card:
+        """The card this file serves under ``key`` (KeyError when it holds none)."""
+        content = self.content
+        if isinstance(content, CardFile):
+            for card in content.cards:
+                if card.id == key:
+                    return card
+            raise KeyError(key)
+        _written, served, position = _unpacked(content, self.audience or 0)
+        return served.cards[position[key]]
 
     def key(self, local: str) -> str:
         """The served key of a card or collection id of this file."""
@@ -147,17 +228,62 @@ class LoadedFile:
     def for_audience(self, root: Path) -> LoadedFile:
         """This file with its audience (and served ids) set from where it lives under ``root``."""
         audience = audience_of_path(root, self.path)
-        if audience == self.audience and (audience is None or self.served_file is not None):
+        if audience == self.audience:
             return self
-        return dataclasses.replace(
-            self, audience=audience, served_file=_served_file(self.card_file, audience) if audience else None
-        )
+        return LoadedFile(self.path, self.digest, self.card_file, self.warnings, audience)
 
     def as_written(self) -> LoadedFile:
         """This file with the ids as written (its audience forgotten): what a curator of its audience edits."""
-        if self.audience is None and self.served_file is None:
+        if self.audience is None:
             return self
-        return dataclasses.replace(self, audience=None, served_file=None)
+        return LoadedFile(self.path, self.digest, self.card_file, self.warnings)
+
+
+class ServedCards(Mapping[str, Card]):
+    """The cards a library serves, by served key, in library order.
+
+    A shared card is held as it is; a server's card by the file that holds it (see :class:`LoadedFile`), and
+    decoded when read.
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: dict[str, Card | LoadedFile]) -> None:
+        self._entries = entries
+
+    def __getitem__(self, key: str) -> Card:
+        found = self._entries[key]
+        return found if isinstance(found, Card) else found.served_card(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def source(self, key: str) -> Card | LoadedFile | None:
+        """What holds the card ``key``: the card itself (shared) or the file it is decoded from (a server's)."""
+        return self._entries.get(key)
+
+
+def same_card(before: Mapping[str, Card], after: Mapping[str, Card], key: str) -> bool:
+    """Whether the card ``key`` is the same in both card mappings, without decoding a server's file when both hold
+    it from the same content."""
+    if isinstance(before, ServedCards) and isinstance(after, ServedCards):
+        old, new = before.source(key), after.source(key)
+        if old is new:
+            return True
+        if (
+            isinstance(old, LoadedFile)
+            and isinstance(new, LoadedFile)
+            and (old.content, old.audience) == (new.content, new.audience)
+        ):
+            return True
+    old_card, new_card = before.get(key), after.get(key)
+    return old_card is new_card or old_card == new_card
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +368,55 @@ class _StatRecord(msgspec.Struct, array_like=True, gc=False):
     digest: str
 
 
+class _RawEntry(msgspec.Struct, array_like=True, gc=False):
+    """A server's :class:`_Entry` read without decoding its cards."""
+
+    card_file: msgspec.Raw  # MessagePack nil when the file has errors
+    problems: tuple[tuple[int, int, str, Severity], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _PackedEntry:
+    """A server's file as the loader keeps it: packed at once (see :class:`LoadedFile`), with what the library
+    indexes it by; ``packed`` is None when the file has errors."""
+
+    packed: bytes | None
+    collection: Collection | None
+    keys: tuple[str, ...]
+    problems: tuple[tuple[int, int, str, Severity], ...]
+
+
+class _CardId(msgspec.Struct, gc=False):
+    id: str
+
+
+class _Outline(msgspec.Struct, gc=False):
+    """What the library indexes a server's file by: its collection and its cards' ids (the rest skipped)."""
+
+    collection: Collection
+    cards: tuple[_CardId, ...] = ()
+
+
 _ENTRY = msgspec.msgpack.Decoder(_Entry)
+_RAW_ENTRY = msgspec.msgpack.Decoder(_RawEntry)
+_OUTLINE = msgspec.msgpack.Decoder(_Outline)
+_NIL = msgspec.Raw(b"\xc0")
+
+
+def _decode_entry(encoded: bytes, audience: Audience) -> _Entry | _PackedEntry:
+    """A cache entry as the loader keeps it: decoded for the shared library, packed for a server's file (its
+    cards are decoded when that server reads them, and never all at once at a start)."""
+    if audience is None:
+        return _ENTRY.decode(encoded)
+    raw = _RAW_ENTRY.decode(encoded)
+    if raw.card_file == _NIL:
+        return _PackedEntry(None, None, (), raw.problems)
+    outline = _OUTLINE.decode(raw.card_file)
+    collection = msgspec.structs.replace(outline.collection, id=qualify(outline.collection.id, audience))
+    keys = tuple(qualify(card.id, audience) for card in outline.cards)
+    return _PackedEntry(zlib.compress(raw.card_file, 1), collection, keys, raw.problems)
+
+
 _INDEX = msgspec.msgpack.Decoder(dict[str, _StatRecord])
 _ENCODER = msgspec.msgpack.Encoder()
 
@@ -275,10 +449,11 @@ class LoadCache:
             return record.digest
         return None
 
-    def get(self, digest: str) -> _Entry | None:
-        """The cached result for a file's content, or None."""
+    def get(self, digest: str, audience: Audience = None) -> _Entry | _PackedEntry | None:
+        """The cached result for a file's content, or None (for a server's file, kept packed: see
+        :func:`_decode_entry`)."""
         try:
-            return _ENTRY.decode((self.directory / f"{digest}.msgpack").read_bytes())
+            return _decode_entry((self.directory / f"{digest}.msgpack").read_bytes(), audience)
         except (FileNotFoundError, NotADirectoryError):  # not cached (or no cache folder can exist there)
             return None
         except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -502,7 +677,7 @@ def _parse_many(
             yield path, digest, encoded
 
 
-def _problems_of(path: Path, entry: _Entry) -> list[Problem]:
+def _problems_of(path: Path, entry: _Entry | _PackedEntry) -> list[Problem]:
     return [Problem(str(path), line, col, msg, sev) for line, col, msg, sev in entry.problems]
 
 
@@ -537,7 +712,9 @@ def load_library(
     misplaced = {p.resolve(): why for p in paths if (why := _misplaced(root, p.resolve())) is not None}
     if misplaced:
         paths, refused = [p for p in paths if p.resolve() not in misplaced], {**(refused or {}), **misplaced}
-    entries: dict[Path, tuple[str, _Entry]] = {path: ("", _refused(why)) for path, why in (refused or {}).items()}
+    entries: dict[Path, tuple[str, _Entry | _PackedEntry]] = {
+        path: ("", _refused(why)) for path, why in (refused or {}).items()
+    }
     files = sorted({*(p.resolve() for p in paths), *entries})
     to_parse: list[Path] = []
     sizes: dict[Path, int] = {}
@@ -560,7 +737,7 @@ def load_library(
             except UnreadableFile as exc:
                 entries[path] = ("", _refused(str(exc)))
                 continue
-            entry = cache.get(digest) if cache and digest else None
+            entry = cache.get(digest, audience_of_path(root, path)) if cache and digest else None
             if entry is None or digest is None:
                 to_parse.append(path)
                 sizes[path] = stat.st_size
@@ -568,7 +745,7 @@ def load_library(
                 entries[path] = (digest, entry)
                 stats[str(path)] = _StatRecord(stat.st_size, stat.st_mtime_ns, digest)
         for path, digest, encoded in _parse_many(to_parse, sizes, workers, max_file_bytes, after_parse):
-            entries[path] = (digest, _ENTRY.decode(encoded))
+            entries[path] = (digest, _decode_entry(encoded, audience_of_path(root, path)))
             if cache is not None and digest:
                 cache.put(digest, encoded)
                 with contextlib.suppress(OSError):
@@ -601,7 +778,7 @@ def validated_text(loaded: LoadedFile) -> Callable[[], str | None]:
 def _assemble(
     root: Path,
     files: list[Path],
-    entries: dict[Path, tuple[str, _Entry]],
+    entries: dict[Path, tuple[str, _Entry | _PackedEntry]],
     previous: Library | None,
     cache: LoadCache | None = None,
 ) -> Library:
@@ -614,10 +791,16 @@ def _assemble(
         digest, entry = entries[path]
         found = _problems_of(path, entry)
         problems.extend(found)
-        if entry.card_file is None:
+        warned = tuple(p for p in found if not p.is_error)
+        audience = audience_of_path(root, path)
+        if isinstance(entry, _PackedEntry) and audience is not None:
+            if entry.packed is None:
+                broken.append(path)
+            else:
+                good.append(LoadedFile(path, digest, entry.packed, warned, audience, entry.collection, entry.keys))
+        elif isinstance(entry, _PackedEntry) or entry.card_file is None:  # (a packed entry has an audience)
             broken.append(path)
         else:
-            warned = tuple(p for p in found if not p.is_error)
             good.append(LoadedFile(path, digest, entry.card_file, warned).for_audience(root))
     # Which file a collection is served from, when two files claim it: the one it was served from before, else
     # the one nearest the top of the folder (cards/x.yml over an archived cards/old/x.yml), then by path.
@@ -638,7 +821,7 @@ def _assemble(
                 problems.append(Problem(str(path), 1, 1, message, "warning"))
     claimants: dict[str, list[Path]] = {}
     for loaded in sorted({f.path: f for f in (*good, *served)}.values(), key=claim):
-        claimants.setdefault(loaded.served.collection.id, []).append(loaded.path)
+        claimants.setdefault(loaded.collection_id, []).append(loaded.path)
     contested = {cid: tuple(paths) for cid, paths in claimants.items() if len(paths) > 1}
     served.sort(key=claim)
     return _index(root, served, problems, broken, contested)
@@ -647,7 +830,7 @@ def _assemble(
 def _claim_order(root: Path, served_from: Mapping[str, Path]) -> Callable[[LoadedFile], tuple[bool, int, Path]]:
     def key(loaded: LoadedFile) -> tuple[bool, int, Path]:
         depth = len(loaded.path.relative_to(root).parts) if loaded.path.is_relative_to(root) else 1 << 20
-        return served_from.get(loaded.served.collection.id) != loaded.path, depth, loaded.path
+        return served_from.get(loaded.collection_id) != loaded.path, depth, loaded.path
 
     return key
 
@@ -698,20 +881,26 @@ def _index(
     contested: Mapping[str, tuple[Path, ...]],
 ) -> Library:
     """The library of ``served`` files; where two claim a collection or a card, the first in ``served`` wins."""
-    cards: dict[str, Card] = {}
+    cards: dict[str, Card | LoadedFile] = {}
     collections: dict[str, Collection] = {}
     card_collection: dict[str, str] = {}
     collection_file: dict[str, Path] = {}
     for loaded in served:
-        info = loaded.served.collection
+        info = loaded.served_collection or loaded.served.collection
         if info.id in collections:  # a contested collection: the first claimant wins
             continue
         collections[info.id] = info
         collection_file[info.id] = loaded.path
-        for card in loaded.served.cards:
-            if card.id not in cards:
-                cards[card.id] = card
-                card_collection[card.id] = info.id
+        content = loaded.content
+        held: Iterable[tuple[str, Card | LoadedFile]] = (
+            ((card.id, card) for card in content.cards)
+            if isinstance(content, CardFile)
+            else ((key, loaded) for key in loaded.keys)
+        )
+        for key, entry in held:
+            if key not in cards:
+                cards[key] = entry
+                card_collection[key] = info.id
     served = sorted(served, key=lambda f: f.path)
     digest = hashlib.blake2b(CACHE_VERSION.encode(), digest_size=16)
     for loaded in served:
@@ -722,7 +911,7 @@ def _index(
         files=tuple(served),
         problems=tuple(sorted(set(problems), key=lambda p: (p.path, p.line, p.column, p.message))),
         broken=tuple(sorted(set(broken))),
-        cards=cards,
+        cards=ServedCards(cards),
         collections=collections,
         card_collection=card_collection,
         collection_file=collection_file,

@@ -67,6 +67,22 @@ DM_CONCURRENCY = 5
 DM_SHUTDOWN_WAIT = 5.0
 #: A card's served key: its id, and for a server's own card ``@`` and the server id.
 CARD = r"[a-z0-9][a-z0-9-]{0,79}(?:@\d{1,20})?"
+#: A card in the custom id of a button under it: its id, and ``@`` for the server's own card (the server is the
+#: interaction's; a card id of 80 characters and a server id of 20 digits would not fit in 100 characters).
+BUTTON_CARD = r"[a-z0-9][a-z0-9-]{0,79}(?:@\d{0,20})?"
+
+
+def button_key(key: str) -> str:
+    """A card's served key as a button under it carries it (see :data:`BUTTON_CARD`)."""
+    return f"{local_id(key)}@" if audience_of_key(key) is not None else key
+
+
+def shown_key(card: str, guild_id: int | None) -> str:
+    """The served key a button's card stands for, pressed in server ``guild_id`` (a server's own card is that
+    server's; a key naming another server is checked like any other, and found in none but its own)."""
+    return f"{card}{guild_id or 0}" if card.endswith("@") else card
+
+
 STATUS_CHOICES = ("open", "fixed", "dismissed", "all")
 THANKS = "Thank you: the moderators will look at card `{card}`. You will get a DM when they resolve it."
 UPDATED = "Thank you: your earlier report on card `{card}` was updated. You will get a DM when it is resolved."
@@ -99,7 +115,9 @@ async def _route(interaction: discord.Interaction[Any], name: str, *args: Any) -
 
 
 # ------------------------------------------------------------------------------------------------ readers
-class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"factdeck:report:(?P<card>{CARD})"):
+class ReportButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"factdeck:report:(?P<card>{BUTTON_CARD})"
+):
     """ "Report a problem" under a card: opens the report form for that card (anyone may press it)."""
 
     def __init__(self, card_id: str) -> None:
@@ -113,11 +131,11 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"f
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> ReportButton:
         """Rebuild the button from its custom id."""
-        return cls(match["card"])
+        return cls(shown_key(match["card"], interaction.guild_id))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Open the form."""
-        await _route(interaction, "open_form", self.card_id)
+        await _route(interaction, "open_shown_form", self.card_id)
 
 
 def _card_menu(
@@ -143,7 +161,7 @@ REPORT_LABEL = "Report a problem"
 
 def report_id(card_id: str) -> str:
     """The custom id of :class:`ReportButton` for ``card_id``."""
-    return f"factdeck:report:{card_id}"
+    return f"factdeck:report:{button_key(card_id)}"
 
 
 #: The custom id and placeholder of :class:`ReportMenu` (result lists send it as JSON: :mod:`bot.discord.ui`).
@@ -166,7 +184,7 @@ class ReportMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"fact
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Open the report form for the picked card."""
-        await _picked(interaction, self.item, "open_form")
+        await _picked(interaction, self.item, "open_shown_form")
 
 
 def report_button(card_id: str) -> ReportButton:
@@ -178,7 +196,7 @@ class ReportModal(discord.ui.Modal):
     """What is wrong with a card: a kind from the list and what the reader wants to say (up to 1,000 chars)."""
 
     def __init__(self, card_id: str) -> None:
-        super().__init__(title=clip(f"Report a problem with {card_id}", 45)[0], timeout=FORM_TIMEOUT)
+        super().__init__(title=clip(f"Report a problem with {local_id(card_id)}", 45)[0], timeout=FORM_TIMEOUT)
         self.card_id = card_id
         self.kind: discord.ui.Select[ReportModal] = discord.ui.Select(
             options=[discord.SelectOption(label=label, value=value) for value, label in KINDS.items()],
@@ -358,18 +376,25 @@ class ReportsCog(commands.Cog):
             await asyncio.wait(set(self._dms), timeout=DM_SHUTDOWN_WAIT)
 
     # -------------------------------------------------------------------------------------------- readers
-    async def open_form(self, interaction: discord.Interaction[Any], card_id: str) -> None:
-        """The report form for ``card_id`` (a card no longer served, or not seen here, is said so)."""
-        if self.desk.service.detail(card_id, interaction.guild_id) is None:
-            await _say(interaction, f"There is no card `{safe(card_id, 100)}` (any more) to report.")
+    async def open_form(self, interaction: discord.Interaction[Any], card_id: str, *, exact: bool = False) -> None:
+        """The report form for ``card_id`` as a reader names it (a card no longer served, or not seen here, is
+        said so); ``exact``: the served key of a card shown (see :meth:`CardService.detail`)."""
+        detail = self.desk.service.detail(card_id, interaction.guild_id, exact=exact)
+        if detail is None:
+            await _say(interaction, f"There is no card `{safe(local_id(card_id), 100)}` (any more) to report.")
             return
-        await interaction.response.send_modal(ReportModal(card_id))
+        await interaction.response.send_modal(ReportModal(detail.card.id))
+
+    async def open_shown_form(self, interaction: discord.Interaction[Any], key: str) -> None:
+        """The report form for the card shown above the button or picked in a menu (its served key)."""
+        await self.open_form(interaction, key, exact=True)
 
     async def submit(self, interaction: discord.Interaction[Any], card_id: str, kind: str, text: str) -> None:
         """Store the report and thank the reader (or say why it was not taken)."""
         try:
             report, new = await self.desk.submit(
                 card_id,
+                exact=True,  # the form carries the served key of the card it was opened for
                 guild_id=interaction.guild_id,
                 reporter_id=interaction.user.id,
                 reporter_name=interaction.user.name,

@@ -30,7 +30,15 @@ from discord.ext import commands
 
 from bot.discord.embeds import card_embed, clip
 from bot.discord.errors import report_error
-from bot.discord.reports import REPORT_LABEL, REPORT_PICK_ID, REPORT_PLACEHOLDER, report_id
+from bot.discord.reports import (
+    BUTTON_CARD,
+    REPORT_LABEL,
+    REPORT_PICK_ID,
+    REPORT_PLACEHOLDER,
+    button_key,
+    report_id,
+    shown_key,
+)
 
 if TYPE_CHECKING:
     from bot.service import CardDetail
@@ -406,17 +414,13 @@ def disabled_copy(message: discord.Message) -> discord.ui.View:
 
 
 # -------------------------------------------------------------------------------------------- read more
-#: A card's served key in a custom id: its id, and for a server's own card ``@`` and the server id.
-CARD_KEY = r"[a-z0-9][a-z0-9-]{0,79}(?:@\d{1,20})?"
-
-
-class ReadMore(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"factdeck:more:(?P<card>{CARD_KEY})"):
+class ReadMore(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"factdeck:more:(?P<card>{BUTTON_CARD})"):
     """A "Read more" button that sends the whole card to whoever presses it (works across restarts)."""
 
     def __init__(self, card_id: str) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Read more", style=discord.ButtonStyle.primary, custom_id=f"factdeck:more:{card_id}"
+                label="Read more", style=discord.ButtonStyle.primary, custom_id=f"factdeck:more:{button_key(card_id)}"
             )
         )
         self.card_id = card_id
@@ -426,7 +430,7 @@ class ReadMore(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"factd
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> ReadMore:
         """Rebuild the button from its custom id."""
-        return cls(match["card"])
+        return cls(shown_key(match["card"], interaction.guild_id))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Send the full card, ephemerally."""
@@ -446,6 +450,7 @@ def card_view(card_id: str, *, truncated: bool) -> discord.ui.View:
     Never stored (the items are dynamic: they route the click)."""
     buttons = [{"type": 2, "style": 2, "disabled": False, "label": REPORT_LABEL, "custom_id": report_id(card_id)}]
     if truncated:
-        more = {"type": 2, "style": 1, "disabled": False, "label": "Read more", "custom_id": f"factdeck:more:{card_id}"}
+        custom_id = f"factdeck:more:{button_key(card_id)}"
+        more = {"type": 2, "style": 1, "disabled": False, "label": "Read more", "custom_id": custom_id}
         buttons.insert(0, more)
     return Components([{"type": 1, "components": buttons}])

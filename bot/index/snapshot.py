@@ -10,6 +10,7 @@ a few cards, updating the indexes in place of rebuilding them. Neither ever chan
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import gc
 import hashlib
@@ -17,10 +18,11 @@ import logging
 import os
 import random as _random
 import threading
+from array import array
 from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Collection as SizedContainer
-from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -38,6 +40,7 @@ from bot.cards.library import (
     _gc_paused,
     _pool,
     audience_of_key,
+    same_card,
 )
 from bot.cards.model import CardFile
 from bot.index.citations import EXTRACTION_VERSION, CitationIndex, Reference, card_references
@@ -69,7 +72,11 @@ class Picker:
         self._lock = threading.Lock()
         self._init_audiences(library)
         if pools is not None:
-            self.by_topic, self.by_collection = pools.by_topic, pools.by_collection
+            # The cached pools are positions in the library's order: each pool refers to the library's own keys,
+            # and reading them back makes no string per id (a few per card, most of a warm start's garbage).
+            at = self.all.__getitem__
+            self.by_topic = {k: tuple(map(at, array("I", v))) for k, v in pools.by_topic.items()}
+            self.by_collection = {k: tuple(map(at, array("I", v))) for k, v in pools.by_collection.items()}
             return
         by_topic: dict[str, list[str]] = {}
         by_collection: dict[str, list[str]] = {}
@@ -256,11 +263,17 @@ class Snapshot:
     #: Each server's own topics and collection names (``topics`` and ``collection_names`` are the shared ones).
     server_topics: dict[int, Vocabulary] = field(default_factory=dict, repr=False)
     server_collection_names: dict[int, Vocabulary] = field(default_factory=dict, repr=False)
-    #: The citation index kept to what each reader may see.
+    #: Where each card file's references are cached (None: no cache folder): a server's own citation index is
+    #: built from them when that server first cites.
+    refs_dir: Path | None = field(default=None, repr=False)
+    #: The citation index kept to what each reader may see: ``citations`` (the shared cards') and each server's
+    #: own, built on demand.
     cited: AudienceCitations = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cited", AudienceCitations(self.citations))
+        own = functools.partial(own_citation_index, self.library, self.refs_dir)
+        extract = functools.partial(_references_of_card, self.library)
+        object.__setattr__(self, "cited", AudienceCitations(self.citations, own, extract))
 
     def topics_for(self, viewer: Audience) -> tuple[Vocabulary, ...]:
         """The topic vocabularies a reader in server ``viewer`` completes from: the server's own, then the shared."""
@@ -289,11 +302,12 @@ def search_index(library: Library, index_dir: Path | None) -> SearchIndex:
 
 
 class Pools(msgspec.Struct, array_like=True, gc=False):
-    """What a warm start reads back instead of walking every card: the random-pick pools and topic weights
+    """What a warm start reads back instead of walking every card: the random-pick pools (each the positions of
+    its cards in the library's order, as unsigned 32-bit integers in machine order) and topic weights
     (``topic_weights`` of the shared cards; ``server_topic_weights`` of each server's own, by server id)."""
 
-    by_topic: dict[str, tuple[str, ...]]
-    by_collection: dict[str, tuple[str, ...]]
+    by_topic: dict[str, bytes]
+    by_collection: dict[str, bytes]
     topic_weights: dict[str, int]
     server_topic_weights: dict[int, dict[str, int]] = {}
 
@@ -333,7 +347,12 @@ def _pools(library: Library, index_dir: Path | None) -> tuple[Picker, dict[str, 
     if cached is not None:
         for stale in _listing(cached.parent, "pools-*"):
             drop_cache(stale)
-        pools = Pools(picker.by_topic, picker.by_collection, topic_weights, server_weights)
+        position = {key: n for n, key in enumerate(picker.all)}
+
+        def packed(pools: dict[str, tuple[str, ...]]) -> dict[str, bytes]:
+            return {k: array("I", map(position.__getitem__, ids)).tobytes() for k, ids in pools.items()}
+
+        pools = Pools(packed(picker.by_topic), packed(picker.by_collection), topic_weights, server_weights)
         write_cache(cached, msgspec.msgpack.encode(pools))
     return picker, topic_weights, server_weights
 
@@ -342,11 +361,42 @@ def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
     """Every index of ``library``, read back from ``index_dir`` where it holds them for this library, else built."""
     with _out_of_gc_sight():
         search = search_index(library, index_dir)
+        release_free_memory()  # what the index writer's threads freed, before the long-lived indexes are built
         citations = citation_index(library, index_dir)
         picker, topic_weights, server_weights = _pools(library, index_dir)
         names, server_names = _collection_names(library, picker)
+    release_free_memory()
     server_topics = {server: Vocabulary(weights) for server, weights in server_weights.items()}
-    return Snapshot(library, search, citations, Vocabulary(topic_weights), names, picker, server_topics, server_names)
+    topics = Vocabulary(topic_weights)
+    refs = _refs(index_dir)
+    return Snapshot(library, search, citations, topics, names, picker, server_topics, server_names, refs)
+
+
+def _refs(index_dir: Path | None) -> Path | None:
+    return index_dir / REFERENCES if index_dir is not None else None
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):  # not glibc (musl, macOS): its allocator returns memory its own way
+        return None
+    return trim
+
+
+_TRIM = _malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free memory back to the system (glibc's ``malloc_trim``; nothing elsewhere).
+
+    Building every index decodes every card once (a server's cards too, then packed away again) and tantivy's
+    writer threads allocate hundreds of megabytes; freed, most of it stayed in the process's heap and counted
+    in its memory until a restart (20,000 shared cards: 105 MB held after a first start, 89 MB with this; with as
+    many server cards beside them, 141 and 110 MB). Takes a few milliseconds, once per full build.
+    """
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 @contextlib.contextmanager
@@ -414,7 +464,11 @@ def derive_snapshot(old: Snapshot, library: Library, index_dir: Path | None) -> 
     touched = {*added, *stale}
     if not _same_order(b_cards, a_cards, touched):
         return None
-    citations = old.citations.updated(_cited(before, library, added, removed, changed), list(a_cards))
+    # The shared index holds the shared cards only: a server's own index is built anew from its files on demand.
+    shared_changes = {k: refs for k, refs in _cited(before, library, added, removed, changed).items() if _shared(k)}
+    citations = old.citations
+    if shared_changes:
+        citations = citations.updated(shared_changes, [k for k in a_cards if _shared(k)])
     deltas = _topic_deltas(before, library, added, removed, changed)
     picker = Picker.derive(old.picker, before, library, touched)
     # The search index last: its update commits to the index on disk that ``old`` shares, so nothing that can
@@ -439,7 +493,11 @@ def derive_snapshot(old: Snapshot, library: Library, index_dir: Path | None) -> 
         )
     names, server_names = _collection_names(library, picker)
     topics = old.topics.updated(shared_deltas)
-    return Snapshot(library, search, citations, topics, names, picker, server_topics, server_names)
+    return Snapshot(library, search, citations, topics, names, picker, server_topics, server_names, _refs(index_dir))
+
+
+def _shared(card_id: str) -> bool:
+    return AUDIENCE_MARK not in card_id
 
 
 def _positive(weights: dict[str, int]) -> dict[str, int]:
@@ -456,11 +514,10 @@ def _changed_and_moved(before: Library, library: Library) -> tuple[list[str], li
             renamed.add(cid)
     changed: list[str] = []
     moved: list[str] = []
-    for card_id, card in library.cards.items():
-        prev = b_cards.get(card_id)
-        if prev is None:
+    for card_id in library.cards:
+        if card_id not in b_cards:
             continue
-        if prev is not card and prev != card:
+        if not same_card(b_cards, library.cards, card_id):
             changed.append(card_id)
         elif a_coll[card_id] != b_coll[card_id] or a_coll[card_id] in renamed:
             moved.append(card_id)
@@ -508,7 +565,7 @@ def _served_collection(library: Library, loaded: LoadedFile) -> str | None:
     The cards ``loaded`` serves are those of that collection (see :func:`_serves`): one path comparison per file
     instead of one per card.
     """
-    collection_id = loaded.served.collection.id
+    collection_id = loaded.collection_id
     return collection_id if library.collection_file.get(collection_id) == loaded.path else None
 
 
@@ -535,7 +592,7 @@ def _cache_new_files(before: Library, library: Library, citations: CitationIndex
             (
                 c.id,
                 citations.references_of(loaded.key(c.id))
-                if _serves(library, loaded, loaded.key(c.id))
+                if loaded.audience is None and _serves(library, loaded, loaded.key(c.id))
                 else card_references(c.text, c.citations),
             )
             for c in loaded.card_file.cards
@@ -603,19 +660,52 @@ def citation_index(library: Library, index_dir: Path | None) -> CitationIndex:
         if index is not None:
             return index
     per_file = _file_references(library, index_dir / REFERENCES if index_dir is not None else None)
-    card_collection = library.card_collection
-    index = CitationIndex.from_references(
-        (loaded.key(card_id), refs)
-        for loaded, file_refs in zip(library.files, per_file, strict=True)
-        if (served := _served_collection(library, loaded)) is not None
-        for card_id, refs in file_refs
-        if card_collection.get(loaded.key(card_id)) == served
-    )
+    shared = [(f, refs) for f, refs in zip(library.files, per_file, strict=True) if f.audience is None]
+    index = CitationIndex.from_references(_served_references(library, shared))
     if cached is not None:
         for stale in _listing(cached.parent, "citations-*"):
             drop_cache(stale)
         write_cache(cached, index.to_bytes())
     return index
+
+
+def _served_references(
+    library: Library, files: Iterable[tuple[LoadedFile, FileReferences]]
+) -> Iterator[tuple[str, list[Reference]]]:
+    """(served key, references) of each card the library serves from these files."""
+    card_collection = library.card_collection
+    for loaded, file_refs in files:
+        served = _served_collection(library, loaded)
+        if served is None:
+            continue
+        for card_id, refs in file_refs:
+            if card_collection.get(loaded.key(card_id)) == served:
+                yield loaded.key(card_id), refs
+
+
+def _references_of_card(library: Library, card_id: str) -> list[Reference]:
+    """One served card's references as its citation index holds them (once each, in the order cited)."""
+    card = library.cards.get(card_id)
+    if card is None:
+        return []
+    first: dict[str, Reference] = {}
+    for ref in card_references(card.text, card.citations):
+        first.setdefault(ref.key, ref)
+    return list(first.values())
+
+
+def own_citation_index(library: Library, refs_dir: Path | None, audience: int) -> CitationIndex | None:
+    """The citation index of one server's own cards (None when it has none), from the per-file reference cache
+    where it holds them, else extracted from the cards."""
+    files = [f for f in library.files if f.audience == audience]
+    if not files:
+        return None
+
+    def references(loaded: LoadedFile) -> FileReferences:
+        found = read_file_references(refs_dir, loaded.digest) if refs_dir is not None else None
+        return found if found is not None else _extract(loaded.card_file)
+
+    return CitationIndex.from_references(_served_references(library, ((f, references(f)) for f in files)))
 
 
 def _read_citation_index(cached: Path) -> CitationIndex | None:

@@ -159,14 +159,23 @@ class ReportDesk:
         self.limiter = limiter or RateLimiter()
 
     async def submit(
-        self, card_id: str, *, guild_id: int | None, reporter_id: int, reporter_name: str, kind: str, text: str
+        self,
+        card_id: str,
+        *,
+        guild_id: int | None,
+        reporter_id: int,
+        reporter_name: str,
+        kind: str,
+        text: str,
+        exact: bool = False,
     ) -> tuple[Report, bool]:
         """Store a report (or update the member's earlier one on this card); return it and whether it is new.
 
         Raises :class:`ReportRefused` with what to tell the reader: an unknown card or kind, too long a text, or
         too many reports too fast (logged, so a flood shows in the log).
         """
-        detail = self.service.detail(card_id, guild_id)  # what the reader sees there: a server's own card too
+        # what the reader sees there: a server's own card too (``exact``: the served key of a card shown)
+        detail = self.service.detail(card_id, guild_id, exact=exact)
         if detail is None:
             raise ReportRefused("That card is no longer in the deck, so there is nothing to report.")
         if kind not in KINDS:

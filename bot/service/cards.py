@@ -272,9 +272,15 @@ class CardService:
         resolved = self.resolve_collection(collection, viewer)
         return resolved if resolved is not None else (collection if visible(collection, viewer) else "\0")
 
-    def detail(self, card_id: str, viewer: Audience = None) -> CardDetail | None:
-        """One card with its collection and references, or None for an id ``viewer`` does not see."""
-        key = self.resolve(card_id, viewer)
+    def detail(self, card_id: str, viewer: Audience = None, *, exact: bool = False) -> CardDetail | None:
+        """One card with its collection and references, or None for an id ``viewer`` does not see. ``exact``:
+        ``card_id`` is a served key (of a card shown before: ``id`` is the shared card even where the server has
+        its own ``id``), not an id as a reader types it (the server's own first)."""
+        if exact:
+            cards = self._snapshot.library.cards
+            key: str | None = card_id if card_id in cards and visible(card_id, viewer) else None
+        else:
+            key = self.resolve(card_id, viewer)
         return self._detail(self._snapshot, key) if key is not None else None
 
     #: The card service's documented ``show(id)``; the same as :meth:`detail`.
@@ -294,7 +300,7 @@ class CardService:
             return None
         collection = snap.library.collections[snap.library.card_collection[card_id]]
         # "Bordin (5)" is shown as [5], not "[5]; Bordin" (the author is indexed only so that lookups find it)
-        cited = tuple(r for r in snap.citations.references_of(card_id) if not r.named_number)
+        cited = tuple(r for r in snap.cited.references_of(card_id) if not r.named_number)
         found = CardDetail(card, collection, cited)
         if len(kept[1]) >= MAX_KEPT_DETAILS:
             kept[1].clear()
@@ -400,7 +406,7 @@ class CardService:
     def citing_work(self, reference: Reference, viewer: Audience = None) -> list[str]:
         """Ids of the cards ``viewer`` sees citing exactly this work (the same :attr:`Reference.key`), in library
         order."""
-        found = self._snapshot.citations.cards_citing_work(reference.key)
+        found = self._snapshot.cited.cards_citing_work(reference.key, viewer)
         return [card_id for card_id in found if visible(card_id, viewer)]
 
     def source(self, card_id: str, style: Style = "plain", viewer: Audience = None) -> str | None:

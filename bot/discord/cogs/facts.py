@@ -300,8 +300,9 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         )
 
     async def send_full_card(self, interaction: discord.Interaction, card_id: str) -> None:
-        """The whole card, ephemerally, over as many messages as it needs ("Read more")."""
-        detail = self.service.detail(card_id, viewer=interaction.guild_id)
+        """The whole card, ephemerally, over as many messages as it needs ("Read more": ``card_id`` is the served
+        key of the card shown)."""
+        detail = self.service.detail(card_id, viewer=interaction.guild_id, exact=True)
         if detail is None:
             await reply(interaction, "That card is no longer in the deck.")
             return
