@@ -164,6 +164,7 @@ class ViewLog:
         self._read_fault: str | None = None
         self._flush_lock = asyncio.Lock()
         self._writing: asyncio.Future[None] | None = None
+        self._in_flight = 0  # views taken from the buffer by the write under way
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -185,8 +186,8 @@ class ViewLog:
 
     @property
     def pending(self) -> int:
-        """Views recorded but not yet written."""
-        return len(self._buffer)
+        """Views recorded but not yet written (those of a write under way included)."""
+        return len(self._buffer) + self._in_flight
 
     def record(self, view: ViewEvent, /) -> None:
         """Append ``view`` to the buffer. Never blocks, never awaits, never touches the database."""
@@ -275,6 +276,7 @@ class ViewLog:
 
     async def _write(self, batch: list[_Row], spilled: int) -> None:
         spill = self._spill
+        self._in_flight = len(batch)
         try:
             if spill is not None:
                 spilled = await self._to_spill(spill, batch, spilled)
@@ -286,6 +288,8 @@ class ViewLog:
             self._spilled = spilled
             self._trim()
             raise
+        finally:
+            self._in_flight = 0
         self.written += len(batch)
         if replayed:
             log.warning("wrote %d views kept in %s since an earlier stop", replayed, spill and spill.path)

@@ -229,6 +229,30 @@ async def test_views_count_buffer_and_table(db_target):
         assert await views.counts([]) == {}
 
 
+async def test_views_being_written_still_count_as_pending_until_written(db_target, monkeypatch):
+    """A reader of ``pending + written`` (the health line, a test of shards) never sees views vanish mid-write."""
+    async with Storage.open(db_target, flush_interval=60) as storage:
+        views = storage.views
+        views.record(_v("a"))
+        views.record(_v("b"))
+        started, release = asyncio.Event(), asyncio.Event()
+        insert = views._insert
+
+        async def held(*args):
+            started.set()
+            await release.wait()
+            return await insert(*args)
+
+        monkeypatch.setattr(views, "_insert", held)
+        flushing = asyncio.create_task(views.flush())
+        await started.wait()
+        during = (views.pending, views.written)
+        release.set()
+        assert await flushing == 2
+        assert during == (2, 0)
+        assert (views.pending, views.written) == (0, 2)
+
+
 async def test_flush_happens_within_the_interval(db_target):
     async with Storage.open(db_target, flush_interval=0.1) as storage:
         storage.views.record(_v("a"))
