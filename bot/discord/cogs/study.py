@@ -739,7 +739,7 @@ class StudyCog(commands.Cog):
         """Show a review card's answer, or record the member's rating and show the next due card."""
         if action == "s":
             # A card of another server is, here, one that does not exist (a forged custom id names one).
-            seen = self.service.detail(card_id, viewer=interaction.guild_id) is not None
+            seen = self.service.detail(card_id, viewer=interaction.guild_id, exact=True) is not None
             found = self.desk.question(card_id, "cloze") if seen else None
             if found is None:
                 await reply(interaction, "That card is no longer in the library.")
