@@ -8,9 +8,10 @@ The daily engine (:mod:`bot.daily`) knows nothing of study mode; this module is 
   to the fact, saying so).
 * :func:`question_post` is what the channel sees: the prompt (and the four options of a choice) and the
   :class:`RevealButton`. The button is a :class:`discord.ui.DynamicItem` whose custom id carries the card id and
-  the question's index (``factdeck:dq:<card>:<index>``), so it works after a restart; the daily cog registers it
-  and answers a press (:meth:`bot.discord.cogs.daily.DailyCog.on_reveal`) with the answer and the whole card,
-  to whoever pressed, ephemerally. Under a multiple choice, one :class:`ChoiceButton` per option lets a member
+  the question's index (``factdeck:dq:<card>:<index>``, a server's own card as ``id@``: :mod:`bot.discord.keys`),
+  so it works after a restart; the daily cog registers it and answers a press
+  (:meth:`bot.discord.cogs.daily.DailyCog.on_reveal`) with the answer and the whole card, to whoever pressed,
+  ephemerally. Under a multiple choice, one :class:`ChoiceButton` per option lets a member
   answer privately (``factdeck:dq:<card>:<index>:<option>``): right or wrong, and the answer. Nobody is tracked.
 * :func:`forgetting` is the engine's :data:`bot.daily.Forgotten` over :class:`bot.storage.study.StudyStore`:
   the Again ratings of the server's studying members per card over the :data:`WINDOW` before the post's day.
@@ -32,6 +33,7 @@ from bot.daily import Forgotten
 from bot.discord.embeds import clip, safe
 from bot.discord.embeds.common import CARD_COLOR, DESCRIPTION_MAX, FIELD_VALUE_MAX
 from bot.discord.errors import reply
+from bot.discord.keys import CARRIED, component_key, served_key
 from bot.storage.study import StudyStore
 from bot.study.questions import Question, no_questions_reason, questions_for
 
@@ -119,7 +121,7 @@ async def _handler(interaction: discord.Interaction) -> RevealHandler | None:
 
 class RevealButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"factdeck:dq:(?P<card>[a-z0-9][a-z0-9-]{0,79}):(?P<index>\d{1,3})",
+    template=rf"factdeck:dq:(?P<card>{CARRIED}):(?P<index>\d{{1,3}})",
 ):
     """ "Reveal the answer" under a daily question: the answer and the whole card, to whoever presses it."""
 
@@ -128,7 +130,7 @@ class RevealButton(
             discord.ui.Button(
                 label=REVEAL_LABEL,
                 style=discord.ButtonStyle.primary,
-                custom_id=f"{REVEAL_PREFIX}{card_id}:{index}",
+                custom_id=f"{REVEAL_PREFIX}{component_key(card_id)}:{index}",
                 row=1,
             )
         )
@@ -139,7 +141,7 @@ class RevealButton(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> RevealButton:
         """Rebuild the button from its custom id."""
-        return cls(match["card"], int(match["index"]))
+        return cls(served_key(match["card"], interaction.guild_id), int(match["index"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the press to the daily cog (it checks the button is on the message and the question still is)."""
@@ -150,7 +152,7 @@ class RevealButton(
 
 class ChoiceButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"factdeck:dq:(?P<card>[a-z0-9][a-z0-9-]{0,79}):(?P<index>\d{1,3}):(?P<choice>[0-3])",
+    template=rf"factdeck:dq:(?P<card>{CARRIED}):(?P<index>\d{{1,3}}):(?P<choice>[0-3])",
 ):
     """One option of a daily multiple choice: whoever picks it is told, privately, whether it is right."""
 
@@ -159,7 +161,7 @@ class ChoiceButton(
             discord.ui.Button(
                 label=f"{LETTERS[choice]}. {label}"[:80],
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"{REVEAL_PREFIX}{card_id}:{index}:{choice}",
+                custom_id=f"{REVEAL_PREFIX}{component_key(card_id)}:{index}:{choice}",
                 row=0,
             )
         )
@@ -170,7 +172,7 @@ class ChoiceButton(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> ChoiceButton:
         """Rebuild the button from its custom id."""
-        return cls(match["card"], int(match["index"]), int(match["choice"]))
+        return cls(served_key(match["card"], interaction.guild_id), int(match["index"]), int(match["choice"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the pick to the daily cog (it checks the question still is what was asked)."""

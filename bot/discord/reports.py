@@ -33,6 +33,7 @@ from bot.discord.embeds import card_embed, clip, safe
 from bot.discord.embeds.insights import card_reports_embed, queue_embed
 from bot.discord.errors import NO_MENTIONS, report_error
 from bot.discord.inputs import clean_text
+from bot.discord.keys import CARRIED, component_key, served_key
 from bot.insights import KINDS, MAX_TEXT, CardReports, RateLimiter, ReportDesk, ReportRefused, ReportScope
 from bot.storage import Report, Storage
 
@@ -67,21 +68,6 @@ DM_CONCURRENCY = 5
 DM_SHUTDOWN_WAIT = 5.0
 #: A card's served key: its id, and for a server's own card ``@`` and the server id.
 CARD = r"[a-z0-9][a-z0-9-]{0,79}(?:@\d{1,20})?"
-#: A card in the custom id of a button under it: its id, and ``@`` for the server's own card (the server is the
-#: interaction's; a card id of 80 characters and a server id of 20 digits would not fit in 100 characters).
-BUTTON_CARD = r"[a-z0-9][a-z0-9-]{0,79}(?:@\d{0,20})?"
-
-
-def button_key(key: str) -> str:
-    """A card's served key as a button under it carries it (see :data:`BUTTON_CARD`)."""
-    return f"{local_id(key)}@" if audience_of_key(key) is not None else key
-
-
-def shown_key(card: str, guild_id: int | None) -> str:
-    """The served key a button's card stands for, pressed in server ``guild_id`` (a server's own card is that
-    server's; a key naming another server is checked like any other, and found in none but its own)."""
-    return f"{card}{guild_id or 0}" if card.endswith("@") else card
-
 
 STATUS_CHOICES = ("open", "fixed", "dismissed", "all")
 THANKS = "Thank you: the moderators will look at card `{card}`. You will get a DM when they resolve it."
@@ -115,9 +101,7 @@ async def _route(interaction: discord.Interaction[Any], name: str, *args: Any) -
 
 
 # ------------------------------------------------------------------------------------------------ readers
-class ReportButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"factdeck:report:(?P<card>{BUTTON_CARD})"
-):
+class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"factdeck:report:(?P<card>{CARRIED})"):
     """ "Report a problem" under a card: opens the report form for that card (anyone may press it)."""
 
     def __init__(self, card_id: str) -> None:
@@ -131,7 +115,7 @@ class ReportButton(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> ReportButton:
         """Rebuild the button from its custom id."""
-        return cls(shown_key(match["card"], interaction.guild_id))
+        return cls(served_key(match["card"], interaction.guild_id))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Open the form."""
@@ -161,7 +145,7 @@ REPORT_LABEL = "Report a problem"
 
 def report_id(card_id: str) -> str:
     """The custom id of :class:`ReportButton` for ``card_id``."""
-    return f"factdeck:report:{button_key(card_id)}"
+    return f"factdeck:report:{component_key(card_id)}"
 
 
 #: The custom id and placeholder of :class:`ReportMenu` (result lists send it as JSON: :mod:`bot.discord.ui`).
@@ -222,16 +206,21 @@ class ReportModal(discord.ui.Modal):
 # --------------------------------------------------------------------------------------------- curators
 class QueuePage(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"factdeck:rq:pg:(?P<status>open|fixed|dismissed|all):(?P<page>\d{1,5}):(?P<collection>[a-z0-9-]{0,60})",
+    template=(
+        r"factdeck:rq:(?:pg:(?P<status>open|fixed|dismissed|all):(?P<page>\d{1,5})|(?P<s>[ofda])(?P<p>\d{1,5}))"
+        rf":(?P<collection>(?:{CARRIED})?)"
+    ),
 ):
-    """Previous / Next on the queue: the custom id carries the whole state (status, page, collection)."""
+    """Previous / Next on the queue: the custom id carries the whole state: the status by its first letter, the page
+    and the collection as typed (a server's own as :func:`component_key` carries it), so that the longest collection
+    id fits (``factdeck:rq:pg:<status>:<page>:<collection>`` from before still works)."""
 
     def __init__(self, status: str, page: int, collection: str | None, label: str, *, disabled: bool = False) -> None:
         super().__init__(
             discord.ui.Button(
                 label=label,
                 style=discord.ButtonStyle.secondary,
-                custom_id=f"factdeck:rq:pg:{status}:{page}:{collection or ''}",
+                custom_id=f"factdeck:rq:{status[0]}{page}:{component_key(collection or '')}",
                 disabled=disabled,
             )
         )
@@ -242,7 +231,9 @@ class QueuePage(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> QueuePage:
         """Rebuild the button from its custom id."""
-        return cls(match["status"], int(match["page"]), match["collection"] or None, "page")
+        status = match["status"] or next(s for s in STATUS_CHOICES if s[0] == match["s"])
+        collection = served_key(match["collection"], interaction.guild_id) or None
+        return cls(status, int(match["page"] or match["p"]), collection, "page")
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Show that page of the queue in place."""
@@ -269,9 +260,11 @@ class QueuePick(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"factd
 
 class QueueAction(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=rf"factdeck:rq:(?P<action>fix|dismiss|reopen):(?P<card>{CARD})",
+    template=rf"factdeck:rq:(?P<action>fix|dismiss|reopen|[fdr]):(?P<card>{CARRIED})",
 ):
-    """Fix, Dismiss or Reopen on one card's reports."""
+    """Fix, Dismiss or Reopen on one card's reports: the custom id names the action by its first letter and carries
+    the card as :func:`component_key` does, so that the longest id fits (``factdeck:rq:dismiss:<served key>`` from
+    before still works)."""
 
     LABELS: ClassVar[dict[str, str]] = {"fix": "Fix", "dismiss": "Dismiss", "reopen": "Reopen"}
     STYLES: ClassVar[dict[str, discord.ButtonStyle]] = {
@@ -284,7 +277,7 @@ class QueueAction(
             discord.ui.Button(
                 label=self.LABELS[action],
                 style=self.STYLES.get(action, discord.ButtonStyle.secondary),
-                custom_id=f"factdeck:rq:{action}:{card_id}",
+                custom_id=f"factdeck:rq:{action[0]}:{component_key(card_id)}",
                 disabled=disabled,
             )
         )
@@ -295,7 +288,8 @@ class QueueAction(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> QueueAction:
         """Rebuild the button from its custom id."""
-        return cls(match["action"], match["card"])
+        action = next(a for a in cls.LABELS if a.startswith(match["action"]))
+        return cls(action, served_key(match["card"], interaction.guild_id))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Do it (the cog checks the member may curate)."""

@@ -30,15 +30,8 @@ from discord.ext import commands
 
 from bot.discord.embeds import card_embed, clip
 from bot.discord.errors import report_error
-from bot.discord.reports import (
-    BUTTON_CARD,
-    REPORT_LABEL,
-    REPORT_PICK_ID,
-    REPORT_PLACEHOLDER,
-    button_key,
-    report_id,
-    shown_key,
-)
+from bot.discord.keys import CARRIED, component_key, served_key
+from bot.discord.reports import REPORT_LABEL, REPORT_PICK_ID, REPORT_PLACEHOLDER, report_id
 
 if TYPE_CHECKING:
     from bot.service import CardDetail
@@ -414,13 +407,15 @@ def disabled_copy(message: discord.Message) -> discord.ui.View:
 
 
 # -------------------------------------------------------------------------------------------- read more
-class ReadMore(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"factdeck:more:(?P<card>{BUTTON_CARD})"):
+class ReadMore(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"factdeck:more:(?P<card>{CARRIED})"):
     """A "Read more" button that sends the whole card to whoever presses it (works across restarts)."""
 
     def __init__(self, card_id: str) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Read more", style=discord.ButtonStyle.primary, custom_id=f"factdeck:more:{button_key(card_id)}"
+                label="Read more",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"factdeck:more:{component_key(card_id)}",
             )
         )
         self.card_id = card_id
@@ -430,7 +425,7 @@ class ReadMore(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"factd
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> ReadMore:
         """Rebuild the button from its custom id."""
-        return cls(shown_key(match["card"], interaction.guild_id))
+        return cls(served_key(match["card"], interaction.guild_id))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Send the full card, ephemerally."""
@@ -450,7 +445,7 @@ def card_view(card_id: str, *, truncated: bool) -> discord.ui.View:
     Never stored (the items are dynamic: they route the click)."""
     buttons = [{"type": 2, "style": 2, "disabled": False, "label": REPORT_LABEL, "custom_id": report_id(card_id)}]
     if truncated:
-        custom_id = f"factdeck:more:{button_key(card_id)}"
+        custom_id = f"factdeck:more:{component_key(card_id)}"
         more = {"type": 2, "style": 1, "disabled": False, "label": "Read more", "custom_id": custom_id}
         buttons.insert(0, more)
     return Components([{"type": 1, "components": buttons}])

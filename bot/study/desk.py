@@ -302,9 +302,9 @@ class StudyDesk:
         return None if found is None else ReviewItem(*found)
 
     async def rate(self, user_id: int, guild_id: int | None, card_id: str, rating: Rating, now: dt.datetime) -> None:
-        """Record a personal review of ``card_id`` (one the member sees where they rate it), then re-plan any exam
-        it belongs to."""
-        detail = self.service.detail(card_id, viewer=guild_id)
+        """Record a personal review of ``card_id`` (the served key of the card reviewed, one the member sees where
+        they rate it), then re-plan any exam it belongs to."""
+        detail = self.service.detail(card_id, viewer=guild_id, exact=True)
         if detail is None:
             raise StudyError("That card is no longer in the library.")
         self._record(user_id, guild_id, detail.card, rating, rating != Rating.Again, "review", now)

@@ -24,7 +24,8 @@ LONGEST = "a" * 80  # the longest card id a file may use
 
 
 def _deck(collection: str, cards: list[tuple[str, str]]) -> str:
-    body = "".join(f"  - id: {cid}\n    text: {text}\n" for cid, text in cards)
+    quiz = "    topics: [otters]\n    study: {cloze: [otters]}\n"  # the twins are studied and asked as questions
+    body = "".join(f"  - id: {cid}\n    text: {text}\n{quiz if cid == TWIN else ''}" for cid, text in cards)
     return f"collection:\n  id: {collection}\n  title: {collection}\n  curator: C\ncards:\n{body}"
 
 
@@ -113,4 +114,46 @@ async def test_a_promoted_collection_is_served_as_shared_after_cards_reload(deck
         shown = bot.service.detail("course-001", d.other.id, exact=True)  # the other server has a course-001 too
         assert shown is not None
         assert shown.collection.id == "cell-course"
+    d.fake.assert_no_errors()
+
+
+async def test_a_card_opened_from_a_result_list_is_the_one_listed_when_ids_are_twins(decks: Decks) -> None:  # noqa: F811
+    d = decks
+    await asyncio.to_thread(_write, d)
+    async with start_bot(d.fake, d.tmp / "config.yml") as (_settings, _bot, _task):
+        found = await (await d.fact("home", "search", query="otters")).wait_message()
+        menu = next(s for s in found.selects if s["placeholder"] == "Open a card…")
+        assert {o["value"] for o in menu["options"]} >= {TWIN, f"{TWIN}@{d.home.id}"}
+        for key, says, not_this in (
+            (TWIN, "hold hands", "sleep afloat"),
+            (f"{TWIN}@{d.home.id}", "sleep afloat", "hold hands"),
+        ):
+            opened = await (await d.fake.select(found, "Open a card…", [key], user=d.home_member)).wait_message()
+            assert says in _text(opened)
+            assert not_this not in _text(opened)
+    d.fake.assert_no_errors()
+
+
+async def test_a_review_rates_and_a_daily_question_reveals_the_card_asked_when_ids_are_twins(decks: Decks) -> None:  # noqa: F811
+    d = decks
+    await asyncio.to_thread(_write, d)
+    mod = d.home.add_member("maria", roles=[d.home.add_role("Moderators", permissions=MANAGE)])
+    async with start_bot(d.fake, d.tmp / "config.yml", curator_guilds=[]) as (settings, _bot, _task):
+        review = await (
+            await d.fake.slash(d.home, d.home_chan, d.home_member, "study review", topic="otters")
+        ).wait_followup()
+        for _twin in range(2):
+            shown = await (await d.fake.click(review, "Show answer", user=d.home_member)).wait_message()
+            await (await d.fake.click(shown, "Good", user=d.home_member)).wait_response()
+        rows = query(settings.database_target, "SELECT card_id FROM study_states ORDER BY card_id")
+        assert rows == [(TWIN,), (f"{TWIN}@{d.home.id}",)]
+
+        options = {"channel": d.home_chan, "time": "10:30", "timezone": "UTC", "collection": "twins"}
+        await (await d.fake.slash(d.home, d.home_chan, mod, "daily set", mode="question", **options)).wait_message()
+        preview = await (await d.fake.slash(d.home, d.home_chan, mod, "daily preview")).wait_message()
+        today = await (await d.fact("home", "today")).wait_message()
+        assert today.embed["description"] == preview.embed["description"]  # the same question as the post's
+        revealed = await (await d.fake.click(preview, "Reveal the answer", user=mod)).wait_message()
+        assert "hold hands" in _text(revealed)
+        assert "sleep afloat" not in _text(revealed)
     d.fake.assert_no_errors()

@@ -177,7 +177,8 @@ async def test_a_plain_member_cannot_open_the_queue_nor_press_its_buttons(desk: 
         assert NOT_MODERATOR in answer.text
     picked = await desk.fake.select(queue, "Open a card's reports…", [CARD], user=desk.maria)
     assert NOT_MODERATOR in (await picked.wait_message()).text
-    crafted = {"custom_id": f"factdeck:rq:reopen:{CARD}", "component_type": 2}
+    reopen = next(b["custom_id"] for b in card.buttons if b["label"] == "Reopen")
+    crafted = {"custom_id": reopen, "component_type": 2}
     forged = await desk.fake.forge_component(card, crafted, user=desk.maria)
     assert NOT_MODERATOR in (await forged.wait_message()).text
     assert [r[3] for r in desk.rows()] == ["open"]

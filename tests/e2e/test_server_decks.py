@@ -483,7 +483,8 @@ async def test_a_forged_pick_of_another_servers_card_in_a_result_list_opens_noth
     async with start_bot(d.fake, d.tmp / "config.yml") as (_settings, _bot, _task):
         message = await (await d.fact("home", "search", query="alliance")).wait_message()
         menu = message.selects[0]
-        for card, expected in ((f"course-001@{d.other.id}", "no longer in the deck"), ("course-001", "Mitochondria")):
+        picks = ((f"course-001@{d.other.id}", "no longer in the deck"), (f"course-001@{d.home.id}", "Mitochondria"))
+        for card, expected in picks:  # the menu carries served keys
             data = {"custom_id": menu["custom_id"], "component_type": 3, "values": [card]}
             forged = await d.fake.forge_component(message, data, user=d.home_member)
             said = _all_text(await forged.wait_message())

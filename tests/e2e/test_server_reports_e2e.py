@@ -127,6 +127,8 @@ async def test_another_servers_moderator_neither_sees_nor_acts_on_a_servers_repo
         # nor can its Fix / Dismiss / Reopen buttons, carried into the other server, touch the reports
         home_card = await (await d.fake.select(await _queue(d, d.home, home_mod), "Open a card's reports…", [course],
                                                 user=home_mod)).wait_message()  # fmt: skip
+        for button in home_card.buttons:  # as a message posted before they carried a server's card as ``id@``
+            button["custom_id"] = f"factdeck:rq:{button['label'].lower()}:{course}"
         for action in ("fix", "dismiss", "reopen"):
             crafted = {"custom_id": f"factdeck:rq:{action}:{course}", "component_type": 2}
             forged = await d.fake.forge_component(home_card, crafted, user=other_mod, channel=d.other_chan)
@@ -144,7 +146,8 @@ async def test_another_servers_moderator_neither_sees_nor_acts_on_a_servers_repo
         )
         shared = await opened.wait_message()
         assert all(b.get("disabled") for b in shared.buttons)
-        crafted = {"custom_id": f"factdeck:rq:dismiss:{SHARED}", "component_type": 2}
+        dismiss = next(b["custom_id"] for b in shared.buttons if b["label"] == "Dismiss")
+        crafted = {"custom_id": dismiss, "component_type": 2}
         answer = await (await d.fake.forge_component(shared, crafted, user=home_mod)).wait_message()
         assert answer.text == NOT_A_CURATOR_GUILD
         assert [status for *_row, status in _rows(settings.database_target)] == ["open", "open", "open"]

@@ -153,7 +153,7 @@ class ChannelPoster:
             raise DailyError(f"<#{channel_id}> is not a channel messages can be posted in")
         guild = getattr(channel, "guild", None)  # DMs and group DMs have none
         viewer = guild.id if isinstance(guild, discord.Guild) else None
-        detail = self._service.detail(card_id, viewer=viewer)
+        detail = self._service.detail(card_id, viewer=viewer, exact=True)  # the served key the engine picked
         if detail is None:
             raise DailyError(f"The card {card_id} is no longer in the deck")
         count = await self._views.count(card_id, guild.id) if isinstance(guild, discord.Guild) else None
@@ -418,7 +418,7 @@ class DailyCog(commands.Cog):
             await reply(interaction, "No daily fact is set up here. Start one with /daily set.")
             return
         card_id = await self.engine.preview(interaction.guild_id)
-        detail = self.service.detail(card_id, viewer=interaction.guild_id) if card_id is not None else None
+        detail = self.service.detail(card_id, viewer=interaction.guild_id, exact=True) if card_id else None
         if detail is None:
             await reply(interaction, "No card matches this server's daily filters. Change them with /daily set.")
             return
@@ -440,8 +440,9 @@ class DailyCog(commands.Cog):
     async def _question(
         self, interaction: discord.Interaction, card_id: str
     ) -> tuple[CardDetail, tuple[Question, ...]] | None:
-        """The card a daily question asked about and its questions now; ``None`` (the member told) when it is gone."""
-        detail = self.service.detail(card_id, viewer=interaction.guild_id)
+        """The card a daily question asked about (``card_id``: its served key) and its questions now; ``None`` (the
+        member told) when it is gone."""
+        detail = self.service.detail(card_id, viewer=interaction.guild_id, exact=True)
         if detail is None:
             await reply(interaction, GONE)
             return None

@@ -312,8 +312,9 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
             await interaction.followup.send(embeds=more, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     async def open_card(self, interaction: discord.Interaction, card_id: str) -> None:
-        """A card picked from a result list: shown to the picker alone, and counted as a view."""
-        detail = self.service.detail(card_id, viewer=interaction.guild_id)
+        """A card picked from a result list (``card_id``: the served key it was listed under): shown to the picker
+        alone, and counted as a view."""
+        detail = self.service.detail(card_id, viewer=interaction.guild_id, exact=True)
         if detail is None:
             await reply(interaction, "That card is no longer in the deck.")
             return
@@ -582,7 +583,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         """/fact today: the server's daily card (the one the daily post shows, all day); counted as a view."""
         assert interaction.guild_id is not None  # in_guild() refused direct messages
         card_id = await self.todays_card(interaction.guild_id) if self.todays_card is not None else None
-        detail = self.service.detail(card_id, viewer=interaction.guild_id) if card_id is not None else None
+        detail = self.service.detail(card_id, viewer=interaction.guild_id, exact=True) if card_id else None
         if detail is None:
             await reply(interaction, "There is no card for today: no card matches this server's daily filters.")
             return

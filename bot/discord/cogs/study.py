@@ -39,6 +39,7 @@ from bot.discord.embeds.study import (
     summary_embed,
 )
 from bot.discord.errors import NO_MENTIONS, reply
+from bot.discord.keys import CARRIED, component_key, served_key
 from bot.discord.ui import card_view
 from bot.service import CardService
 from bot.settings import Settings
@@ -118,14 +119,17 @@ class AnswerButton(
 
 class ReviewButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"factdeck:study:r:(?P<action>[s1-4]):(?P<card>[a-z0-9][a-z0-9-]{0,79}(?:@\d{1,20})?)",
+    template=rf"factdeck:study:r:(?P<action>[s1-4]):(?P<card>{CARRIED})",
 ):
-    """A personal review's "Show answer" (``s``) or a rating (``1`` Again .. ``4`` Easy) of a card."""
+    """A personal review's "Show answer" (``s``) or a rating (``1`` Again .. ``4`` Easy) of a card (carried as
+    :func:`component_key` does, so that the longest id fits)."""
 
     def __init__(self, action: str, card_id: str) -> None:
         style = discord.ButtonStyle.danger if action == "1" else discord.ButtonStyle.primary
         super().__init__(
-            discord.ui.Button(label=REVIEW_LABELS[action], style=style, custom_id=f"{PREFIX}r:{action}:{card_id}")
+            discord.ui.Button(
+                label=REVIEW_LABELS[action], style=style, custom_id=f"{PREFIX}r:{action}:{component_key(card_id)}"
+            )
         )
         self.action, self.card_id = action, card_id
 
@@ -134,7 +138,7 @@ class ReviewButton(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> ReviewButton:
         """Rebuild the button from its custom id."""
-        return cls(match["action"], match["card"])
+        return cls(match["action"], served_key(match["card"], interaction.guild_id))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Hand the click to the cog."""
@@ -735,7 +739,7 @@ class StudyCog(commands.Cog):
         """Show a review card's answer, or record the member's rating and show the next due card."""
         if action == "s":
             # A card of another server is, here, one that does not exist (a forged custom id names one).
-            seen = self.service.detail(card_id, viewer=interaction.guild_id) is not None
+            seen = self.service.detail(card_id, viewer=interaction.guild_id, exact=True) is not None
             found = self.desk.question(card_id, "cloze") if seen else None
             if found is None:
                 await reply(interaction, "That card is no longer in the library.")
