@@ -18,9 +18,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -67,8 +68,11 @@ SIMILARITY_CACHE = 16
 #: How many of the lexical ranking's first cards the strict pass reorders with the semantic ranking (and the
 #: meaning pass uses to break ties): 30 snippets cost about 3 ms at 100,000 cards, 100 cost 9.
 FUSE_DEPTH = 30
+#: Threads that run a new question's search by words while the question is embedded (one per search at once).
+BESIDE_THREADS = 4
 
 _F32 = Vectors
+_T = TypeVar("_T")
 
 
 class _Closing(Exception):
@@ -111,6 +115,7 @@ class Meaning:
         self._queries: OrderedDict[str, _F32] = OrderedDict()
         self._similar: OrderedDict[tuple[str, object], tuple[SemanticIndex, int, Sequence[str], _F32]] = OrderedDict()
         self._query_lock = threading.Lock()
+        self._beside: ThreadPoolExecutor | None = None  # runs a search by words while a new question is embedded
         self.failure: str | None = None
         self.query_hits = 0
 
@@ -186,6 +191,9 @@ class Meaning:
         with self._lock:
             self._index = self._covered = None
             self._encoder = None
+            beside, self._beside = self._beside, None
+        if beside is not None:
+            beside.shutdown(wait=True)
         self.forget_queries()
         self._idle.set()
 
@@ -366,6 +374,29 @@ class Meaning:
                 self._queries.popitem(last=False)
         return vector
 
+    def query_vector_beside(self, text: str, work: Callable[[], _T]) -> tuple[_F32 | None, _T]:
+        """:meth:`query_vector` of ``text`` and ``work()``. A question not seen before is embedded while ``work``
+        runs in another thread (the model releases the GIL in its matrix products), so the search by words the
+        hybrid rule needs adds nothing to the embedding's time; a cached question runs ``work`` here."""
+        key = " ".join(text.split())
+        with self._query_lock:
+            cached = key in self._queries
+        with self._lock:
+            if cached or self._encoder is None or self._closed:
+                beside = None
+            elif self._beside is None:
+                beside = self._beside = ThreadPoolExecutor(BESIDE_THREADS, thread_name_prefix="factdeck-words")
+            else:
+                beside = self._beside
+            future = beside.submit(work) if beside is not None else None
+        if future is None:
+            return self.query_vector(text), work()
+        try:
+            vector = self.query_vector(text)
+        finally:
+            done = future.result()
+        return vector, done
+
     def similarities(
         self,
         index: SemanticIndex,
@@ -433,13 +464,15 @@ def hybrid_page(
     index = meaning.index()
     if mode == "lexical" or index is None or not parse(query).words:
         return plain()
-    vector = meaning.query_vector(query)
+
+    def by_words() -> SearchPage:  # without snippets: only the page shown gets them (``shown``), not FUSE_DEPTH
+        return lexical.search(
+            query, topic=topic, collection=collection, limit=FUSE_DEPTH, offset=0, audiences=audiences, snippets=False
+        )
+
+    vector, first = meaning.query_vector_beside(query, by_words)
     if vector is None:
         return plain()
-    # without snippets: only the page shown gets them (``shown``), not all FUSE_DEPTH hits
-    first = lexical.search(
-        query, topic=topic, collection=collection, limit=FUSE_DEPTH, offset=0, audiences=audiences, snippets=False
-    )
     # equal scores in card-id order: tantivy gives them in its internal order, which differs from build to build
     first = replace(first, hits=tuple(sorted(first.hits, key=lambda h: (-h.score, h.card_id))))
     lexical_hits = {hit.card_id for hit in first.hits}

@@ -475,3 +475,31 @@ def test_a_question_a_little_less_close_in_meaning_still_beats_an_incidental_wor
     for nonsense in ("asdkjh qwpoeiru zxmcnv", "blorptastic frumious snark"):
         assert service.search(nonsense).page.total == 0
     service.close()
+
+
+def test_a_new_question_is_embedded_while_its_search_by_words_runs(
+    service: CardService, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hybrid rule's search by words does not wait for the model: the question is embedded while the words
+    are searched in another thread (the embedding waits here, up to 5 s, for that search to start), and the page
+    is the one the same question gives once its vector is cached."""
+    searching = threading.Event()
+    real_search = SearchIndex.search
+
+    def search(self: SearchIndex, *args: object, **kwargs: object) -> object:
+        searching.set()
+        return real_search(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    overlapped: list[bool] = []
+    real_encode = encoder.encode
+
+    def encode(texts, **kwargs):
+        overlapped.append(searching.wait(5))
+        return real_encode(texts, **kwargs)
+
+    monkeypatch.setattr(SearchIndex, "search", search)
+    monkeypatch.setattr(encoder, "encode", encode)
+    first = ids(service, "what are banknotes made of?")
+    assert overlapped == [True]
+    assert ids(service, "what are banknotes made of?") == first  # cached vector: searched in this thread
+    assert overlapped == [True]
