@@ -48,7 +48,35 @@ class CardDetail:
 #: Cards whose :class:`CardDetail` is kept (for the library served last): a card shown again, in a random pick, a
 #: page of results or an opened card, is not looked up again (its references are filtered from the citation index).
 MAX_KEPT_DETAILS = 8192
-_kept_details: tuple[Snapshot | None, dict[str, CardDetail]] = (None, {})
+
+
+class _Details:
+    """Each card's :class:`CardDetail` as a library gives it, the last :data:`MAX_KEPT_DETAILS` kept for the library
+    served last (a new library starts afresh)."""
+
+    __slots__ = ("_kept",)
+
+    def __init__(self) -> None:
+        self._kept: tuple[Snapshot | None, dict[str, CardDetail]] = (None, {})
+
+    def of(self, snap: Snapshot, card_id: str) -> CardDetail | None:
+        kept = self._kept
+        if kept[0] is not snap:  # a new library: what was kept is for the old one
+            kept = self._kept = (snap, {})
+        found = kept[1].get(card_id)
+        if found is not None:
+            return found
+        card = snap.library.cards.get(card_id)
+        if card is None:
+            return None
+        collection = snap.library.collections[snap.library.card_collection[card_id]]
+        # "Bordin (5)" is shown as [5], not "[5]; Bordin" (the author is indexed only so that lookups find it)
+        cited = tuple(r for r in snap.cited.references_of(card_id) if not r.named_number)
+        found = CardDetail(card, collection, cited)
+        if len(kept[1]) >= MAX_KEPT_DETAILS:
+            kept[1].clear()
+        kept[1][card_id] = found
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +126,17 @@ class CiteHits(Sequence[CiteHit]):
     An author cited by thousands of cards costs one lookup, and a page of five hits five card views.
     """
 
-    __slots__ = ("_found", "_snapshot")
+    __slots__ = ("_details", "_found", "_snapshot")
 
-    def __init__(self, snapshot: Snapshot | None, found: Sequence[tuple[str, Sequence[Reference]]]) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot | None,
+        found: Sequence[tuple[str, Sequence[Reference]]],
+        details: _Details | None = None,
+    ) -> None:
         self._snapshot = snapshot
         self._found = found
+        self._details = details or _Details()
 
     def __len__(self) -> int:
         return len(self._found)
@@ -110,7 +144,7 @@ class CiteHits(Sequence[CiteHit]):
     def _hit(self, index: int) -> CiteHit:
         card_id, references = self._found[index]
         assert self._snapshot is not None  # only NO_HITS has no snapshot, and it has no hit to read
-        detail = CardService._detail(self._snapshot, card_id)
+        detail = self._details.of(self._snapshot, card_id)
         assert detail is not None  # the ids come from the same snapshot's citation index
         written = "; ".join(dict.fromkeys(r.written for r in references))
         return CiteHit(detail, written, references[0])
@@ -185,6 +219,7 @@ class CardService:
         self._cache = load_cache or (LoadCache(cache_dir) if cache_dir is not None else None)
         self._index_dir = cache_dir / "search" if cache_dir is not None else None
         self._rng = rng or _random.Random()
+        self._details = _Details()
         self._snapshot = build_snapshot(library, self._index_dir)
         self._swap_lock = threading.RLock()
         self._summaries: tuple[Library, list[CollectionSummary]] | None = None
@@ -286,26 +321,8 @@ class CardService:
     #: The card service's documented ``show(id)``; the same as :meth:`detail`.
     show = detail
 
-    @staticmethod
-    def _detail(snap: Snapshot, card_id: str) -> CardDetail | None:
-        global _kept_details
-        kept = _kept_details
-        if kept[0] is not snap:  # a new library: what was kept is for the old one
-            kept = _kept_details = (snap, {})
-        found = kept[1].get(card_id)
-        if found is not None:
-            return found
-        card = snap.library.cards.get(card_id)
-        if card is None:
-            return None
-        collection = snap.library.collections[snap.library.card_collection[card_id]]
-        # "Bordin (5)" is shown as [5], not "[5]; Bordin" (the author is indexed only so that lookups find it)
-        cited = tuple(r for r in snap.cited.references_of(card_id) if not r.named_number)
-        found = CardDetail(card, collection, cited)
-        if len(kept[1]) >= MAX_KEPT_DETAILS:
-            kept[1].clear()
-        kept[1][card_id] = found
-        return found
+    def _detail(self, snap: Snapshot, card_id: str) -> CardDetail | None:
+        return self._details.of(snap, card_id)
 
     # ------------------------------------------------------------------------------------------ reading
     def random(
@@ -401,7 +418,7 @@ class CardService:
         found = snap.cited.cards_citing(query, viewer)  # one entry per card, with every matching work it cites
         if not found:
             return CiteResult(query, NO_HITS, f"No card cites “{query.strip()[:200]}”.")
-        return CiteResult(query, CiteHits(snap, found))
+        return CiteResult(query, CiteHits(snap, found, self._details))
 
     def citing_work(self, reference: Reference, viewer: Audience = None) -> list[str]:
         """Ids of the cards ``viewer`` sees citing exactly this work (the same :attr:`Reference.key`), in library
