@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 import tantivy
@@ -37,6 +38,8 @@ MAX_KEPT_PLANS = 2048
 MAX_KEPT_PAGES = 1024
 #: Longest query text kept so (longer ones are planned every time: :func:`parse` reads at most 1,024 characters).
 _MAX_KEPT_QUERY = 1100
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 #: Deepest result offset served.
 MAX_OFFSET = 10_000
 
@@ -405,11 +408,7 @@ class SearchIndex:
             parsed = parse(text)
             found = _Prepared(parsed, q.plans(parsed, self._terms) if parsed.words else [])
             if len(text) <= _MAX_KEPT_QUERY:
-                with self._totals_lock:
-                    kept = self._prepared
-                    if len(kept) >= MAX_KEPT_PLANS:
-                        del kept[next(iter(kept))]  # the oldest
-                    kept[text] = found
+                self._keep(self._prepared, text, found, MAX_KEPT_PLANS)
         return found
 
     def forget(self) -> None:
@@ -494,11 +493,7 @@ class SearchIndex:
             snippets=snippets,
         )
         if page_key is not None:
-            with self._totals_lock:
-                pages = self._pages
-                if len(pages) >= MAX_KEPT_PAGES:
-                    del pages[next(iter(pages))]  # the oldest
-                pages[page_key] = page
+            self._keep(self._pages, page_key, page, MAX_KEPT_PAGES)
         return page
 
     def _search(
@@ -553,11 +548,14 @@ class SearchIndex:
         return SearchPage(tuple(hits), total, offset, limit, parsed.text, explained)
 
     def _remember(self, key: _TotalKey, counted: tuple[int, bool]) -> None:
+        self._keep(self._totals, key, counted, MAX_KEPT_TOTALS)
+
+    def _keep(self, kept: dict[_K, _V], key: _K, value: _V, most: int) -> None:
+        """Keep ``value`` under ``key`` in one of this index's bounded dicts, the oldest entry going at ``most``."""
         with self._totals_lock:
-            totals = self._totals
-            if len(totals) >= MAX_KEPT_TOTALS:
-                del totals[next(iter(totals))]  # the oldest
-            totals[key] = counted
+            if len(kept) >= most:
+                del kept[next(iter(kept))]  # the oldest
+            kept[key] = value
 
     def _hits(
         self, prepared: _Prepared, found: list[tuple[float, tantivy.DocAddress]], *, snippets: bool = True
