@@ -71,16 +71,21 @@ def _write(folder: Path, kind: str, shared: int, servers: int, per_server: int) 
     ids = [10**17 + n for n in range(servers)]
     for n, guild_id in enumerate(ids):
         target = folder if kind == "all shared" else folder / "servers" / str(guild_id)
-        part = Path(tempfile.mkdtemp(dir=folder.parent))
-        write_library(part, per_server, 1, seed=1000 + n)
-        target.mkdir(parents=True, exist_ok=True)
-        (part / "bench-0000.yml").rename(target / f"course-{n:05d}.yml")
-        text = (target / f"course-{n:05d}.yml").read_text(encoding="utf-8")
         # Server collections reuse the same ids (ids are per audience); in the all-shared library they must differ.
-        own = "course" if kind == "mixed" else f"course-{n:05d}"
-        (target / f"course-{n:05d}.yml").write_text(text.replace("bench-0000", own), encoding="utf-8")
-        part.rmdir()
+        write_server_deck(target, n, per_server, "course" if kind == "mixed" else f"course-{n:05d}")
     return ids if kind == "mixed" else []
+
+
+def write_server_deck(target: Path, n: int, per_server: int, collection_id: str = "course") -> Path:
+    """Server ``n``'s deck of ``per_server`` cards, ``target/course-<n>.yml``, its collection ``collection_id``."""
+    target.mkdir(parents=True, exist_ok=True)
+    part = Path(tempfile.mkdtemp(dir=target.parent))
+    write_library(part, per_server, 1, seed=1000 + n)
+    path = target / f"course-{n:05d}.yml"
+    (part / "bench-0000.yml").rename(path)
+    path.write_text(path.read_text(encoding="utf-8").replace("bench-0000", collection_id), encoding="utf-8")
+    part.rmdir()
+    return path
 
 
 def one(kind: str, shared: int, servers: int, per_server: int, folder: Path, start: str) -> dict[str, float]:
