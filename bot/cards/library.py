@@ -127,8 +127,8 @@ def _served_file(card_file: CardFile, audience: Audience) -> CardFile:
 
 #: A server's card file is kept packed in blocks of this many cards, each compressed on its own (see :func:`_pack`):
 #: a search hit or a card shown decompresses the block that holds it, not the whole file. ``benchmarks/bench_packs.py``
-#: chose it: one card read from blocks of 8 takes about 1/20 of decoding the whole file, for about 1.2 times its
-#: packed bytes (blocks of 4: 1/30, 1.4 times; of 16: 1/10, 1.1 times).
+#: chose it: one card read from blocks of 8 takes about 1/16 of decoding the whole file, for about 1.2 times its
+#: packed bytes (blocks of 4: 1/24, 1.4 times; of 16: 1/10, 1.1 times).
 BLOCK_CARDS = 8
 #: How many server card files a library keeps decoded whole (see :class:`DecodedFiles`).
 DECODED_FILES = 16
