@@ -15,9 +15,10 @@ search index is on disk and mmapped): a **first start** (every index built) and 
 from the cache), each in a fresh process. For each: the time, the resident memory the library and its indexes
 take (RSS after the start, less RSS before it; private and file-backed parts apart), the memory after the queries,
 and search, card-autocomplete and random-card p50/p99 (queries of ``bench_search``, drawn from the shared cards,
-the same for every library), and, in the mixed library, a server's own card shown (its deck is decoded to show it). Printed with the ratios the issue sets, PASS or FAIL: mixed p99 within 1.5x of
-today's, memory within 1.3x. ``--baseline DIR`` also measures today's library with the code of another checkout
-(e.g. a worktree of main), in the same run.
+the same for every library), and, in the mixed library, a server's own card shown (its deck is decoded to show
+it). Printed with the ratios the issue sets, PASS or FAIL: mixed p99 within 1.5x of today's, memory within 1.3x.
+``--baseline DIR`` also measures today's library with the code of another checkout (e.g. a worktree of main), in
+the same run.
 
 Run: .venv/bin/python -m benchmarks.bench_decks [--shared N] [--servers N] [--per-server N] [--baseline DIR]
 (default 100,000 shared cards and 1,000 servers x 100 cards; on a shared 2-core machine scale both sides down the

@@ -71,7 +71,7 @@ class _Details:
             return None
         collection = snap.library.collections[snap.library.card_collection[card_id]]
         # "Bordin (5)" is shown as [5], not "[5]; Bordin" (the author is indexed only so that lookups find it)
-        cited = tuple(r for r in snap.cited.references_of(card_id) if not r.named_number)
+        cited = tuple(r for r in snap.cited.references_of(card_id, card) if not r.named_number)
         found = CardDetail(card, collection, cited)
         if len(kept[1]) >= MAX_KEPT_DETAILS:
             kept[1].clear()

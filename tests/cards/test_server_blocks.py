@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from bot.cards import library as library_module
 from bot.cards import yamlio
 from bot.cards.library import BLOCK_CARDS, Library, LoadCache, load_library, qualify, replace_file
 from bot.cards.model import Card, CardFile, Collection, Source
@@ -173,3 +174,18 @@ def test_a_damaged_cache_entry_of_a_server_deck_is_read_again_from_its_file(
     for n in EDGES:
         assert library.cards[qualify(deck.cards[n].id, GUILD)] == _served(deck.cards[n])
     assert list(library.cards_of(qualify("course", GUILD))) == [_served(c) for c in deck.cards]
+
+
+def test_showing_a_server_card_reads_its_block_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A card shown before its server has cited anything reads its references from the card: the card the service
+    has just read, not the block again."""
+    deck = _deck(COUNT)
+    _write(tmp_path / "cards", deck)
+    service = CardService.load(tmp_path / "cards", cache_dir=tmp_path / "cache")
+    reads: list[int] = []
+    real = library_module._packed_card
+    monkeypatch.setattr(library_module, "_packed_card", lambda packed, n: reads.append(n) or real(packed, n))
+    shown = service.detail("course-011", viewer=GUILD)
+    assert shown is not None
+    assert {r.display() for r in shown.references} == {"Poss (2011)", "Poss (2002)"}
+    assert reads == [11]
