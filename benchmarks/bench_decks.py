@@ -15,9 +15,10 @@ search index is on disk and mmapped): a **first start** (every index built) and 
 from the cache), each in a fresh process. For each: the time, the resident memory the library and its indexes
 take (RSS after the start, less RSS before it; private and file-backed parts apart), the memory after the queries,
 and search, card-autocomplete and random-card p50/p99 (queries of ``bench_search``, drawn from the shared cards,
-the same for every library). Printed with the ratios the issue sets, PASS or FAIL: mixed p99 within 1.5x of
-today's, memory within 1.3x. ``--baseline DIR`` also measures today's library with the code of another checkout
-(e.g. a worktree of main), in the same run.
+the same for every library), and, in the mixed library, a server's own card shown (its deck is decoded to show
+it). Printed with the ratios the issue sets, PASS or FAIL: mixed p99 within 1.5x of today's, memory within 1.3x.
+``--baseline DIR`` also measures today's library with the code of another checkout (e.g. a worktree of main), in
+the same run.
 
 Run: .venv/bin/python -m benchmarks.bench_decks [--shared N] [--servers N] [--per-server N] [--baseline DIR]
 (default 100,000 shared cards and 1,000 servers x 100 cards; on a shared 2-core machine scale both sides down the
@@ -71,16 +72,21 @@ def _write(folder: Path, kind: str, shared: int, servers: int, per_server: int) 
     ids = [10**17 + n for n in range(servers)]
     for n, guild_id in enumerate(ids):
         target = folder if kind == "all shared" else folder / "servers" / str(guild_id)
-        part = Path(tempfile.mkdtemp(dir=folder.parent))
-        write_library(part, per_server, 1, seed=1000 + n)
-        target.mkdir(parents=True, exist_ok=True)
-        (part / "bench-0000.yml").rename(target / f"course-{n:05d}.yml")
-        text = (target / f"course-{n:05d}.yml").read_text(encoding="utf-8")
         # Server collections reuse the same ids (ids are per audience); in the all-shared library they must differ.
-        own = "course" if kind == "mixed" else f"course-{n:05d}"
-        (target / f"course-{n:05d}.yml").write_text(text.replace("bench-0000", own), encoding="utf-8")
-        part.rmdir()
+        write_server_deck(target, n, per_server, "course" if kind == "mixed" else f"course-{n:05d}")
     return ids if kind == "mixed" else []
+
+
+def write_server_deck(target: Path, n: int, per_server: int, collection_id: str = "course") -> Path:
+    """Server ``n``'s deck of ``per_server`` cards, ``target/course-<n>.yml``, its collection ``collection_id``."""
+    target.mkdir(parents=True, exist_ok=True)
+    part = Path(tempfile.mkdtemp(dir=target.parent))
+    write_library(part, per_server, 1, seed=1000 + n)
+    path = target / f"course-{n:05d}.yml"
+    (part / "bench-0000.yml").rename(path)
+    path.write_text(path.read_text(encoding="utf-8").replace("bench-0000", collection_id), encoding="utf-8")
+    part.rmdir()
+    return path
 
 
 def one(kind: str, shared: int, servers: int, per_server: int, folder: Path, start: str) -> dict[str, float]:
@@ -131,11 +137,21 @@ def one(kind: str, shared: int, servers: int, per_server: int, folder: Path, sta
     samples = _time_calls(complete, prefixes * 2)
     out["complete_p50"], out["complete_p99"] = _percentiles(samples)
 
-    def show(n: int) -> object:  # a random card shown in a random server: its file is decoded unless at hand
+    def show(n: int) -> object:  # a random card a random server sees (nearly always a shared one)
         return service.random(viewer=viewers[n % len(viewers)])
 
     samples = _time_calls(show, list(range(1000)))
     out["show_p50"], out["show_p99"] = _percentiles(samples)
+    # A server's own card shown (``/fact show``, a search hit or a citation in its own deck): its deck is decoded.
+    own = [(rng.choice(guilds), f"course-{rng.randrange(per_server):05d}") for _ in range(1000)] if guilds else []
+
+    def show_own(n: int) -> object:
+        guild, card_id = own[n]
+        return service.detail(card_id, viewer=guild)
+
+    if own:
+        assert show_own(0) is not None
+        out["own_p50"], out["own_p99"] = _percentiles(_time_calls(show_own, list(range(len(own)))))
     gc.collect()
     out["rss_after_mb"] = _memory_mb()["VmRSS"] - before["VmRSS"]
     gc.unfreeze()
@@ -182,11 +198,14 @@ def main(args: argparse.Namespace) -> None:
         ("card autocomplete p50 (ms), as a server", "{:.2f}", "warm_complete_p50"),
         ("card autocomplete p99 (ms), as a server", "{:.2f}", "warm_complete_p99"),
         ("random card shown p50 / p99 (ms)", "{}", "warm_show"),
+        ("a server's own card shown p50 / p99 (ms)", "{}", "warm_own"),
     ]
     for r in results.values():
         for start in ("cold", "warm"):
             r[f"{start}_split"] = f"{r[f'{start}_anon_mb']:.0f} / {r[f'{start}_file_mb']:.0f}"  # type: ignore[assignment]
         r["warm_show"] = f"{r['warm_show_p50']:.2f} / {r['warm_show_p99']:.2f}"  # type: ignore[assignment]
+        own = f"{r['warm_own_p50']:.3f} / {r['warm_own_p99']:.3f}" if "warm_own_p50" in r else "-"
+        r["warm_own"] = own  # type: ignore[assignment]
     width = max(len(r[0]) for r in rows)
     columns = [today, mixed, flat]
     header = f"{'':{width}}  {'today':>12}  {'mixed':>12}  {'all shared':>12}"

@@ -16,14 +16,16 @@ import dataclasses
 import functools
 import gc
 import hashlib
+import itertools
 import logging
 import multiprocessing
 import os
 import stat as _stat
+import struct
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, ValuesView
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -123,37 +125,72 @@ def _served_file(card_file: CardFile, audience: Audience) -> CardFile:
     )
 
 
-#: How many server card files are kept decoded at once (see :class:`LoadedFile`): a server's cards are needed
-#: when that server acts, so the recently active servers' files stay at hand and the rest stay packed.
+#: A server's card file is kept packed in blocks of this many cards, each compressed on its own (see :func:`_pack`):
+#: a search hit or a card shown decompresses the block that holds it, not the whole file. ``benchmarks/bench_packs.py``
+#: chose it: one card read from blocks of 8 takes about 1/16 of decoding the whole file, for about 1.2 times its
+#: packed bytes (blocks of 4: 1/24, 1.4 times; of 16: 1/10, 1.1 times).
+BLOCK_CARDS = 8
+#: How many server card files a library keeps decoded whole (see :class:`DecodedFiles`).
 DECODED_FILES = 16
 
-_PACKED = msgspec.msgpack.Decoder(CardFile)
-#: Packed server card files decoded lately: (packed bytes, audience) -> (as written, as served, key -> position).
-_decoded: OrderedDict[tuple[bytes, int], tuple[CardFile, CardFile, dict[str, int]]] = OrderedDict()
-_decoded_lock = threading.Lock()
+_U32 = struct.Struct("<I")
+#: Raw deflate: the blocks never leave the process, so they need no header or checksum.
+_RAW_DEFLATE = -zlib.MAX_WBITS
 
 
-def _pack(card_file: CardFile) -> bytes:
-    """A server's card file as kept between uses: MessagePack, compressed (cards are mostly words)."""
-    return zlib.compress(msgspec.msgpack.encode(card_file), 1)
+class _RawFile(msgspec.Struct, gc=False):
+    """A card file's MessagePack read with its collection and each of its cards left encoded."""
+
+    collection: msgspec.Raw
+    cards: tuple[msgspec.Raw, ...] = ()
 
 
-def _unpacked(packed: bytes, audience: int) -> tuple[CardFile, CardFile, dict[str, int]]:
-    """A packed file as written and as served (ids qualified with the server), decoded once while it is used."""
-    key = (packed, audience)
-    with _decoded_lock:
-        found = _decoded.get(key)
-        if found is not None:
-            _decoded.move_to_end(key)
-            return found
-    written = _PACKED.decode(zlib.decompress(packed))
-    served = _served_file(written, audience)
-    found = (written, served, {card.id: n for n, card in enumerate(served.cards)})
-    with _decoded_lock:
-        _decoded[key] = found
-        while len(_decoded) > DECODED_FILES:
-            _decoded.popitem(last=False)
-    return found
+_RAW_FILE = msgspec.msgpack.Decoder(_RawFile)
+_BLOCK = msgspec.msgpack.Decoder(tuple[msgspec.Raw, ...])
+_COLLECTION = msgspec.msgpack.Decoder(Collection)
+_CARD = msgspec.msgpack.Decoder(Card)
+_CARDS = msgspec.msgpack.Decoder(tuple[Card, ...])
+
+
+def _pack(encoded: bytes | msgspec.Raw) -> bytes:
+    """A server's card file (its MessagePack) as kept between uses: compressed (cards are mostly words), its
+    collection first and then its cards in blocks of :data:`BLOCK_CARDS`, each part readable on its own.
+
+    One deflate stream, flushed in full after each part, so that each part starts on a byte boundary and refers to
+    nothing before it; in front, as 32-bit integers, the number of parts and where each ends in the stream.
+    """
+    raw = _RAW_FILE.decode(encoded)
+    blocks = (_ENCODER.encode(raw.cards[n : n + BLOCK_CARDS]) for n in range(0, len(raw.cards), BLOCK_CARDS))
+    squeeze = zlib.compressobj(1, zlib.DEFLATED, _RAW_DEFLATE)
+    stream: list[bytes] = []
+    ends: list[int] = []
+    for part in (raw.collection, *blocks):
+        stream.append(squeeze.compress(part) + squeeze.flush(zlib.Z_FULL_FLUSH))
+        ends.append(ends[-1] + len(stream[-1]) if ends else len(stream[-1]))
+    return struct.pack(f"<{len(ends) + 1}I", len(ends), *ends) + b"".join(stream)
+
+
+def _part(packed: bytes, index: int) -> bytes:
+    """Part ``index`` of a packed file, decompressed (0: its collection; n: its n-th block of cards)."""
+    start = _U32.unpack_from(packed, 4 * index)[0] if index else 0
+    end = _U32.unpack_from(packed, 4 * (index + 1))[0]
+    base = 4 * (_U32.unpack_from(packed)[0] + 1)
+    return zlib.decompressobj(_RAW_DEFLATE).decompress(memoryview(packed)[base + start : base + end])
+
+
+def _packed_card(packed: bytes, position: int) -> Card:
+    """The card at ``position`` in a packed file, as written: only the block that holds it is decompressed."""
+    return _CARD.decode(_BLOCK.decode(_part(packed, 1 + position // BLOCK_CARDS))[position % BLOCK_CARDS])
+
+
+def _unpack(packed: bytes) -> CardFile:
+    """A packed file's collection and cards as written, every part decompressed (in one pass over the stream)."""
+    count = _U32.unpack_from(packed)[0]
+    ends = struct.unpack_from(f"<{count}I", packed, 4)
+    stream, view = zlib.decompressobj(_RAW_DEFLATE), memoryview(packed)[4 * (count + 1) :]
+    parts = [stream.decompress(view[start:end]) for start, end in itertools.pairwise((0, *ends))]
+    cards = [card for block in parts[1:] for card in _CARDS.decode(block)]
+    return CardFile(collection=_COLLECTION.decode(parts[0]), cards=tuple(cards))
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +200,11 @@ class LoadedFile:
     ``card_file`` is the file as written; ``served`` the same with ids as the library serves them (qualified with
     the server for a server's collection, see :func:`qualify`); ``audience`` whom it is for.
 
-    A server's file is kept packed (``content`` is compressed MessagePack, a fifth of the decoded cards' memory)
-    and decoded when one of its cards is read, into a cache of the files read lately (:data:`DECODED_FILES`):
-    a bot serving a thousand servers' decks holds the shared library decoded and only the active servers' own.
+    A server's file is kept packed (``content`` is compressed MessagePack in blocks of a few cards, about a fifth of
+    the decoded cards' memory, see :func:`_pack`): reading one of its cards (:meth:`served_card`) decodes the block
+    that holds it, and ``card_file`` or ``served`` the whole file, each time (a library keeps the files read whole
+    lately, see :class:`DecodedFiles`). A bot serving a thousand servers' decks holds the shared library decoded and
+    the servers' packed.
     """
 
     path: Path
@@ -183,10 +222,10 @@ class LoadedFile:
             if self.audience is None:
                 object.__setattr__(self, "served_collection", content.collection)
                 return
-            served = _served_file(content, self.audience)
-            object.__setattr__(self, "content", _pack(content))
-            object.__setattr__(self, "served_collection", served.collection)
-            object.__setattr__(self, "keys", tuple(card.id for card in served.cards))
+            collection = msgspec.structs.replace(content.collection, id=self.key(content.collection.id))
+            object.__setattr__(self, "content", _pack(_ENCODER.encode(content)))
+            object.__setattr__(self, "served_collection", collection)
+            object.__setattr__(self, "keys", tuple(self.key(card.id) for card in content.cards))
 
     @property
     def collection_id(self) -> str:
@@ -198,28 +237,32 @@ class LoadedFile:
     def card_file(self) -> CardFile:
         """The file's collection and cards as written in it."""
         content = self.content
-        if isinstance(content, CardFile):
-            return content
-        return _unpacked(content, self.audience or 0)[0]
+        return content if isinstance(content, CardFile) else _unpack(content)
 
     @property
     def served(self) -> CardFile:
         """The file's collection and cards with the ids they are served under."""
         content = self.content
-        if isinstance(content, CardFile):
-            return content
-        return _unpacked(content, self.audience or 0)[1]
+        return content if isinstance(content, CardFile) else _served_file(_unpack(content), self.audience)
 
     def served_card(self, key: str) -> Card:
-        """The card this file serves under ``key`` (KeyError when it holds none)."""
+        """The card this file serves under ``key`` (KeyError when it holds none); of a packed file, only the block
+        that holds it is decoded."""
         content = self.content
         if isinstance(content, CardFile):
             for card in content.cards:
                 if card.id == key:
                     return card
             raise KeyError(key)
-        _written, served, position = _unpacked(content, self.audience or 0)
-        return served.cards[position[key]]
+        position = self.position(key)
+        return msgspec.structs.replace(_packed_card(content, position), id=self.keys[position])
+
+    def position(self, key: str) -> int:
+        """Where the card served under ``key`` is in a packed file (KeyError when it holds none)."""
+        try:
+            return self.keys.index(key)
+        except ValueError:
+            raise KeyError(key) from None
 
     def key(self, local: str) -> str:
         """The served key of a card or collection id of this file."""
@@ -239,21 +282,67 @@ class LoadedFile:
         return LoadedFile(self.path, self.digest, self.card_file, self.warnings)
 
 
+class DecodedFiles:
+    """The server card files a library keeps decoded whole: the :data:`DECODED_FILES` read whole last.
+
+    A collection's page, its summary or a quiz's pool reads a whole file, often again soon; a card of a file kept
+    here is read from it (the same card object each time) instead of from its block. Thread-safe: searches run in
+    worker threads. A library's edits and reloads hand it on (its files are keyed by their packed content).
+    """
+
+    __slots__ = ("_files", "_lock", "_size")
+
+    def __init__(self, size: int | None = None) -> None:
+        self._size = size if size is not None else DECODED_FILES
+        self._files: OrderedDict[tuple[bytes, Audience], CardFile] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def served(self, loaded: LoadedFile) -> CardFile:
+        """The file's collection and cards with the ids they are served under (see :attr:`LoadedFile.served`)."""
+        content = loaded.content
+        if isinstance(content, CardFile):
+            return content if loaded.audience is None else loaded.served
+        key = (content, loaded.audience)
+        with self._lock:
+            found = self._files.get(key)
+            if found is not None:
+                self._files.move_to_end(key)
+                return found
+        found = loaded.served
+        with self._lock:
+            self._files[key] = found
+            while len(self._files) > self._size:
+                self._files.popitem(last=False)
+        return found
+
+    def card(self, loaded: LoadedFile, key: str) -> Card:
+        """The card ``loaded`` serves under ``key``: from the file kept decoded, else from its block."""
+        content = loaded.content
+        if not isinstance(content, CardFile):
+            with self._lock:
+                found = self._files.get((content, loaded.audience))
+            if found is not None:
+                return found.cards[loaded.position(key)]
+        return loaded.served_card(key)
+
+
 class ServedCards(Mapping[str, Card]):
     """The cards a library serves, by served key, in library order.
 
     A shared card is held as it is; a server's card by the file that holds it (see :class:`LoadedFile`), and
-    decoded when read.
+    decoded when read: one card from its block, and a walk over every card (``items()``, ``values()``) one file at a
+    time.
     """
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_decoded", "_entries")
 
-    def __init__(self, entries: dict[str, Card | LoadedFile]) -> None:
+    def __init__(self, entries: dict[str, Card | LoadedFile], decoded: DecodedFiles | None = None) -> None:
         self._entries = entries
+        self._decoded = decoded if decoded is not None else DecodedFiles()
 
     def __getitem__(self, key: str) -> Card:
         found = self._entries[key]
-        return found if isinstance(found, Card) else found.served_card(key)
+        return found if isinstance(found, Card) else self._decoded.card(found, key)
 
     def __contains__(self, key: object) -> bool:
         return key in self._entries
@@ -264,9 +353,49 @@ class ServedCards(Mapping[str, Card]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def items(self) -> ItemsView[str, Card]:
+        return _Items(self)
+
+    def values(self) -> ValuesView[Card]:
+        return _Values(self)
+
+    def pairs(self) -> Iterator[tuple[str, Card]]:
+        """Every (key, card) in library order, each server file decoded once (not a block per card)."""
+        current: LoadedFile | None = None
+        cards: dict[str, Card] = {}
+        for key, entry in self._entries.items():
+            if isinstance(entry, Card):
+                yield key, entry
+                continue
+            if entry is not current:
+                current, cards = entry, dict(zip(entry.keys, entry.served.cards, strict=True))
+            yield key, cards[key]
+
     def source(self, key: str) -> Card | LoadedFile | None:
         """What holds the card ``key``: the card itself (shared) or the file it is decoded from (a server's)."""
         return self._entries.get(key)
+
+
+class _Items(ItemsView[str, Card]):
+    __slots__ = ("_cards",)
+
+    def __init__(self, cards: ServedCards) -> None:
+        super().__init__(cards)
+        self._cards = cards
+
+    def __iter__(self) -> Iterator[tuple[str, Card]]:
+        return self._cards.pairs()
+
+
+class _Values(ValuesView[Card]):
+    __slots__ = ("_cards",)
+
+    def __init__(self, cards: ServedCards) -> None:
+        super().__init__(cards)
+        self._cards = cards
+
+    def __iter__(self) -> Iterator[Card]:
+        return (card for _key, card in self._cards.pairs())
 
 
 def same_card(before: Mapping[str, Card], after: Mapping[str, Card], key: str) -> bool:
@@ -303,6 +432,8 @@ class Library:
     contested: Mapping[str, tuple[Path, ...]] = field(default_factory=dict, repr=False)
     #: The largest card file this library reads (``max_card_file_bytes``); a reload keeps it.
     max_file_bytes: int = MAX_FILE_BYTES
+    #: The server files it keeps decoded whole (its cards read them too); edits and reloads hand them on.
+    decoded: DecodedFiles = field(default_factory=DecodedFiles, compare=False, repr=False)
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -322,7 +453,7 @@ class Library:
     def cards_of(self, collection_id: str) -> tuple[Card, ...]:
         """The cards of one collection, in file order, with their served ids (empty for an unknown id)."""
         loaded = self.file_of(collection_id)
-        return loaded.served.cards if loaded is not None else ()
+        return self.decoded.served(loaded).cards if loaded is not None else ()
 
     def audiences(self) -> set[int]:
         """The servers that have collections of their own in this library."""
@@ -352,7 +483,7 @@ class Library:
         contested = {cid: paths for cid, paths in self.contested.items() if audience_of_key(cid) != audience}
         contested.update({qualify(cid, audience): paths for cid, paths in part.contested.items()})
         served = sorted([*others, *theirs], key=_claim_order(self.root, self.collection_file))
-        new = _index(self.root, served, problems, broken, contested)
+        new = _index(self.root, served, problems, broken, contested, self.decoded)
         return dataclasses.replace(new, max_file_bytes=self.max_file_bytes)
 
 
@@ -414,7 +545,7 @@ def _decode_entry(encoded: bytes, audience: Audience) -> _Entry | _PackedEntry:
     outline = _OUTLINE.decode(raw.card_file)
     collection = msgspec.structs.replace(outline.collection, id=qualify(outline.collection.id, audience))
     keys = tuple(qualify(card.id, audience) for card in outline.cards)
-    return _PackedEntry(zlib.compress(raw.card_file, 1), collection, keys, raw.problems)
+    return _PackedEntry(_pack(raw.card_file), collection, keys, raw.problems)
 
 
 _INDEX = msgspec.msgpack.Decoder(dict[str, _StatRecord])
@@ -824,7 +955,7 @@ def _assemble(
         claimants.setdefault(loaded.collection_id, []).append(loaded.path)
     contested = {cid: tuple(paths) for cid, paths in claimants.items() if len(paths) > 1}
     served.sort(key=claim)
-    return _index(root, served, problems, broken, contested)
+    return _index(root, served, problems, broken, contested, previous.decoded if previous is not None else None)
 
 
 def _claim_order(root: Path, served_from: Mapping[str, Path]) -> Callable[[LoadedFile], tuple[bool, int, Path]]:
@@ -879,8 +1010,10 @@ def _index(
     problems: list[Problem],
     broken: list[Path],
     contested: Mapping[str, tuple[Path, ...]],
+    decoded: DecodedFiles | None = None,
 ) -> Library:
-    """The library of ``served`` files; where two claim a collection or a card, the first in ``served`` wins."""
+    """The library of ``served`` files; where two claim a collection or a card, the first in ``served`` wins.
+    ``decoded``: the server files kept decoded, handed on from the library this one replaces."""
     cards: dict[str, Card | LoadedFile] = {}
     collections: dict[str, Collection] = {}
     card_collection: dict[str, str] = {}
@@ -902,6 +1035,7 @@ def _index(
                 cards[key] = entry
                 card_collection[key] = info.id
     served = sorted(served, key=lambda f: f.path)
+    keeper = decoded if decoded is not None else DecodedFiles()
     digest = hashlib.blake2b(CACHE_VERSION.encode(), digest_size=16)
     for loaded in served:
         digest.update(f"{loaded.path.relative_to(root) if loaded.path.is_relative_to(root) else loaded.path}".encode())
@@ -911,12 +1045,13 @@ def _index(
         files=tuple(served),
         problems=tuple(sorted(set(problems), key=lambda p: (p.path, p.line, p.column, p.message))),
         broken=tuple(sorted(set(broken))),
-        cards=ServedCards(cards),
+        cards=ServedCards(cards, keeper),
         collections=collections,
         card_collection=card_collection,
         collection_file=collection_file,
         digest=digest.hexdigest(),
         contested=contested,
+        decoded=keeper,
     )
 
 
@@ -936,5 +1071,6 @@ def replace_file(
     served = [f for f in library.files if f.path != path] + [loaded]
     served.sort(key=_claim_order(library.root, library.collection_file))
     problems = [p for p in library.problems if p.path != str(path)] + list(kept)
-    new = _index(library.root, served, problems, [b for b in library.broken if b != path], library.contested)
+    broken = [b for b in library.broken if b != path]
+    new = _index(library.root, served, problems, broken, library.contested, library.decoded)
     return dataclasses.replace(new, max_file_bytes=library.max_file_bytes)

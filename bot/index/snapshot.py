@@ -42,7 +42,7 @@ from bot.cards.library import (
     audience_of_key,
     same_card,
 )
-from bot.cards.model import CardFile
+from bot.cards.model import Card, CardFile
 from bot.index.citations import EXTRACTION_VERSION, CitationIndex, Reference, card_references
 from bot.index.citations.audience import AudienceCitations
 from bot.index.citations.cache import (
@@ -683,9 +683,10 @@ def _served_references(
                 yield loaded.key(card_id), refs
 
 
-def _references_of_card(library: Library, card_id: str) -> list[Reference]:
-    """One served card's references as its citation index holds them (once each, in the order cited)."""
-    card = library.cards.get(card_id)
+def _references_of_card(library: Library, card_id: str, card: Card | None = None) -> list[Reference]:
+    """One served card's references as its citation index holds them (once each, in the order cited); ``card``:
+    the card, when the caller has read it already (a server's card is decoded from its packed deck)."""
+    card = card if card is not None else library.cards.get(card_id)
     if card is None:
         return []
     first: dict[str, Reference] = {}

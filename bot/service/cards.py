@@ -17,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Literal, get_args, overload
 
-from bot.cards.library import Audience, Library, LoadCache, load_library, qualify, visible
+from bot.cards.library import Audience, Library, LoadCache, load_library, qualify, same_card, visible
 from bot.cards.model import Card, Collection
 from bot.cards.sources import Style, render_source
 from bot.cards.validate import Problem
@@ -71,7 +71,7 @@ class _Details:
             return None
         collection = snap.library.collections[snap.library.card_collection[card_id]]
         # "Bordin (5)" is shown as [5], not "[5]; Bordin" (the author is indexed only so that lookups find it)
-        cited = tuple(r for r in snap.cited.references_of(card_id) if not r.named_number)
+        cited = tuple(r for r in snap.cited.references_of(card_id, card) if not r.named_number)
         found = CardDetail(card, collection, cited)
         if len(kept[1]) >= MAX_KEPT_DETAILS:
             kept[1].clear()
@@ -525,5 +525,6 @@ def diff(old: Library, new: Library) -> ReloadReport:
     before, after = old.cards, new.cards
     added = tuple(sorted(k for k in after if k not in before))
     removed = tuple(sorted(k for k in before if k not in after))
-    changed = tuple(sorted(k for k in after if k in before and after[k] != before[k]))
+    # a server's card is compared by its file's content first: an unchanged file decodes none of its cards
+    changed = tuple(sorted(k for k in after if k in before and not same_card(before, after, k)))
     return ReloadReport(added, changed, removed, new.broken, new.problems, len(after))

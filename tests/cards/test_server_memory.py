@@ -53,8 +53,6 @@ def small_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep one server's file decoded and one server's citations built, so every test here evicts."""
     monkeypatch.setattr(library_module, "DECODED_FILES", 1, raising=False)
     monkeypatch.setattr(audience_module, "OWN_INDEXES", 1, raising=False)
-    if hasattr(library_module, "_decoded"):
-        library_module._decoded.clear()
 
 
 SERVERS = [101, 102, 103, 104, 105]

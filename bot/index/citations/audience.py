@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from bot.cards.library import AUDIENCE_MARK, Audience, audience_of_key
+from bot.cards.model import Card
 from bot.index.citations.index import CitationIndex
 from bot.index.citations.records import Reference
 
@@ -32,11 +33,11 @@ class AudienceCitations:
         self,
         index: CitationIndex,
         own: Callable[[int], CitationIndex | None] | None = None,
-        extract: Callable[[str], list[Reference]] | None = None,
+        extract: Callable[[str, Card | None], list[Reference]] | None = None,
     ) -> None:
         """``index`` holds the shared cards' citations; ``own`` builds one server's (None: it has no cards);
-        ``extract`` gives one server card's references from the card, for a card shown in a server whose index is
-        not built (showing a card then costs no index)."""
+        ``extract`` gives one server card's references from the card (read by its key unless given), for a card
+        shown in a server whose index is not built (showing a card then costs no index)."""
         self._index = index
         self._own = own
         self._extract = extract
@@ -75,14 +76,15 @@ class AudienceCitations:
         own = self.own(viewer)
         return found + own.cards_citing_work(key) if own is not None else found
 
-    def references_of(self, card_id: str) -> list[Reference]:
-        """The references a served card cites (a server's card in its server's own index)."""
+    def references_of(self, card_id: str, card: Card | None = None) -> list[Reference]:
+        """The references a served card cites (a server's card in its server's own index). ``card``: the card
+        itself, when the caller has it (a server's card whose index is not built is then not read again)."""
         if AUDIENCE_MARK in card_id:
             audience = audience_of_key(card_id)
             with self._lock:
                 built = audience in self._built
             if not built and self._extract is not None and audience is not None:
-                return self._extract(card_id)
+                return self._extract(card_id, card)
             own = self.own(audience)
             return own.references_of(card_id) if own is not None else []
         return self._index.references_of(card_id)
