@@ -54,7 +54,7 @@ from bot.index.citations.cache import (
     read_file_references,
     write_file_references,
 )
-from bot.index.search import SearchDoc, SearchIndex, Vocabulary
+from bot.index.search import SearchDoc, SearchIndex, Vocabulary, audience_terms
 from bot.util import text as _text_module
 from bot.util.files import drop_cache, write_cache
 from bot.util.text import topic_key
@@ -269,11 +269,20 @@ class Snapshot:
     #: The citation index kept to what each reader may see: ``citations`` (the shared cards') and each server's
     #: own, built on demand.
     cited: AudienceCitations = field(init=False, repr=False, compare=False)
+    #: The servers with collections of their own in this library.
+    decks: frozenset[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         own = functools.partial(own_citation_index, self.library, self.refs_dir)
         extract = functools.partial(_references_of_card, self.library)
         object.__setattr__(self, "cited", AudienceCitations(self.citations, own, extract))
+        object.__setattr__(self, "decks", frozenset(self.library.audiences()))
+
+    def audiences_for(self, viewer: Audience) -> tuple[str, ...]:
+        """The search index's audiences a reader in server ``viewer`` sees (see :func:`audience_terms`): a server
+        without collections of its own sees what a direct message sees, so its searches are the same searches
+        (their counted totals and kept pages shared with every such server) and filter on one term, not two."""
+        return audience_terms(viewer if viewer in self.decks else None)
 
     def topics_for(self, viewer: Audience) -> tuple[Vocabulary, ...]:
         """The topic vocabularies a reader in server ``viewer`` completes from: the server's own, then the shared."""

@@ -22,7 +22,7 @@ from bot.cards.model import Card, Collection
 from bot.cards.sources import Style, render_source
 from bot.cards.validate import Problem
 from bot.index.citations import Reference
-from bot.index.search import SearchPage, Vocabulary, audience_terms, card_label
+from bot.index.search import SearchPage, Vocabulary, card_label
 from bot.index.snapshot import Snapshot, build_snapshot, derive_snapshot, reference_cacher
 from bot.service.semantic import Meaning, Mode, hybrid_page
 
@@ -384,7 +384,7 @@ class CardService:
         Runs the model for a new question: call it from a worker thread, not the event loop."""
         snap = self._snapshot
         key = self._collection_filter(collection, viewer)
-        audiences = audience_terms(viewer)
+        audiences = snap.audiences_for(viewer)
         if self.meaning is None or mode == "lexical":
             page = snap.search.search(
                 query, topic=topic, collection=key, limit=limit, offset=offset, audiences=audiences
@@ -470,7 +470,7 @@ class CardService:
                 (d.card.id, card_label(d.card.text)) for d in self.search(prefix, limit=limit, viewer=viewer).details
             ]
         else:
-            found = snap.search.suggest(prefix, limit=limit, audiences=audience_terms(viewer))
+            found = snap.search.suggest(prefix, limit=limit, audiences=snap.audiences_for(viewer))
         if exact is not None and key is not None:
             found = [(key, card_label(exact.text)), *[f for f in found if f[0] != key]][:limit]
         return found
