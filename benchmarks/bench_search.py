@@ -43,7 +43,7 @@ from benchmarks.bench_search_index import (  # noqa: E402
     _time_calls,
     naive_search,
     query_sets,
-    synthetic_docs,
+    write_docs_library,
 )
 from benchmarks.synth import card_text  # noqa: E402
 from bot.cards import yamlio  # noqa: E402
@@ -52,33 +52,6 @@ from bot.index.citations import CitationIndex  # noqa: E402
 from bot.index.search import SearchDoc, SearchIndex  # noqa: E402
 from bot.index.snapshot import build_snapshot, citation_index  # noqa: E402
 from bot.service import CardService  # noqa: E402
-
-
-def write_docs_library(folder: Path, cards: int) -> None:
-    """Write a library of ``cards`` synthetic cards as YAML card files, one per collection.
-
-    The cards are :func:`synthetic_docs`' (words drawn from a 4,000-word Zipf vocabulary, with citations), the
-    library the query kinds of :func:`query_sets` are drawn for: a "rare" word is in a few cards, a "common" one
-    in many, a typo or a prefix is of a word the cards use."""
-    by_collection: dict[str, list[SearchDoc]] = {}
-    for doc in synthetic_docs(cards):
-        by_collection.setdefault(doc.collection_id, []).append(doc)
-    folder.mkdir(parents=True, exist_ok=True)
-    for collection, docs in by_collection.items():
-        data = {
-            "collection": {"id": collection, "title": docs[0].collection_title, "curator": "Benchmark"},
-            "cards": [
-                {
-                    "id": doc.card_id,
-                    "text": doc.text,
-                    "topics": list(doc.topics),
-                    "source": {"article": doc.article or f"Article {doc.card_id}", "type": "Offline Book/Journal"},
-                }
-                for doc in docs
-            ],
-        }
-        text = yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=100)
-        (folder / f"{collection}.yml").write_text(text, encoding="utf-8")
 
 
 def _pair(samples: list[int]) -> str:

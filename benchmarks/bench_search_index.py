@@ -14,6 +14,7 @@ suffixes, so stemming has work to do), with citations (some with accented names)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import statistics
 import sys
@@ -23,6 +24,8 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import yaml
 
 from bot.index.search import SearchDoc, SearchIndex
 
@@ -113,10 +116,11 @@ def _cum_weights(n: int, s: float = 1.05) -> list[float]:
     return out
 
 
-def synthetic_docs(n: int, seed: int = 7) -> list[SearchDoc]:
-    """``n`` synthetic cards of 400-700 characters, with topics, articles and collections (deterministic)."""
+def synthetic_docs(n: int, seed: int = 7, *, words_seed: int | None = None) -> list[SearchDoc]:
+    """``n`` synthetic cards of 400-700 characters, with topics, articles and collections (deterministic): the
+    words of ``vocabulary(words_seed)`` (default: ``seed``), drawn with ``seed``."""
     rng = random.Random(seed)
-    words = vocabulary(seed)
+    words = vocabulary(seed if words_seed is None else words_seed)
     cw = _cum_weights(len(words))
     content = [w for w in words if w not in STOPWORDS]
     topic_pool = sorted({f"{rng.choice(content[:300])} {rng.choice(content[:600])}" for _ in range(400)})
@@ -152,6 +156,37 @@ def synthetic_docs(n: int, seed: int = 7) -> list[SearchDoc]:
         cid, title = collections[i % len(collections)]
         docs.append(SearchDoc(f"card-{i:06d}", body, topics, article, cid, title))
     return docs
+
+
+def write_docs_library(folder: Path, cards: int, *, seed: int = 7, collection: str | None = None) -> None:
+    """Write a library of ``cards`` synthetic cards as YAML card files, one per collection (or all in one file of
+    ``collection``, its cards ``<collection>-NNNNN``).
+
+    The cards are :func:`synthetic_docs`' (words drawn from a 4,000-word Zipf vocabulary, with citations), the
+    library the query kinds of :func:`query_sets` are drawn for: a "rare" word is in a few cards, a "common" one
+    in many, a typo or a prefix is of a word the cards use."""
+    by_collection: dict[str, list[SearchDoc]] = {}
+    # one language: every library's cards use the same words
+    for n, doc in enumerate(synthetic_docs(cards, seed=seed, words_seed=7)):
+        if collection is not None:
+            doc = dataclasses.replace(doc, card_id=f"{collection}-{n:05d}", collection_id=collection)
+        by_collection.setdefault(doc.collection_id, []).append(doc)
+    folder.mkdir(parents=True, exist_ok=True)
+    for collection, docs in by_collection.items():
+        data = {
+            "collection": {"id": collection, "title": docs[0].collection_title, "curator": "Benchmark"},
+            "cards": [
+                {
+                    "id": doc.card_id,
+                    "text": doc.text,
+                    "topics": list(doc.topics),
+                    "source": {"article": doc.article or f"Article {doc.card_id}", "type": "Offline Book/Journal"},
+                }
+                for doc in docs
+            ],
+        }
+        text = yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=100)
+        (folder / f"{collection}.yml").write_text(text, encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------------------
