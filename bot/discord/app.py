@@ -39,7 +39,7 @@ from bot.discord.cogs.study import StudyCog
 from bot.discord.errors import NO_MENTIONS, FactdeckTree
 from bot.discord.reports import ReportsCog
 from bot.discord.sync import SyncResult, sync_commands
-from bot.discord.ui import ReadMore
+from bot.discord.ui import ReadMore, component_area, component_event
 from bot.service import CardService
 from bot.service.semantic import open_meaning
 from bot.settings import Settings
@@ -61,6 +61,10 @@ COGS: tuple[CogFactory, ...] = (
 )
 #: How often the health file is touched while connected (seconds).
 HEALTH_EVERY = 30.0
+
+
+#: The interactions :func:`bot.discord.ui.component_event` events are dispatched for.
+_COMPONENT_TYPES = frozenset({discord.InteractionType.component, discord.InteractionType.modal_submit})
 
 
 def intents() -> discord.Intents:
@@ -132,6 +136,18 @@ class FactdeckBot(commands.AutoShardedBot, commands.Bot):
             await self.sync_commands()
         if self.settings.health_file is not None:
             self._health_task = asyncio.create_task(self._health(self.settings.health_file), name="factdeck-health")
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        """discord.py's dispatch; after the ``interaction`` event of a component click or a modal submit whose custom
+        id is ``factdeck:<area>:…``, also :func:`bot.discord.ui.component_event` of that area. The cogs that must see
+        every click of their components listen for their area's event, not for ``on_interaction``: discord.py starts
+        a task per listener per event, so every slash command, autocomplete and page click started two that had
+        nothing to do."""
+        super().dispatch(event_name, *args, **kwargs)
+        if event_name == "interaction" and args[0].type in _COMPONENT_TYPES:
+            area = component_area(args[0].data)
+            if area is not None:
+                super().dispatch(component_event(area), args[0])
 
     async def sync_commands(self, *, force: bool = False) -> list[SyncResult]:
         """Sync the command tree where its hash changed (every target with ``force``)."""
