@@ -59,6 +59,8 @@ COGS: tuple[CogFactory, ...] = (
     StudyCog.from_bot,
     ReportsCog.from_bot,
 )
+#: New objects between two collections of the youngest generation once the bot is up (Python's default: 700).
+GC_YOUNG_THRESHOLD = 20_000
 #: How often the health file is touched while connected (seconds).
 HEALTH_EVERY = 30.0
 
@@ -200,11 +202,19 @@ class FactdeckBot(commands.AutoShardedBot, commands.Bot):
 
 def _freeze_startup_heap() -> None:
     """Move everything alive once the bot is up (the library, its indexes, discord.py's caches) out of the
-    garbage collector's sight. Full collections scan every tracked object; without this, each one re-scans
-    the whole startup heap and pauses the event loop for tens of milliseconds. Frozen objects are still freed
-    by reference counting when they are dropped (e.g. the old library after a reload)."""
+    garbage collector's sight, and collect the youngest objects less often. Full collections scan every tracked
+    object; without this, each one re-scans the whole startup heap and pauses the event loop for tens of
+    milliseconds. Frozen objects are still freed by reference counting when they are dropped (e.g. the old
+    library after a reload).
+
+    The youngest generation is collected after :data:`GC_YOUNG_THRESHOLD` new objects rather than Python's 700:
+    with many interactions in flight, each collection traversed every one of their live objects (coroutines,
+    requests, messages) and promoted them to be traversed again by the older generations, about a sixth of the
+    bot's CPU per interaction (``docs/performance.md``). What the bot makes per interaction is freed by reference
+    counting; the few cycles (aiohttp's requests) wait a little longer."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 async def load_service(settings: Settings, *, meaning_search: bool = True) -> CardService:
