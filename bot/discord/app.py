@@ -39,7 +39,7 @@ from bot.discord.cogs.study import StudyCog
 from bot.discord.errors import NO_MENTIONS, FactdeckTree
 from bot.discord.reports import ReportsCog
 from bot.discord.sync import SyncResult, sync_commands
-from bot.discord.ui import ReadMore
+from bot.discord.ui import ReadMore, component_area, component_event
 from bot.service import CardService
 from bot.service.semantic import open_meaning
 from bot.settings import Settings
@@ -59,8 +59,14 @@ COGS: tuple[CogFactory, ...] = (
     StudyCog.from_bot,
     ReportsCog.from_bot,
 )
+#: New objects between two collections of the youngest generation once the bot is up (Python's default: 700).
+GC_YOUNG_THRESHOLD = 20_000
 #: How often the health file is touched while connected (seconds).
 HEALTH_EVERY = 30.0
+
+
+#: The interactions :func:`bot.discord.ui.component_event` events are dispatched for.
+_COMPONENT_TYPES = frozenset({discord.InteractionType.component, discord.InteractionType.modal_submit})
 
 
 def intents() -> discord.Intents:
@@ -133,6 +139,18 @@ class FactdeckBot(commands.AutoShardedBot, commands.Bot):
         if self.settings.health_file is not None:
             self._health_task = asyncio.create_task(self._health(self.settings.health_file), name="factdeck-health")
 
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        """discord.py's dispatch; after the ``interaction`` event of a component click or a modal submit whose custom
+        id is ``factdeck:<area>:…``, also :func:`bot.discord.ui.component_event` of that area. The cogs that must see
+        every click of their components listen for their area's event, not for ``on_interaction``: discord.py starts
+        a task per listener per event, so every slash command, autocomplete and page click started two that had
+        nothing to do."""
+        super().dispatch(event_name, *args, **kwargs)
+        if event_name == "interaction" and args[0].type in _COMPONENT_TYPES:
+            area = component_area(args[0].data)
+            if area is not None:
+                super().dispatch(component_event(area), args[0])
+
     async def sync_commands(self, *, force: bool = False) -> list[SyncResult]:
         """Sync the command tree where its hash changed (every target with ``force``)."""
         assert self.application_id is not None, "log in before syncing"
@@ -184,11 +202,19 @@ class FactdeckBot(commands.AutoShardedBot, commands.Bot):
 
 def _freeze_startup_heap() -> None:
     """Move everything alive once the bot is up (the library, its indexes, discord.py's caches) out of the
-    garbage collector's sight. Full collections scan every tracked object; without this, each one re-scans
-    the whole startup heap and pauses the event loop for tens of milliseconds. Frozen objects are still freed
-    by reference counting when they are dropped (e.g. the old library after a reload)."""
+    garbage collector's sight, and collect the youngest objects less often. Full collections scan every tracked
+    object; without this, each one re-scans the whole startup heap and pauses the event loop for tens of
+    milliseconds. Frozen objects are still freed by reference counting when they are dropped (e.g. the old
+    library after a reload).
+
+    The youngest generation is collected after :data:`GC_YOUNG_THRESHOLD` new objects rather than Python's 700:
+    with many interactions in flight, each collection traversed every one of their live objects (coroutines,
+    requests, messages) and promoted them to be traversed again by the older generations, about a sixth of the
+    bot's CPU per interaction (``docs/performance.md``). What the bot makes per interaction is freed by reference
+    counting; the few cycles (aiohttp's requests) wait a little longer."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 async def load_service(settings: Settings, *, meaning_search: bool = True) -> CardService:

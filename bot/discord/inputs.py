@@ -13,6 +13,7 @@ that passes its options on to work (``/daily set``) first refuses one that is to
 
 from __future__ import annotations
 
+import orjson
 from discord import app_commands
 
 __all__ = [
@@ -89,10 +90,16 @@ def clean_payload(value: object) -> object:
     """A JSON value (dicts, lists, strings, numbers) with every string, keys too, made valid Unicode.
 
     A value with nothing to clean (every interaction but a broken or forged one) is returned as it is, not copied:
-    the command tree runs this on every interaction."""
-    if _is_clean(value):
-        return value
-    return _cleaned(value)
+    the command tree runs this on every interaction. Whether there is anything to clean is first asked of orjson,
+    which refuses to encode exactly the unpaired surrogates looked for (walking the value in Python, string by
+    string, cost as much as the rest of the command); what orjson refuses for another reason (a number beyond 64
+    bits, a key that is not a string) is walked as before."""
+    try:
+        orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        if not _is_clean(value):
+            return _cleaned(value)
+    return value
 
 
 def _cleaned(value: object) -> object:

@@ -15,6 +15,7 @@ disables the components of lists whose time ran out (:func:`list_components` wit
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import re
@@ -52,10 +53,33 @@ __all__ = [
     "ReadMore",
     "ResultLists",
     "card_view",
+    "component_area",
+    "component_event",
     "disabled_copy",
     "expired_text",
     "list_components",
 ]
+
+
+def component_event(area: str) -> str:
+    """The event :class:`bot.discord.app.FactdeckBot` dispatches (after discord.py's own ``interaction`` event) for a
+    component click or a modal submit whose custom id is ``factdeck:<area>:…``.
+
+    A cog that must see every click of its own components (one discord.py would not route: forged, or from an
+    earlier message) listens for ``"on_" + component_event(area)``, not for ``on_interaction``: discord.py starts a
+    task per listener for every event, so two ``on_interaction`` listeners cost every slash command, autocomplete
+    and page click two tasks that had nothing to do."""
+    return f"factdeck_{area}_interaction"
+
+
+def component_area(data: object) -> str | None:
+    """The ``<area>`` of an interaction's ``factdeck:<area>:…`` custom id (see :func:`component_event`); None for
+    any other custom id, or none."""
+    custom_id = data.get("custom_id") if isinstance(data, dict) else None
+    if not isinstance(custom_id, str) or not custom_id.startswith("factdeck:"):
+        return None
+    return custom_id.split(":", 2)[1]
+
 
 NOT_YOURS = "Only the person who searched can page; run /fact search yourself."
 #: What a pick of no card (only a forged one can be) is told.
@@ -326,13 +350,43 @@ class OpenCardMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"fa
 
 class Components(discord.ui.View):
     """A finished view whose components are given as Discord's JSON, for a message whose components change with
-    every page (a result list): building discord.py's items for each page (buttons, two menus and their options)
-    cost more than the rest of the page. Finished, so discord.py never keeps it; the dynamic items route clicks."""
+    every page (a result list) or are the same for every showing of a card: building discord.py's items for each
+    page (buttons, two menus and their options) cost more than the rest of the page. Finished, so discord.py never
+    keeps it; the dynamic items route clicks.
+
+    It skips :class:`discord.ui.View`'s constructor, which readies what a live view needs (a random id from the
+    operating system, a future for its end, its children and timeout) and was a sizeable part of each reply's own
+    cost: what discord.py asks of a view it sends (its components; whether it is finished, dispatchable, uses
+    components v2; its timeout) is answered here. Never changed after it is made, so one can be sent many times."""
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:
-        super().__init__(timeout=None)
+        # Deliberately not View.__init__ (see the class).
         self.rows = rows
-        self.stop()
+        self._children = []
+
+    def __repr__(self) -> str:
+        return f"<Components rows={len(self.rows)}>"
+
+    @property
+    def timeout(self) -> float | None:
+        """None: it has no timer."""
+        return None
+
+    @timeout.setter
+    def timeout(self, value: float | None) -> None:
+        raise AttributeError("a Components view has no timeout")
+
+    def is_finished(self) -> bool:
+        """Always: discord.py never keeps it."""
+        return True
+
+    def is_dispatchable(self) -> bool:
+        """Never: its clicks are routed by the dynamic items, not by this view."""
+        return False
+
+    def has_components_v2(self) -> bool:
+        """No: plain action rows."""
+        return False
 
     def to_components(self) -> list[dict[str, Any]]:
         """The components, as sent to Discord."""
@@ -439,10 +493,12 @@ def card_message(detail: CardDetail, *, views: int | None, link: str | None = No
     return {"embed": render.embed, "view": card_view(detail.card.id, truncated=render.truncated)}
 
 
+@functools.lru_cache(maxsize=4096)
 def card_view(card_id: str, *, truncated: bool) -> discord.ui.View:
     """The components under a card: "Read more" (:class:`ReadMore`) when something was cut, and "Report a problem"
     (:class:`bot.discord.reports.ReportButton`), as those items send them (``tests/discord/test_components.py``).
-    Never stored (the items are dynamic: they route the click)."""
+    Never stored (the items are dynamic: they route the click); the same for every showing of the card, so the
+    views of the cards shown last are kept and sent again."""
     buttons = [{"type": 2, "style": 2, "disabled": False, "label": REPORT_LABEL, "custom_id": report_id(card_id)}]
     if truncated:
         custom_id = f"factdeck:more:{component_key(card_id)}"

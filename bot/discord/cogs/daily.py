@@ -59,7 +59,7 @@ from bot.discord.inputs import (
     ZoneName,
     too_long,
 )
-from bot.discord.ui import card_message, card_view
+from bot.discord.ui import card_message, card_view, component_event
 from bot.service import CardDetail, CardService
 from bot.settings import Settings
 from bot.storage import Storage, ViewEvent, ViewLog
@@ -468,10 +468,11 @@ class DailyCog(commands.Cog):
                 interaction, f"Not quite: you picked **{safe(picked, 200)}**; the answer is **{answer}**. {MORE}"
             )
 
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: discord.Interaction) -> None:
+    @commands.Cog.listener("on_" + component_event("dq"))
+    async def on_question_click(self, interaction: discord.Interaction) -> None:
         """Answer a press of a daily-question button that is not on its message (forged): discord.py routes only
-        components a message carries, and would leave the member with "This interaction failed"."""
+        components a message carries, and would leave the member with "This interaction failed". (Called for
+        clicks of ``factdeck:dq:`` components only: see :func:`bot.discord.ui.component_event`.)"""
         if interaction.type != discord.InteractionType.component:
             return
         data = interaction.data
@@ -483,7 +484,7 @@ class DailyCog(commands.Cog):
     async def on_reveal(self, interaction: discord.Interaction, card_id: str, index: int) -> None:
         """ "Reveal the answer" under a daily question: the answer and the whole card (citation, source) to whoever
         pressed, ephemerally, counted as a view. A button whose question is gone (the card was removed or edited)
-        says so; a forged one (not on its message) is answered by :meth:`on_interaction`."""
+        says so; a forged one (not on its message) is answered by :meth:`on_question_click`."""
         found = await self._question(interaction, card_id)
         if found is None:
             return

@@ -3,7 +3,7 @@
 The cog is thin: it turns interactions into :class:`bot.study.desk.StudyDesk` calls and renders the answers with
 :mod:`bot.discord.embeds.study`. Buttons are dynamic items whose custom ids carry what they act on (a session's
 token and question number, or a card), so they work across restarts and a stale or forged one is told apart;
-answers typed in the cloze modal are handled by :meth:`StudyCog.on_interaction`, even when discord.py no longer
+answers typed in the cloze modal are handled by :meth:`StudyCog.on_study_interaction`, even when discord.py no longer
 knows the modal (after a restart). Every permission is checked here, when the command, button or modal runs.
 
 A session's state is saved at every change and resumed when the bot starts (:meth:`StudyCog.resume`); one whose
@@ -40,7 +40,7 @@ from bot.discord.embeds.study import (
 )
 from bot.discord.errors import NO_MENTIONS, reply
 from bot.discord.keys import CARRIED, component_key, served_key
-from bot.discord.ui import card_view
+from bot.discord.ui import card_view, component_event
 from bot.service import CardService
 from bot.settings import Settings
 from bot.storage import StorageUnavailable
@@ -179,7 +179,7 @@ class ForgetButton(
 
 
 class AnswerModal(discord.ui.Modal):
-    """The cloze answer form. Its submit is handled by :meth:`StudyCog.on_interaction` (also after a restart)."""
+    """The cloze answer form. Its submit is handled by :meth:`StudyCog.on_study_interaction` (also after a restart)."""
 
     def __init__(self, token: str, index: int, timeout: float, what: str = "the missing term") -> None:
         super().__init__(title=f"Question {index + 1}", timeout=timeout, custom_id=f"{MODAL_PREFIX}{token}:{index}")
@@ -685,10 +685,11 @@ class StudyCog(commands.Cog):
             return
         await self._answer(interaction, session, index, choice=int(choice))
 
-    @commands.Cog.listener()
-    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+    @commands.Cog.listener("on_" + component_event("study"))
+    async def on_study_interaction(self, interaction: discord.Interaction[Any]) -> None:
         """Every cloze answer (study modal submit), whether or not discord.py still knows the modal; and a study
-        button that is not on its message (forged, or from before an edit), which discord.py would drop unanswered."""
+        button that is not on its message (forged, or from before an edit), which discord.py would drop unanswered.
+        (Called for ``factdeck:study:`` clicks and submits only: see :func:`bot.discord.ui.component_event`.)"""
         raw: object = interaction.data
         data: dict[str, object] = raw if isinstance(raw, dict) else {}
         custom_id = str(data.get("custom_id", ""))

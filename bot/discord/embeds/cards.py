@@ -175,6 +175,18 @@ def _hit_text(hit: Hit) -> str:
     return safe(marked).replace(marker_start, "**").replace(marker_end, "**")
 
 
+@functools.lru_cache(maxsize=4096)
+def _hit_value(hit: Hit, room: int) -> str:
+    """A hit's snippet (:func:`_hit_text`) cut to ``room`` characters (kept with it: only the views change)."""
+    return clip(_hit_text(hit), room)[0]
+
+
+@functools.lru_cache(maxsize=4096)
+def _hit_name(number: int, collection_title: str, card_id: str) -> str:
+    """A hit's field name: its number on the list, its collection and its card id, escaped and cut."""
+    return safe(clip(f"{number}. {collection_title} · {card_id}", FIELD_NAME_MAX)[0], FIELD_NAME_MAX)
+
+
 def search_page_embed(
     hits: Sequence[Hit],
     details: Sequence[CardDetail],
@@ -194,14 +206,11 @@ def search_page_embed(
     if note:
         embed.description = safe(note, 1000)
     for number, (hit, detail) in enumerate(zip(hits, details, strict=False), offset + 1):
-        name = clip(f"{number}. {detail.collection.title} · {detail.card.id}", FIELD_NAME_MAX)[0]
         n = counts.get(detail.card.id, 0)
         url = link(detail.card.id) if link is not None else None
         page = f" · [web page]({url})" if url and len(url) <= 400 else ""
-        value = (
-            clip(_hit_text(hit), FIELD_VALUE_MAX - 40 - len(page))[0] + f"\n-# {n} view{'s' if n != 1 else ''}{page}"
-        )
-        embed.add_field(name=safe(name, FIELD_NAME_MAX), value=value, inline=False)
+        value = _hit_value(hit, FIELD_VALUE_MAX - 40 - len(page)) + f"\n-# {n} view{'s' if n != 1 else ''}{page}"
+        embed.add_field(name=_hit_name(number, detail.collection.title, detail.card.id), value=value, inline=False)
     embed.set_footer(text=f"Showing {shown} of {total} · pick a card below to open it")
     return embed
 
