@@ -125,8 +125,8 @@ def scores(vectors: _F32, rows: _Rows, query: _F32) -> _F32:
     if not len(rows):
         return out
     block: _F32 | None = getattr(_buffers, "block", None)
-    if block is None or block.shape[1] != vectors.shape[1]:
-        block = _buffers.block = np.empty((GATHER, vectors.shape[1]), dtype=np.float32)
+    if block is None or block.shape[1] != vectors.shape[1] or block.dtype != vectors.dtype:
+        block = _buffers.block = np.empty((GATHER, vectors.shape[1]), dtype=vectors.dtype)
     for start in range(0, len(rows), GATHER):
         part = rows[start : start + GATHER]
         copied = np.take(vectors, part, axis=0, out=block[: len(part)])

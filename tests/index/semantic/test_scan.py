@@ -157,3 +157,13 @@ def test_exact_scores_in_blocks_are_the_plain_product(count: int) -> None:
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
         chosen = [ids[row] for row in rows.tolist()]
         assert page(chosen, got, 30, 0.0) == page(chosen, want, 30, 0.0)
+
+
+def test_exact_scores_of_float16_vectors_are_their_product() -> None:
+    """The benchmark scores the cache's float16 vectors the same way (a block of their own type)."""
+    _ids, vectors = library(cards=2000)
+    halves = vectors.astype(np.float16)
+    rows = np.arange(0, 2000, 3)
+    got = scan.scores(halves, rows, vectors[5])
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, halves[rows] @ vectors[5], rtol=0, atol=1e-6)
