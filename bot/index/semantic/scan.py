@@ -19,12 +19,25 @@ Up to :data:`EXACT_ROWS` cards (or a filter keeping that few), every card is sco
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CANDIDATES", "DIMENSIONS", "EXACT_ROWS", "MARGIN", "MOST", "fit", "pick", "project", "rows_of"]
+__all__ = [
+    "CANDIDATES",
+    "DIMENSIONS",
+    "EXACT_ROWS",
+    "GATHER",
+    "MARGIN",
+    "MOST",
+    "fit",
+    "pick",
+    "project",
+    "rows_of",
+    "scores",
+]
 
 _F32 = npt.NDArray[np.float32]
 _Rows = npt.NDArray[np.intp]
@@ -44,6 +57,11 @@ MARGIN = 0.12
 MOST = 8192
 #: Rows sampled to fit the basis (every n-th row): enough for a 384 x 384 moment, cheap at any size.
 SAMPLE = 8192
+#: Rows copied at once for exact scoring (:func:`scores`): 512 rows of 384 float32 (768 kB) are still in the cache
+#: when they are multiplied, where one copy of 8,192 rows wrote 12.6 MB to memory and read it back (15 % slower).
+GATHER = 512
+
+_buffers = threading.local()  # one block per thread for :func:`scores` (a fresh 768 kB block costs page faults)
 
 
 def fit(vectors: _F32, dimensions: int = DIMENSIONS) -> _F32:
@@ -90,13 +108,30 @@ def pick(
         chosen = np.arange(len(rough))
     if len(chosen) > MOST:
         order = chosen[np.argsort(-rough[chosen], kind="stable")]
-        sure, rest = order[:MOST], order[MOST:]
+        sure, rest = np.sort(order[:MOST]), order[MOST:]  # read in memory order, not by similarity: faster
         rest = rest[rough[rest] >= floor]  # counted, and ranked, by the first stage's similarity
     else:
         sure, rest = chosen, chosen[:0]
-    scores = np.concatenate([vectors[sure if rows is None else rows[sure]] @ query, rough[rest]])
+    exact = np.concatenate([scores(vectors, sure if rows is None else rows[sure], query), rough[rest]])
     chosen = np.concatenate([sure, rest])
-    return (chosen if rows is None else rows[chosen]), scores
+    return (chosen if rows is None else rows[chosen]), exact
+
+
+def scores(vectors: _F32, rows: _Rows, query: _F32) -> _F32:
+    """``vectors[rows] @ query`` (the same numbers but for the last bit of float32, which a row's place in any
+    product changes), copying :data:`GATHER` rows at a time into a block that stays in the cache instead of all of
+    them into a new matrix."""
+    out = np.empty(len(rows), dtype=np.float32)
+    if not len(rows):
+        return out
+    block: _F32 | None = getattr(_buffers, "block", None)
+    if block is None or block.shape[1] != vectors.shape[1] or block.dtype != vectors.dtype:
+        block = _buffers.block = np.empty((GATHER, vectors.shape[1]), dtype=vectors.dtype)
+    for start in range(0, len(rows), GATHER):
+        part = rows[start : start + GATHER]
+        copied = np.take(vectors, part, axis=0, out=block[: len(part)])
+        np.matmul(copied, query, out=out[start : start + len(part)])
+    return out
 
 
 def _cut(rough: _F32, keep: int) -> float:

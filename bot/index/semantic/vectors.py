@@ -253,7 +253,7 @@ class SemanticIndex:
             return self._matrix @ query
         if len(rows) * 4 > len(self._ids):
             return (self._matrix @ query)[rows]  # a broad filter: one product, then its rows (no copy)
-        return self._matrix[rows] @ query
+        return scan.scores(self._matrix, rows, query)
 
     def _pool_rows(self, among: Sequence[str]) -> _Rows:
         """The rows of the cards of ``among`` this index holds, in its order; remembered for the pools a search

@@ -138,3 +138,32 @@ def test_a_deep_page_is_scored_as_deep_as_it_asks(built: tuple[list[str], np.nda
     assert total == want_total == CARDS
     tail = set(want[-20:])
     assert len(tail & set(got[-20:])) >= 15
+
+
+@pytest.mark.parametrize("count", [0, 1, scan.GATHER, scan.GATHER + 1, 3 * scan.GATHER + 7])
+def test_exact_scores_in_blocks_are_the_plain_product(count: int) -> None:
+    """Scoring the first stage's rows a block at a time gives the numbers of one product over all of them (to the
+    last bit of float32, which a row's place in a product changes anyway) and so the same page and total, in any
+    order of rows, however many."""
+    ids, vectors = library(cards=4000)
+    rng = np.random.default_rng(count)
+    for rows in (
+        rng.choice(len(vectors), count, replace=False),
+        np.sort(rng.choice(len(vectors), count, replace=False)),
+    ):
+        query = vectors[int(rows[0])] if count else vectors[0]
+        got, want = scan.scores(vectors, rows, query), vectors[rows] @ query
+        assert got.shape == want.shape == (count,)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+        chosen = [ids[row] for row in rows.tolist()]
+        assert page(chosen, got, 30, 0.0) == page(chosen, want, 30, 0.0)
+
+
+def test_exact_scores_of_float16_vectors_are_their_product() -> None:
+    """The benchmark scores the cache's float16 vectors the same way (a block of their own type)."""
+    _ids, vectors = library(cards=2000)
+    halves = vectors.astype(np.float16)
+    rows = np.arange(0, 2000, 3)
+    got = scan.scores(halves, rows, vectors[5])
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, halves[rows] @ vectors[5], rtol=0, atol=1e-6)
