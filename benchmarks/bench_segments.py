@@ -53,11 +53,12 @@ def docs(shared: int, servers: int, per_server: int) -> tuple[list[SearchDoc], l
     return synthetic_docs(shared, seed=7, words_seed=7), own, guilds
 
 
-def one_commit(cards: Sequence[SearchDoc]) -> SearchIndex:
-    """The index as main built it: every card in one commit, by the writer's threads."""
+def one_commit(cards: Sequence[SearchDoc], threads: int | None = None) -> SearchIndex:
+    """The index as main built it: every card in one commit, by the writer's threads (one thread: in one segment,
+    in the order given)."""
     index = tantivy.Index(schema())
     register(index)
-    threads = _writer_threads()
+    threads = threads or _writer_threads()
     writer = index.writer(heap_size=_WRITER_HEAP_PER_THREAD * threads, num_threads=threads)
     for doc in cards:
         writer.add_json(_doc_json(doc))

@@ -12,10 +12,9 @@ import pytest
 import tantivy
 
 from benchmarks.bench_search_index import query_sets, synthetic_docs
+from benchmarks.bench_segments import one_commit
 from bot.cards.library import audience_of_key, qualify
 from bot.index.search import SearchDoc, SearchIndex, SearchPage, audience_terms
-from bot.index.search.analysis import register, schema
-from bot.index.search.index import _doc_json
 
 SERVERS = (1001, 1002)
 #: What a direct message, a server without a deck and each server with one search with.
@@ -55,16 +54,7 @@ def docs() -> list[SearchDoc]:
 
 def plain(docs: Sequence[SearchDoc]) -> SearchIndex:
     """The reference: every card in one segment, in library order (one writer thread, one commit)."""
-    index = tantivy.Index(schema())
-    register(index)
-    writer = index.writer(heap_size=50_000_000, num_threads=1)
-    for doc in docs:
-        writer.add_json(_doc_json(doc))
-    writer.commit()
-    writer.wait_merging_threads()
-    index.config_reader(reload_policy="Manual")
-    index.reload()
-    return SearchIndex(index, schema())
+    return one_commit(docs, threads=1)
 
 
 def segment_kinds(search: SearchIndex) -> list[set[str]]:
