@@ -95,6 +95,13 @@ def test_no_segment_holds_both_shared_and_servers_cards(docs: list[SearchDoc], t
         updated = built.updated(remove, add)
         assert all(len(k) == 1 for k in segment_kinds(updated)), segment_kinds(updated)
         assert len(updated) == len(built) - 2 + 2
+        # A server's moderator editing one card (servers' cards only: one commit).
+        own = next(d for d in add if d.audience != "shared")
+        edited = dataclasses.replace(own, text="Edited by the course's moderator.")
+        again = updated.updated([edited.card_id], [edited])
+        assert all(len(k) == 1 for k in segment_kinds(again)), segment_kinds(again)
+        found = again.search("edited moderator", audiences=audience_terms(int(own.audience)))
+        assert [h.card_id for h in found.hits] == [edited.card_id]
 
 
 def audience_of(card_id: str) -> str:

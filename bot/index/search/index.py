@@ -135,28 +135,33 @@ def _write(
 ) -> int:
     """Delete the cards ``remove`` and add ``docs``; the number of documents added.
 
-    The shared library's cards are committed first, the servers' own cards after them by a writer of their own,
-    so that no tantivy segment holds both. A search as a server with a deck of its own requires its audience
-    filter (``shared`` or the server) beside the query, a union tantivy checks document by document: in a
-    segment of shared cards only the server's term has no postings, and the filter is the one ``shared`` term of
-    today's library; in a segment of servers' cards, ``shared`` has none and the filter is the server's own few
-    cards, which lead the intersection. Mixed in the same segments, every server's search paid for every other
-    server's cards (docs/performance.md, "Every server its own decks"). Scores do not change: tantivy's BM25
-    statistics are the whole searcher's. The servers' writer has half the threads (so half the segments): the
-    segments of a first build stay fewer than the 8 of one size that tantivy's merge policy would merge into one
-    again (4 + 2 at most).
+    The shared library's cards are committed first, the servers' own cards after them by a writer of their own
+    (one commit when there are only servers' cards), so that no tantivy segment holds both. A search as a server
+    with a deck of its own requires its audience filter (``shared`` or the server) beside the query, a union
+    tantivy checks document by document: in a segment of shared cards only the server's term has no postings,
+    and the filter is the one ``shared`` term of today's library; in a segment of servers' cards, ``shared`` has
+    none and the filter is the server's own few cards, which lead the intersection. Mixed in the same segments,
+    every server's search paid for every other server's cards (docs/performance.md, "Every server its own
+    decks"). Scores do not change: tantivy's BM25 statistics are the whole searcher's. The servers' writer has
+    half the threads (so half the segments): the segments of a first build stay fewer than the 8 of one size that
+    tantivy's merge policy would merge into one again (4 + 2 at most).
     """
     writer = index.writer(heap_size=heap, num_threads=threads)
     for card_id in remove:
         writer.delete_documents_by_term("card_id", card_id)
     servers: list[str] = []
-    count = 0
+    shared = 0
     for doc in docs:
         if doc.audience == SHARED_AUDIENCE:
             writer.add_json(_doc_json(doc))
+            shared += 1
         else:
             servers.append(_doc_json(doc))
-        count += 1
+    count = shared + len(servers)
+    if not shared:  # servers' cards only (a server's moderator's edit): one commit, as before
+        for doc_json in servers:
+            writer.add_json(doc_json)
+        servers = []
     writer.commit()
     writer.wait_merging_threads()
     if servers:
