@@ -23,7 +23,7 @@ import tantivy
 from bot.index.search import query as q
 from bot.index.search import store
 from bot.index.search.analysis import Parsed, Word, parse, register, schema
-from bot.index.search.model import Hit, SearchDoc, SearchPage
+from bot.index.search.model import SHARED_AUDIENCE, Hit, SearchDoc, SearchPage
 from bot.index.search.snippets import Highlighter, Snippet, card_label
 from bot.util.text import topic_key
 
@@ -125,16 +125,52 @@ def _writer_threads() -> int:
 
 
 def _fill(index: tantivy.Index, docs: Iterable[SearchDoc]) -> int:
-    """Add ``docs`` to a new ``index`` and commit; the number of documents added."""
+    """Add ``docs`` to a new ``index`` and commit; the number of documents added (see :func:`_write`)."""
     threads = _writer_threads()
-    writer = index.writer(heap_size=_WRITER_HEAP_PER_THREAD * threads, num_threads=threads)
-    add = writer.add_json
-    count = 0
+    return _write(index, docs, threads=threads, heap=_WRITER_HEAP_PER_THREAD * threads)
+
+
+def _write(
+    index: tantivy.Index, docs: Iterable[SearchDoc], *, threads: int, heap: int, remove: Iterable[str] = ()
+) -> int:
+    """Delete the cards ``remove`` and add ``docs``; the number of documents added.
+
+    The shared library's cards are committed first, the servers' own cards after them by a writer of their own
+    (one commit when there are only servers' cards), so that no tantivy segment holds both. A search as a server
+    with a deck of its own requires its audience filter (``shared`` or the server) beside the query, a union
+    tantivy checks document by document: in a segment of shared cards only the server's term has no postings,
+    and the filter is the one ``shared`` term of today's library; in a segment of servers' cards, ``shared`` has
+    none and the filter is the server's own few cards, which lead the intersection. Mixed in the same segments,
+    every server's search paid for every other server's cards (docs/performance.md, "Every server its own
+    decks"). Scores do not change: tantivy's BM25 statistics are the whole searcher's. The servers' writer has
+    half the threads (so half the segments): the segments of a first build stay fewer than the 8 of one size that
+    tantivy's merge policy would merge into one again (4 + 2 at most).
+    """
+    writer = index.writer(heap_size=heap, num_threads=threads)
+    for card_id in remove:
+        writer.delete_documents_by_term("card_id", card_id)
+    servers: list[str] = []
+    shared = 0
     for doc in docs:
-        add(_doc_json(doc))
-        count += 1
+        if doc.audience == SHARED_AUDIENCE:
+            writer.add_json(_doc_json(doc))
+            shared += 1
+        else:
+            servers.append(_doc_json(doc))
+    count = shared + len(servers)
+    if not shared:  # servers' cards only (a server's moderator's edit): one commit, as before
+        for doc_json in servers:
+            writer.add_json(doc_json)
+        servers = []
     writer.commit()
     writer.wait_merging_threads()
+    if servers:
+        threads = max(1, threads // 2)
+        writer = index.writer(heap_size=max(heap // 2, _UPDATE_HEAP), num_threads=threads)
+        for doc_json in servers:
+            writer.add_json(doc_json)
+        writer.commit()
+        writer.wait_merging_threads()
     return count
 
 
@@ -344,7 +380,8 @@ class SearchIndex:
         """A new index object without the cards ``remove`` and with ``add``; this one keeps answering as before.
 
         Give a changed card's id in ``remove`` and its new document in ``add``. The same tantivy index is
-        updated (one commit), so only the latest index of a lineage can be updated: StaleIndexError otherwise,
+        updated (one commit, two when both shared and servers' cards are added), so only the latest index of a
+        lineage can be updated: StaleIndexError otherwise,
         and after an update that failed half-way. A persisted index records ``digest`` as the library it now
         reflects; it is marked as reflecting none while the commit is in progress.
         """
@@ -378,17 +415,13 @@ class SearchIndex:
         return SearchIndex(self._index, self._schema, lineage=self._lineage, deleted=self._deleted, digest=digest)
 
     def _committed(self, remove: list[str], docs: list[SearchDoc], digest: str | None) -> SearchIndex:
-        """Delete ``remove`` and add ``docs`` in one commit; a persisted index reflects no library meanwhile."""
+        """Delete ``remove`` and add ``docs``; a persisted index reflects no library meanwhile."""
         lineage = self._lineage
         if lineage.directory is not None:
             store.write_meta(lineage.directory, store.meta(-1, self._deleted, None, lineage.id))
-        writer = self._index.writer(heap_size=_UPDATE_HEAP, num_threads=1)
-        for card_id in remove:
-            writer.delete_documents_by_term("card_id", card_id)
-        for doc in docs:
-            writer.add_json(_doc_json(doc))
-        writer.commit()
-        writer.wait_merging_threads()
+        # In two commits (shared cards, then servers' cards: see _write); this object's searcher sees neither,
+        # and a persisted index reflects no library until both are done.
+        _write(self._index, docs, threads=1, heap=_UPDATE_HEAP, remove=remove)
         self._index.reload()
         count = self._index.searcher().num_docs
         deleted = self._deleted + self._count + len(docs) - count

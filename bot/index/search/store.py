@@ -19,8 +19,9 @@ from tantivy.tantivy import __version__ as TANTIVY_VERSION
 
 from bot.util.files import atomic_write_bytes
 
-#: Bump when the schema or the analyzers change: :meth:`SearchIndex.open` then refuses old indexes.
-INDEX_FORMAT = 1
+#: Bump when the schema, the analyzers or the layout of documents in segments change: :meth:`SearchIndex.open`
+#: then refuses old indexes. 2: shared cards and servers' own cards in segments apart (see ``index._write``).
+INDEX_FORMAT = 2
 META_FILE = "factdeck-search.json"
 
 Meta = dict[str, object]
