@@ -63,7 +63,13 @@ log = logging.getLogger(__name__)
 
 
 class Picker:
-    """Uniform random picks over pools of card ids, with pools per topic and collection built once."""
+    """Uniform random picks over pools of card ids, with pools per topic and collection built once.
+
+    The topic pools hold the shared cards only: a server's own cards of a topic are found in its deck when that
+    server first picks by topic (see :meth:`visible_pool`), and kept for the :data:`OWN_VOCABULARIES` servers that
+    did so last. Held for every server, a thousand decks' topics (each deck with topics of its own) were a pool and
+    a key string each for the snapshot's life.
+    """
 
     def __init__(self, library: Library, pools: Pools | None = None) -> None:
         """The pools of ``library``: computed, or taken from ``pools`` (read back from the cache, same library)."""
@@ -81,10 +87,12 @@ class Picker:
         by_topic: dict[str, list[str]] = {}
         by_collection: dict[str, list[str]] = {}
         keys: dict[str, str] = {}  # topic as written -> its key: a library has few distinct topics
-        for card_id, card in library.cards.items():
-            for topic in {keys.get(t) or keys.setdefault(t, topic_key(t)) for t in card.topics}:
-                by_topic.setdefault(topic, []).append(card_id)
-            by_collection.setdefault(library.card_collection[card_id], []).append(card_id)
+        cards = library.cards
+        for card_id, collection in library.card_collection.items():
+            if _shared(card_id):  # a server's cards are not decoded: their topics are found when it picks by one
+                for topic in {keys.get(t) or keys.setdefault(t, topic_key(t)) for t in cards[card_id].topics}:
+                    by_topic.setdefault(topic, []).append(card_id)
+            by_collection.setdefault(collection, []).append(card_id)
         self.by_topic = {k: tuple(v) for k, v in by_topic.items()}
         self.by_collection = {k: tuple(v) for k, v in by_collection.items()}
 
@@ -106,13 +114,13 @@ class Picker:
             for card_id in touched:
                 card = lib.cards.get(card_id)
                 if card is not None:
-                    for topic in {topic_key(t) for t in card.topics}:
+                    for topic in {topic_key(t) for t in card.topics} if _shared(card_id) else ():
                         topics.setdefault(topic, [])
                     collections.setdefault(lib.card_collection[card_id], [])
         for card_id in touched:
             card = library.cards.get(card_id)
             if card is not None:
-                for topic in {topic_key(t) for t in card.topics}:
+                for topic in {topic_key(t) for t in card.topics} if _shared(card_id) else ():
                     topics[topic].append(card_id)
                 collections[library.card_collection[card_id]].append(card_id)
         position: dict[str, int] = {}
@@ -158,14 +166,41 @@ class Picker:
         #: Whether any card belongs to a server; without, every pool is visible to everyone as it is.
         self.mixed = bool(library.audiences())
         self._parts: OrderedDict[tuple[str | None, str | None], dict[Audience, tuple[str, ...]]] = OrderedDict()
+        self._library = library
+        #: Each server's own topic pools (by topic key), for the servers that picked by topic last.
+        self._own_topics: OrderedDict[int, dict[str, tuple[str, ...]]] = OrderedDict()
+
+    def own_topic_pool(self, server: int, topic: str) -> tuple[str, ...]:
+        """Server ``server``'s own cards with the topic ``topic`` (a topic key), in deck order."""
+        with self._lock:
+            pools = self._own_topics.get(server)
+            if pools is not None:
+                self._own_topics.move_to_end(server)
+        if pools is None:
+            pools = _own_topic_pools(self._library, server)
+            with self._lock:
+                self._own_topics[server] = pools
+                while len(self._own_topics) > OWN_VOCABULARIES:
+                    self._own_topics.popitem(last=False)
+        return pools.get(topic, ())
 
     def visible_pool(self, topic: str | None, collection: str | None, viewer: Audience) -> Sequence[str]:
         """The pool for these filters, kept to the cards a reader in server ``viewer`` (None: a direct message)
         may see: the shared ones, then the server's own. Each pool is split by audience once (then cached)."""
         pool = self.pool(topic, collection)
-        if not self.mixed or not pool:
+        if not self.mixed:
             return pool
-        key = (topic_key(topic) if topic is not None else None, collection)
+        if topic is not None:  # the topic pools hold the shared cards: the viewer's own are found in its deck
+            own: Sequence[str] = self.own_topic_pool(viewer, topic_key(topic)) if viewer is not None else ()
+            if own and collection is not None:
+                members = set(self.by_collection.get(collection, ()))
+                own = tuple(c for c in own if c in members)
+            if not own:
+                return pool
+            return Joined(pool, own) if pool else own
+        if not pool:
+            return pool
+        key = (None, collection)
         with self._lock:
             parts = self._parts.get(key)
             if parts is not None:
@@ -202,6 +237,23 @@ class Picker:
             if candidate not in avoid:
                 return candidate, False
         return pool[rng.randrange(size)], True
+
+
+def _own_topic_pools(library: Library, server: int) -> dict[str, tuple[str, ...]]:
+    """Server ``server``'s own served cards by topic key, each pool in deck order (its files in library order)."""
+    found: dict[str, list[str]] = {}
+    card_collection = library.card_collection
+    for loaded in _files_of(library, (server,)).get(server, ()):
+        served = _served_collection(library, loaded)
+        if served is None:
+            continue
+        cards = loaded.card_file.cards
+        keys = loaded.keys or tuple(loaded.key(card.id) for card in cards)
+        for key, card in zip(keys, cards, strict=True):
+            if card_collection.get(key) == served:
+                for topic in {topic_key(t) for t in card.topics}:
+                    found.setdefault(topic, []).append(key)
+    return {topic: tuple(keys) for topic, keys in found.items()}
 
 
 def _split_by_audience(pool: Sequence[str]) -> dict[Audience, tuple[str, ...]]:

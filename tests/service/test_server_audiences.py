@@ -91,3 +91,20 @@ def test_a_moderators_new_topic_completes_in_their_server_and_nowhere_else(tmp_p
     assert service.topics("quoll", viewer=None) == []
     assert service.topics("bio", viewer=2) == ["mole biology"]
     assert service.pool(topic="quoll habits", viewer=1) == ("course-002@1",)
+    assert service.pool(topic="quoll habits", viewer=2) == ()
+    assert service.pool(topic="quoll habits", collection="course", viewer=1) == ("course-002@1",)
+
+
+def test_a_random_card_by_topic_draws_from_the_shared_cards_and_the_servers_own_only(tmp_path: Path) -> None:
+    _with_topics(tmp_path / "shared.yml", "shared", [("Owls hunt at night.", "night")])
+    _with_topics(tmp_path / "servers" / "1" / "course.yml", "course", [("Bats hunt at night.", "night")])
+    _with_topics(tmp_path / "servers" / "2" / "course.yml", "course", [("Moles dig at night.", "night")])
+    service = CardService(load_library(tmp_path))
+    assert service.pool(topic="Night", viewer=1) == ("shared-001", "course-001@1")
+    assert service.pool(topic="night", viewer=2) == ("shared-001", "course-001@2")
+    assert service.pool(topic="night", viewer=3) == ("shared-001",)
+    assert service.pool(topic="night", viewer=None) == ("shared-001",)
+    assert service.pool(topic="night", collection="course", viewer=1) == ("course-001@1",)
+    assert service.pool(topic="night", collection="shared", viewer=1) == ("shared-001",)
+    picks = [service.random(topic="night", viewer=1).detail for _ in range(60)]
+    assert {d.card.id for d in picks if d is not None} == {"shared-001", "course-001@1"}
