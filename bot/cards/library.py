@@ -20,12 +20,11 @@ import itertools
 import logging
 import multiprocessing
 import os
-import re
 import stat as _stat
 import struct
 import threading
 import zlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, ValuesView
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -146,9 +145,9 @@ PACK_LEVEL = 1
 #: most 32 KB, and a block of cards is about 6 KB.
 DICTIONARY_WORDS = 2_500
 DICTIONARY_BYTES = 20_000
-#: How many shared cards the preset dictionary's words are counted in (spread over the library).
-DICTIONARY_CARDS = 4_000
-_WORD = re.compile(r"\w+")
+#: How many shared cards the preset dictionary's words are counted in, spread over the library (about 20 ms at a
+#: start; 4,000 cards took 65 ms for a deck 1 % smaller).
+DICTIONARY_CARDS = 1_000
 #: The card format's keys, at the end of every preset dictionary (the nearest, cheapest to refer to).
 _FORMAT_WORDS = " ".join((*model.CARD_KEYS, *model.SOURCE_KEYS)).encode()
 _dictionary: bytes | None = None
@@ -170,11 +169,8 @@ def offer_dictionary(texts: Iterable[str]) -> None:
     with _dictionary_lock:
         if _dictionary is not None:
             return
-        counts: dict[str, int] = {}
-        for text in texts:
-            for word in _WORD.findall(text):
-                counts[word] = counts.get(word, 0) + 1
-        common = sorted(counts, key=lambda w: (-counts[w], w))[:DICTIONARY_WORDS]
+        # Words as they stand in the text, punctuation and all: what the packed text repeats.
+        common = [word for word, _n in Counter(" ".join(texts).split()).most_common(DICTIONARY_WORDS)]
         _dictionary = " ".join(reversed(common)).encode()[-DICTIONARY_BYTES:] + b" " + _FORMAT_WORDS
 
 
