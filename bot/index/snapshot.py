@@ -239,9 +239,9 @@ class Picker:
         return pool[rng.randrange(size)], True
 
 
-def _own_topic_pools(library: Library, server: int) -> dict[str, tuple[str, ...]]:
-    """Server ``server``'s own served cards by topic key, each pool in deck order (its files in library order)."""
-    found: dict[str, list[str]] = {}
+def _own_cards(library: Library, server: int) -> Iterator[tuple[str, list[tuple[str, Card]]]]:
+    """Server ``server``'s own served collections, each with its served cards (key, card), in deck order (its
+    files in library order): each of its files decoded once."""
     card_collection = library.card_collection
     for loaded in _files_of(library, (server,)).get(server, ()):
         served = _served_collection(library, loaded)
@@ -249,10 +249,16 @@ def _own_topic_pools(library: Library, server: int) -> dict[str, tuple[str, ...]
             continue
         cards = loaded.card_file.cards
         keys = loaded.keys or tuple(loaded.key(card.id) for card in cards)
-        for key, card in zip(keys, cards, strict=True):
-            if card_collection.get(key) == served:
-                for topic in {topic_key(t) for t in card.topics}:
-                    found.setdefault(topic, []).append(key)
+        yield served, [(key, card) for key, card in zip(keys, cards, strict=True) if card_collection.get(key) == served]
+
+
+def _own_topic_pools(library: Library, server: int) -> dict[str, tuple[str, ...]]:
+    """Server ``server``'s own served cards by topic key, each pool in deck order."""
+    found: dict[str, list[str]] = {}
+    for _collection, cards in _own_cards(library, server):
+        for key, card in cards:
+            for topic in {topic_key(t) for t in card.topics}:
+                found.setdefault(topic, []).append(key)
     return {topic: tuple(keys) for topic, keys in found.items()}
 
 
@@ -427,19 +433,12 @@ def _own_vocabulary(library: Library, picker: Picker, server: int) -> OwnVocabul
     "Title (id)", weighted by their number of served cards)."""
     topics: dict[str, int] = {}
     names: dict[str, int] = {}
-    card_collection = library.card_collection
-    for loaded in _files_of(library, (server,)).get(server, ()):
-        served = _served_collection(library, loaded)
-        if served is None:
-            continue
+    for served, cards in _own_cards(library, server):
         collection = library.collections[served]
         names[f"{collection.title} ({collection.id})"] = len(picker.by_collection.get(served, ()))
-        cards = loaded.card_file.cards
-        keys = loaded.keys or tuple(loaded.key(card.id) for card in cards)
-        for key, card in zip(keys, cards, strict=True):
-            if card_collection.get(key) == served:
-                for topic in card.topics:
-                    topics[topic] = topics.get(topic, 0) + 1
+        for _key, card in cards:
+            for topic in card.topics:
+                topics[topic] = topics.get(topic, 0) + 1
     return OwnVocabulary(Vocabulary(topics), Vocabulary(names))
 
 
