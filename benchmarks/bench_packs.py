@@ -3,14 +3,17 @@
 A bot serving a thousand servers keeps each server's card file compressed and decodes a card when that server reads
 it (a search hit, a card shown). Main decoded the whole file for one card; the library now packs it in blocks of
 ``BLOCK_CARDS`` cards, each compressed on its own. This measures, on the synthetic server decks ``bench_decks``
-writes (100 cards of about 1,000 characters each), every option beside main's way in the same run:
+writes (100 cards of 400-700 characters each, words of the shared library's vocabulary), every option beside main's
+way in the same run:
 
 * **whole file** (main's way, the baseline): zlib level 1 over the file's MessagePack; a card read decompresses and
   decodes every card;
-* **blocks of 1, 4, 8 and 16 cards**, each compressed on its own (zlib level 1), with or without a preset
-  dictionary (``zdict``: the card format's keys and common values, shared by the process);
-* **the library's format** (``bot.cards.library``: blocks of ``BLOCK_CARDS`` in one stream flushed after each, so a
-  block is decompressed on its own): ``LoadedFile.served_card`` and ``LoadedFile.served`` as the bot calls them.
+* **blocks of 1, 4, 8 and 16 cards**, each compressed on its own (zlib level 1 or 6), with no preset dictionary,
+  with one of the card format's keys and common values, or with the library's (``offer_dictionary``: the shared
+  cards' most frequent words, then the format's keys; here the words of a shared library of the same vocabulary);
+* **the library's format** (``bot.cards.library``: blocks of ``BLOCK_CARDS``, each a deflate stream of its own at
+  ``PACK_LEVEL`` with the process's dictionary): ``LoadedFile.served_card`` and ``LoadedFile.served`` as the bot
+  calls them.
 
 For each: the median time to read one card (a random card of a random file), the packed bytes per file (and their
 ratio to main's, which memory pays for: a thousand servers' decks), and the time to pack a file (a restart packs
@@ -33,7 +36,17 @@ from pathlib import Path
 import msgspec
 
 from benchmarks.bench_decks import write_server_deck
-from bot.cards.library import BLOCK_CARDS, LoadedFile, parse_bytes, qualify
+from benchmarks.bench_search_index import synthetic_docs
+from bot.cards import library as library_module
+from bot.cards.library import (
+    BLOCK_CARDS,
+    DICTIONARY_CARDS,
+    PACK_LEVEL,
+    LoadedFile,
+    offer_dictionary,
+    parse_bytes,
+    qualify,
+)
 from bot.cards.model import CARD_KEYS, SOURCE_KEYS, Card, CardFile
 
 GUILD = 10**17
@@ -91,11 +104,11 @@ def read_whole(packed: bytes, position: int) -> Card:
     return tuple(_served(card) for card in written.cards)[position]
 
 
-def blocks(card_file: CardFile, size: int, zdict: bytes | None) -> list[bytes]:
+def blocks(card_file: CardFile, size: int, zdict: bytes | None, level: int = 1) -> list[bytes]:
     raw = _RAW_FILE.decode(_ENCODER.encode(card_file))
     out = []
     for start in range(0, len(raw.cards), size):
-        squeeze = zlib.compressobj(1, zlib.DEFLATED, -15, **({"zdict": zdict} if zdict else {}))
+        squeeze = zlib.compressobj(level, zlib.DEFLATED, -15, **({"zdict": zdict} if zdict else {}))
         out.append(squeeze.compress(_ENCODER.encode(raw.cards[start : start + size])) + squeeze.flush())
     return out
 
@@ -107,6 +120,9 @@ def read_block(packed: list[bytes], position: int, size: int, zdict: bytes | Non
 
 def main(args: argparse.Namespace) -> None:
     files = decks(args.files, args.per_server)
+    # The library's dictionary, as a load offers it: the words of the shared cards (bench_decks' shared library).
+    offer_dictionary(doc.text for doc in synthetic_docs(DICTIONARY_CARDS, seed=7, words_seed=7))
+    words = library_module._zdict()
     rng = random.Random(3)
     reads = [(rng.randrange(len(files)), rng.randrange(args.per_server)) for _ in range(args.reads)]
     packs = [(n,) for n in range(len(files))] * 5
@@ -128,21 +144,25 @@ def main(args: argparse.Namespace) -> None:
         baseline_bytes,
         _median_us(lambda f: whole_file(files[f]), packs),
     )
-    for zdict in (None, ZDICT):
+    options = [(None, "", 1), (ZDICT, ", keys zdict", 1), (None, "", 6), (words, ", the library's zdict", 1)]
+    options.append((words, ", the library's zdict", 6))
+    for zdict, name, level in options:
         for size in (1, 4, 8, 16):
-            packed = [blocks(f, size, zdict) for f in files]
+            packed = [blocks(f, size, zdict, level) for f in files]
             nbytes = statistics.mean(sum(len(b) + 33 for b in p) for p in packed)  # + a bytes object's header each
             read_us = _median_us(
                 lambda f, p, packed=packed, size=size, zdict=zdict: read_block(packed[f], p, size, zdict), reads
             )
-            pack_us = _median_us(lambda f, size=size, zdict=zdict: blocks(files[f], size, zdict), packs)
-            row(f"blocks of {size}{', zdict' if zdict else ''}", read_us, nbytes, pack_us)
+            pack_us = _median_us(
+                lambda f, size=size, zdict=zdict, level=level: blocks(files[f], size, zdict, level), packs
+            )
+            row(f"blocks of {size}, level {level}{name}", read_us, nbytes, pack_us)
     loaded = [LoadedFile(Path(f"course-{n}.yml"), "", f, (), GUILD) for n, f in enumerate(files)]
     keys = [(loaded[f], qualify(files[f].cards[p].id, GUILD)) for f, p in reads]
     read_us = _median_us(lambda file, key: file.served_card(key), keys)
     pack_us = _median_us(lambda f: LoadedFile(Path("x.yml"), "", files[f], (), GUILD), packs)
     nbytes = statistics.mean(len(f.content) for f in loaded if isinstance(f.content, bytes))
-    row(f"the library (blocks of {BLOCK_CARDS}, one stream)", read_us, nbytes, pack_us)
+    row(f"the library (blocks of {BLOCK_CARDS}, level {PACK_LEVEL})", read_us, nbytes, pack_us)
     whole_us = _median_us(lambda f: loaded[f].served, packs)
     print(f"\nthe library, a whole file read (served, for curation, export, a collection's page): {whole_us:.0f} us")
     assert all(

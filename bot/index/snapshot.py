@@ -63,7 +63,13 @@ log = logging.getLogger(__name__)
 
 
 class Picker:
-    """Uniform random picks over pools of card ids, with pools per topic and collection built once."""
+    """Uniform random picks over pools of card ids, with pools per topic and collection built once.
+
+    The topic pools hold the shared cards only: a server's own cards of a topic are found in its deck when that
+    server first picks by topic (see :meth:`visible_pool`), and kept for the :data:`OWN_VOCABULARIES` servers that
+    did so last. Held for every server, a thousand decks' topics (each deck with topics of its own) were a pool and
+    a key string each for the snapshot's life.
+    """
 
     def __init__(self, library: Library, pools: Pools | None = None) -> None:
         """The pools of ``library``: computed, or taken from ``pools`` (read back from the cache, same library)."""
@@ -81,10 +87,12 @@ class Picker:
         by_topic: dict[str, list[str]] = {}
         by_collection: dict[str, list[str]] = {}
         keys: dict[str, str] = {}  # topic as written -> its key: a library has few distinct topics
-        for card_id, card in library.cards.items():
-            for topic in {keys.get(t) or keys.setdefault(t, topic_key(t)) for t in card.topics}:
-                by_topic.setdefault(topic, []).append(card_id)
-            by_collection.setdefault(library.card_collection[card_id], []).append(card_id)
+        cards = library.cards
+        for card_id, collection in library.card_collection.items():
+            if _shared(card_id):  # a server's cards are not decoded: their topics are found when it picks by one
+                for topic in {keys.get(t) or keys.setdefault(t, topic_key(t)) for t in cards[card_id].topics}:
+                    by_topic.setdefault(topic, []).append(card_id)
+            by_collection.setdefault(collection, []).append(card_id)
         self.by_topic = {k: tuple(v) for k, v in by_topic.items()}
         self.by_collection = {k: tuple(v) for k, v in by_collection.items()}
 
@@ -106,13 +114,13 @@ class Picker:
             for card_id in touched:
                 card = lib.cards.get(card_id)
                 if card is not None:
-                    for topic in {topic_key(t) for t in card.topics}:
+                    for topic in {topic_key(t) for t in card.topics} if _shared(card_id) else ():
                         topics.setdefault(topic, [])
                     collections.setdefault(lib.card_collection[card_id], [])
         for card_id in touched:
             card = library.cards.get(card_id)
             if card is not None:
-                for topic in {topic_key(t) for t in card.topics}:
+                for topic in {topic_key(t) for t in card.topics} if _shared(card_id) else ():
                     topics[topic].append(card_id)
                 collections[library.card_collection[card_id]].append(card_id)
         position: dict[str, int] = {}
@@ -158,14 +166,41 @@ class Picker:
         #: Whether any card belongs to a server; without, every pool is visible to everyone as it is.
         self.mixed = bool(library.audiences())
         self._parts: OrderedDict[tuple[str | None, str | None], dict[Audience, tuple[str, ...]]] = OrderedDict()
+        self._library = library
+        #: Each server's own topic pools (by topic key), for the servers that picked by topic last.
+        self._own_topics: OrderedDict[int, dict[str, tuple[str, ...]]] = OrderedDict()
+
+    def own_topic_pool(self, server: int, topic: str) -> tuple[str, ...]:
+        """Server ``server``'s own cards with the topic ``topic`` (a topic key), in deck order."""
+        with self._lock:
+            pools = self._own_topics.get(server)
+            if pools is not None:
+                self._own_topics.move_to_end(server)
+        if pools is None:
+            pools = _own_topic_pools(self._library, server)
+            with self._lock:
+                self._own_topics[server] = pools
+                while len(self._own_topics) > OWN_VOCABULARIES:
+                    self._own_topics.popitem(last=False)
+        return pools.get(topic, ())
 
     def visible_pool(self, topic: str | None, collection: str | None, viewer: Audience) -> Sequence[str]:
         """The pool for these filters, kept to the cards a reader in server ``viewer`` (None: a direct message)
         may see: the shared ones, then the server's own. Each pool is split by audience once (then cached)."""
         pool = self.pool(topic, collection)
-        if not self.mixed or not pool:
+        if not self.mixed:
             return pool
-        key = (topic_key(topic) if topic is not None else None, collection)
+        if topic is not None:  # the topic pools hold the shared cards: the viewer's own are found in its deck
+            own: Sequence[str] = self.own_topic_pool(viewer, topic_key(topic)) if viewer is not None else ()
+            if own and collection is not None:
+                members = set(self.by_collection.get(collection, ()))
+                own = tuple(c for c in own if c in members)
+            if not own:
+                return pool
+            return Joined(pool, own) if pool else own
+        if not pool:
+            return pool
+        key = (None, collection)
         with self._lock:
             parts = self._parts.get(key)
             if parts is not None:
@@ -202,6 +237,29 @@ class Picker:
             if candidate not in avoid:
                 return candidate, False
         return pool[rng.randrange(size)], True
+
+
+def _own_cards(library: Library, server: int) -> Iterator[tuple[str, list[tuple[str, Card]]]]:
+    """Server ``server``'s own served collections, each with its served cards (key, card), in deck order (its
+    files in library order): each of its files decoded once."""
+    card_collection = library.card_collection
+    for loaded in _files_of(library, (server,)).get(server, ()):
+        served = _served_collection(library, loaded)
+        if served is None:
+            continue
+        cards = loaded.card_file.cards
+        keys = loaded.keys or tuple(loaded.key(card.id) for card in cards)
+        yield served, [(key, card) for key, card in zip(keys, cards, strict=True) if card_collection.get(key) == served]
+
+
+def _own_topic_pools(library: Library, server: int) -> dict[str, tuple[str, ...]]:
+    """Server ``server``'s own served cards by topic key, each pool in deck order."""
+    found: dict[str, list[str]] = {}
+    for _collection, cards in _own_cards(library, server):
+        for key, card in cards:
+            for topic in {topic_key(t) for t in card.topics}:
+                found.setdefault(topic, []).append(key)
+    return {topic: tuple(keys) for topic, keys in found.items()}
 
 
 def _split_by_audience(pool: Sequence[str]) -> dict[Audience, tuple[str, ...]]:
@@ -260,9 +318,10 @@ class Snapshot:
     topics: Vocabulary
     collection_names: Vocabulary
     picker: Picker = field(repr=False)
-    #: Each server's own topics and collection names (``topics`` and ``collection_names`` are the shared ones).
-    server_topics: dict[int, Vocabulary] = field(default_factory=dict, repr=False)
-    server_collection_names: dict[int, Vocabulary] = field(default_factory=dict, repr=False)
+    #: Each server's own topics and collection names (``topics`` and ``collection_names`` are the shared ones),
+    #: built when that server first completes one (None: none built yet; a derived snapshot hands on those of
+    #: the servers its update left alone).
+    own_vocabularies: OwnVocabularies | None = field(default=None, repr=False, compare=False)
     #: Where each card file's references are cached (None: no cache folder): a server's own citation index is
     #: built from them when that server first cites.
     refs_dir: Path | None = field(default=None, repr=False)
@@ -277,6 +336,8 @@ class Snapshot:
         extract = functools.partial(_references_of_card, self.library)
         object.__setattr__(self, "cited", AudienceCitations(self.citations, own, extract))
         object.__setattr__(self, "decks", frozenset(self.library.audiences()))
+        if self.own_vocabularies is None:
+            object.__setattr__(self, "own_vocabularies", OwnVocabularies(self.library, self.picker))
 
     def audiences_for(self, viewer: Audience) -> tuple[str, ...]:
         """The search index's audiences a reader in server ``viewer`` sees (see :func:`audience_terms`): a server
@@ -286,13 +347,99 @@ class Snapshot:
 
     def topics_for(self, viewer: Audience) -> tuple[Vocabulary, ...]:
         """The topic vocabularies a reader in server ``viewer`` completes from: the server's own, then the shared."""
-        own = self.server_topics.get(viewer) if viewer is not None else None
-        return (own, self.topics) if own is not None else (self.topics,)
+        own = self._own(viewer)
+        return (own.topics, self.topics) if own is not None else (self.topics,)
 
     def collection_names_for(self, viewer: Audience) -> tuple[Vocabulary, ...]:
         """The collection names a reader in server ``viewer`` completes from: the server's own, then the shared."""
-        own = self.server_collection_names.get(viewer) if viewer is not None else None
-        return (own, self.collection_names) if own is not None else (self.collection_names,)
+        own = self._own(viewer)
+        return (own.collection_names, self.collection_names) if own is not None else (self.collection_names,)
+
+    def _own(self, viewer: Audience) -> OwnVocabulary | None:
+        if viewer is None or viewer not in self.decks or self.own_vocabularies is None:
+            return None
+        return self.own_vocabularies.of(viewer)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnVocabulary:
+    """One server's own topics and collection names for autocomplete."""
+
+    topics: Vocabulary
+    collection_names: Vocabulary
+
+
+#: How many servers' own vocabularies a snapshot keeps built (see :class:`OwnVocabularies`).
+OWN_VOCABULARIES = 128
+
+
+class OwnVocabularies:
+    """Each server's own topics and collection names, built from its card files when that server first completes
+    a topic or a collection (or is told "did you mean"), and kept for the :data:`OWN_VOCABULARIES` servers that did
+    so last. Thread-safe: completions run in worker threads.
+
+    Built for every server at a start, they were a dict of topic weights and two vocabularies per server held for
+    as long as the snapshot (a thousand servers' decks: about a tenth of the bot's memory, mostly for servers that
+    never complete a topic before the next restart). Building one decodes the server's files once: about a
+    millisecond for a deck of 100 cards.
+    """
+
+    __slots__ = ("_built", "_library", "_lock", "_picker", "_size")
+
+    def __init__(
+        self, library: Library, picker: Picker, built: dict[int, OwnVocabulary] | None = None, size: int | None = None
+    ) -> None:
+        self._library, self._picker = library, picker
+        self._size = size if size is not None else OWN_VOCABULARIES
+        self._built: OrderedDict[int, OwnVocabulary] = OrderedDict(built or {})
+        self._lock = threading.Lock()
+
+    def of(self, server: int) -> OwnVocabulary:
+        """Server ``server``'s own topics and collection names (empty vocabularies when it has no cards)."""
+        with self._lock:
+            found = self._built.get(server)
+            if found is not None:
+                self._built.move_to_end(server)
+                return found
+        found = _own_vocabulary(self._library, self._picker, server)
+        with self._lock:
+            self._built[server] = found
+            while len(self._built) > self._size:
+                self._built.popitem(last=False)
+        return found
+
+    def handed_on(self, library: Library, picker: Picker) -> OwnVocabularies:
+        """The vocabularies of ``library`` (derived from this one's), keeping those built of the servers whose card
+        files it serves unchanged (a server's vocabularies depend on its own files only)."""
+        with self._lock:
+            built = dict(self._built)
+        if built:
+            before, after = _files_of(self._library, built), _files_of(library, built)
+            built = {server: v for server, v in built.items() if before.get(server) == after.get(server)}
+        return OwnVocabularies(library, picker, built, self._size)
+
+
+def _files_of(library: Library, servers: SizedContainer[int]) -> dict[int, list[LoadedFile]]:
+    """The card files of each of ``servers`` in ``library``, in library order."""
+    found: dict[int, list[LoadedFile]] = {}
+    for loaded in library.files:
+        if loaded.audience is not None and loaded.audience in servers:
+            found.setdefault(loaded.audience, []).append(loaded)
+    return found
+
+
+def _own_vocabulary(library: Library, picker: Picker, server: int) -> OwnVocabulary:
+    """Server ``server``'s own topics (weighted by how many of its served cards have each) and collections (as
+    "Title (id)", weighted by their number of served cards)."""
+    topics: dict[str, int] = {}
+    names: dict[str, int] = {}
+    for served, cards in _own_cards(library, server):
+        collection = library.collections[served]
+        names[f"{collection.title} ({collection.id})"] = len(picker.by_collection.get(served, ()))
+        for _key, card in cards:
+            for topic in card.topics:
+                topics[topic] = topics.get(topic, 0) + 1
+    return OwnVocabulary(Vocabulary(topics), Vocabulary(names))
 
 
 def search_index(library: Library, index_dir: Path | None) -> SearchIndex:
@@ -312,13 +459,13 @@ def search_index(library: Library, index_dir: Path | None) -> SearchIndex:
 
 class Pools(msgspec.Struct, array_like=True, gc=False):
     """What a warm start reads back instead of walking every card: the random-pick pools (each the positions of
-    its cards in the library's order, as unsigned 32-bit integers in machine order) and topic weights
-    (``topic_weights`` of the shared cards; ``server_topic_weights`` of each server's own, by server id)."""
+    its cards in the library's order, as unsigned 32-bit integers in machine order) and the shared cards' topic
+    weights (a server's own are counted from its cards when it first completes a topic, see
+    :class:`OwnVocabularies`)."""
 
     by_topic: dict[str, bytes]
     by_collection: dict[str, bytes]
     topic_weights: dict[str, int]
-    server_topic_weights: dict[int, dict[str, int]] = {}
 
 
 _POOLS = msgspec.msgpack.Decoder(Pools)
@@ -329,20 +476,20 @@ POOLS_VERSION = hashlib.blake2b(
 ).hexdigest()
 
 
-def _topic_weights(library: Library) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
-    """How many cards have each topic: of the shared cards, and of each server's own."""
-    shared: dict[str, int] = {}
-    servers: dict[int, dict[str, int]] = {}
-    for card_id, card in library.cards.items():
-        audience = audience_of_key(card_id) if AUDIENCE_MARK in card_id else None
-        weights = shared if audience is None else servers.setdefault(audience, {})
-        for topic in card.topics:
-            weights[topic] = weights.get(topic, 0) + 1
-    return shared, servers
+def _topic_weights(library: Library) -> dict[str, int]:
+    """How many of the shared cards have each topic (a server's cards are not decoded for it)."""
+    weights: dict[str, int] = {}
+    cards = library.cards
+    for card_id in cards:
+        if _shared(card_id):
+            for topic in cards[card_id].topics:
+                weights[topic] = weights.get(topic, 0) + 1
+    return weights
 
 
-def _pools(library: Library, index_dir: Path | None) -> tuple[Picker, dict[str, int], dict[int, dict[str, int]]]:
-    """The random-pick pools and topic weights of ``library``: read back from ``index_dir``, else computed there."""
+def _pools(library: Library, index_dir: Path | None) -> tuple[Picker, dict[str, int]]:
+    """The random-pick pools and the shared cards' topic weights of ``library``: read back from ``index_dir``, else
+    computed there."""
     cached = index_dir / f"pools-{POOLS_VERSION}-{library.digest}.msgpack" if index_dir is not None else None
     if cached is not None:
         try:
@@ -350,8 +497,8 @@ def _pools(library: Library, index_dir: Path | None) -> tuple[Picker, dict[str, 
         except (OSError, ValueError):  # missing, unreadable or of another layout (msgspec's errors are ValueErrors)
             pass
         else:
-            return Picker(library, pools), pools.topic_weights, pools.server_topic_weights
-    topic_weights, server_weights = _topic_weights(library)
+            return Picker(library, pools), pools.topic_weights
+    topic_weights = _topic_weights(library)
     picker = Picker(library)
     if cached is not None:
         for stale in _listing(cached.parent, "pools-*"):
@@ -361,9 +508,9 @@ def _pools(library: Library, index_dir: Path | None) -> tuple[Picker, dict[str, 
         def packed(pools: dict[str, tuple[str, ...]]) -> dict[str, bytes]:
             return {k: array("I", map(position.__getitem__, ids)).tobytes() for k, ids in pools.items()}
 
-        pools = Pools(packed(picker.by_topic), packed(picker.by_collection), topic_weights, server_weights)
+        pools = Pools(packed(picker.by_topic), packed(picker.by_collection), topic_weights)
         write_cache(cached, msgspec.msgpack.encode(pools))
-    return picker, topic_weights, server_weights
+    return picker, topic_weights
 
 
 def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
@@ -372,13 +519,10 @@ def build_snapshot(library: Library, index_dir: Path | None) -> Snapshot:
         search = search_index(library, index_dir)
         release_free_memory()  # what the index writer's threads freed, before the long-lived indexes are built
         citations = citation_index(library, index_dir)
-        picker, topic_weights, server_weights = _pools(library, index_dir)
-        names, server_names = _collection_names(library, picker)
+        picker, topic_weights = _pools(library, index_dir)
+        names = _collection_names(library, picker)
     release_free_memory()
-    server_topics = {server: Vocabulary(weights) for server, weights in server_weights.items()}
-    topics = Vocabulary(topic_weights)
-    refs = _refs(index_dir)
-    return Snapshot(library, search, citations, topics, names, picker, server_topics, server_names, refs)
+    return Snapshot(library, search, citations, Vocabulary(topic_weights), names, picker, refs_dir=_refs(index_dir))
 
 
 def _refs(index_dir: Path | None) -> Path | None:
@@ -423,16 +567,15 @@ def _out_of_gc_sight() -> Iterator[None]:
         gc.freeze()  # only what a build that succeeded left
 
 
-def _collection_names(library: Library, picker: Picker) -> tuple[Vocabulary, dict[int, Vocabulary]]:
-    """Collections for autocomplete as "Title (id)", weighted by their number of served cards: the shared ones,
-    and each server's own."""
-    shared: dict[str, int] = {}
-    servers: dict[int, dict[str, int]] = {}
-    for c in library.collections.values():
-        audience = audience_of_key(c.id)
-        names = shared if audience is None else servers.setdefault(audience, {})
-        names[f"{c.title} ({c.id})"] = len(picker.by_collection.get(c.id, ()))
-    return Vocabulary(shared), {server: Vocabulary(names) for server, names in servers.items()}
+def _collection_names(library: Library, picker: Picker) -> Vocabulary:
+    """The shared collections for autocomplete as "Title (id)", weighted by their number of served cards (a
+    server's own are in :class:`OwnVocabularies`)."""
+    names = {
+        f"{c.title} ({c.id})": len(picker.by_collection.get(c.id, ()))
+        for c in library.collections.values()
+        if audience_of_key(c.id) is None
+    }
+    return Vocabulary(names)
 
 
 #: Most cards a swap updates the indexes in place for; beyond that, they are rebuilt from scratch.
@@ -494,23 +637,14 @@ def derive_snapshot(old: Snapshot, library: Library, index_dir: Path | None) -> 
         return None
     if index_dir is not None:
         _cache_new_files(before, library, citations, index_dir / REFERENCES)
-    shared_deltas, server_deltas = deltas
-    server_topics = dict(old.server_topics)
-    for server, changes in server_deltas.items():
-        server_topics[server] = (
-            server_topics[server].updated(changes) if server in server_topics else Vocabulary(_positive(changes))
-        )
-    names, server_names = _collection_names(library, picker)
-    topics = old.topics.updated(shared_deltas)
-    return Snapshot(library, search, citations, topics, names, picker, server_topics, server_names, _refs(index_dir))
+    names = _collection_names(library, picker)
+    own = old.own_vocabularies.handed_on(library, picker) if old.own_vocabularies is not None else None
+    topics = old.topics.updated(deltas)
+    return Snapshot(library, search, citations, topics, names, picker, own, _refs(index_dir))
 
 
 def _shared(card_id: str) -> bool:
     return AUDIENCE_MARK not in card_id
-
-
-def _positive(weights: dict[str, int]) -> dict[str, int]:
-    return {topic: n for topic, n in weights.items() if n > 0}
 
 
 def _changed_and_moved(before: Library, library: Library) -> tuple[list[str], list[str]]:
@@ -548,24 +682,16 @@ def _cited(
 
 def _topic_deltas(
     before: Library, library: Library, added: list[str], removed: list[str], changed: list[str]
-) -> tuple[dict[str, int], dict[int, dict[str, int]]]:
-    """How many cards each topic gains or loses: among the shared cards, and among each server's own."""
-    shared: dict[str, int] = {}
-    servers: dict[int, dict[str, int]] = {}
-
-    def deltas(card_id: str) -> dict[str, int]:
-        audience = audience_of_key(card_id)
-        return shared if audience is None else servers.setdefault(audience, {})
-
-    for card_id in (*removed, *changed):
-        found = deltas(card_id)
-        for topic in before.cards[card_id].topics:
-            found[topic] = found.get(topic, 0) - 1
-    for card_id in (*added, *changed):
-        found = deltas(card_id)
-        for topic in library.cards[card_id].topics:
-            found[topic] = found.get(topic, 0) + 1
-    return shared, servers
+) -> dict[str, int]:
+    """How many of the shared cards have each topic more or less (a server's own are counted anew, see
+    :class:`OwnVocabularies`)."""
+    deltas: dict[str, int] = {}
+    for cards, sign, keys in ((before.cards, -1, (*removed, *changed)), (library.cards, 1, (*added, *changed))):
+        for card_id in keys:
+            if _shared(card_id):
+                for topic in cards[card_id].topics:
+                    deltas[topic] = deltas.get(topic, 0) + sign
+    return deltas
 
 
 def _served_collection(library: Library, loaded: LoadedFile) -> str | None:

@@ -189,3 +189,29 @@ def test_showing_a_server_card_reads_its_block_once(tmp_path: Path, monkeypatch:
     assert shown is not None
     assert {r.display() for r in shown.references} == {"Poss (2011)", "Poss (2002)"}
     assert reads == [11]
+
+
+def test_a_packed_deck_reads_as_written_after_another_library_offers_other_words(tmp_path: Path) -> None:
+    """Server decks are packed with a preset dictionary of the shared cards' words: a deck packed earlier in the
+    process still reads as written after another load (a reload, another library) offers other words."""
+    deck = _deck(COUNT)
+    _write(tmp_path / "cards", deck)
+    library = load_library(tmp_path / "cards")  # packs the deck (and fixes the dictionary if nothing did yet)
+    loaded = library.file_of(qualify("course", GUILD))
+    assert loaded is not None
+
+    def reads_as_written() -> None:
+        for n in EDGES:
+            assert loaded.served_card(qualify(deck.cards[n].id, GUILD)) == _served(deck.cards[n])
+        assert loaded.card_file == deck
+
+    library_module.offer_dictionary(["quagga okapi narwhal zebrafish heart Fact about lesson"] * 100)
+    reads_as_written()
+    other = tmp_path / "other"
+    _write(other, _deck(COUNT, edit=" (again)"))
+    shared = (
+        "collection: {id: shared, title: Other, curator: Bo}\ncards:\n  - {id: s-1, text: Narwhal tusks are teeth.}\n"
+    )
+    (other / "shared.yml").write_text(shared, encoding="utf-8")
+    load_library(other)
+    reads_as_written()

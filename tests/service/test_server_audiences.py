@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.cards.library import load_library
+from bot.cards.library import load_library, parse_bytes, replace_file
 from bot.service import CardService
 
 DECK = """\
@@ -56,3 +56,55 @@ def test_a_server_that_gains_a_deck_finds_its_cards_after_the_reload(tmp_path: P
     assert total == 2
     assert set(ids) == {"shared-001", "course-001@5"}
     assert _found(service, "hunt", 6) == (1, ["shared-001"])  # another server still sees only the shared card
+
+
+def _with_topics(path: Path, cid: str, cards: list[tuple[str, str]]) -> bytes:
+    body = "".join(
+        f"  - id: {cid}-{n:03d}\n    text: {text}\n    topics: [{topic}]\n" for n, (text, topic) in enumerate(cards, 1)
+    )
+    raw = DECK.format(cid=cid, title=cid.title(), cards=body).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(raw)
+    return raw
+
+
+def test_a_moderators_new_topic_completes_in_their_server_and_nowhere_else(tmp_path: Path) -> None:
+    _write(tmp_path / "shared.yml", "shared", ["Tigers hunt alone at night."])
+    mine, theirs = tmp_path / "servers" / "1" / "course.yml", tmp_path / "servers" / "2" / "course.yml"
+    _with_topics(mine, "course", [("Bats hunt at night.", "bat biology")])
+    _with_topics(theirs, "course", [("Moles dig tunnels.", "mole biology")])
+    service = CardService(load_library(tmp_path))
+    assert service.topics("bio", viewer=1) == ["bat biology"]  # each server's own, built as it first completes
+    assert service.topics("bio", viewer=2) == ["mole biology"]
+    assert service.collection_choices("cour", viewer=1) == [("course@1", "Course (course@1)")]
+
+    # A moderator of server 1 adds a card with a new topic: the snapshot is derived, not rebuilt.
+    raw = _with_topics(mine, "course", [("Bats hunt at night.", "bat biology"), ("Quolls climb.", "quoll habits")])
+    result = parse_bytes(raw, str(mine))
+    assert result.card_file is not None
+    part = service.library.of_audience(1)
+    service.swap_part(1, replace_file(part, mine, result.card_file, raw))
+
+    assert service.topics("quoll", viewer=1) == ["quoll habits"]
+    assert service.topics("", viewer=1)[:2] == ["bat biology", "quoll habits"]
+    assert service.topics("quoll", viewer=2) == []
+    assert service.topics("quoll", viewer=None) == []
+    assert service.topics("bio", viewer=2) == ["mole biology"]
+    assert service.pool(topic="quoll habits", viewer=1) == ("course-002@1",)
+    assert service.pool(topic="quoll habits", viewer=2) == ()
+    assert service.pool(topic="quoll habits", collection="course", viewer=1) == ("course-002@1",)
+
+
+def test_a_random_card_by_topic_draws_from_the_shared_cards_and_the_servers_own_only(tmp_path: Path) -> None:
+    _with_topics(tmp_path / "shared.yml", "shared", [("Owls hunt at night.", "night")])
+    _with_topics(tmp_path / "servers" / "1" / "course.yml", "course", [("Bats hunt at night.", "night")])
+    _with_topics(tmp_path / "servers" / "2" / "course.yml", "course", [("Moles dig at night.", "night")])
+    service = CardService(load_library(tmp_path))
+    assert service.pool(topic="Night", viewer=1) == ("shared-001", "course-001@1")
+    assert service.pool(topic="night", viewer=2) == ("shared-001", "course-001@2")
+    assert service.pool(topic="night", viewer=3) == ("shared-001",)
+    assert service.pool(topic="night", viewer=None) == ("shared-001",)
+    assert service.pool(topic="night", collection="course", viewer=1) == ("course-001@1",)
+    assert service.pool(topic="night", collection="shared", viewer=1) == ("shared-001",)
+    picks = [service.random(topic="night", viewer=1).detail for _ in range(60)]
+    assert {d.card.id for d in picks if d is not None} == {"shared-001", "course-001@1"}
