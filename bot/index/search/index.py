@@ -550,32 +550,23 @@ class SearchIndex:
         # search again, only finds its page; the hits are the same either way (same order, ties included).
         key: _TotalKey = (parsed.words, parsed.prefix, topic, collection, audiences)
         known = self._totals.get(key)
+        if known is not None and not known[0]:
+            return SearchPage((), 0, offset, limit, parsed.text, None)
+        _plans, result, relaxed = self._run(
+            prepared,
+            topic=topic,
+            collection=collection,
+            limit=limit,
+            offset=offset,
+            count=known is None,
+            relax=None if known is None else known[1],
+            audiences=audiences,
+        )
         if known is None:
-            _plans, result, relaxed = self._run(
-                prepared,
-                topic=topic,
-                collection=collection,
-                limit=limit,
-                offset=offset,
-                count=True,
-                audiences=audiences,
-            )
             total = q.result_count(result)
             self._remember(key, (total, relaxed))
         else:
-            total, relaxed = known
-            if not total:
-                return SearchPage((), 0, offset, limit, parsed.text, None)
-            _plans, result, relaxed = self._run(
-                prepared,
-                topic=topic,
-                collection=collection,
-                limit=limit,
-                offset=offset,
-                count=False,
-                relax=relaxed,
-                audiences=audiences,
-            )
+            total = known[0]
         hits = self._hits(prepared, result.hits[:limit], snippets=snippets)
         explained = RELAXED_MESSAGE if relaxed else None
         return SearchPage(tuple(hits), total, offset, limit, parsed.text, explained)
