@@ -34,6 +34,7 @@ __all__ = [
     "may_curate",
     "moderator_only",
     "moderator_refusal",
+    "per_user_cooldown",
 ]
 
 T = TypeVar("T")
@@ -173,3 +174,50 @@ def curator_only() -> Callable[[T], T]:
         return True
 
     return app_commands.check(predicate)
+
+
+class _UserCooldowns:
+    """The per-user cooldown of one command, its rate read from the settings (``cooldowns``) for each new bucket.
+
+    discord.py's ``dynamic_cooldown`` looks at every user's bucket on every use, to drop the expired ones: with
+    thousands of members using ``/fact search`` within a minute, each search walked thousands of buckets. Here a use
+    looks at its own user's bucket only, and the expired ones are dropped at most once per cooldown period (so each
+    bucket is looked at about once per period, however busy the command). A bucket kept past its expiry behaves as a
+    new one would (its window has passed), so when they are dropped changes nothing a user sees.
+    """
+
+    __slots__ = ("_buckets", "_swept", "command")
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self._buckets: dict[int, app_commands.Cooldown] = {}
+        self._swept = 0.0
+
+    def __call__(self, interaction: discord.Interaction[FactdeckBot]) -> bool:
+        wanted = interaction.client.settings.cooldown(self.command)
+        if wanted is None:
+            return True
+        # discord.py's clock for cooldowns: when Discord created the interaction (its snowflake), in seconds.
+        now = ((interaction.id >> 22) + discord.utils.DISCORD_EPOCH) / 1000
+        buckets = self._buckets
+        if now - self._swept > wanted.per:
+            self._swept = now
+            for user_id in [k for k, b in buckets.items() if now > b._last + b.per]:
+                del buckets[user_id]
+        bucket = buckets.get(interaction.user.id)
+        if bucket is None or bucket.rate != wanted.rate or bucket.per != wanted.per:
+            bucket = buckets[interaction.user.id] = app_commands.Cooldown(wanted.rate, wanted.per)
+        retry_after = bucket.update_rate_limit(now)
+        if retry_after is not None:
+            raise app_commands.CommandOnCooldown(bucket, retry_after)
+        return True
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+def per_user_cooldown(command: str) -> Callable[[T], T]:
+    """Each user may run ``command`` ``rate`` times per ``per`` seconds (the ``cooldowns`` setting; none when it is
+    absent or its rate is 0); beyond that the command is refused with :class:`discord.app_commands.CommandOnCooldown`,
+    which says how long to wait. Checked in constant time per use (see :class:`_UserCooldowns`)."""
+    return app_commands.check(_UserCooldowns(command))

@@ -24,7 +24,7 @@ from discord.ext import commands
 
 from bot.discord import choices, embeds
 from bot.discord.charts import attach_chart
-from bot.discord.checks import in_guild
+from bot.discord.checks import in_guild, per_user_cooldown
 from bot.discord.daily_questions import question_post
 from bot.discord.errors import NO_MENTIONS, reply
 from bot.discord.inputs import COLLECTION_MAX, QUERY_MAX, TOPIC_MAX, CardId, CollectionId, Query, ReferenceText, Topic
@@ -67,16 +67,6 @@ SWEEP_BATCH = 50
 SEARCH, CITE, COLLECTIONS = "s", "c", "l"
 #: What /fact stats shows for a viewed card no longer served here.
 GONE_CARD = "(no longer in the deck)"
-
-
-def _cooldown(command: str) -> Callable[[discord.Interaction[FactdeckBot]], app_commands.Cooldown | None]:
-    """Dynamic cooldown factory: per user, with the rate from the settings (None: no cooldown)."""
-
-    def factory(interaction: discord.Interaction[FactdeckBot]) -> app_commands.Cooldown | None:
-        cooldown = interaction.client.settings.cooldown(command)
-        return app_commands.Cooldown(cooldown.rate, cooldown.per) if cooldown is not None else None
-
-    return factory
 
 
 def _no_pick(pick: Pick, topic: str | None, collection: str | None) -> str:
@@ -434,7 +424,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
     # ----------------------------------------------------------------------------------------- commands
     @app_commands.command(name="random", description="A random card you have not seen in this server yet")
     @app_commands.describe(topic="Only cards with this topic", collection="Only cards from this collection")
-    @app_commands.checks.dynamic_cooldown(_cooldown("random"))
+    @per_user_cooldown("random")
     async def random_card(
         self,
         interaction: discord.Interaction,
@@ -458,7 +448,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         topic="Only cards with this topic",
         collection="Only cards from this collection",
     )
-    @app_commands.checks.dynamic_cooldown(_cooldown("search"))
+    @per_user_cooldown("search")
     async def search(
         self,
         interaction: discord.Interaction,
@@ -479,7 +469,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
 
     @app_commands.command(name="cite", description="The cards that cite a work, e.g. Horvath & Symonds 1991")
     @app_commands.describe(reference="An author, author and year, or a reference number")
-    @app_commands.checks.dynamic_cooldown(_cooldown("cite"))
+    @per_user_cooldown("cite")
     async def cite(self, interaction: discord.Interaction, reference: ReferenceText) -> None:
         """/fact cite."""
         result = self.service.cite(reference, viewer=interaction.guild_id)
