@@ -440,14 +440,21 @@ def list_components(kind: str, key: str, page: Page | None, *, paged: bool, menu
                 _menu(REPORT_PICK_ID, REPORT_PLACEHOLDER, [], disabled=True),
             ]
     elif menu and page.options:
-        shown = page.options[:25]
-        opens = [_option(clip(o.label, 100)[0], o.card_id, clip(o.description, 100)[0]) for o in shown]
-        reports = [_option(o.card_id, o.card_id) for o in shown]
-        rows += [
-            _menu(OPEN_ID, OPEN_PLACEHOLDER, opens, disabled=False),
-            _menu(REPORT_PICK_ID, REPORT_PLACEHOLDER, reports, disabled=False),
-        ]
+        rows += _menus(page.options)
     return Components(rows)
+
+
+@functools.lru_cache(maxsize=1024)
+def _menus(options: tuple[CardOption, ...]) -> tuple[dict[str, Any], ...]:
+    """The two menus of a result list offering ``options``: the same for every showing of the same page, so those
+    of the pages shown last are kept (each is sent as it is, never changed)."""
+    shown = options[:25]
+    opens = [_option(clip(o.label, 100)[0], o.card_id, clip(o.description, 100)[0]) for o in shown]
+    reports = [_option(o.card_id, o.card_id) for o in shown]
+    return (
+        _menu(OPEN_ID, OPEN_PLACEHOLDER, opens, disabled=False),
+        _menu(REPORT_PICK_ID, REPORT_PLACEHOLDER, reports, disabled=False),
+    )
 
 
 def disabled_copy(message: discord.Message) -> discord.ui.View:

@@ -154,8 +154,48 @@ class _SearchPages:
                 viewer=self.guild_id,
             )
         )
-        page = result.page
         counts = await self.cog.storage.views.counts([d.card.id for d in result.details], self.guild_id)
+        return self.cog.search_renders.page(result, counts, number)
+
+
+class _SearchRenders:
+    """The search pages shown last, as rendered (embed and menu options) with the views they showed.
+
+    A popular search asked again gets the same page from the index and the same cards' details from the service:
+    rendering it again would give the same page, unless a card on it was viewed since (its views are on the page).
+    Kept by the identity of the index's page (held here, so its id is not reused) and of each card's details."""
+
+    __slots__ = ("_kept", "_link", "_size")
+
+    def __init__(self, link: Callable[[str], str | None], size: int = 256) -> None:
+        self._link = link
+        self._size = size
+        self._kept: dict[int, tuple[SearchResult, tuple[int, ...], int, Page]] = {}
+
+    def page(self, result: SearchResult, counts: dict[str, int], number: int) -> Page:
+        """Page ``number`` of the results, showing ``result`` with the views in ``counts``."""
+        page, details = result.page, result.details
+        views = tuple(counts.get(d.card.id, 0) for d in details)
+        kept = self._kept.get(id(page))
+        if (
+            kept is not None
+            and kept[0].page is page
+            and kept[1] == views
+            and kept[2] == number
+            and kept[0].by_meaning == result.by_meaning
+            and len(kept[0].details) == len(details)
+            and all(a is b for a, b in zip(kept[0].details, details, strict=True))
+        ):
+            return kept[3]
+        rendered = self._render(result, counts, number)
+        self._kept.pop(id(page), None)
+        self._kept[id(page)] = (result, views, number, rendered)
+        if len(self._kept) > self._size:
+            del self._kept[next(iter(self._kept))]
+        return rendered
+
+    def _render(self, result: SearchResult, counts: dict[str, int], number: int) -> Page:
+        page = result.page
         embed = embeds.search_page_embed(
             page.hits,
             result.details,
@@ -164,7 +204,7 @@ class _SearchPages:
             query=page.query,
             counts=counts,
             note=MEANING_NOTE if result.by_meaning else page.message,
-            link=self.cog.settings.web.card_url,
+            link=self._link,
         )
         options = tuple(
             CardOption(detail.card.id, f"{n}. {detail.card.id}", _short(detail.card.text, 100))
@@ -228,6 +268,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         self.todays_mode = todays_mode
         #: Counts the searches that found nothing (curator insights).
         self.misses = SearchMisses(storage.searches, threshold=settings.insights.miss_score)
+        self.search_renders = _SearchRenders(settings.web.card_url)
         self._sweeper: asyncio.Task[None] | None = None
         super().__init__()
 
