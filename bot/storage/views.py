@@ -38,6 +38,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from .db import MAX_SNOWFLAKE, Database, StorageUnavailable, chunked, describe_fault, is_environmental, marks
@@ -589,10 +590,14 @@ class ViewLog:
             by_day=by_day,
         )
 
-    async def seen_by_user(self, user_id: int, guild_id: int | None = None) -> set[str]:
-        """Card ids ``user_id`` has been shown (in ``guild_id``, or anywhere)."""
+    async def seen_by_user(self, user_id: int, guild_id: int | None = None) -> AbstractSet[str]:
+        """Card ids ``user_id`` has been shown (in ``guild_id``, or anywhere).
+
+        In a server this is the set kept in memory, not a copy (a reader's set grows with every card they see, and
+        ``/fact random`` asks for it each time): it grows with the views recorded after it was returned, so read
+        it before the next ``await`` or copy it."""
         if guild_id is not None:
-            return set(await self._user_tally(user_id, guild_id))
+            return await self._user_tally(user_id, guild_id)
         params: list[Any] = [user_id]
         sql = "SELECT DISTINCT card_id FROM views WHERE user_id = ?" + _guild_clause(guild_id, params)
         async with self._consistent():

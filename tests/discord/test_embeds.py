@@ -175,3 +175,27 @@ def test_collections_and_help_name_the_curators_and_every_command(service: CardS
     assert "10 cards in 1 curated collection (curated by Mee Young Jeong)" in (help_embed.fields[0].value or "")
     _within_limits(page)
     _within_limits(help_embed)
+
+
+def test_a_card_edited_in_place_shows_its_new_text_though_the_old_one_was_shown_last(detail: CardDetail) -> None:
+    assert embeds.card_embed(detail).embed.description == discord.utils.escape_markdown(detail.card.text)
+    edited = _with_text(detail, "The alliance predicts outcome.", article="A new article")
+    embed = embeds.card_embed(edited).embed
+    assert embed.description == "The alliance predicts outcome."
+    assert embed.fields[0].value == "A new article"
+    assert embeds.card_embed(detail).embed.description == discord.utils.escape_markdown(detail.card.text)
+
+
+def test_a_card_with_long_fields_gives_its_text_the_room_its_footer_leaves(detail: CardDetail) -> None:
+    crowded = _with_text(detail, "word " * 800, article="article " * 300, type="type " * 300)
+    topics = tuple(f"topic number {i}" for i in range(200))
+    crowded = dataclasses.replace(  # four fields of 1,024 characters: the text has less than its usual room
+        crowded, card=msgspec.structs.replace(crowded.card, topics=topics), references=detail.references * 40
+    )
+    few = embeds.card_embed(crowded, views=1)
+    many = embeds.card_embed(crowded, views=10**15)  # a longer footer: less room for the text
+    for render in (few, many, embeds.card_embed(crowded, views=1)):
+        assert render.truncated
+        _within_limits(render.embed)
+    assert len(many.embed.description or "") < len(few.embed.description or "")
+    assert embeds.card_embed(crowded, views=1).embed.description == few.embed.description

@@ -78,32 +78,74 @@ def _references(detail: CardDetail) -> str:
     return "; ".join(safe(r.display()) for r in detail.references)
 
 
+@dataclass(frozen=True, slots=True)
+class _CardParts:
+    """What a card's embed shows that depends on the card alone, escaped and cut: its author line, its fields, and
+    its text cut to its usual room (``text_cut``: whether it was), with ``truncated`` for the fields."""
+
+    author: str
+    fields: tuple[tuple[str, str, bool], ...]
+    truncated: bool
+    text: str
+    text_cut: bool
+    room: int
+
+
+#: The parts of the cards shown last, by the identity of their details (the service keeps a card's details for as
+#: long as its library is served, so a card shown again is the same object): ``id(detail) -> (detail, text_max,
+#: parts)``; holding the detail keeps its id from being reused.
+_KEPT_PARTS: dict[int, tuple[CardDetail, int, _CardParts]] = {}
+MAX_KEPT_PARTS = 4096
+
+
+def _card_parts(detail: CardDetail, text_max: int) -> _CardParts:
+    kept = _KEPT_PARTS.get(id(detail))
+    if kept is not None and kept[0] is detail and kept[1] == text_max:
+        return kept[2]
+    card, source = detail.card, detail.card.source
+    fields: list[tuple[str, str, bool]] = []
+    truncated = False
+    if source.article:
+        fields.append(("Article", clip(safe(source.article), FIELD_VALUE_MAX)[0], True))
+    if source.type:
+        fields.append(("Source type", clip(safe(source.type), FIELD_VALUE_MAX)[0], True))
+    if detail.references:
+        refs, cut = clip(_references(detail), FIELD_VALUE_MAX)
+        truncated |= cut
+        fields.append(("Cites", refs, False))
+    if card.topics:
+        topics, cut = clip(", ".join(safe(t) for t in card.topics), FIELD_VALUE_MAX)
+        truncated |= cut
+        fields.append(("Topics", topics, False))
+    room = min(text_max, DESCRIPTION_MAX)
+    text, text_cut = clip(safe(card.text), room)
+    parts = _CardParts(_author(detail), tuple(fields), truncated, text, text_cut, room)
+    _KEPT_PARTS.pop(id(detail), None)
+    _KEPT_PARTS[id(detail)] = (detail, text_max, parts)
+    if len(_KEPT_PARTS) > MAX_KEPT_PARTS:
+        del _KEPT_PARTS[next(iter(_KEPT_PARTS))]
+    return parts
+
+
 def card_embed(
     detail: CardDetail, *, views: int | None = None, text_max: int = CARD_TEXT_MAX, link: str | None = None
 ) -> CardRender:
     """One card as an embed; long text and long reference lists are cut at a word boundary. ``link``: the card's
-    web page (its author line then links there)."""
-    card, source = detail.card, detail.card.source
-    truncated = False
+    web page (its author line then links there). What depends on the card alone is escaped and cut once for the
+    cards shown last (:func:`_card_parts`); the views and the link are filled in for each showing."""
+    parts = _card_parts(detail, text_max)
     embed = discord.Embed(color=CARD_COLOR)
-    embed.set_author(name=_author(detail), url=link)
-    if source.article:
-        embed.add_field(name="Article", value=clip(safe(source.article), FIELD_VALUE_MAX)[0], inline=True)
-    if source.type:
-        embed.add_field(name="Source type", value=clip(safe(source.type), FIELD_VALUE_MAX)[0], inline=True)
-    if detail.references:
-        refs, cut = clip(_references(detail), FIELD_VALUE_MAX)
-        truncated |= cut
-        embed.add_field(name="Cites", value=refs, inline=False)
-    if card.topics:
-        topics, cut = clip(", ".join(safe(t) for t in card.topics), FIELD_VALUE_MAX)
-        truncated |= cut
-        embed.add_field(name="Topics", value=topics, inline=False)
+    embed.set_author(name=parts.author, url=link)
+    for name, value, inline in parts.fields:
+        embed.add_field(name=name, value=value, inline=inline)
     embed.set_footer(text=_footer(detail, views))
-    budget = min(text_max, DESCRIPTION_MAX, EMBED_TOTAL_MAX - _size(embed) - 16)
-    text, cut = clip(safe(card.text), budget)
+    budget = min(parts.room, EMBED_TOTAL_MAX - _size(embed) - 16)
+    if budget == parts.room:
+        text, cut = parts.text, parts.text_cut
+    else:  # fields long enough that the footer decides the room left for the text
+        text, cut = clip(safe(detail.card.text), budget)
     embed.description = text
-    return CardRender(embed, truncated or cut)
+    return CardRender(embed, parts.truncated or cut)
 
 
 def _chunks(text: str, limit: int) -> list[str]:
