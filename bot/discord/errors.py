@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 from discord import app_commands
 
+from bot.discord import replies
 from bot.discord.embeds import clip, safe
 from bot.discord.inputs import clean_payload
 
@@ -52,7 +53,7 @@ async def reply(interaction: discord.Interaction, text: str) -> None:
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         else:
-            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            await replies.send(interaction, text, ephemeral=True, allowed_mentions=NO_MENTIONS)
     except discord.HTTPException as exc:
         log.warning("could not tell the user about an error: %s", exc)
 

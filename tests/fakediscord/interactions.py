@@ -76,6 +76,8 @@ class FakeResponse:
     modal: FakeModal | None = None
     #: ``loop.time()`` when the fake received the callback request (same clock as ``FakeInteraction.created_at``).
     received_at: float | None = None
+    #: Whether the callback asked for the created message back (``?with_response=true``, discord.py 2.5 and later).
+    with_response: bool = False
 
     @property
     def content(self) -> str:

@@ -1225,7 +1225,9 @@ class FakeDiscord:
                 it,
             )
         data = body.get("data") or {}
-        response = FakeResponse(type=rtype, data=data, raw=body, received_at=received_at)
+        response = FakeResponse(
+            type=rtype, data=data, raw=body, received_at=received_at, with_response=req.with_response
+        )
         if rtype == ResponseType.CHANNEL_MESSAGE:
             if (bad := self._check_new_message(req, data, it)) is not None:
                 return bad

@@ -22,7 +22,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord import choices, embeds
+from bot.discord import choices, embeds, replies
 from bot.discord.charts import attach_chart
 from bot.discord.checks import in_guild, per_user_cooldown
 from bot.discord.daily_questions import question_post
@@ -323,8 +323,9 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         """Log that ``detail`` was shown (a view) and reply with its embed (plus "Read more" when it was cut)."""
         self._record(interaction, detail.card.id, command)
         views = await self._views_here(interaction, detail.card.id)
-        await interaction.response.send_message(
-            content=note,
+        await replies.send(
+            interaction,
+            note,
             ephemeral=ephemeral,
             allowed_mentions=NO_MENTIONS,
             **card_message(detail, views=views, link=self.settings.web.card_url(detail.card.id)),
@@ -369,7 +370,7 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         pick = kind != COLLECTIONS
         menu = pick and bool(page.options)
         if not paged and not menu:
-            await interaction.response.send_message(embed=page.embed, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+            await replies.send(interaction, embed=page.embed, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
             return
         key = self.lists.add(
             kind,
@@ -383,7 +384,8 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
             collection=collection,
         )
         try:
-            await interaction.response.send_message(
+            await replies.send(
+                interaction,
                 embed=page.embed,
                 view=list_components(kind, key, page, paged=paged, menu=pick),
                 ephemeral=ephemeral,
@@ -419,8 +421,8 @@ class FactsCog(commands.GroupCog, group_name="fact", group_description="Curated 
         # The click's token edits the same message and is fresher than the command's: the sweeper uses it. It is
         # kept before the reply goes out, so a sweep that runs while the reply is on its way sees the fresh list.
         self.lists.turned(key, state, page=number, menu=pick and bool(page.options), token=interaction.token)
-        await interaction.response.edit_message(
-            embed=page.embed, view=list_components(state.kind, key, page, paged=state.paged, menu=pick)
+        await replies.edit(
+            interaction, embed=page.embed, view=list_components(state.kind, key, page, paged=state.paged, menu=pick)
         )
 
     async def _expired(self, interaction: discord.Interaction, kind: str | None) -> None:
