@@ -68,6 +68,8 @@ SIMILARITY_CACHE = 16
 #: How many of the lexical ranking's first cards the strict pass reorders with the semantic ranking (and the
 #: meaning pass uses to break ties): 30 snippets cost about 3 ms at 100,000 cards, 100 cost 9.
 FUSE_DEPTH = 30
+#: Pages of hybrid results kept (a popular question asked again, or a page turned to again, is not searched again).
+KEPT_PAGES = 1024
 #: Threads that run a new question's search by words while the question is embedded (one per search at once).
 BESIDE_THREADS = 4
 
@@ -114,6 +116,7 @@ class Meaning:
         self._closed = False
         self._queries: OrderedDict[str, _F32] = OrderedDict()
         self._similar: OrderedDict[tuple[str, object], tuple[SemanticIndex, int, Sequence[str], _F32]] = OrderedDict()
+        self._pages: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], HybridPage]] = OrderedDict()
         self._query_lock = threading.Lock()
         self._beside: ThreadPoolExecutor | None = None  # runs a search by words while a new question is embedded
         self.failure: str | None = None
@@ -198,11 +201,35 @@ class Meaning:
         self._idle.set()
 
     def forget_queries(self, *, keep_vectors: bool = False) -> None:
-        """Drop the cached similarity rows and, unless ``keep_vectors``, the query vectors (for benchmarks)."""
+        """Drop the cached similarity rows and pages and, unless ``keep_vectors``, the query vectors (for
+        benchmarks)."""
         with self._query_lock:
             if not keep_vectors:
                 self._queries.clear()
             self._similar.clear()
+            self._pages.clear()
+
+    def kept_page(self, key: tuple[object, ...], sources: tuple[object, ...]) -> HybridPage | None:
+        """The page kept under ``key`` when it was made from the same ``sources`` (compared by identity: the search
+        index, the card vectors, the library), else None."""
+        with self._query_lock:
+            found = self._pages.get(key)
+            if (
+                found is None
+                or len(found[0]) != len(sources)
+                or any(a is not b for a, b in zip(found[0], sources, strict=True))
+            ):
+                return None
+            self._pages.move_to_end(key)
+            return found[1]
+
+    def keep_page(self, key: tuple[object, ...], sources: tuple[object, ...], page: HybridPage) -> None:
+        """Keep ``page``, made from ``sources``, under ``key`` (the last :data:`KEPT_PAGES`)."""
+        with self._query_lock:
+            self._pages[key] = (sources, page)
+            self._pages.move_to_end(key)
+            while len(self._pages) > KEPT_PAGES:
+                self._pages.popitem(last=False)
 
     def _work(self) -> None:
         try:
@@ -464,6 +491,47 @@ def hybrid_page(
     index = meaning.index()
     if mode == "lexical" or index is None or not parse(query).words:
         return plain()
+    # The same question with the same filters, from the same index, vectors and library: the page made before.
+    key = (query, mode, topic, collection, audiences, limit, offset)
+    sources = (lexical, index, library, meaning.covers(library))
+    kept = meaning.kept_page(key, sources)
+    if kept is not None:
+        return kept
+    made = _hybrid_page(
+        lexical,
+        meaning,
+        library,
+        index,
+        query,
+        plain,
+        mode=mode,
+        pool=pool,
+        topic=topic,
+        collection=collection,
+        limit=limit,
+        offset=offset,
+        audiences=audiences,
+    )
+    meaning.keep_page(key, sources, made)
+    return made
+
+
+def _hybrid_page(
+    lexical: SearchIndex,
+    meaning: Meaning,
+    library: Library,
+    index: SemanticIndex,
+    query: str,
+    plain: Callable[[], HybridPage],
+    *,
+    mode: Mode,
+    pool: Callable[[], Sequence[str] | None],
+    topic: str | None,
+    collection: str | None,
+    limit: int,
+    offset: int,
+    audiences: tuple[str, ...] | None,
+) -> HybridPage:
 
     def by_words() -> SearchPage:  # without snippets: only the page shown gets them (``shown``), not FUSE_DEPTH
         return lexical.search(

@@ -503,3 +503,38 @@ def test_a_new_question_is_embedded_while_its_search_by_words_runs(
     assert overlapped == [True]
     assert ids(service, "what are banknotes made of?") == first  # cached vector: searched in this thread
     assert overlapped == [True]
+
+
+def test_a_question_asked_again_gets_the_page_made_before_until_the_cards_change(
+    tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cards = write_cards(tmp_path / "cards")
+    meaning = Meaning(encoder, cache_dir=tmp_path / "cache")
+    service = CardService(load_library(cards), meaning=meaning)
+    assert meaning.wait(60)
+    snippets: list[object] = []
+    real = SearchIndex.snippets
+
+    def counting(self: SearchIndex, query: str, card_ids: object) -> object:
+        snippets.append(query)
+        return real(self, query, card_ids)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SearchIndex, "snippets", counting)
+    for mode in ("hybrid", "semantic"):
+        question = "which planet could float on water?"
+        first = service.search(question, limit=3, mode=mode)  # type: ignore[arg-type]
+        again = service.search(question, limit=3, mode=mode)  # type: ignore[arg-type]
+        assert again.page is first.page  # kept: not searched again
+        assert service.search(question, limit=3, offset=3, mode=mode).page is not first.page  # type: ignore[arg-type]
+        meaning.forget_queries()
+        fresh = service.search(question, limit=3, mode=mode)  # type: ignore[arg-type]
+        assert fresh.page is not first.page
+        assert fresh.page == first.page  # the same page, made again
+    assert len(snippets) == 6
+    changed = {k: list(v) for k, v in FACTS.items()}
+    changed["more"][1] = ("more-02", "Saturn would float in a bathtub, being less dense than water.", ["space"])
+    write_cards(cards, changed)
+    service.reload()
+    after = service.search("which planet could float on water?", limit=3)
+    assert after.details[0].card.text == "Saturn would float in a bathtub, being less dense than water."
+    meaning.close()
