@@ -391,21 +391,28 @@ class CardService:
             )
             meant = False
         else:
-            picker = snap.picker
-            found = hybrid_page(
-                snap.search,
-                self.meaning,
-                snap.library,
-                query,
-                mode=mode,
-                # the cards this reader may see with these filters (None: every card, when all are shared)
-                pool=lambda: picker.visible_pool(topic, key, viewer) if topic or key or picker.mixed else None,
-                topic=topic,
-                collection=key,
-                audiences=audiences,
-                limit=limit,
-                offset=offset,
-            )
+            meaning, picker = self.meaning, snap.picker
+            # The same question, filters and page, from the same index, card vectors and library: the page made
+            # before (the filters and the audiences decide the cards a reader may see).
+            kept_key = (query, mode, topic, key, audiences, limit, offset)
+            sources = (snap.search, meaning.index(), snap.library, meaning.covers(snap.library))
+            found = meaning.kept_page(kept_key, sources)
+            if found is None:
+                found = hybrid_page(
+                    snap.search,
+                    meaning,
+                    snap.library,
+                    query,
+                    mode=mode,
+                    # the cards this reader may see with these filters (None: every card, when all are shared)
+                    pool=lambda: picker.visible_pool(topic, key, viewer) if topic or key or picker.mixed else None,
+                    topic=topic,
+                    collection=key,
+                    audiences=audiences,
+                    limit=limit,
+                    offset=offset,
+                )
+                meaning.keep_page(kept_key, sources, found)
             page, meant = found.page, found.by_meaning
         details = tuple(d for d in (self._detail(snap, hit.card_id) for hit in page.hits) if d is not None)
         return SearchResult(page, details, meant)

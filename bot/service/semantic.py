@@ -491,47 +491,6 @@ def hybrid_page(
     index = meaning.index()
     if mode == "lexical" or index is None or not parse(query).words:
         return plain()
-    # The same question with the same filters, from the same index, vectors and library: the page made before.
-    key = (query, mode, topic, collection, audiences, limit, offset)
-    sources = (lexical, index, library, meaning.covers(library))
-    kept = meaning.kept_page(key, sources)
-    if kept is not None:
-        return kept
-    made = _hybrid_page(
-        lexical,
-        meaning,
-        library,
-        index,
-        query,
-        plain,
-        mode=mode,
-        pool=pool,
-        topic=topic,
-        collection=collection,
-        limit=limit,
-        offset=offset,
-        audiences=audiences,
-    )
-    meaning.keep_page(key, sources, made)
-    return made
-
-
-def _hybrid_page(
-    lexical: SearchIndex,
-    meaning: Meaning,
-    library: Library,
-    index: SemanticIndex,
-    query: str,
-    plain: Callable[[], HybridPage],
-    *,
-    mode: Mode,
-    pool: Callable[[], Sequence[str] | None],
-    topic: str | None,
-    collection: str | None,
-    limit: int,
-    offset: int,
-    audiences: tuple[str, ...] | None,
-) -> HybridPage:
 
     def by_words() -> SearchPage:  # without snippets: only the page shown gets them (``shown``), not FUSE_DEPTH
         return lexical.search(

@@ -102,6 +102,22 @@ def service(tmp_path: Path, encoder: Encoder, warm_cache: Path) -> Iterator[Card
     service.close()
 
 
+def embedded(tmp_path: Path, encoder: Encoder) -> tuple[Path, Meaning, CardService]:
+    """The test cards written under ``tmp_path``, and a service searching them by meaning once they are embedded."""
+    cards = write_cards(tmp_path / "cards")
+    meaning = Meaning(encoder, cache_dir=tmp_path / "cache")
+    service = CardService(load_library(cards), meaning=meaning)
+    assert meaning.wait(60)
+    return cards, meaning, service
+
+
+def with_more_02(text: str) -> dict[str, list[tuple[str, str, list[str]]]]:
+    """The test cards with card more-02 edited to say ``text``."""
+    changed = {k: list(v) for k, v in FACTS.items()}
+    changed["more"][1] = ("more-02", text, ["space"])
+    return changed
+
+
 def ids(service: CardService, query: str, **kwargs) -> list[str]:
     return [d.card.id for d in service.search(query, limit=10, **kwargs).details]
 
@@ -219,18 +235,9 @@ def test_vectors_are_cached_by_what_was_embedded(
 def test_a_reload_embeds_only_the_changed_card(
     tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cards = write_cards(tmp_path / "cards")
-    meaning = Meaning(encoder, cache_dir=tmp_path / "cache")
-    service = CardService(load_library(cards), meaning=meaning)
-    assert meaning.wait(60)
+    cards, meaning, service = embedded(tmp_path, encoder)
     counting = Counting(encoder, monkeypatch)
-    changed = {k: list(v) for k, v in FACTS.items()}
-    changed["more"][1] = (
-        "more-02",
-        "Saturn would float in a bathtub big enough, since it is less dense than water.",
-        ["space"],
-    )
-    write_cards(cards, changed)
+    write_cards(cards, with_more_02("Saturn would float in a bathtub big enough, since it is less dense than water."))
     service.reload()
     assert counting.texts == [
         "Saturn would float in a bathtub big enough, since it is less dense than water.\nspace\nFacts"
@@ -508,10 +515,7 @@ def test_a_new_question_is_embedded_while_its_search_by_words_runs(
 def test_a_question_asked_again_gets_the_page_made_before_until_the_cards_change(
     tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cards = write_cards(tmp_path / "cards")
-    meaning = Meaning(encoder, cache_dir=tmp_path / "cache")
-    service = CardService(load_library(cards), meaning=meaning)
-    assert meaning.wait(60)
+    cards, meaning, service = embedded(tmp_path, encoder)
     snippets: list[object] = []
     real = SearchIndex.snippets
 
@@ -531,9 +535,7 @@ def test_a_question_asked_again_gets_the_page_made_before_until_the_cards_change
         assert fresh.page is not first.page
         assert fresh.page == first.page  # the same page, made again
     assert len(snippets) == 6
-    changed = {k: list(v) for k, v in FACTS.items()}
-    changed["more"][1] = ("more-02", "Saturn would float in a bathtub, being less dense than water.", ["space"])
-    write_cards(cards, changed)
+    write_cards(cards, with_more_02("Saturn would float in a bathtub, being less dense than water."))
     service.reload()
     after = service.search("which planet could float on water?", limit=3)
     assert after.details[0].card.text == "Saturn would float in a bathtub, being less dense than water."
