@@ -11,20 +11,17 @@ string, and Discord answers "204 No Content".
 
 A view that discord.py must keep (an unfinished one, to route its clicks) needs the message's id, which only the
 echo gives: with such a view, both fall back to discord.py's own method. So does everything when the discord.py
-installed lacks one of the internals used here (``tests/discord/test_replies.py`` checks them against the
+installed lacks one of the internals used here (``tests/e2e/test_replies.py`` checks them against the
 installed version and compares what reaches Discord both ways).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import discord
 from discord.enums import InteractionResponseType
 from discord.utils import MISSING
-
-log = logging.getLogger(__name__)
 
 __all__ = ["edit", "fast_path_available", "send"]
 
