@@ -32,3 +32,31 @@ async def test_commands_and_page_clicks_start_no_listener_tasks(running: Running
     await (await r.fake.click(msg, "Next")).wait_message()
     assert scheduled == []
     r.fake.assert_no_errors()
+
+
+async def test_a_search_asked_again_shows_the_page_made_before_until_a_card_on_it_is_viewed(
+    running: Running, monkeypatch: Any
+) -> None:
+    from bot.discord import embeds
+
+    r = running
+    rendered: list[str] = []
+    render = embeds.search_page_embed
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        rendered.append(kwargs["query"])
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(embeds, "search_page_embed", counting)
+    first = await (await r.slash("search", query="mitochondria")).wait_message()
+    again = await (await r.slash("search", query="mitochondria", user=r.bob)).wait_message()
+    assert again.embeds == first.embeds
+    assert len(rendered) == 1  # the second search showed the page made for the first
+    top = first.embeds[0]["fields"][0]
+    card = top["name"].rsplit(" · ", 1)[1]
+    assert top["value"].endswith("0 views")
+    await (await r.slash("show", card=card)).wait_message()  # a view of the first card on the page
+    after = await (await r.slash("search", query="mitochondria")).wait_message()
+    assert len(rendered) == 2
+    assert after.embeds[0]["fields"][0]["value"].endswith("1 view")
+    r.fake.assert_no_errors()
