@@ -351,8 +351,8 @@ class DecodedFiles:
     def served(self, loaded: LoadedFile) -> CardFile:
         """The file's collection and cards with the ids they are served under (see :attr:`LoadedFile.served`)."""
         content = loaded.content
-        if isinstance(content, CardFile):
-            return content if loaded.audience is None else loaded.served
+        if isinstance(content, CardFile):  # a shared file: held decoded, as written and served
+            return content
         key = (content, loaded.audience)
         with self._lock:
             found = self._files.get(key)

@@ -181,9 +181,9 @@ class _UserCooldowns:
 
     discord.py's ``dynamic_cooldown`` looks at every user's bucket on every use, to drop the expired ones: with
     thousands of members using ``/fact search`` within a minute, each search walked thousands of buckets. Here a use
-    looks at its own user's bucket only, and the expired ones are dropped at most once per cooldown period (so each
-    bucket is looked at about once per period, however busy the command). A bucket kept past its expiry behaves as a
-    new one would (its window has passed), so when they are dropped changes nothing a user sees.
+    looks at its own user's bucket only, and the buckets whose window has passed are dropped at most once per
+    cooldown period (so each bucket is looked at about once per period, however busy the command). Such a bucket
+    behaves as a new one would (all its uses are back), so when it is dropped changes nothing a user sees.
     """
 
     __slots__ = ("_buckets", "_swept", "command")
@@ -202,7 +202,7 @@ class _UserCooldowns:
         buckets = self._buckets
         if now - self._swept > wanted.per:
             self._swept = now
-            for user_id in [k for k, b in buckets.items() if now > b._last + b.per]:
+            for user_id in [k for k, b in buckets.items() if b.get_tokens(now) == b.rate]:  # as good as new
                 del buckets[user_id]
         bucket = buckets.get(interaction.user.id)
         if bucket is None or bucket.rate != wanted.rate or bucket.per != wanted.per:
