@@ -13,15 +13,8 @@ import pytest
 from bot.cards import library as library_module
 from bot.index.citations import audience as audience_module
 from bot.service import CardService
+from tests.decks import write_deck
 
-DECK = """\
-collection:
-  id: {cid}
-  title: {title}
-  curator: C
-cards:
-{cards}
-"""
 CARD = """\
   - id: {cid}-{n:03d}
     text: {text}
@@ -37,8 +30,7 @@ def _deck(path: Path, cid: str, title: str, texts: list[str], author: str, topic
         CARD.format(cid=cid, n=n, text=text, topic=topic, author=author, year=1990 + n % 30)
         for n, text in enumerate(texts)
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(DECK.format(cid=cid, title=title, cards=cards), encoding="utf-8")
+    write_deck(path, cid, title, cards + "\n")
 
 
 def _texts(seed: int, count: int) -> list[str]:

@@ -7,20 +7,12 @@ from pathlib import Path
 
 from bot.cards.library import load_library, parse_bytes, replace_file
 from bot.service import CardService
-
-DECK = """\
-collection:
-  id: {cid}
-  title: {title}
-  curator: C
-cards:
-{cards}"""
+from tests.decks import write_deck
 
 
 def _write(path: Path, cid: str, texts: list[str]) -> None:
     cards = "".join(f"  - id: {cid}-{n:03d}\n    text: {text}\n" for n, text in enumerate(texts, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(DECK.format(cid=cid, title=cid.title(), cards=cards), encoding="utf-8")
+    write_deck(path, cid, cid.title(), cards)
 
 
 def _found(service: CardService, query: str, viewer: int | None) -> tuple[int, list[str]]:
@@ -62,10 +54,7 @@ def _with_topics(path: Path, cid: str, cards: list[tuple[str, str]]) -> bytes:
     body = "".join(
         f"  - id: {cid}-{n:03d}\n    text: {text}\n    topics: [{topic}]\n" for n, (text, topic) in enumerate(cards, 1)
     )
-    raw = DECK.format(cid=cid, title=cid.title(), cards=body).encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(raw)
-    return raw
+    return write_deck(path, cid, cid.title(), body)
 
 
 def test_a_moderators_new_topic_completes_in_their_server_and_nowhere_else(tmp_path: Path) -> None:
