@@ -24,7 +24,7 @@ import stat as _stat
 import struct
 import threading
 import zlib
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, ValuesView
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -37,6 +37,7 @@ from bot.cards import model
 from bot.cards.model import Card, CardFile, Collection
 from bot.cards.validate import FileResult, Problem, Severity, cross_file, decode_text, validate_text
 from bot.util.files import drop_cache, write_cache
+from bot.util.kept import Kept
 
 log = logging.getLogger(__name__)
 
@@ -341,37 +342,23 @@ class DecodedFiles:
     worker threads. A library's edits and reloads hand it on (its files are keyed by their packed content).
     """
 
-    __slots__ = ("_files", "_lock", "_size")
+    __slots__ = ("_files",)
 
     def __init__(self, size: int | None = None) -> None:
-        self._size = size if size is not None else DECODED_FILES
-        self._files: OrderedDict[tuple[bytes, Audience], CardFile] = OrderedDict()
-        self._lock = threading.Lock()
+        self._files: Kept[tuple[bytes, Audience], CardFile] = Kept(size if size is not None else DECODED_FILES)
 
     def served(self, loaded: LoadedFile) -> CardFile:
         """The file's collection and cards with the ids they are served under (see :attr:`LoadedFile.served`)."""
         content = loaded.content
         if isinstance(content, CardFile):  # a shared file: held decoded, as written and served
             return content
-        key = (content, loaded.audience)
-        with self._lock:
-            found = self._files.get(key)
-            if found is not None:
-                self._files.move_to_end(key)
-                return found
-        found = loaded.served
-        with self._lock:
-            self._files[key] = found
-            while len(self._files) > self._size:
-                self._files.popitem(last=False)
-        return found
+        return self._files.get_or_make((content, loaded.audience), lambda: loaded.served)
 
     def card(self, loaded: LoadedFile, key: str) -> Card:
         """The card ``loaded`` serves under ``key``: from the file kept decoded, else from its block."""
         content = loaded.content
         if not isinstance(content, CardFile):
-            with self._lock:
-                found = self._files.get((content, loaded.audience))
+            found = self._files.get((content, loaded.audience))
             if found is not None:
                 return found.cards[loaded.position(key)]
         return loaded.served_card(key)

@@ -17,10 +17,8 @@ import hashlib
 import logging
 import os
 import random as _random
-import threading
 from array import array
 from bisect import bisect_left
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Collection as SizedContainer
 from concurrent.futures.process import BrokenProcessPool
@@ -57,6 +55,7 @@ from bot.index.citations.cache import (
 from bot.index.search import SearchDoc, SearchIndex, Vocabulary, audience_terms
 from bot.util import text as _text_module
 from bot.util.files import drop_cache, write_cache
+from bot.util.kept import Kept
 from bot.util.text import topic_key
 
 log = logging.getLogger(__name__)
@@ -74,8 +73,7 @@ class Picker:
     def __init__(self, library: Library, pools: Pools | None = None) -> None:
         """The pools of ``library``: computed, or taken from ``pools`` (read back from the cache, same library)."""
         self.all: tuple[str, ...] = tuple(library.cards)
-        self._both: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._both: Kept[tuple[str, str], tuple[str, ...]] = Kept(256)
         self._init_audiences(library)
         if pools is not None:
             # The cached pools are positions in the library's order: each pool refers to the library's own keys,
@@ -105,8 +103,7 @@ class Picker:
         """
         new = cls.__new__(cls)
         new.all = tuple(library.cards)
-        new._both = OrderedDict()
-        new._lock = threading.Lock()
+        new._both = Kept(256)
         new._init_audiences(library)
         topics: dict[str, list[str]] = {}
         collections: dict[str, list[str]] = {}
@@ -149,40 +146,25 @@ class Picker:
         if topic is None:
             return self.by_collection.get(collection, ())
         key = (topic_key(topic), collection)
-        with self._lock:
-            if key in self._both:
-                self._both.move_to_end(key)
-                return self._both[key]
-        members = set(self.by_collection.get(collection, ()))
-        both = tuple(c for c in self.by_topic.get(key[0], ()) if c in members)
-        with self._lock:
-            self._both[key] = both
-            while len(self._both) > 256:
-                self._both.popitem(last=False)
-        return both
+
+        def both() -> tuple[str, ...]:
+            members = set(self.by_collection.get(collection, ()))
+            return tuple(c for c in self.by_topic.get(key[0], ()) if c in members)
+
+        return self._both.get_or_make(key, both)
 
     # -- visibility: a server sees the shared cards and its own, never another server's --------------------------
     def _init_audiences(self, library: Library) -> None:
         #: Whether any card belongs to a server; without, every pool is visible to everyone as it is.
         self.mixed = bool(library.audiences())
-        self._parts: OrderedDict[tuple[str | None, str | None], dict[Audience, tuple[str, ...]]] = OrderedDict()
+        self._parts: Kept[str | None, dict[Audience, tuple[str, ...]]] = Kept(1024)
         self._library = library
         #: Each server's own topic pools (by topic key), for the servers that picked by topic last.
-        self._own_topics: OrderedDict[int, dict[str, tuple[str, ...]]] = OrderedDict()
+        self._own_topics: Kept[int, dict[str, tuple[str, ...]]] = Kept(OWN_VOCABULARIES)
 
     def own_topic_pool(self, server: int, topic: str) -> tuple[str, ...]:
         """Server ``server``'s own cards with the topic ``topic`` (a topic key), in deck order."""
-        with self._lock:
-            pools = self._own_topics.get(server)
-            if pools is not None:
-                self._own_topics.move_to_end(server)
-        if pools is None:
-            pools = _own_topic_pools(self._library, server)
-            with self._lock:
-                self._own_topics[server] = pools
-                while len(self._own_topics) > OWN_VOCABULARIES:
-                    self._own_topics.popitem(last=False)
-        return pools.get(topic, ())
+        return self._own_topics.get_or_make(server, lambda: _own_topic_pools(self._library, server)).get(topic, ())
 
     def visible_pool(self, topic: str | None, collection: str | None, viewer: Audience) -> Sequence[str]:
         """The pool for these filters, kept to the cards a reader in server ``viewer`` (None: a direct message)
@@ -200,17 +182,7 @@ class Picker:
             return Joined(pool, own) if pool else own
         if not pool:
             return pool
-        key = (None, collection)
-        with self._lock:
-            parts = self._parts.get(key)
-            if parts is not None:
-                self._parts.move_to_end(key)
-        if parts is None:
-            parts = _split_by_audience(pool)
-            with self._lock:
-                self._parts[key] = parts
-                while len(self._parts) > 1024:
-                    self._parts.popitem(last=False)
+        parts = self._parts.get_or_make(collection, lambda: _split_by_audience(pool))
         shared = parts.get(None, ())
         own = parts.get(viewer, ()) if viewer is not None else ()
         if not own:
@@ -384,35 +356,23 @@ class OwnVocabularies:
     millisecond for a deck of 100 cards.
     """
 
-    __slots__ = ("_built", "_library", "_lock", "_picker", "_size")
+    __slots__ = ("_built", "_library", "_picker", "_size")
 
     def __init__(
         self, library: Library, picker: Picker, built: dict[int, OwnVocabulary] | None = None, size: int | None = None
     ) -> None:
         self._library, self._picker = library, picker
         self._size = size if size is not None else OWN_VOCABULARIES
-        self._built: OrderedDict[int, OwnVocabulary] = OrderedDict(built or {})
-        self._lock = threading.Lock()
+        self._built: Kept[int, OwnVocabulary] = Kept(self._size, (built or {}).items())
 
     def of(self, server: int) -> OwnVocabulary:
         """Server ``server``'s own topics and collection names (empty vocabularies when it has no cards)."""
-        with self._lock:
-            found = self._built.get(server)
-            if found is not None:
-                self._built.move_to_end(server)
-                return found
-        found = _own_vocabulary(self._library, self._picker, server)
-        with self._lock:
-            self._built[server] = found
-            while len(self._built) > self._size:
-                self._built.popitem(last=False)
-        return found
+        return self._built.get_or_make(server, lambda: _own_vocabulary(self._library, self._picker, server))
 
     def handed_on(self, library: Library, picker: Picker) -> OwnVocabularies:
         """The vocabularies of ``library`` (derived from this one's), keeping those built of the servers whose card
         files it serves unchanged (a server's vocabularies depend on its own files only)."""
-        with self._lock:
-            built = dict(self._built)
+        built = dict(self._built.items())
         if built:
             before, after = _files_of(self._library, built), _files_of(library, built)
             built = {server: v for server, v in built.items() if before.get(server) == after.get(server)}

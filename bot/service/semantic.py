@@ -46,6 +46,7 @@ from bot.index.semantic import (
     top,
 )
 from bot.settings import Semantic
+from bot.util.kept import Kept
 
 __all__ = ["DEFAULT_FLOOR", "MODES", "HybridPage", "Meaning", "Mode", "hybrid_page", "open_meaning"]
 
@@ -116,7 +117,7 @@ class Meaning:
         self._closed = False
         self._queries: OrderedDict[str, _F32] = OrderedDict()
         self._similar: OrderedDict[tuple[str, object], tuple[SemanticIndex, int, Sequence[str], _F32]] = OrderedDict()
-        self._pages: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], HybridPage]] = OrderedDict()
+        self._pages: Kept[tuple[object, ...], tuple[tuple[object, ...], HybridPage]] = Kept(KEPT_PAGES)
         self._query_lock = threading.Lock()
         self._beside: ThreadPoolExecutor | None = None  # runs a search by words while a new question is embedded
         self.failure: str | None = None
@@ -212,24 +213,14 @@ class Meaning:
     def kept_page(self, key: tuple[object, ...], sources: tuple[object, ...]) -> HybridPage | None:
         """The page kept under ``key`` when it was made from the same ``sources`` (compared by identity: the search
         index, the card vectors, the library), else None."""
-        with self._query_lock:
-            found = self._pages.get(key)
-            if (
-                found is None
-                or len(found[0]) != len(sources)
-                or any(a is not b for a, b in zip(found[0], sources, strict=True))
-            ):
-                return None
-            self._pages.move_to_end(key)
-            return found[1]
+        found = self._pages.get(key)
+        if found is None or len(found[0]) != len(sources):
+            return None
+        return found[1] if all(a is b for a, b in zip(found[0], sources, strict=True)) else None
 
     def keep_page(self, key: tuple[object, ...], sources: tuple[object, ...], page: HybridPage) -> None:
         """Keep ``page``, made from ``sources``, under ``key`` (the last :data:`KEPT_PAGES`)."""
-        with self._query_lock:
-            self._pages[key] = (sources, page)
-            self._pages.move_to_end(key)
-            while len(self._pages) > KEPT_PAGES:
-                self._pages.popitem(last=False)
+        self._pages.put(key, (sources, page))
 
     def _work(self) -> None:
         try:
