@@ -1,1 +1,1 @@
-"""Small helpers every layer may use: text folding and atomic file writes."""
+"""Small helpers every layer may use: text folding, atomic file writes and a bounded map of values kept."""
